@@ -1,0 +1,62 @@
+using System.Globalization;
+using Eurus.Cpu.Gguf;
+
+namespace Eurus.Cli;
+
+/// <summary>The <c>eurus</c> command line: payload on stdout, diagnostics on stderr, exit code 1 on errors.</summary>
+internal static class CliApp
+{
+    public static string DefaultModelPath => Path.Combine(AppContext.BaseDirectory, "models", "kjv-tiny-Q8_0.gguf");
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        bool verbose = args.Contains("--verbose");
+        try
+        {
+            var cmd = CliArgs.Parse(args.Where(a => a != "--verbose").ToArray());
+            return cmd.Command switch
+            {
+                "info" => Info(cmd),
+                "help" or "--help" or "-h" => Help(),
+                _ => await Commands.RunAsync(cmd),
+            };
+        }
+        catch (Exception e) when (e is CliUsageException or GgufFormatException or IOException or UnauthorizedAccessException
+                                      or ArgumentException or InvalidOperationException or NotSupportedException or FormatException
+                                      or OperationCanceledException)
+        {
+            Console.Error.WriteLine($"eurus: {e.Message}");
+            if (verbose) Console.Error.WriteLine(e);
+            return 1;
+        }
+    }
+
+    private static int Help()
+    {
+        Console.Out.WriteLine("""
+            usage: eurus <command> [options]
+              info      [-m MODEL]               print a GGUF file's metadata and tensor table
+            Without -m the bundled demo model (kjv-tiny Q8_0) is used. Add --verbose for stack traces.
+            """);
+        return 0;
+    }
+
+    private static int Info(CliArgs a)
+    {
+        a.Reject("m");
+        string path = a.Get("m") ?? DefaultModelPath;
+        using var f = GgufFile.Open(path);
+        var o = Console.Out;
+        o.WriteLine($"file: {f.FilePath}");
+        o.WriteLine($"GGUF v{f.Version}, {f.FileLength:N0} bytes, alignment {f.Alignment}, data at {f.DataOffset}");
+        o.WriteLine($"metadata ({f.Metadata.Count}):");
+        foreach (var (k, v) in f.Metadata) o.WriteLine($"  {k,-44} {v}");
+        o.WriteLine($"tensors ({f.Tensors.Count}):");
+        o.WriteLine($"  {"name",-32} {"type",-6} {"shape",-16} {"bytes",12}");
+        foreach (var t in f.Tensors)
+            o.WriteLine($"  {t.Name,-32} {t.Type,-6} {string.Join(" x ", t.Dimensions),-16} {t.ByteSize.ToString("N0", CultureInfo.InvariantCulture),12}");
+        long total = f.Tensors.Sum(t => t.ElementCount);
+        o.WriteLine($"parameters: {total:N0}");
+        return 0;
+    }
+}

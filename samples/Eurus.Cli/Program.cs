@@ -1,0 +1,3 @@
+using Eurus.Cli;
+
+return await CliApp.RunAsync(args);

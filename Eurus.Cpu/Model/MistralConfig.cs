@@ -125,6 +125,8 @@ public sealed record MistralConfig
             if (!file.TryGetTensor(name, out var t)) throw Fail(file, $"tensor '{name}' is missing.");
             if (!t.Dimensions.SequenceEqual(shape))
                 throw Fail(file, $"tensor '{name}' has shape [{string.Join(", ", t.Dimensions)}], expected [{string.Join(", ", shape)}] from the metadata.");
+            if (shape.Length == 1 && t.Type != GgmlType.F32)
+                throw Fail(file, $"norm tensor '{name}' has type {t.Type}; norms must be F32.");
             if (!GgmlTypeInfo.IsSupported(t.Type))
                 throw Fail(file, $"tensor '{name}' has type {t.Type}, which Eurus.Cpu does not support yet (supported: F32, F16, BF16, Q8_0, Q4_0).");
         }

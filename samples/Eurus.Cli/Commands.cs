@@ -1,6 +1,182 @@
+using System.Diagnostics;
+using System.Globalization;
+using Eurus.Cpu.Generation;
+using Eurus.Cpu.Model;
+using Eurus.Cpu.Sampling;
+
 namespace Eurus.Cli;
 
+/// <summary>generate, tokenize, perplexity and chat.</summary>
 internal static class Commands
 {
-    public static Task<int> RunAsync(CliArgs a) => throw new CliUsageException($"unknown command '{a.Command}'. Try 'eurus help'.");
+    public static Task<int> RunAsync(CliArgs a) => a.Command switch
+    {
+        "generate" => GenerateAsync(a),
+        "tokenize" => Task.FromResult(Tokenize(a)),
+        "perplexity" => Task.FromResult(Perplexity(a)),
+        "chat" => ChatAsync(a),
+        _ => throw new CliUsageException($"unknown command '{a.Command}'. Try 'eurus help'."),
+    };
+
+    private static readonly string[] ModelOptionNames = ["m", "model", "t", "threads", "c", "ctx-size", "kv-type", "window", "b", "batch-size"];
+
+    internal static EurusModel LoadModel(CliArgs a)
+    {
+        string path = a.Get("m", "model") ?? CliApp.DefaultModelPath;
+        if (!File.Exists(path)) throw new CliUsageException($"model file not found: {path}");
+        var kv = a.Get("kv-type") ?? "f32";
+        var options = new ModelOptions
+        {
+            Threads = a.GetInt(Environment.ProcessorCount, "t", "threads"),
+            ContextLength = a.GetInt(0, "c", "ctx-size"),
+            KvCacheType = kv.ToLowerInvariant() switch
+            {
+                "f32" => KvCacheType.F32,
+                "f16" => KvCacheType.F16,
+                _ => throw new CliUsageException($"--kv-type must be f32 or f16, not '{kv}'."),
+            },
+            SlidingWindow = a.Get("window") is null ? null : a.GetInt(0, "window"),
+            BatchSize = a.GetInt(64, "b", "batch-size"),
+        };
+        try { return EurusModel.Load(path, options); }
+        catch (ArgumentOutOfRangeException e) { throw new CliUsageException(e.Message); }
+    }
+
+    internal static SamplingSettings Sampling(CliArgs a)
+    {
+        var s = new SamplingSettings
+        {
+            Temperature = a.GetFloat(0.8f, "temp"),
+            TopK = a.GetInt(40, "top-k"),
+            TopP = a.GetFloat(0.95f, "top-p"),
+            MinP = a.GetFloat(0.05f, "min-p"),
+            RepeatPenalty = a.GetFloat(1.0f, "repeat-penalty"),
+            PenaltyWindow = a.GetInt(64, "repeat-last-n"),
+            FrequencyPenalty = a.GetFloat(0f, "frequency-penalty"),
+            PresencePenalty = a.GetFloat(0f, "presence-penalty"),
+            Seed = a.Get("seed", "s") is { } seed
+                ? ulong.TryParse(seed, NumberStyles.Integer, CultureInfo.InvariantCulture, out ulong v) ? v : throw new CliUsageException($"--seed expects a non-negative integer, got '{seed}'.")
+                : null,
+            MaxTokens = a.GetInt(128, "n", "n-predict"),
+            StopStrings = a.Get("stop") is { } stop ? [stop.Replace("\\n", "\n")] : [],
+        };
+        try { s.Validate(); } catch (ArgumentException e) { throw new CliUsageException(e.Message); }
+        return s;
+    }
+
+    private static readonly string[] SamplingOptionNames =
+        ["temp", "top-k", "top-p", "min-p", "repeat-penalty", "repeat-last-n", "frequency-penalty", "presence-penalty", "seed", "s", "n", "n-predict", "stop"];
+
+    private static async Task<int> GenerateAsync(CliArgs a)
+    {
+        a.Reject([.. ModelOptionNames, .. SamplingOptionNames, "p", "prompt", "f", "file"]);
+        string prompt = a.Get("p", "prompt") ?? (a.Get("f", "file") is { } f ? await File.ReadAllTextAsync(f) : throw new CliUsageException("generate needs -p PROMPT (or -f FILE)."));
+        var settings = Sampling(a);
+        using var model = LoadModel(a);
+        using var session = model.CreateSession();
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+        var stdout = Console.Out;
+        try
+        {
+            await foreach (var piece in session.GenerateAsync(prompt, settings, cts.Token))
+            {
+                stdout.Write(piece);
+                stdout.Flush();
+            }
+        }
+        catch (OperationCanceledException) { }
+        stdout.WriteLine();
+        Console.Error.WriteLine($"eurus: {session.LastTimings}");
+        return 0;
+    }
+
+    private static int Tokenize(CliArgs a)
+    {
+        a.Reject([.. ModelOptionNames, "p", "prompt"]);
+        string text = a.Get("p", "prompt") ?? throw new CliUsageException("tokenize needs -p TEXT.");
+        using var model = LoadModel(a);
+        Console.Out.WriteLine(string.Join(' ', model.Tokenizer.Encode(text, model.Tokenizer.AddBos)));
+        return 0;
+    }
+
+    /// <summary>llama-perplexity's method: chunks of c tokens starting with BOS, scored on the second half of each chunk.</summary>
+    private static int Perplexity(CliArgs a)
+    {
+        a.Reject([.. ModelOptionNames, "f", "file"]);
+        string file = a.Get("f", "file") ?? throw new CliUsageException("perplexity needs -f FILE.");
+        if (!File.Exists(file)) throw new CliUsageException($"file not found: {file}");
+        using var model = LoadModel(a);
+        int ctx = a.GetInt(128, "c", "ctx-size");
+        if (ctx < 8 || ctx > model.ContextLength) throw new CliUsageException($"-c must be 8 to {model.ContextLength}.");
+        var tokens = model.Tokenizer.Encode(File.ReadAllText(file), addBos: false);
+        int chunks = tokens.Length / ctx;
+        if (chunks == 0) throw new CliUsageException($"the file has {tokens.Length} tokens, fewer than one chunk of {ctx}.");
+        int vocab = model.Config.Vocab;
+        var logits = new float[ctx * vocab];
+        var chunk = new int[ctx];
+        double nll = 0;
+        int count = 0;
+        var sw = Stopwatch.StartNew();
+        using var session = model.CreateSession();
+        for (int c = 0; c < chunks; c++)
+        {
+            Array.Copy(tokens, c * ctx, chunk, 0, ctx);
+            chunk[0] = model.Tokenizer.BosId;
+            session.Reset();
+            session.EvaluateAll(chunk, logits);
+            for (int i = ctx / 2; i < ctx - 1; i++)
+            {
+                var row = logits.AsSpan(i * vocab, vocab);
+                float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
+                double sum = 0;
+                foreach (float l in row) sum += Math.Exp(l - max);
+                nll += Math.Log(sum) + max - row[chunk[i + 1]];
+                count++;
+            }
+            Console.Error.Write($"[{c + 1}]{Math.Exp(nll / count):F4} ");
+        }
+        Console.Error.WriteLine();
+        Console.Error.WriteLine($"eurus: {chunks} chunks of {ctx} tokens in {sw.Elapsed.TotalSeconds:F2} s");
+        Console.Out.WriteLine($"perplexity: {Math.Exp(nll / count).ToString("F4", CultureInfo.InvariantCulture)}");
+        return 0;
+    }
+
+    private static async Task<int> ChatAsync(CliArgs a)
+    {
+        a.Reject([.. ModelOptionNames, .. SamplingOptionNames]);
+        var settings = Sampling(a);
+        using var model = LoadModel(a);
+        using var session = model.CreateSession();
+        Console.Error.WriteLine("eurus chat: type a message, an empty line or Ctrl-D to quit.");
+        bool first = true;
+        while (true)
+        {
+            Console.Error.Write("> ");
+            string? line = Console.In.ReadLine();
+            if (string.IsNullOrWhiteSpace(line)) break;
+            // Mistral-Instruct v0.1: <s>[INST] u1 [/INST]a1</s>[INST] u2 [/INST]
+            var ids = new List<int>();
+            if (first) ids.Add(model.Tokenizer.BosId);
+            else ids.Add(model.Tokenizer.EosId);
+            ids.AddRange(model.Tokenizer.Encode($"[INST] {line} [/INST]", addBos: false));
+            first = false;
+            try
+            {
+                await foreach (var t in session.GenerateTokensAsync(ids, settings))
+                {
+                    Console.Out.Write(t.Text);
+                    Console.Out.Flush();
+                }
+            }
+            catch (ContextFullException e)
+            {
+                Console.Error.WriteLine($"eurus: {e.Message} Start a new chat.");
+                break;
+            }
+            Console.Out.WriteLine();
+            Console.Error.WriteLine($"eurus: {session.LastTimings}");
+        }
+        return 0;
+    }
 }

@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Eurus.Cpu.Model;
+using Eurus.Cpu.Sampling;
+using Eurus.Cpu.Tokenization;
+
+namespace Eurus.Cpu.Generation;
+
+/// <summary>
+/// One conversation: its tokens and KV cache. Each call continues where the last one stopped, so a follow-up prompt
+/// evaluates only its new tokens. Not thread-safe: use one session per concurrent conversation.
+/// </summary>
+public sealed class InferenceSession : IDisposable
+{
+    private readonly EurusModel _model;
+    private readonly Transformer _transformer;
+    private readonly KvCache _cache;
+    private readonly int? _window;
+    private readonly List<int> _tokens = [];
+    private int _evaluated;
+    private bool _busy;
+
+    internal InferenceSession(EurusModel model)
+    {
+        _model = model;
+        var c = model.Config;
+        int batch = Math.Min(model.Options.BatchSize, model.ContextLength);
+        _window = model.SlidingWindow is int w && w < model.ContextLength ? w : null;
+        int capacity = _window is int win ? Math.Min(model.ContextLength, win + batch) : model.ContextLength;
+        _cache = new KvCache(c.Layers, c.KvDim, capacity, model.Options.KvCacheType);
+        _transformer = new Transformer(c, model.Weights, batch, capacity, model.Options.Threads, _window);
+    }
+
+    /// <summary>Every token of the conversation so far (prompt and generated).</summary>
+    public IReadOnlyList<int> Tokens => _tokens;
+
+    /// <summary>Positions available in this session.</summary>
+    public int ContextLength => _model.ContextLength;
+
+    /// <summary>Bytes held by the KV cache.</summary>
+    public long KvCacheBytes => _cache.Bytes;
+
+    /// <summary>Counts and timings of the most recent generation.</summary>
+    public GenerationTimings? LastTimings { get; private set; }
+
+    /// <summary>Forgets the conversation.</summary>
+    public void Reset()
+    {
+        _tokens.Clear();
+        _evaluated = 0;
+    }
+
+    /// <summary>
+    /// Appends <paramref name="tokens"/> to the conversation, evaluates them and returns the logits after the last one
+    /// (valid until the next call). Throws <see cref="ContextFullException"/> (changing nothing) if they do not fit.
+    /// </summary>
+    public ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens)
+    {
+        Append(tokens);
+        Flush(default);
+        return _transformer.LastLogits;
+    }
+
+    /// <summary>
+    /// Appends and evaluates <paramref name="tokens"/>, writing the logits after every one of them into
+    /// <paramref name="logits"/> ([tokens × vocab]); used for perplexity and for checking against other engines.
+    /// </summary>
+    public void EvaluateAll(ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        int vocab = _model.Config.Vocab;
+        if (logits.Length < tokens.Length * vocab) throw new ArgumentException("Logits buffer too small.", nameof(logits));
+        Flush(default);
+        Append(tokens);
+        int b = _transformer.MaxBatch;
+        for (int i = 0; i < tokens.Length; i += b)
+        {
+            int n = Math.Min(b, tokens.Length - i);
+            _transformer.Forward(tokens.Slice(i, n), _evaluated, _cache, logits.Slice(i * vocab, n * vocab));
+            _evaluated += n;
+        }
+    }
+
+    /// <summary>Drops the conversation back to its first <paramref name="count"/> tokens (e.g. to edit the last turn).</summary>
+    public void Rewind(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _tokens.Count);
+        int dropped = _tokens.Count - count;
+        _tokens.RemoveRange(count, dropped);
+        // In ring-buffer mode, slots of positions still needed may have been overwritten: re-evaluate then.
+        if (_window is int w && _evaluated - count > _cache.Capacity - w)
+            _evaluated = 0;
+        else
+            _evaluated = Math.Min(_evaluated, count);
+    }
+
+    /// <summary>
+    /// Generates a continuation of the conversation after <paramref name="prompt"/> (BOS is added when the session
+    /// is empty), streaming text pieces. A UTF-8 character split across tokens arrives once complete.
+    /// </summary>
+    public async IAsyncEnumerable<string> GenerateAsync(string prompt, SamplingSettings? settings = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        var ids = _model.Tokenizer.Encode(prompt, addBos: _tokens.Count == 0 && _model.Tokenizer.AddBos);
+        await foreach (var t in GenerateTokensAsync(ids, settings, cancellationToken).ConfigureAwait(false))
+            if (t.Text.Length > 0) yield return t.Text;
+    }
+
+    /// <summary>
+    /// Token-level generation: appends <paramref name="promptTokens"/> (nothing is added to them), then samples up to
+    /// <see cref="SamplingSettings.MaxTokens"/> tokens. <see cref="LastTimings"/> is set when the stream ends.
+    /// </summary>
+    public async IAsyncEnumerable<GeneratedToken> GenerateTokensAsync(IReadOnlyList<int> promptTokens, SamplingSettings? settings = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(promptTokens);
+        settings ??= new SamplingSettings();
+        settings.Validate();
+        if (_busy) throw new InvalidOperationException("This session is already generating; sessions are not thread-safe.");
+        int pending = _tokens.Count - _evaluated;
+        if (_tokens.Count + promptTokens.Count > ContextLength)
+            throw new ContextFullException($"The prompt needs {_tokens.Count + promptTokens.Count} positions but the context holds {ContextLength}.");
+        if (_tokens.Count + promptTokens.Count == 0)
+            throw new ArgumentException("Nothing to continue: the session is empty and the prompt has no tokens.", nameof(promptTokens));
+        _busy = true;
+        try
+        {
+            await Task.Yield();
+            var sampler = new Sampler(settings, _model.Config.Vocab);
+            var decoder = new StreamingTokenDecoder(_model.Tokenizer);
+            var sw = Stopwatch.StartNew();
+            int promptCount = pending + promptTokens.Count;
+            Append(promptTokens is int[] arr ? arr : promptTokens.ToArray());
+            Flush(cancellationToken);
+            double promptSeconds = sw.Elapsed.TotalSeconds;
+            sw.Restart();
+
+            var reason = FinishReason.MaxTokens;
+            var stop = new StopStringMatcher(settings.StopStrings);
+            int generated = 0;
+            int eos = _model.Tokenizer.EosId;
+            try
+            {
+                while (generated < settings.MaxTokens)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (_tokens.Count >= ContextLength) { reason = FinishReason.ContextFull; break; }
+                    if (_evaluated < _tokens.Count) Flush(cancellationToken);
+                    int next = sampler.Sample(_transformer.LastLogits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens));
+                    if (settings.StopAtEos && next == eos) { reason = FinishReason.EndOfSequence; break; }
+                    _tokens.Add(next); // evaluated lazily, when more logits are needed
+                    generated++;
+                    string text = decoder.Append(next);
+                    var (emit, hit) = stop.Push(text);
+                    if (hit)
+                    {
+                        if (emit.Length > 0) yield return new GeneratedToken(next, emit);
+                        reason = FinishReason.StopString;
+                        break;
+                    }
+                    yield return new GeneratedToken(next, emit);
+                }
+                if (reason is FinishReason.MaxTokens or FinishReason.ContextFull or FinishReason.EndOfSequence)
+                {
+                    string rest = stop.Flush(decoder.Flush());
+                    if (rest.Length > 0) yield return new GeneratedToken(-1, rest);
+                }
+            }
+            finally
+            {
+                if (cancellationToken.IsCancellationRequested && reason == FinishReason.MaxTokens) reason = FinishReason.Cancelled;
+                LastTimings = new GenerationTimings
+                {
+                    PromptTokens = promptCount,
+                    PromptSeconds = promptSeconds,
+                    GeneratedTokens = generated,
+                    DecodeSeconds = sw.Elapsed.TotalSeconds,
+                    FinishReason = reason,
+                };
+            }
+        }
+        finally
+        {
+            _busy = false;
+        }
+    }
+
+    private void Append(ReadOnlySpan<int> tokens)
+    {
+        if (_tokens.Count + tokens.Length > ContextLength)
+            throw new ContextFullException($"{_tokens.Count} + {tokens.Length} tokens do not fit in the context of {ContextLength}.");
+        int vocab = _model.Config.Vocab;
+        foreach (int t in tokens)
+            if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} is outside the vocabulary (0..{vocab - 1}).");
+        _tokens.AddRange(tokens);
+    }
+
+    /// <summary>Evaluates every appended token not yet in the cache, in batches.</summary>
+    private void Flush(CancellationToken ct)
+    {
+        var all = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens);
+        while (_evaluated < _tokens.Count)
+        {
+            ct.ThrowIfCancellationRequested();
+            int n = Math.Min(_transformer.MaxBatch, _tokens.Count - _evaluated);
+            _transformer.Forward(all.Slice(_evaluated, n), _evaluated, _cache);
+            _evaluated += n;
+        }
+    }
+
+    /// <summary>Releases nothing unmanaged today; present so future pooled buffers can be returned.</summary>
+    public void Dispose() { }
+}

@@ -1,0 +1,29 @@
+using Eurus.Cpu.Model;
+
+namespace Eurus.Cpu.Generation;
+
+/// <summary>Options for loading a model (see <see cref="EurusModel.Load"/>).</summary>
+public sealed record ModelOptions
+{
+    /// <summary>Worker threads for the matmuls and attention; default: all cores.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Context length (positions per session); 0 uses the model's trained length. Capped at the model's.</summary>
+    public int ContextLength { get; init; }
+    /// <summary>Key/value cache element type (default F32).</summary>
+    public KvCacheType KvCacheType { get; init; } = KvCacheType.F32;
+    /// <summary>
+    /// Sliding attention window. Null uses the file's <c>llama.attention.sliding_window</c> if it has one, else full
+    /// causal attention. Eurus-7B / Mistral-7B-v0.1 GGUFs carry no window: set 4096 to run them past 4096 tokens as trained.
+    /// </summary>
+    public int? SlidingWindow { get; init; }
+    /// <summary>Most prompt tokens evaluated per forward call (prefill batch).</summary>
+    public int BatchSize { get; init; } = 64;
+
+    internal void Validate()
+    {
+        if (Threads < 1 || Threads > 1024) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be 1 to 1024.");
+        if (ContextLength < 0) throw new ArgumentOutOfRangeException(nameof(ContextLength), ContextLength, "ContextLength must be ≥ 0.");
+        if (SlidingWindow is < 1) throw new ArgumentOutOfRangeException(nameof(SlidingWindow), SlidingWindow, "SlidingWindow must be positive.");
+        if (BatchSize < 1 || BatchSize > 4096) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be 1 to 4096.");
+    }
+}

@@ -1,0 +1,89 @@
+using System.Runtime.InteropServices;
+using Eurus.Cpu.Gguf;
+using Eurus.Cpu.Quantization;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// y = W·x for one or many tokens. Activations are first converted to what the weight type's dot product consumes
+/// (Q8_0 blocks for quantized weights, F16/BF16 for half weights), then output rows are split across threads; each
+/// weight row is read once and applied to every token of the batch. Scratch memory is allocated once, up front.
+/// </summary>
+internal sealed unsafe class MatMul
+{
+    private readonly int _maxTokens;
+    private readonly int _maxCols;
+    private readonly BlockQ8_0[] _q8;
+    private readonly Half[] _f16;
+    private readonly ushort[] _bf16;
+    private readonly ParallelOptions _parallel;
+    private readonly int _threads;
+
+    public MatMul(int maxTokens, int maxCols, int threads, bool needHalf, bool needBFloat)
+    {
+        _maxTokens = maxTokens;
+        _maxCols = maxCols;
+        _threads = Math.Max(1, threads);
+        _q8 = GC.AllocateArray<BlockQ8_0>(maxTokens * maxCols / 32, pinned: true);
+        _f16 = needHalf ? GC.AllocateArray<Half>(maxTokens * maxCols, pinned: true) : [];
+        _bf16 = needBFloat ? GC.AllocateArray<ushort>(maxTokens * maxCols, pinned: true) : [];
+        _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
+    }
+
+    /// <summary><paramref name="y"/>[t·Rows + r] = W[r] · <paramref name="x"/>[t·Cols …] for t &lt; <paramref name="tokens"/>.</summary>
+    public void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y)
+    {
+        if (tokens < 1 || tokens > _maxTokens || w.Cols > _maxCols) throw new ArgumentOutOfRangeException(nameof(tokens));
+        if (x.Length < tokens * w.Cols || y.Length < tokens * w.Rows) throw new ArgumentException("Activation buffers are too small.");
+        int cols = w.Cols;
+        // 1. Prepare the activations once per call.
+        switch (w.Type)
+        {
+            case GgmlType.Q8_0 or GgmlType.Q4_0:
+                for (int t = 0; t < tokens; t++)
+                    ActivationQuantizer.QuantizeQ8_0(x.Slice(t * cols, cols), _q8.AsSpan(t * cols / 32, cols / 32));
+                break;
+            case GgmlType.F16:
+                FloatConversion.SingleToHalf(x[..(tokens * cols)], _f16);
+                break;
+            case GgmlType.BF16:
+                FloatConversion.SingleToBFloat16(x[..(tokens * cols)], _bf16);
+                break;
+        }
+        // 2. Rows in chunks across threads.
+        fixed (float* px = x)
+        fixed (float* py = y)
+        {
+            var job = new Job(w, (nint)px, (nint)py, tokens, this);
+            int chunks = Math.Min(w.Rows, _threads == 1 ? 1 : _threads * 8);
+            if (chunks <= 1) job.Run(0, w.Rows);
+            else
+            {
+                int rows = w.Rows;
+                Parallel.For(0, chunks, _parallel, c => job.Run((int)((long)rows * c / chunks), (int)((long)rows * (c + 1) / chunks)));
+            }
+        }
+    }
+
+    private readonly struct Job(WeightMatrix w, nint x, nint y, int tokens, MatMul owner)
+    {
+        public void Run(int rowStart, int rowEnd)
+        {
+            int cols = w.Cols, rows = w.Rows;
+            float* px = (float*)x, py = (float*)y;
+            for (int t = 0; t < tokens; t++)
+            {
+                var act = new PreparedActivations
+                {
+                    Q8 = owner._q8.AsSpan(t * cols / 32, cols / 32),
+                    F32 = new ReadOnlySpan<float>(px + (long)t * cols, cols),
+                    F16 = owner._f16.Length > 0 ? owner._f16.AsSpan(t * cols, cols) : default,
+                    BF16 = owner._bf16.Length > 0 ? owner._bf16.AsSpan(t * cols, cols) : default,
+                };
+                float* yt = py + (long)t * rows;
+                for (int r = rowStart; r < rowEnd; r++)
+                    yt[r] = VecDot.Row(w.Type, w.Row(r), act);
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+using Eurus.Cpu.Gguf;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// A read-only view of a 2-D weight in the mapped file: <see cref="Rows"/> output rows of <see cref="Cols"/> inputs,
+/// each <see cref="RowBytes"/> bytes of <see cref="Type"/>. Bounds were validated when the file was opened, so kernels
+/// may read any row in [0, Rows) without further checks. Valid while the owning model is alive.
+/// </summary>
+internal readonly unsafe struct WeightMatrix
+{
+    public WeightMatrix(byte* data, GgmlType type, int rows, int cols)
+    {
+        Data = data;
+        Type = type;
+        Rows = rows;
+        Cols = cols;
+        RowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
+    }
+
+    /// <summary>Start of the data.</summary>
+    public byte* Data { get; }
+    /// <summary>Element type.</summary>
+    public GgmlType Type { get; }
+    /// <summary>Output rows (ggml dimension 1).</summary>
+    public int Rows { get; }
+    /// <summary>Inputs per row (ggml dimension 0).</summary>
+    public int Cols { get; }
+    /// <summary>Bytes per row.</summary>
+    public int RowBytes { get; }
+
+    /// <summary>The bytes of row <paramref name="row"/>.</summary>
+    public ReadOnlySpan<byte> Row(int row) => new(Data + (long)row * RowBytes, RowBytes);
+}

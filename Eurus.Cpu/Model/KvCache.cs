@@ -1,0 +1,69 @@
+namespace Eurus.Cpu.Model;
+
+/// <summary>
+/// Keys and values of every layer for the positions a sequence has seen. With a sliding window the cache is a ring
+/// buffer of <c>window + maxBatch</c> slots (position p lives in slot p mod capacity), so memory stays bounded however
+/// long the session runs; without one it holds every position up to the context length.
+/// </summary>
+internal sealed class KvCache
+{
+    private readonly float[]? _k32, _v32;
+    private readonly Half[]? _k16, _v16;
+
+    public KvCache(int layers, int kvDim, int capacity, KvCacheType type)
+    {
+        Layers = layers;
+        KvDim = kvDim;
+        Capacity = capacity;
+        Type = type;
+        long n = (long)layers * capacity * kvDim;
+        if (n > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(capacity), $"A KV cache of {n} elements per tensor is too large.");
+        if (type == KvCacheType.F32) { _k32 = new float[n]; _v32 = new float[n]; }
+        else { _k16 = new Half[n]; _v16 = new Half[n]; }
+    }
+
+    public int Layers { get; }
+    public int KvDim { get; }
+    public int Capacity { get; }
+    public KvCacheType Type { get; }
+
+    /// <summary>Bytes held by the cache.</summary>
+    public long Bytes => 2L * Layers * Capacity * KvDim * (Type == KvCacheType.F32 ? 4 : 2);
+
+    public int Slot(int pos) => pos % Capacity;
+
+    private int Offset(int layer, int pos) => (layer * Capacity + Slot(pos)) * KvDim;
+
+    public void Store(int layer, int pos, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
+    {
+        int o = Offset(layer, pos);
+        if (_k32 is not null)
+        {
+            k.CopyTo(_k32.AsSpan(o, KvDim));
+            v.CopyTo(_v32.AsSpan(o, KvDim));
+        }
+        else
+        {
+            Quantization.FloatConversion.SingleToHalf(k, _k16.AsSpan(o, KvDim));
+            Quantization.FloatConversion.SingleToHalf(v, _v16.AsSpan(o, KvDim));
+        }
+    }
+
+    /// <summary>Key of <paramref name="pos"/> for one layer, as floats (a view for F32, converted into <paramref name="scratch"/> for F16).</summary>
+    public ReadOnlySpan<float> Key(int layer, int pos, int offset, int length, Span<float> scratch)
+    {
+        int o = Offset(layer, pos) + offset;
+        if (_k32 is not null) return _k32.AsSpan(o, length);
+        Quantization.FloatConversion.HalfToSingle(_k16.AsSpan(o, length), scratch);
+        return scratch[..length];
+    }
+
+    /// <summary>Value of <paramref name="pos"/> for one layer (see <see cref="Key"/>).</summary>
+    public ReadOnlySpan<float> Value(int layer, int pos, int offset, int length, Span<float> scratch)
+    {
+        int o = Offset(layer, pos) + offset;
+        if (_v32 is not null) return _v32.AsSpan(o, length);
+        Quantization.FloatConversion.HalfToSingle(_v16.AsSpan(o, length), scratch);
+        return scratch[..length];
+    }
+}

@@ -1,0 +1,166 @@
+using System.Numerics.Tensors;
+using Eurus.Cpu.Kernels;
+
+namespace Eurus.Cpu.Model;
+
+/// <summary>
+/// The Mistral forward pass over a batch of tokens at consecutive positions. Owns the run state (activation buffers
+/// sized once for the largest batch) so evaluating tokens allocates nothing. Not thread-safe: one per session.
+/// </summary>
+internal sealed unsafe class Transformer
+{
+    private readonly MistralConfig _c;
+    private readonly MistralWeights _w;
+    private readonly MatMul _mm;
+    private readonly ParallelOptions _parallel;
+    private readonly int _threads;
+    private readonly int? _window;
+
+    // Run state, [maxBatch × width] each.
+    private readonly float[] _x, _xb, _q, _k, _v, _ao, _gate, _up;
+    private readonly float[] _scores;   // [heads × kv capacity]
+    private readonly float[] _kvTmp;    // [heads × 2 × head_dim], F16 cache conversion
+    private readonly float[] _cos, _sin;
+    private readonly float[] _lastLogits;
+
+    public Transformer(MistralConfig c, MistralWeights w, int maxBatch, int kvCapacity, int threads, int? window)
+    {
+        _c = c;
+        _w = w;
+        _window = window;
+        MaxBatch = maxBatch;
+        _threads = Math.Max(1, threads);
+        _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
+        bool half = AllMatrices(w).Any(m => m.Type == Gguf.GgmlType.F16);
+        bool bf = AllMatrices(w).Any(m => m.Type == Gguf.GgmlType.BF16);
+        _mm = new MatMul(maxBatch, Math.Max(c.Dim, c.FeedForward), _threads, half, bf);
+        _x = new float[maxBatch * c.Dim];
+        _xb = new float[maxBatch * c.Dim];
+        _q = new float[maxBatch * c.Dim];
+        _k = new float[maxBatch * c.KvDim];
+        _v = new float[maxBatch * c.KvDim];
+        _ao = new float[maxBatch * c.Dim];
+        _gate = new float[maxBatch * c.FeedForward];
+        _up = new float[maxBatch * c.FeedForward];
+        _scores = new float[c.Heads * kvCapacity];
+        _kvTmp = new float[c.Heads * 2 * c.HeadDim];
+        _cos = new float[c.RopeDim / 2];
+        _sin = new float[c.RopeDim / 2];
+        _lastLogits = new float[c.Vocab];
+    }
+
+    private static IEnumerable<WeightMatrix> AllMatrices(MistralWeights w) =>
+        new[] { w.TokenEmbedding, w.Output }.Concat(w.Layers.SelectMany(l => new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.Gate, l.Up, l.Down }));
+
+    /// <summary>Most tokens one <see cref="Forward"/> call accepts.</summary>
+    public int MaxBatch { get; }
+
+    /// <summary>Logits of the last token of the most recent <see cref="Forward"/> call.</summary>
+    public ReadOnlySpan<float> LastLogits => _lastLogits;
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> at positions <paramref name="startPos"/>…, appending their keys and values to
+    /// <paramref name="cache"/>. Writes the last token's logits to <see cref="LastLogits"/>, and every token's logits
+    /// to <paramref name="allLogits"/> ([tokens × vocab]) when it is not empty.
+    /// </summary>
+    public void Forward(ReadOnlySpan<int> tokens, int startPos, KvCache cache, Span<float> allLogits = default)
+    {
+        int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, hd = _c.HeadDim, ffn = _c.FeedForward;
+        if (n < 1 || n > MaxBatch) throw new ArgumentOutOfRangeException(nameof(tokens), $"1 to {MaxBatch} tokens per call.");
+        if (!allLogits.IsEmpty && allLogits.Length < n * _c.Vocab) throw new ArgumentException("Logits buffer too small.", nameof(allLogits));
+        var x = _x.AsSpan(0, n * dim);
+
+        // Token embeddings (quantized rows are dequantized on lookup).
+        for (int t = 0; t < n; t++)
+        {
+            int id = tokens[t];
+            if ((uint)id >= (uint)_c.Vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {id} is outside the vocabulary (0..{_c.Vocab - 1}).");
+            Quantization.RowCodec.Decode(_w.TokenEmbedding.Type, _w.TokenEmbedding.Row(id), x.Slice(t * dim, dim));
+        }
+
+        for (int l = 0; l < _c.Layers; l++)
+        {
+            var L = _w.Layers[l];
+
+            // Attention: RMSNorm → Q, K, V projections.
+            for (int t = 0; t < n; t++) Ops.RmsNorm(x.Slice(t * dim, dim), new ReadOnlySpan<float>(L.AttnNorm, dim), _c.RmsEps, _xb.AsSpan(t * dim, dim));
+            _mm.Multiply(L.Wq, _xb, n, _q);
+            _mm.Multiply(L.Wk, _xb, n, _k);
+            _mm.Multiply(L.Wv, _xb, n, _v);
+
+            // RoPE on Q and K (adjacent pairs, GGUF layout), then append K and V to the cache.
+            for (int t = 0; t < n; t++)
+            {
+                int pos = startPos + t;
+                Ops.RopeAngles(pos, _c.RopeTheta, _c.RopeDim, _cos, _sin);
+                for (int h = 0; h < _c.Heads; h++) Ops.RopeAdjacent(_q.AsSpan(t * dim + h * hd, hd), _cos, _sin);
+                for (int h = 0; h < _c.KvHeads; h++) Ops.RopeAdjacent(_k.AsSpan(t * kvDim + h * hd, hd), _cos, _sin);
+                cache.Store(l, pos, _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
+            }
+
+            // Grouped-query attention over the cache, heads in parallel.
+            for (int t = 0; t < n; t++) Attend(l, startPos + t, t, cache);
+
+            // Output projection and residual.
+            _mm.Multiply(L.Wo, _ao, n, _xb);
+            TensorPrimitives.Add(x, _xb.AsSpan(0, n * dim), x);
+
+            // FFN: RMSNorm → SwiGLU (silu(gate) · up) → down, residual.
+            for (int t = 0; t < n; t++) Ops.RmsNorm(x.Slice(t * dim, dim), new ReadOnlySpan<float>(L.FfnNorm, dim), _c.RmsEps, _xb.AsSpan(t * dim, dim));
+            _mm.Multiply(L.Gate, _xb, n, _gate);
+            _mm.Multiply(L.Up, _xb, n, _up);
+            Ops.SiluMul(_gate.AsSpan(0, n * ffn), _up.AsSpan(0, n * ffn));
+            _mm.Multiply(L.Down, _gate, n, _xb);
+            TensorPrimitives.Add(x, _xb.AsSpan(0, n * dim), x);
+        }
+
+        // Final RMSNorm and the output projection (every token's logits only when asked for).
+        var outNorm = new ReadOnlySpan<float>(_w.OutputNorm, dim);
+        if (allLogits.IsEmpty)
+        {
+            Ops.RmsNorm(x.Slice((n - 1) * dim, dim), outNorm, _c.RmsEps, _xb.AsSpan(0, dim));
+            _mm.Multiply(_w.Output, _xb, 1, _lastLogits);
+        }
+        else
+        {
+            for (int t = 0; t < n; t++) Ops.RmsNorm(x.Slice(t * dim, dim), outNorm, _c.RmsEps, _xb.AsSpan(t * dim, dim));
+            _mm.Multiply(_w.Output, _xb, n, allLogits);
+            allLogits.Slice((n - 1) * _c.Vocab, _c.Vocab).CopyTo(_lastLogits);
+        }
+    }
+
+    /// <summary>softmax(q·Kᵀ/√d)·V for every head of token <paramref name="t"/> at <paramref name="pos"/>, into _ao.</summary>
+    private void Attend(int layer, int pos, int t, KvCache cache)
+    {
+        int first = _window is int w ? Math.Max(0, pos - w + 1) : 0;
+        int count = pos - first + 1;
+        var state = new AttendState(this, cache, layer, t, first, count);
+        if (_threads == 1) for (int h = 0; h < _c.Heads; h++) state.Head(h);
+        else Parallel.For(0, _c.Heads, _parallel, state.Head);
+    }
+
+    private sealed class AttendState(Transformer o, KvCache cache, int layer, int t, int first, int count)
+    {
+        public void Head(int h)
+        {
+            var c = o._c;
+            int hd = c.HeadDim;
+            int kvOff = h / c.GroupSize * hd;
+            var q = o._q.AsSpan(t * c.Dim + h * hd, hd);
+            var scores = o._scores.AsSpan(h * cache.Capacity, count);
+            var tmp = o._kvTmp.AsSpan(h * 2 * hd, hd);
+            float scale = 1f / MathF.Sqrt(hd);
+            for (int j = 0; j < count; j++)
+                scores[j] = TensorPrimitives.Dot(q, cache.Key(layer, first + j, kvOff, hd, tmp)) * scale;
+            Ops.Softmax(scores);
+            var outHead = o._ao.AsSpan(t * c.Dim + h * hd, hd);
+            outHead.Clear();
+            for (int j = 0; j < count; j++)
+            {
+                var v = cache.Value(layer, first + j, kvOff, hd, tmp);
+                float p = scores[j];
+                for (int i = 0; i < hd; i++) outHead[i] += p * v[i];
+            }
+        }
+    }
+}

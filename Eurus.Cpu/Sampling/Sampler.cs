@@ -1,0 +1,163 @@
+namespace Eurus.Cpu.Sampling;
+
+/// <summary>
+/// Picks tokens from logits according to <see cref="SamplingSettings"/>. Holds its scratch buffers, so sampling
+/// allocates nothing per token. Seeded with a SplitMix64 generator, so results are reproducible across runs and
+/// platforms.
+/// </summary>
+public sealed class Sampler
+{
+    private readonly SamplingSettings _s;
+    private readonly float[] _logits;
+    private readonly int[] _idx;
+    private readonly float[] _probs;
+    private readonly int[] _counts;
+    private readonly Comparison<int> _byLogit;
+    private ulong _rng;
+
+    /// <summary>Creates a sampler for a vocabulary of <paramref name="vocabSize"/> tokens.</summary>
+    public Sampler(SamplingSettings settings, int vocabSize)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, 1);
+        _s = settings;
+        _logits = new float[vocabSize];
+        _idx = new int[vocabSize];
+        _probs = new float[vocabSize];
+        _counts = new int[vocabSize];
+        _rng = settings.Seed ?? (ulong)Random.Shared.NextInt64();
+        _byLogit = (a, b) => Better(a, b) ? -1 : Better(b, a) ? 1 : 0;
+    }
+
+    /// <summary>Chooses the next token from <paramref name="logits"/>, given the tokens so far (for the penalties).</summary>
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history)
+    {
+        int v = _logits.Length;
+        if (logits.Length != v) throw new ArgumentException($"Expected {v} logits, got {logits.Length}.", nameof(logits));
+        logits.CopyTo(_logits);
+        ApplyPenalties(history);
+        if (_s.Temperature <= 0) return ArgMax(_logits);
+
+        // Candidates: top-k (or all), sorted by logit descending.
+        int n = _s.TopK > 0 ? Math.Min(_s.TopK, v) : v;
+        SelectTop(n);
+
+        // Softmax over the candidates (temperature 1) for top-p and min-p.
+        Softmax(n, 1f);
+        if (_s.TopP < 1)
+        {
+            float cum = 0;
+            for (int i = 0; i < n; i++)
+            {
+                cum += _probs[i];
+                if (cum >= _s.TopP) { n = i + 1; break; }
+            }
+        }
+        if (_s.MinP > 0)
+        {
+            float floor = _s.MinP * _probs[0];
+            int keep = 1;
+            while (keep < n && _probs[keep] >= floor) keep++;
+            n = keep;
+        }
+
+        // Temperature, then a seeded draw.
+        Softmax(n, _s.Temperature);
+        double r = NextDouble();
+        double acc = 0;
+        for (int i = 0; i < n; i++)
+        {
+            acc += _probs[i];
+            if (r < acc) return _idx[i];
+        }
+        return _idx[n - 1];
+    }
+
+    private void ApplyPenalties(ReadOnlySpan<int> history)
+    {
+        if (_s.RepeatPenalty == 1f && _s.FrequencyPenalty == 0f && _s.PresencePenalty == 0f) return;
+        var window = history.Length > _s.PenaltyWindow ? history[^_s.PenaltyWindow..] : history;
+        foreach (int t in window) if ((uint)t < (uint)_counts.Length) _counts[t]++;
+        foreach (int t in window)
+        {
+            if ((uint)t >= (uint)_counts.Length || _counts[t] == 0) continue;
+            ref float l = ref _logits[t];
+            l = l <= 0 ? l * _s.RepeatPenalty : l / _s.RepeatPenalty;
+            l -= _counts[t] * _s.FrequencyPenalty + _s.PresencePenalty;
+            _counts[t] = 0; // each distinct token penalised once
+        }
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+
+    /// <summary>Puts the indices of the <paramref name="n"/> largest logits, sorted descending, in _idx[0..n).</summary>
+    private void SelectTop(int n)
+    {
+        int v = _logits.Length;
+        if (n == v)
+        {
+            for (int i = 0; i < v; i++) _idx[i] = i;
+            _idx.AsSpan(0, v).Sort(_byLogit);
+            return;
+        }
+        // Min-heap of size n over the logits, then sort it.
+        int size = 0;
+        for (int i = 0; i < v; i++)
+        {
+            if (size < n) { _idx[size++] = i; SiftUp(size - 1); }
+            else if (Better(i, _idx[0])) { _idx[0] = i; SiftDown(0, size); }
+        }
+        _idx.AsSpan(0, n).Sort(_byLogit);
+    }
+
+    // Larger logit first; on equal logits the lower id wins (deterministic).
+    private bool Better(int a, int b) => _logits[a] > _logits[b] || (_logits[a] == _logits[b] && a < b);
+
+    private void SiftUp(int i)
+    {
+        while (i > 0)
+        {
+            int p = (i - 1) / 2;
+            if (!Better(_idx[p], _idx[i])) break;
+            (_idx[p], _idx[i]) = (_idx[i], _idx[p]);
+            i = p;
+        }
+    }
+
+    private void SiftDown(int i, int size)
+    {
+        while (true)
+        {
+            int l = 2 * i + 1, r = l + 1, m = i;
+            if (l < size && Better(_idx[m], _idx[l])) m = l;
+            if (r < size && Better(_idx[m], _idx[r])) m = r;
+            if (m == i) return;
+            (_idx[m], _idx[i]) = (_idx[i], _idx[m]);
+            i = m;
+        }
+    }
+
+    private void Softmax(int n, float temperature)
+    {
+        float max = _logits[_idx[0]] / temperature;
+        double sum = 0;
+        for (int i = 0; i < n; i++) { float e = MathF.Exp(_logits[_idx[i]] / temperature - max); _probs[i] = e; sum += e; }
+        float inv = (float)(1 / sum);
+        for (int i = 0; i < n; i++) _probs[i] *= inv;
+    }
+
+    private double NextDouble()
+    {
+        ulong z = _rng += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        return (z >> 11) * (1.0 / (1UL << 53));
+    }
+}

@@ -80,7 +80,7 @@ public class ForwardConsistencyTests
     [Fact]
     public void WindowFromOptionsOverridesFullAttention()
     {
-        string path = TestModels.SyntheticGqa(Gguf.GgmlType.F32);
+        string path = TestModels.SyntheticGqa(Eurus.Cpu.Gguf.GgmlType.F32);
         var naive = new NaiveMistral(path);
         var ids = SomeTokens(20, 4096, 5);
         var expected = naive.Logits(ids, window: 6);

@@ -66,6 +66,12 @@ public class ForwardOracleTests
         }
     }
 
+    /// <summary>
+    /// Greedy continuations of 64 tokens equal llama.cpp's. Quantized models are not bit-exact (llama.cpp's SIMD sums
+    /// and exp approximations differ in the last ulp, which can flip an activation's Q8 rounding), so a continuation
+    /// may part at a genuine near-tie: there the oracle's own logits for its token and ours must lie within 0.5% of
+    /// the logit range. Every file must also give at least one fully identical continuation.
+    /// </summary>
     [Theory]
     [InlineData("F32")]
     [InlineData("Q8_0")]
@@ -75,7 +81,8 @@ public class ForwardOracleTests
     {
         string path = PathOf(name);
         using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256 });
-        foreach (var prompt in new[] { "And God said", "The LORD is my shepherd", "And it came to pass" })
+        int identical = 0;
+        foreach (var prompt in new[] { "And God said", "The LORD is my shepherd", "And it came to pass", "Blessed are the poor in spirit" })
         {
             var ids = model.Tokenizer.Encode(prompt);
             var expected = LlamaOracle.Greedy(path, ids, 64, 256);
@@ -83,8 +90,17 @@ public class ForwardOracleTests
             var ours = new List<int>();
             await foreach (var t in session.GenerateTokensAsync(ids, SamplingSettingsGreedy(64)))
                 if (t.Id >= 0) ours.Add(t.Id);
-            Assert.Equal(expected, ours);
+            Assert.Equal(64, ours.Count);
+            int split = Enumerable.Range(0, 64).FirstOrDefault(i => ours[i] != expected[i], -1);
+            if (split < 0) { identical++; continue; }
+            var prefix = ids.Concat(expected.Take(split)).ToArray();
+            var row = LlamaOracle.Logits(path, prefix, 256)[^1];
+            float range = row.Max() - row.Min();
+            float gap = row[expected[split]] - row[ours[split]];
+            Assert.True(gap <= 5e-3f * range,
+                $"{name} '{prompt}': parted from llama.cpp at generated token {split} where its margin was {gap} (range {range}): not a near-tie");
         }
+        Assert.True(identical >= 1, $"{name}: no continuation was fully identical");
     }
 
     private static Eurus.Cpu.Sampling.SamplingSettings SamplingSettingsGreedy(int n) =>

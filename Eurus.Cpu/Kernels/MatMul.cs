@@ -14,6 +14,8 @@ internal sealed unsafe class MatMul
     private readonly int _maxTokens;
     private readonly int _maxCols;
     private readonly BlockQ8_0[] _q8;
+    private readonly float[] _q8Scale;   // activation block scales as float
+    private readonly int[] _q8Sum;       // Σ of each activation block's int8 values (for Q4_0's −8 offset)
     private readonly Half[] _f16;
     private readonly ushort[] _bf16;
     private readonly ParallelOptions _parallel;
@@ -25,6 +27,8 @@ internal sealed unsafe class MatMul
         _maxCols = maxCols;
         _threads = Math.Max(1, threads);
         _q8 = GC.AllocateArray<BlockQ8_0>(maxTokens * maxCols / 32, pinned: true);
+        _q8Scale = GC.AllocateArray<float>(maxTokens * maxCols / 32, pinned: true);
+        _q8Sum = GC.AllocateArray<int>(maxTokens * maxCols / 32, pinned: true);
         _f16 = needHalf ? GC.AllocateArray<Half>(maxTokens * maxCols, pinned: true) : [];
         _bf16 = needBFloat ? GC.AllocateArray<ushort>(maxTokens * maxCols, pinned: true) : [];
         _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
@@ -42,6 +46,7 @@ internal sealed unsafe class MatMul
             case GgmlType.Q8_0 or GgmlType.Q4_0:
                 for (int t = 0; t < tokens; t++)
                     ActivationQuantizer.QuantizeQ8_0(x.Slice(t * cols, cols), _q8.AsSpan(t * cols / 32, cols / 32));
+                ActivationQuantizer.Summarize(_q8.AsSpan(0, tokens * cols / 32), _q8Scale, _q8Sum);
                 break;
             case GgmlType.F16:
                 FloatConversion.SingleToHalf(x[..(tokens * cols)], _f16);
@@ -69,20 +74,32 @@ internal sealed unsafe class MatMul
     {
         public void Run(int rowStart, int rowEnd)
         {
-            int cols = w.Cols, rows = w.Rows;
+            int cols = w.Cols, rows = w.Rows, blocks = cols / 32;
             float* px = (float*)x, py = (float*)y;
-            for (int t = 0; t < tokens; t++)
+            fixed (BlockQ8_0* q8 = owner._q8)
+            fixed (float* q8Scale = owner._q8Scale)
+            fixed (int* q8Sum = owner._q8Sum)
             {
-                var act = new PreparedActivations
-                {
-                    Q8 = owner._q8.AsSpan(t * cols / 32, cols / 32),
-                    F32 = new ReadOnlySpan<float>(px + (long)t * cols, cols),
-                    F16 = owner._f16.Length > 0 ? owner._f16.AsSpan(t * cols, cols) : default,
-                    BF16 = owner._bf16.Length > 0 ? owner._bf16.AsSpan(t * cols, cols) : default,
-                };
-                float* yt = py + (long)t * rows;
+                // Rows outer, tokens inner: each weight row is read from memory once per call.
                 for (int r = rowStart; r < rowEnd; r++)
-                    yt[r] = VecDot.Row(w.Type, w.Row(r), act);
+                {
+                    byte* row = w.Data + (long)r * w.RowBytes;
+                    for (int t = 0; t < tokens; t++)
+                    {
+                        int xb = t * blocks;
+                        py[(long)t * rows + r] = w.Type switch
+                        {
+                            GgmlType.Q8_0 => DotQ8_0.Dot(row, q8 + xb, q8Scale + xb, blocks),
+                            GgmlType.Q4_0 => DotQ4_0.Dot(row, q8 + xb, q8Scale + xb, q8Sum + xb, blocks),
+                            GgmlType.F32 => System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(row, cols), new ReadOnlySpan<float>(px + (long)t * cols, cols)),
+                            _ => VecDotReference.Row(w.Type, w.Row(r), new PreparedActivations
+                            {
+                                F16 = owner._f16.Length > 0 ? owner._f16.AsSpan(t * cols, cols) : default,
+                                BF16 = owner._bf16.Length > 0 ? owner._bf16.AsSpan(t * cols, cols) : default,
+                            }),
+                        };
+                    }
+                }
             }
         }
     }

@@ -15,6 +15,8 @@ internal static class Commands
         "tokenize" => Task.FromResult(Tokenize(a)),
         "perplexity" => Task.FromResult(Perplexity(a)),
         "chat" => ChatAsync(a),
+        "bench" => Task.FromResult(BenchCommands.Bench(a)),
+        "synth" => Task.FromResult(BenchCommands.Synth(a)),
         _ => throw new CliUsageException($"unknown command '{a.Command}'. Try 'eurus help'."),
     };
 

@@ -12,7 +12,7 @@ public class KernelIsaChildProcessTests
 {
     public static TheoryData<string, string, string> Configurations() => new()
     {
-        { "DOTNET_EnableAVX512", "0", Avx2.IsSupported ? "avx2,v128,scalar" : "v128,scalar" },
+        { "DOTNET_EnableAVX512", "0", Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : "v128,scalar" },
         { "DOTNET_EnableAVX2", "0", "v128,scalar" },
         { "DOTNET_EnableHWIntrinsic", "0", "scalar" },
     };
@@ -24,7 +24,7 @@ public class KernelIsaChildProcessTests
         if (!Sse2.IsSupported && !System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported)
             Assert.Fail("This machine has no SIMD at all; the ISA matrix is meaningless here.");
         if (!Avx512BW.IsSupported && variable == "DOTNET_EnableAVX512")
-            expectedPaths = Avx2.IsSupported ? "avx2,v128,scalar" : Vector128.IsHardwareAccelerated ? "v128,scalar" : "scalar";
+            expectedPaths = Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : Vector128.IsHardwareAccelerated ? "v128,scalar" : "scalar";
         string dll = typeof(KernelPathTests).Assembly.Location;
         var psi = new ProcessStartInfo("dotnet")
         {

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Eurus.Cpu.Gguf;
 using Eurus.Cpu.Kernels;
 using Eurus.Cpu.Quantization;
 using Xunit.Abstractions;
@@ -8,116 +9,105 @@ using Xunit.Abstractions;
 namespace Eurus.Cpu.Tests.Kernels;
 
 /// <summary>
-/// Every SIMD path of the dot-product kernels against the scalar reference, over many lengths. The suite re-runs
-/// this class in child processes with AVX-512, AVX2 and all hardware intrinsics switched off
-/// (<see cref="KernelIsaChildProcessTests"/>); <see cref="ActivePathsMatchTheEnvironment"/> proves which paths ran.
+/// Every SIMD path of the packed dot-product kernels against the scalar reference (<see cref="VecDotReference"/>, on
+/// the file's block layout), over many lengths. The suite re-runs this class in child processes with AVX-512, AVX2 and
+/// all hardware intrinsics switched off (<see cref="KernelIsaChildProcessTests"/>);
+/// <see cref="ActivePathsMatchTheEnvironment"/> proves which paths ran there.
 /// </summary>
 public unsafe class KernelPathTests(ITestOutputHelper output)
 {
-    public static readonly int[] BlockCounts = [1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 127, 128, 129];
+    // Block counts: multiples of the 4- and 8-block SIMD steps, and ±1 around them (scalar tails).
+    public static readonly int[] BlockCounts = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 127, 128, 129, 448];
 
-    private delegate float Q8Path(byte* w, BlockQ8_0* x, float* s, int n);
-    private delegate float Q4Path(byte* w, BlockQ8_0* x, float* s, int* sum, int n);
+    private delegate float Path(ushort* s, byte* q, int blocks, in PackedActivations.Token x);
 
     private static (string Name, bool Supported)[] Paths() =>
     [
         ("avx512", Avx512BW.IsSupported),
-        ("avx2", Avx2.IsSupported),
+        ("avx2", Avx2.IsSupported && Fma.IsSupported),
         ("v128", Vector128.IsHardwareAccelerated),
         ("scalar", true),
     ];
 
-    private static (byte[] W8, byte[] W4, BlockQ8_0[] X, float[] Scale, int[] Sum) Data(int blocks, int seed)
+    private static readonly Dictionary<string, Path> Q4Paths = new()
+    {
+        ["avx512"] = (s, q, n, in x) => PackedDot.Q4Avx512(s, q, n, x),
+        ["avx2"] = (s, q, n, in x) => PackedDot.Q4Avx2(s, q, n, x),
+        ["v128"] = (s, q, n, in x) => PackedDot.Q4V128(s, q, n, x),
+        ["scalar"] = (s, q, n, in x) => PackedDot.Q4Scalar(s, q, n, x, 0),
+        ["dispatch"] = (s, q, n, in x) => PackedDot.Q4(s, q, n, x),
+    };
+
+    private static readonly Dictionary<string, Path> Q8Paths = new()
+    {
+        ["avx512"] = (s, q, n, in x) => PackedDot.Q8Avx512(s, (sbyte*)q, n, x),
+        ["avx2"] = (s, q, n, in x) => PackedDot.Q8Avx2(s, (sbyte*)q, n, x),
+        ["v128"] = (s, q, n, in x) => PackedDot.Q8V128(s, (sbyte*)q, n, x),
+        ["scalar"] = (s, q, n, in x) => PackedDot.Q8Scalar(s, (sbyte*)q, n, x, 0),
+        ["dispatch"] = (s, q, n, in x) => PackedDot.Q8(s, (sbyte*)q, n, x),
+    };
+
+    private static float[] Random(int n, int seed, float spread)
     {
         var rng = new Random(seed);
-        var wf = Enumerable.Range(0, blocks * 32).Select(_ => (float)(rng.NextDouble() * 2 - 1) * (rng.Next(4) == 0 ? 10 : 1)).ToArray();
-        var xf = Enumerable.Range(0, blocks * 32).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        var w8 = QuantReference.QuantizeQ8_0(wf);
-        // Hostile files may hold −128, which our quantizer never writes: put some in.
-        for (int b = 0; b < blocks; b += 3) w8[b * 34 + 2 + rng.Next(32)] = 0x80;
-        var w4 = QuantReference.QuantizeQ4_0(wf);
-        var x = new BlockQ8_0[blocks];
-        ActivationQuantizer.QuantizeQ8_0(xf, x);
-        var scale = new float[blocks];
-        var sum = new int[blocks];
-        ActivationQuantizer.Summarize(x, scale, sum);
-        return (w8, w4, x, scale, sum);
+        return Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * (rng.Next(4) == 0 ? spread : 1)).ToArray();
     }
 
-    private static void Close(float expected, float actual, float magnitude, string what) =>
-        Assert.True(MathF.Abs(expected - actual) <= 1e-5f * magnitude + 1e-6f, $"{what}: {expected} vs {actual}");
-
-    [Fact]
-    public void Q8_0PathsMatchTheReference()
+    private void Check(GgmlType type, Dictionary<string, Path> paths)
     {
-        var paths = new Dictionary<string, Q8Path>
-        {
-            ["avx512"] = DotQ8_0.Avx512, ["avx2"] = DotQ8_0.Avx2Path, ["v128"] = DotQ8_0.V128, ["scalar"] = DotQ8_0.Scalar,
-        };
         foreach (int blocks in BlockCounts)
         {
-            var (w8, _, x, scale, _) = Data(blocks, blocks);
-            float reference = VecDotReference.Q8_0(MemoryMarshal.Cast<byte, BlockQ8_0>(w8), x);
-            float magnitude = 127f * 127 * 32 * blocks * MathF.Abs(scale.Max()) * 0.1f;
-            fixed (byte* pw = w8) fixed (BlockQ8_0* px = x) fixed (float* ps = scale)
+            int cols = blocks * 32;
+            var wf = Random(cols, blocks, 10);
+            var xf = Random(cols, 1000 + blocks, 3);
+            var file = type == GgmlType.Q4_0 ? QuantReference.QuantizeQ4_0(wf) : QuantReference.QuantizeQ8_0(wf);
+            // Hostile files may hold −128 in Q8_0, which our quantizer never writes: put some in.
+            if (type == GgmlType.Q8_0) for (int b = 0; b < blocks; b += 3) file[b * 34 + 2 + b % 32] = 0x80;
+            var xBlocks = new BlockQ8_0[blocks];
+            ActivationQuantizer.QuantizeQ8_0(xf, xBlocks);
+            float reference = type == GgmlType.Q4_0
+                ? VecDotReference.Q4_0(MemoryMarshal.Cast<byte, BlockQ4_0>(file), xBlocks)
+                : VecDotReference.Q8_0(MemoryMarshal.Cast<byte, BlockQ8_0>(file), xBlocks);
+            // Tolerance: float rounding of the per-block products, relative to Σ|terms|.
+            float magnitude = 0;
+            for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[i] * xf[i]);
+            using var packed = PackedMatrix.FromBlocks(type, 1, cols, file);
+            using var acts = new PackedActivations(1, cols);
+            acts.Prepare(xf, 1, cols, forQ4: true, forQ8: true);
+            var token = acts.For(0);
+            foreach (var (name, path) in paths)
             {
-                foreach (var (name, supported) in Paths())
-                {
-                    if (!supported) continue;
-                    Close(reference, paths[name](pw, px, ps, blocks), magnitude, $"Q8_0 {name} {blocks} blocks");
-                }
-                Close(reference, DotQ8_0.Dot(pw, px, ps, blocks), magnitude, $"Q8_0 dispatch {blocks} blocks");
+                if (Paths().Any(p => p.Name == name && !p.Supported)) continue; // reported below, run in the child processes
+                float got = path(packed.RowScales(0), packed.RowQs(0), blocks, token);
+                Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-5f,
+                    $"{type} {name}, {blocks} blocks: reference {reference}, got {got}");
             }
         }
         Report();
     }
 
     [Fact]
-    public void Q4_0PathsMatchTheReference()
+    public void Q4_0PathsMatchTheReference() => Check(GgmlType.Q4_0, Q4Paths);
+
+    [Fact]
+    public void Q8_0PathsMatchTheReference() => Check(GgmlType.Q8_0, Q8Paths);
+
+    [Fact]
+    public void HalfConversionsAreExact()
     {
-        var paths = new Dictionary<string, Q4Path>
+        var bits = new ushort[8];
+        for (int i = 0; i < 65536; i += 4)
         {
-            ["avx512"] = DotQ4_0.Avx512, ["avx2"] = DotQ4_0.Avx2Path, ["v128"] = DotQ4_0.V128, ["scalar"] = DotQ4_0.Scalar,
-        };
-        foreach (int blocks in BlockCounts)
-        {
-            var (_, w4, x, scale, sum) = Data(blocks, 1000 + blocks);
-            float reference = VecDotReference.Q4_0(MemoryMarshal.Cast<byte, BlockQ4_0>(w4), x);
-            float magnitude = 8f * 127 * 32 * blocks * MathF.Abs(scale.Max()) * 10f;
-            fixed (byte* pw = w4) fixed (BlockQ8_0* px = x) fixed (float* ps = scale) fixed (int* pm = sum)
+            for (int k = 0; k < 4; k++) bits[k] = (ushort)(i + k);
+            Vector128<float> v;
+            fixed (ushort* p = bits) v = PackedDot.Half4(p);
+            for (int k = 0; k < 4; k++)
             {
-                foreach (var (name, supported) in Paths())
-                {
-                    if (!supported) continue;
-                    Close(reference, paths[name](pw, px, ps, pm, blocks), magnitude, $"Q4_0 {name} {blocks} blocks");
-                }
-                Close(reference, DotQ4_0.Dot(pw, px, ps, pm, blocks), magnitude, $"Q4_0 dispatch {blocks} blocks");
+                var h = BitConverter.UInt16BitsToHalf((ushort)(i + k));
+                if (!Half.IsFinite(h)) continue; // scales are finite; Inf/NaN are not supported by the vector path
+                Assert.True(((float)h).Equals(v.GetElement(k)), $"vector path, bits {i + k:X4}");
+                Assert.True(((float)h).Equals(HalfTable.ToSingle((ushort)(i + k))), $"table, bits {i + k:X4}");
             }
-        }
-        Report();
-    }
-
-    [Fact]
-    public void ActivationSummaryMatchesTheBlocks()
-    {
-        var (_, _, x, scale, sum) = Data(5, 3);
-        for (int b = 0; b < 5; b++)
-        {
-            Assert.Equal((float)x[b].D, scale[b]);
-            int s = 0;
-            for (int j = 0; j < 32; j++) s += x[b].Qs[j];
-            Assert.Equal(s, sum[b]);
-        }
-    }
-
-    [Fact]
-    public void HalfTableMatchesTheCast()
-    {
-        for (int i = 0; i < 65536; i += 7)
-        {
-            float expected = (float)BitConverter.UInt16BitsToHalf((ushort)i);
-            float actual = HalfTable.ToSingle((ushort)i);
-            Assert.True(expected.Equals(actual), $"bits {i:X4}");
         }
     }
 

@@ -79,9 +79,16 @@ public sealed class EurusModel : IDisposable
 
     internal MistralWeights Weights { get; }
 
+    internal bool IsDisposed { get; private set; }
+
     /// <summary>Starts a new conversation with its own KV cache.</summary>
     public InferenceSession CreateSession() => new(this);
 
     /// <summary>Unmaps the file. Sessions must not be used afterwards.</summary>
-    public void Dispose() => _file.Dispose();
+    public void Dispose()
+    {
+        IsDisposed = true;
+        Weights.Dispose();
+        _file.Dispose();
+    }
 }

@@ -20,6 +20,7 @@ public sealed class InferenceSession : IDisposable
     private readonly List<int> _tokens = [];
     private int _evaluated;
     private bool _busy;
+    private bool _disposed;
 
     internal InferenceSession(EurusModel model)
     {
@@ -189,6 +190,8 @@ public sealed class InferenceSession : IDisposable
 
     private void Append(ReadOnlySpan<int> tokens)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
         if (_tokens.Count + tokens.Length > ContextLength)
             throw new ContextFullException($"{_tokens.Count} + {tokens.Length} tokens do not fit in the context of {ContextLength}.");
         int vocab = _model.Config.Vocab;
@@ -200,6 +203,8 @@ public sealed class InferenceSession : IDisposable
     /// <summary>Evaluates every appended token not yet in the cache, in batches.</summary>
     private void Flush(CancellationToken ct)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
         var all = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens);
         while (_evaluated < _tokens.Count)
         {
@@ -210,6 +215,11 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
-    /// <summary>Releases nothing unmanaged today; present so future pooled buffers can be returned.</summary>
-    public void Dispose() { }
+    /// <summary>Frees the session's native scratch memory.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _transformer.Dispose();
+    }
 }

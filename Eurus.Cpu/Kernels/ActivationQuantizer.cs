@@ -25,17 +25,4 @@ internal static unsafe class ActivationQuantizer
                 for (int j = 0; j < 32; j++) qs[j] = (sbyte)MathF.Round(xb[j] * id, MidpointRounding.ToEven);
         }
     }
-
-    /// <summary>Per block: the scale as float and the sum of the int8 values.</summary>
-    public static void Summarize(ReadOnlySpan<BlockQ8_0> blocks, Span<float> scales, Span<int> sums)
-    {
-        for (int b = 0; b < blocks.Length; b++)
-        {
-            scales[b] = HalfTable.ToSingle(System.Runtime.CompilerServices.Unsafe.BitCast<Half, ushort>(blocks[b].D));
-            int s = 0;
-            fixed (sbyte* q = blocks[b].Qs)
-                for (int j = 0; j < 32; j++) s += q[j];
-            sums[b] = s;
-        }
-    }
 }

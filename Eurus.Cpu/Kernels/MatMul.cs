@@ -9,13 +9,11 @@ namespace Eurus.Cpu.Kernels;
 /// (Q8_0 blocks for quantized weights, F16/BF16 for half weights), then output rows are split across threads; each
 /// weight row is read once and applied to every token of the batch. Scratch memory is allocated once, up front.
 /// </summary>
-internal sealed unsafe class MatMul
+internal sealed unsafe class MatMul : IDisposable
 {
     private readonly int _maxTokens;
     private readonly int _maxCols;
-    private readonly BlockQ8_0[] _q8;
-    private readonly float[] _q8Scale;   // activation block scales as float
-    private readonly int[] _q8Sum;       // Σ of each activation block's int8 values (for Q4_0's −8 offset)
+    private readonly PackedActivations _packedX;
     private readonly Half[] _f16;
     private readonly ushort[] _bf16;
     private readonly ParallelOptions _parallel;
@@ -26,9 +24,7 @@ internal sealed unsafe class MatMul
         _maxTokens = maxTokens;
         _maxCols = maxCols;
         _threads = Math.Max(1, threads);
-        _q8 = GC.AllocateArray<BlockQ8_0>(maxTokens * maxCols / 32, pinned: true);
-        _q8Scale = GC.AllocateArray<float>(maxTokens * maxCols / 32, pinned: true);
-        _q8Sum = GC.AllocateArray<int>(maxTokens * maxCols / 32, pinned: true);
+        _packedX = new PackedActivations(maxTokens, maxCols);
         _f16 = needHalf ? GC.AllocateArray<Half>(maxTokens * maxCols, pinned: true) : [];
         _bf16 = needBFloat ? GC.AllocateArray<ushort>(maxTokens * maxCols, pinned: true) : [];
         _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
@@ -44,9 +40,8 @@ internal sealed unsafe class MatMul
         switch (w.Type)
         {
             case GgmlType.Q8_0 or GgmlType.Q4_0:
-                for (int t = 0; t < tokens; t++)
-                    ActivationQuantizer.QuantizeQ8_0(x.Slice(t * cols, cols), _q8.AsSpan(t * cols / 32, cols / 32));
-                ActivationQuantizer.Summarize(_q8.AsSpan(0, tokens * cols / 32), _q8Scale, _q8Sum);
+                if (w.Packed is null) throw new InvalidOperationException("Q4_0/Q8_0 matrices are multiplied in their packed layout.");
+                _packedX.Prepare(x, tokens, cols, forQ4: w.Type == GgmlType.Q4_0, forQ8: w.Type == GgmlType.Q8_0);
                 break;
             case GgmlType.F16:
                 FloatConversion.SingleToHalf(x[..(tokens * cols)], _f16);
@@ -76,31 +71,28 @@ internal sealed unsafe class MatMul
         {
             int cols = w.Cols, rows = w.Rows, blocks = cols / 32;
             float* px = (float*)x, py = (float*)y;
-            fixed (BlockQ8_0* q8 = owner._q8)
-            fixed (float* q8Scale = owner._q8Scale)
-            fixed (int* q8Sum = owner._q8Sum)
+            var packed = w.Packed;
+            // Rows outer, tokens inner: each weight row is read from memory once per call.
+            for (int r = rowStart; r < rowEnd; r++)
             {
-                // Rows outer, tokens inner: each weight row is read from memory once per call.
-                for (int r = rowStart; r < rowEnd; r++)
+                for (int t = 0; t < tokens; t++)
                 {
-                    byte* row = w.Data + (long)r * w.RowBytes;
-                    for (int t = 0; t < tokens; t++)
+                    py[(long)t * rows + r] = w.Type switch
                     {
-                        int xb = t * blocks;
-                        py[(long)t * rows + r] = w.Type switch
+                        GgmlType.Q4_0 => PackedDot.Q4(packed!.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(t)),
+                        GgmlType.Q8_0 => PackedDot.Q8(packed!.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX.For(t)),
+                        GgmlType.F32 => System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(w.Data + (long)r * w.RowBytes, cols), new ReadOnlySpan<float>(px + (long)t * cols, cols)),
+                        _ => VecDotReference.Row(w.Type, w.Row(r), new PreparedActivations
                         {
-                            GgmlType.Q8_0 => DotQ8_0.Dot(row, q8 + xb, q8Scale + xb, blocks),
-                            GgmlType.Q4_0 => DotQ4_0.Dot(row, q8 + xb, q8Scale + xb, q8Sum + xb, blocks),
-                            GgmlType.F32 => System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(row, cols), new ReadOnlySpan<float>(px + (long)t * cols, cols)),
-                            _ => VecDotReference.Row(w.Type, w.Row(r), new PreparedActivations
-                            {
-                                F16 = owner._f16.Length > 0 ? owner._f16.AsSpan(t * cols, cols) : default,
-                                BF16 = owner._bf16.Length > 0 ? owner._bf16.AsSpan(t * cols, cols) : default,
-                            }),
-                        };
-                    }
+                            F16 = owner._f16.Length > 0 ? owner._f16.AsSpan(t * cols, cols) : default,
+                            BF16 = owner._bf16.Length > 0 ? owner._bf16.AsSpan(t * cols, cols) : default,
+                        }),
+                    };
                 }
             }
         }
     }
+
+    /// <summary>Frees the native activation buffers.</summary>
+    public void Dispose() => _packedX.Dispose();
 }

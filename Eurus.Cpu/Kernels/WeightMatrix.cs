@@ -9,8 +9,9 @@ namespace Eurus.Cpu.Kernels;
 /// </summary>
 internal readonly unsafe struct WeightMatrix
 {
-    public WeightMatrix(byte* data, GgmlType type, int rows, int cols)
+    public WeightMatrix(byte* data, GgmlType type, int rows, int cols, PackedMatrix? packed = null)
     {
+        Packed = packed;
         Data = data;
         Type = type;
         Rows = rows;
@@ -18,7 +19,10 @@ internal readonly unsafe struct WeightMatrix
         RowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
     }
 
-    /// <summary>Start of the data.</summary>
+    /// <summary>The SIMD-friendly copy of a Q4_0/Q8_0 matrix, used by the matmul instead of <see cref="Data"/>.</summary>
+    public PackedMatrix? Packed { get; }
+
+    /// <summary>Start of the data in the file's layout (the mapping).</summary>
     public byte* Data { get; }
     /// <summary>Element type.</summary>
     public GgmlType Type { get; }

@@ -4,7 +4,7 @@ using Eurus.Cpu.Kernels;
 namespace Eurus.Cpu.Model;
 
 /// <summary>All weights of a Mistral model as views into a mapped GGUF file (validated by <see cref="MistralConfig"/>).</summary>
-internal sealed unsafe class MistralWeights
+internal sealed unsafe class MistralWeights : IDisposable
 {
     /// <summary>Token embedding table, [vocab rows × dim].</summary>
     public required WeightMatrix TokenEmbedding { get; init; }
@@ -15,13 +15,45 @@ internal sealed unsafe class MistralWeights
     /// <summary>Transformer blocks.</summary>
     public required LayerWeights[] Layers { get; init; }
 
+    /// <summary>Repacked copies of the Q4_0/Q8_0 matrices, freed with the model.</summary>
+    private readonly List<PackedMatrix> _packed = [];
+
+    /// <summary>Bytes held by repacked matrices.</summary>
+    public long PackedBytes => _packed.Sum(p => p.Bytes);
+
+    /// <summary>
+    /// Views of every weight. Q4_0 and Q8_0 matrices (not the embedding table, which is only read a row at a time)
+    /// are repacked by reading the file, so the file's pages never enter the resident set twice.
+    /// </summary>
     public static MistralWeights FromGguf(GgufFile f, MistralConfig c)
     {
-        WeightMatrix M(string name)
+        var packed = new List<PackedMatrix>();
+        using var handle = File.OpenHandle(f.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        WeightMatrix M(string name, bool pack = true)
         {
             var t = f.GetTensor(name);
-            return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength);
+            PackedMatrix? p = null;
+            if (pack && t.Type is GgmlType.Q4_0 or GgmlType.Q8_0)
+            {
+                p = PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength);
+                packed.Add(p);
+            }
+            return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p);
         }
+        try
+        {
+            return Build(f, c, M, packed);
+        }
+        catch
+        {
+            foreach (var p in packed) p.Dispose();
+            throw;
+        }
+    }
+
+    private static MistralWeights Build(GgufFile f, MistralConfig c, Func<string, bool, WeightMatrix> M0, List<PackedMatrix> packed)
+    {
+        WeightMatrix M(string name, bool pack = true) => M0(name, pack);
         float* V(string name) => (float*)f.GetPointer(f.GetTensor(name));
         var layers = new LayerWeights[c.Layers];
         for (int l = 0; l < c.Layers; l++)
@@ -39,12 +71,21 @@ internal sealed unsafe class MistralWeights
                 Down = M($"blk.{l}.ffn_down.weight"),
             };
         }
-        return new MistralWeights
+        var weights = new MistralWeights
         {
-            TokenEmbedding = M("token_embd.weight"),
+            TokenEmbedding = M("token_embd.weight", pack: false),
             OutputNorm = V("output_norm.weight"),
             Output = f.TryGetTensor("output.weight", out _) ? M("output.weight") : M("token_embd.weight"),
             Layers = layers,
         };
+        weights._packed.AddRange(packed);
+        return weights;
+    }
+
+    /// <summary>Frees the repacked matrices.</summary>
+    public void Dispose()
+    {
+        foreach (var p in _packed) p.Dispose();
+        _packed.Clear();
     }
 }

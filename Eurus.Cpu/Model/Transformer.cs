@@ -7,7 +7,7 @@ namespace Eurus.Cpu.Model;
 /// The Mistral forward pass over a batch of tokens at consecutive positions. Owns the run state (activation buffers
 /// sized once for the largest batch) so evaluating tokens allocates nothing. Not thread-safe: one per session.
 /// </summary>
-internal sealed unsafe class Transformer
+internal sealed unsafe class Transformer : IDisposable
 {
     private readonly MistralConfig _c;
     private readonly MistralWeights _w;
@@ -48,6 +48,9 @@ internal sealed unsafe class Transformer
         _sin = new float[c.RopeDim / 2];
         _lastLogits = new float[c.Vocab];
     }
+
+    /// <summary>Frees native scratch memory.</summary>
+    public void Dispose() => _mm.Dispose();
 
     private static IEnumerable<WeightMatrix> AllMatrices(MistralWeights w) =>
         new[] { w.TokenEmbedding, w.Output }.Concat(w.Layers.SelectMany(l => new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.Gate, l.Up, l.Down }));

@@ -12,7 +12,7 @@ internal static class BenchCommands
     /// <summary>eurus bench -m MODEL [-p 128] [-n 32] [-t 2] [-r 3]</summary>
     public static int Bench(CliArgs a)
     {
-        a.Reject("m", "model", "p", "n", "t", "threads", "r", "repetitions", "kv-type");
+        a.Reject([.. Commands.ModelOptionNames, "p", "n", "r", "repetitions"]);
         int pp = a.GetInt(128, "p"), tg = a.GetInt(32, "n"), reps = a.GetInt(3, "r", "repetitions");
         if (pp < 1 || tg < 1 || reps < 1) throw new CliUsageException("-p, -n and -r must be positive.");
         using var model = Commands.LoadModel(a);

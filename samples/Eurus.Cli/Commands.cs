@@ -20,7 +20,7 @@ internal static class Commands
         _ => throw new CliUsageException($"unknown command '{a.Command}'. Try 'eurus help'."),
     };
 
-    private static readonly string[] ModelOptionNames = ["m", "model", "t", "threads", "c", "ctx-size", "kv-type", "window", "b", "batch-size"];
+    internal static readonly string[] ModelOptionNames = ["m", "model", "t", "threads", "c", "ctx-size", "kv-type", "window", "b", "batch-size"];
 
     internal static EurusModel LoadModel(CliArgs a)
     {

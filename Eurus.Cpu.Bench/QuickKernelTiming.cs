@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using Eurus.Cpu.Gguf;
+using Eurus.Cpu.Kernels;
+using Eurus.Cpu.Quantization;
+
+namespace Eurus.Cpu.Bench;
+
+/// <summary>Stopwatch timing of the matrix-vector kernels on a 7B-sized FFN matrix (run: <c>quick</c>).</summary>
+internal static unsafe class QuickKernelTiming
+{
+    public static void Run()
+    {
+        if (Environment.GetEnvironmentVariable("QUICK_ROWS") is null)
+        {
+            Calibrate();
+            Paths();
+        }
+        int rows = Environment.GetEnvironmentVariable("QUICK_ROWS") is { } qr ? int.Parse(qr) : 14336;
+        const int cols = 4096;
+        foreach (var type in new[] { GgmlType.Q4_0, GgmlType.Q8_0 })
+        {
+            long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
+            var data = GC.AllocateArray<byte>((int)(rowBytes * rows), pinned: true);
+            var rng = new Random(1);
+            var row = new float[cols];
+            for (int r = 0; r < rows; r++)
+            {
+                for (int i = 0; i < cols; i++) row[i] = (float)(rng.NextDouble() * 2 - 1);
+                RowCodec.Encode(type, row, data.AsSpan((int)(r * rowBytes), (int)rowBytes));
+            }
+            var x = Enumerable.Range(0, cols * 32).Select(i => (float)Math.Sin(i)).ToArray();
+            fixed (byte* p = data)
+            {
+                using var packed = PackedMatrix.FromBlocks(type, rows, cols, data);
+                var w = new WeightMatrix(p, type, rows, cols, packed);
+                foreach (int threads in new[] { 1, 2 })
+                    foreach (int tokens in new[] { 1, 32 })
+                    {
+                        var mm = new MatMul(32, cols, threads, false, false);
+                        var y = new float[rows * tokens];
+                        mm.Multiply(w, x, tokens, y);
+                        int reps = tokens == 1 ? Math.Max(3, 50 * 14336 / rows) : 2;
+                        var sw = Stopwatch.StartNew();
+                        for (int i = 0; i < reps; i++) mm.Multiply(w, x, tokens, y);
+                        double s = sw.Elapsed.TotalSeconds / reps;
+                        Console.WriteLine($"{type} {rows}x{cols} threads {threads} tokens {tokens}: {s * 1000:F2} ms, {data.Length / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
+                    }
+            }
+        }
+    }
+
+    private static void Calibrate()
+    {
+        var a = Enumerable.Range(0, 4096).Select(i => (float)i).ToArray();
+        var b = Enumerable.Range(0, 4096).Select(i => 1f / (i + 1)).ToArray();
+        float sink = 0;
+        for (int i = 0; i < 10000; i++) sink += System.Numerics.Tensors.TensorPrimitives.Dot(a, b);
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < 200000; i++) sink += System.Numerics.Tensors.TensorPrimitives.Dot(a, b);
+        Console.WriteLine($"calibration: TensorPrimitives.Dot 4096 floats: {sw.Elapsed.TotalNanoseconds / 200000:F0} ns ({sink:E1})");
+    }
+
+    private delegate float Path(ushort* s, byte* q, int blocks, in PackedActivations.Token x);
+
+    /// <summary>Each packed dot path on rows held in L1/L2: ns per block.</summary>
+    private static void Paths()
+    {
+        const int cols = 4096, blocks = cols / 32, rows = 16;
+        var rng = new Random(2);
+        var wf = Enumerable.Range(0, cols * rows).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        using var p4 = PackedMatrix.FromBlocks(GgmlType.Q4_0, rows, cols, QuantReference.QuantizeQ4_0(wf));
+        using var p8 = PackedMatrix.FromBlocks(GgmlType.Q8_0, rows, cols, QuantReference.QuantizeQ8_0(wf));
+        using var acts = new PackedActivations(1, cols);
+        acts.Prepare(wf.AsSpan(0, cols), 1, cols, true, true);
+        var x = acts.For(0);
+        var list = new (string, PackedMatrix, int, Path)[]
+        {
+            ("q4 avx512", p4, 18, (s, q, n, in t) => PackedDot.Q4Avx512(s, q, n, t)),
+            ("q4 avx2", p4, 18, (s, q, n, in t) => PackedDot.Q4Avx2(s, q, n, t)),
+            ("q4 v128", p4, 18, (s, q, n, in t) => PackedDot.Q4V128(s, q, n, t)),
+            ("q4 scalar", p4, 18, (s, q, n, in t) => PackedDot.Q4Scalar(s, q, n, t, 0)),
+            ("q8 avx512", p8, 34, (s, q, n, in t) => PackedDot.Q8Avx512(s, (sbyte*)q, n, t)),
+            ("q8 avx2", p8, 34, (s, q, n, in t) => PackedDot.Q8Avx2(s, (sbyte*)q, n, t)),
+            ("q8 v128", p8, 34, (s, q, n, in t) => PackedDot.Q8V128(s, (sbyte*)q, n, t)),
+        };
+        foreach (var (name, m, bytes, f) in list)
+        {
+            float sink = 0;
+            for (int i = 0; i < 20000; i++) sink += f(m.RowScales(i % rows), m.RowQs(i % rows), blocks, x);
+            var sw = Stopwatch.StartNew();
+            int n = 200000;
+            for (int i = 0; i < n; i++) sink += f(m.RowScales(i % rows), m.RowQs(i % rows), blocks, x);
+            double ns = sw.Elapsed.TotalNanoseconds / n / blocks;
+            Console.WriteLine($"{name}: {ns:F2} ns/block ({bytes / ns:F1} GB/s) {sink:E1}");
+        }
+    }
+}

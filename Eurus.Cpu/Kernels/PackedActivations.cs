@@ -1,0 +1,93 @@
+using System.Runtime.InteropServices;
+using Eurus.Cpu.Quantization;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// Activations quantized to Q8_0 (once per matmul) and laid out for <see cref="PackedDot"/>: per token the block
+/// scales as float (D), Q4_0's offset term 8·Σx·d (C), the first and second 16 values of each block in two arrays
+/// (Lo, Hi, matching the Q4_0 nibble halves), and all values widened to int16 (X16) for the Q8_0 kernels.
+/// </summary>
+internal sealed unsafe class PackedActivations : IDisposable
+{
+    private readonly int _maxTokens, _maxBlocks;
+    private readonly BlockQ8_0[] _blocks;
+    private float* _d, _c;
+    private sbyte* _lo, _hi;
+    private short* _x16;
+
+    /// <summary>Pointers to one token's prepared activations.</summary>
+    public readonly struct Token
+    {
+        public float* D { get; init; }
+        public float* C { get; init; }
+        public sbyte* Lo { get; init; }
+        public sbyte* Hi { get; init; }
+        public short* X16 { get; init; }
+    }
+
+    public PackedActivations(int maxTokens, int maxCols)
+    {
+        _maxTokens = maxTokens;
+        _maxBlocks = maxCols / 32;
+        long blocks = (long)maxTokens * _maxBlocks;
+        _blocks = new BlockQ8_0[blocks];
+        _d = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
+        _c = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
+        _lo = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 16 + 64), 64);
+        _hi = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 16 + 64), 64);
+        _x16 = (short*)NativeMemory.AlignedAlloc((nuint)(blocks * 64 + 64), 64);
+    }
+
+    /// <summary>Blocks per token of the current preparation.</summary>
+    public int Blocks { get; private set; }
+
+    /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats.</summary>
+    public void Prepare(ReadOnlySpan<float> x, int tokens, int cols, bool forQ4, bool forQ8)
+    {
+        if (tokens > _maxTokens || cols / 32 > _maxBlocks || cols % 32 != 0) throw new ArgumentOutOfRangeException(nameof(tokens));
+        int nb = cols / 32;
+        Blocks = nb;
+        for (int t = 0; t < tokens; t++)
+        {
+            var blocks = _blocks.AsSpan(t * nb, nb);
+            ActivationQuantizer.QuantizeQ8_0(x.Slice(t * cols, cols), blocks);
+            for (int b = 0; b < nb; b++)
+            {
+                long i = (long)t * nb + b;
+                float d = HalfTable.ToSingle(BitConverter.HalfToUInt16Bits(blocks[b].D));
+                _d[i] = d;
+                fixed (sbyte* q = blocks[b].Qs)
+                {
+                    if (forQ4)
+                    {
+                        int sum = 0;
+                        for (int j = 0; j < 32; j++) sum += q[j];
+                        _c[i] = 8f * sum * d;
+                        Buffer.MemoryCopy(q, _lo + i * 16, 16, 16);
+                        Buffer.MemoryCopy(q + 16, _hi + i * 16, 16, 16);
+                    }
+                    if (forQ8)
+                        for (int j = 0; j < 32; j++) _x16[i * 32 + j] = q[j];
+                }
+            }
+        }
+    }
+
+    public Token For(int token)
+    {
+        long i = (long)token * Blocks;
+        return new Token { D = _d + i, C = _c + i, Lo = _lo + i * 16, Hi = _hi + i * 16, X16 = _x16 + i * 32 };
+    }
+
+    public void Dispose()
+    {
+        if (_d == null) return;
+        NativeMemory.AlignedFree(_d);
+        NativeMemory.AlignedFree(_c);
+        NativeMemory.AlignedFree(_lo);
+        NativeMemory.AlignedFree(_hi);
+        NativeMemory.AlignedFree(_x16);
+        _d = null;
+    }
+}

@@ -1,0 +1,241 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// Dot products of one <see cref="PackedMatrix"/> row with prepared Q8_0 activations (<see cref="PackedActivations"/>).
+/// Per block the integer sum is exact; it is scaled by d_w·d_x in float. Q4_0 nibbles are used unsigned and the −8
+/// offset is subtracted through the per-block activation sums: Σ(q−8)x·d = Σqx·d − d_w·(8·Σx·d_x).
+/// Paths: Vector512 (AVX-512BW), Vector256 (AVX2), Vector128 (portable SSE/NEON), scalar — dispatched widest-first.
+/// </summary>
+internal static unsafe class PackedDot
+{
+    private static readonly float TwoPow112 = BitConverter.UInt32BitsToSingle((127 + 112) << 23);
+
+    /// <summary>Four fp16 scales → float, exactly for every finite value (bit shift plus a power-of-two multiply).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> Half4(ushort* p)
+    {
+        var h = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)p).AsUInt16());
+        var magnitude = ((h & Vector128.Create(0x7FFFu)) << 13).AsSingle() * Vector128.Create(TwoPow112);
+        return (magnitude.AsUInt32() | ((h & Vector128.Create(0x8000u)) << 16)).AsSingle();
+    }
+
+    // ---------------------------------------------------------------- Q4_0
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Q4(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x)
+    {
+        if (Avx512BW.IsSupported) return Q4Avx512(ws, wq, blocks, x);
+        if (Avx2.IsSupported && Fma.IsSupported) return Q4Avx2(ws, wq, blocks, x);
+        if (Vector128.IsHardwareAccelerated) return Q4V128(ws, wq, blocks, x);
+        return Q4Scalar(ws, wq, blocks, x, 0);
+    }
+
+    public static float Q4Scalar(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x, int from)
+    {
+        float sum = 0;
+        for (int b = from; b < blocks; b++)
+        {
+            byte* q = wq + b * 16;
+            sbyte* lo = x.Lo + b * 16, hi = x.Hi + b * 16;
+            int isum = 0;
+            for (int j = 0; j < 16; j++) isum += (q[j] & 0x0F) * lo[j] + (q[j] >> 4) * hi[j];
+            float dw = HalfTable.ToSingle(ws[b]);
+            sum += isum * (dw * x.D[b]) - dw * x.C[b];
+        }
+        return sum;
+    }
+
+    public static float Q4V128(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x)
+    {
+        var acc = Vector128<float>.Zero;
+        var corr = Vector128<float>.Zero;
+        var mask = Vector128.Create((byte)0x0F);
+        int b = 0;
+        for (; b + 4 <= blocks; b += 4)
+        {
+            var dw = Half4(ws + b);
+            var d = dw * Vector128.Load(x.D + b);
+            corr += dw * Vector128.Load(x.C + b);
+            for (int k = 0; k < 4; k++)
+            {
+                var v = Vector128.Load(wq + (b + k) * 16);
+                var isum = Mul16(v & mask, Vector128.Load(x.Lo + (b + k) * 16)) + Mul16(Vector128.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, Vector128.Load(x.Hi + (b + k) * 16));
+                acc += Vector128.ConvertToSingle(isum) * Vector128.Create(d.GetElement(k));
+            }
+        }
+        return Vector128.Sum(acc) - Vector128.Sum(corr) + Q4Scalar(ws, wq, blocks, x, b);
+    }
+
+    // 16 unsigned bytes × 16 signed bytes → four int32 partial sums.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Mul16(Vector128<byte> q, Vector128<sbyte> x)
+    {
+        var (ql, qh) = Vector128.Widen(q);
+        var (xl, xh) = Vector128.Widen(x);
+        var (pl, ph) = Vector128.Widen(ql.AsInt16() * xl + qh.AsInt16() * xh);
+        return pl + ph;
+    }
+
+    public static float Q4Avx2(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x)
+    {
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        var corr = Vector128<float>.Zero;
+        var mask = Vector256.Create((byte)0x0F);
+        var ones = Vector256.Create((short)1);
+        var idx01 = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1);
+        var idx23 = Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3);
+        int b = 0;
+        for (; b + 4 <= blocks; b += 4)
+        {
+            var v0 = Vector256.Load(wq + b * 16);
+            var v1 = Vector256.Load(wq + b * 16 + 32);
+            var p0 = Avx2.MultiplyAddAdjacent(v0 & mask, Vector256.Load(x.Lo + b * 16))
+                   + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask, Vector256.Load(x.Hi + b * 16));
+            var p1 = Avx2.MultiplyAddAdjacent(v1 & mask, Vector256.Load(x.Lo + b * 16 + 32))
+                   + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask, Vector256.Load(x.Hi + b * 16 + 32));
+            var s0 = Avx2.MultiplyAddAdjacent(p0, ones);
+            var s1 = Avx2.MultiplyAddAdjacent(p1, ones);
+            var dw = Half4(ws + b);
+            var d = (dw * Vector128.Load(x.D + b)).ToVector256Unsafe();
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0), Avx2.PermuteVar8x32(d, idx01), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s1), Avx2.PermuteVar8x32(d, idx23), acc1);
+            corr = Fma.MultiplyAdd(dw, Vector128.Load(x.C + b), corr);
+        }
+        return Vector256.Sum(acc0 + acc1) - Vector128.Sum(corr) + Q4Scalar(ws, wq, blocks, x, b);
+    }
+
+    public static float Q4Avx512(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x)
+    {
+        var acc0 = Vector512<float>.Zero;
+        var acc1 = Vector512<float>.Zero;
+        var corr = Vector128<float>.Zero;
+        var mask = Vector512.Create((byte)0x0F);
+        var ones = Vector512.Create((short)1);
+        var idx = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8)
+        {
+            // Two steps of four blocks each, into two accumulators.
+            acc0 = Q4Step512(ws + b, wq + b * 16, x.Lo + b * 16, x.Hi + b * 16, x.D + b, mask, ones, idx, acc0);
+            acc1 = Q4Step512(ws + b + 4, wq + (b + 4) * 16, x.Lo + (b + 4) * 16, x.Hi + (b + 4) * 16, x.D + b + 4, mask, ones, idx, acc1);
+            corr = Fma.MultiplyAdd(Half4(ws + b), Vector128.Load(x.C + b), corr);
+            corr = Fma.MultiplyAdd(Half4(ws + b + 4), Vector128.Load(x.C + b + 4), corr);
+        }
+        for (; b + 4 <= blocks; b += 4)
+        {
+            acc0 = Q4Step512(ws + b, wq + b * 16, x.Lo + b * 16, x.Hi + b * 16, x.D + b, mask, ones, idx, acc0);
+            corr = Fma.MultiplyAdd(Half4(ws + b), Vector128.Load(x.C + b), corr);
+        }
+        return Vector512.Sum(acc0 + acc1) - Vector128.Sum(corr) + Q4Scalar(ws, wq, blocks, x, b);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Q4Step512(ushort* ws, byte* wq, sbyte* lo, sbyte* hi, float* dx,
+        Vector512<byte> mask, Vector512<short> ones, Vector512<int> idx, Vector512<float> acc)
+    {
+        var v = Vector512.Load(wq);
+        var p = Avx512BW.MultiplyAddAdjacent(v & mask, Vector512.Load(lo))
+              + Avx512BW.MultiplyAddAdjacent(Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, Vector512.Load(hi));
+        var s = Avx512BW.MultiplyAddAdjacent(p, ones);
+        var d = (Half4(ws) * Vector128.Load(dx)).ToVector256Unsafe().ToVector512Unsafe();
+        return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s), Avx512F.PermuteVar16x32(d, idx), acc);
+    }
+
+    // ---------------------------------------------------------------- Q8_0
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Q8(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x)
+    {
+        if (Avx512BW.IsSupported) return Q8Avx512(ws, wq, blocks, x);
+        if (Avx2.IsSupported && Fma.IsSupported) return Q8Avx2(ws, wq, blocks, x);
+        if (Vector128.IsHardwareAccelerated) return Q8V128(ws, wq, blocks, x);
+        return Q8Scalar(ws, wq, blocks, x, 0);
+    }
+
+    public static float Q8Scalar(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x, int from)
+    {
+        float sum = 0;
+        for (int b = from; b < blocks; b++)
+        {
+            sbyte* q = wq + b * 32;
+            short* xs = x.X16 + b * 32;
+            int isum = 0;
+            for (int j = 0; j < 32; j++) isum += q[j] * xs[j];
+            sum += isum * (HalfTable.ToSingle(ws[b]) * x.D[b]);
+        }
+        return sum;
+    }
+
+    public static float Q8V128(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x)
+    {
+        var acc = Vector128<float>.Zero;
+        int b = 0;
+        for (; b + 4 <= blocks; b += 4)
+        {
+            var d = Half4(ws + b) * Vector128.Load(x.D + b);
+            for (int k = 0; k < 4; k++)
+            {
+                sbyte* q = wq + (b + k) * 32;
+                short* xs = x.X16 + (b + k) * 32;
+                var isum = Vector128<int>.Zero;
+                for (int h = 0; h < 32; h += 16)
+                {
+                    var (wl, wh) = Vector128.Widen(Vector128.Load(q + h));
+                    var (a0, a1) = Vector128.Widen(wl * Vector128.Load(xs + h) + wh * Vector128.Load(xs + h + 8));
+                    isum += a0 + a1;
+                }
+                acc += Vector128.ConvertToSingle(isum) * Vector128.Create(d.GetElement(k));
+            }
+        }
+        return Vector128.Sum(acc) + Q8Scalar(ws, wq, blocks, x, b);
+    }
+
+    public static float Q8Avx2(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x)
+    {
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        int b = 0;
+        for (; b + 4 <= blocks; b += 4)
+        {
+            var d = (Half4(ws + b) * Vector128.Load(x.D + b)).ToVector256Unsafe();
+            for (int k = 0; k < 4; k += 2)
+            {
+                acc0 = Fma.MultiplyAdd(Q8Block256(wq + (b + k) * 32, x.X16 + (b + k) * 32), Avx2.PermuteVar8x32(d, Vector256.Create(k)), acc0);
+                acc1 = Fma.MultiplyAdd(Q8Block256(wq + (b + k + 1) * 32, x.X16 + (b + k + 1) * 32), Avx2.PermuteVar8x32(d, Vector256.Create(k + 1)), acc1);
+            }
+        }
+        return Vector256.Sum(acc0 + acc1) + Q8Scalar(ws, wq, blocks, x, b);
+    }
+
+    // 32 int8 weights widened to int16 × 32 int16 activations → 8 float partial sums (exact int32 first).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Q8Block256(sbyte* q, short* xs) =>
+        Avx.ConvertToVector256Single(
+            Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(q)), Vector256.Load(xs))
+          + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(q + 16)), Vector256.Load(xs + 16)));
+
+    public static float Q8Avx512(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x)
+    {
+        var acc0 = Vector512<float>.Zero;
+        var acc1 = Vector512<float>.Zero;
+        int b = 0;
+        for (; b + 4 <= blocks; b += 4)
+        {
+            var d = (Half4(ws + b) * Vector128.Load(x.D + b)).ToVector256Unsafe().ToVector512Unsafe();
+            acc0 = Avx512F.FusedMultiplyAdd(Q8Block512(wq + b * 32, x.X16 + b * 32), Avx512F.PermuteVar16x32(d, Vector512<int>.Zero), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Q8Block512(wq + (b + 1) * 32, x.X16 + (b + 1) * 32), Avx512F.PermuteVar16x32(d, Vector512.Create(1)), acc1);
+            acc0 = Avx512F.FusedMultiplyAdd(Q8Block512(wq + (b + 2) * 32, x.X16 + (b + 2) * 32), Avx512F.PermuteVar16x32(d, Vector512.Create(2)), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Q8Block512(wq + (b + 3) * 32, x.X16 + (b + 3) * 32), Avx512F.PermuteVar16x32(d, Vector512.Create(3)), acc1);
+        }
+        return Vector512.Sum(acc0 + acc1) + Q8Scalar(ws, wq, blocks, x, b);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Q8Block512(sbyte* q, short* xs) =>
+        Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(q)), Vector512.Load(xs)));
+}

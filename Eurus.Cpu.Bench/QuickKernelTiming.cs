@@ -34,8 +34,12 @@ internal static unsafe class QuickKernelTiming
                 using var packed = PackedMatrix.FromBlocks(type, rows, cols, data);
                 var w = new WeightMatrix(p, type, rows, cols, packed);
                 foreach (int threads in new[] { 1, 2 })
-                    foreach (int tokens in new[] { 1, 32 })
+                    foreach (int tokenArg in new[] { 1, 32, -32 })
                     {
+                        PackedGemm.Disabled = tokenArg < 0;
+                        if (tokenArg < 0 && type != GgmlType.Q4_0) continue;
+                        string label = tokenArg < 0 ? "32 (no tile)" : tokenArg.ToString();
+                        int tokens = Math.Abs(tokenArg);
                         var mm = new MatMul(32, cols, threads, false, false);
                         var y = new float[rows * tokens];
                         mm.Multiply(w, x, tokens, y);
@@ -43,7 +47,7 @@ internal static unsafe class QuickKernelTiming
                         var sw = Stopwatch.StartNew();
                         for (int i = 0; i < reps; i++) mm.Multiply(w, x, tokens, y);
                         double s = sw.Elapsed.TotalSeconds / reps;
-                        Console.WriteLine($"{type} {rows}x{cols} threads {threads} tokens {tokens}: {s * 1000:F2} ms, {data.Length / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
+                        Console.WriteLine($"{type} {rows}x{cols} threads {threads} tokens {label}: {s * 1000:F2} ms, {data.Length / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
                     }
             }
         }

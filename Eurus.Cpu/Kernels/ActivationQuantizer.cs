@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Eurus.Cpu.Quantization;
 
 namespace Eurus.Cpu.Kernels;
@@ -11,6 +12,7 @@ namespace Eurus.Cpu.Kernels;
 internal static unsafe class ActivationQuantizer
 {
     /// <summary>Scalar reference.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void QuantizeQ8_0(ReadOnlySpan<float> x, Span<BlockQ8_0> y)
     {
         int nb = x.Length / 32;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace Eurus.Cpu.Kernels;
@@ -6,6 +7,7 @@ namespace Eurus.Cpu.Kernels;
 internal static class Ops
 {
     /// <summary>y = x / sqrt(mean(x²) + eps) · weight (the mean accumulated in double, as ggml does).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y)
     {
         double sum = 0;
@@ -16,6 +18,7 @@ internal static class Ops
     }
 
     /// <summary>Rotates adjacent pairs (x[2i], x[2i+1]) of one head by pos·θ_i (GGUF's RoPE layout), for the first cos.Length pairs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RopeAdjacent(Span<float> head, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
         for (int i = 0; i < cos.Length; i++)
@@ -38,6 +41,7 @@ internal static class Ops
     }
 
     /// <summary>In-place numerically stable softmax.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(Span<float> x)
     {
         if (x.IsEmpty) return;
@@ -48,6 +52,7 @@ internal static class Ops
     }
 
     /// <summary>gate = silu(gate) · up.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SiluMul(Span<float> gate, ReadOnlySpan<float> up)
     {
         for (int i = 0; i < gate.Length; i++)

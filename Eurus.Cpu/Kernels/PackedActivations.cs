@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Eurus.Cpu.Quantization;
 
@@ -5,14 +6,17 @@ namespace Eurus.Cpu.Kernels;
 
 /// <summary>
 /// Activations quantized to Q8_0 (once per matmul) and laid out for <see cref="PackedDot"/>: per token the block
-/// scales as float (D), Q4_0's offset term 8·Σx·d (C), the first and second 16 values of each block in two arrays
-/// (Lo, Hi, matching the Q4_0 nibble halves), and all values widened to int16 (X16) for the Q8_0 kernels.
+/// scales as float (D, and D16 with each repeated four times), the first and second 16 values of each block in two
+/// arrays (Lo, Hi, matching the Q4_0 nibble halves), Q4_0's offset as four int32 per block (Bias: lane j holds
+/// 8 × the sum of the eight values that SIMD lane j multiplies — Lo[4j..4j+3] and Hi[4j..4j+3]), so that
+/// Σ(q−8)·x stays an exact integer sum; and all values widened to int16 (X16) for the Q8_0 kernels.
 /// </summary>
 internal sealed unsafe class PackedActivations : IDisposable
 {
     private readonly int _maxTokens, _maxBlocks;
     private readonly BlockQ8_0[] _blocks;
-    private float* _d, _c;
+    private float* _d, _d16;
+    private int* _bias;
     private sbyte* _lo, _hi;
     private short* _x16;
 
@@ -20,7 +24,8 @@ internal sealed unsafe class PackedActivations : IDisposable
     public readonly struct Token
     {
         public float* D { get; init; }
-        public float* C { get; init; }
+        public float* D16 { get; init; }
+        public int* Bias { get; init; }
         public sbyte* Lo { get; init; }
         public sbyte* Hi { get; init; }
         public short* X16 { get; init; }
@@ -33,7 +38,8 @@ internal sealed unsafe class PackedActivations : IDisposable
         long blocks = (long)maxTokens * _maxBlocks;
         _blocks = new BlockQ8_0[blocks];
         _d = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
-        _c = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
+        _d16 = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 16 + 64), 64);
+        _bias = (int*)NativeMemory.AlignedAlloc((nuint)(blocks * 16 + 64), 64);
         _lo = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 16 + 64), 64);
         _hi = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 16 + 64), 64);
         _x16 = (short*)NativeMemory.AlignedAlloc((nuint)(blocks * 64 + 64), 64);
@@ -43,6 +49,7 @@ internal sealed unsafe class PackedActivations : IDisposable
     public int Blocks { get; private set; }
 
     /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Prepare(ReadOnlySpan<float> x, int tokens, int cols, bool forQ4, bool forQ8)
     {
         if (tokens > _maxTokens || cols / 32 > _maxBlocks || cols % 32 != 0) throw new ArgumentOutOfRangeException(nameof(tokens));
@@ -61,9 +68,13 @@ internal sealed unsafe class PackedActivations : IDisposable
                 {
                     if (forQ4)
                     {
-                        int sum = 0;
-                        for (int j = 0; j < 32; j++) sum += q[j];
-                        _c[i] = 8f * sum * d;
+                        for (int lane = 0; lane < 4; lane++)
+                        {
+                            int sum = 0;
+                            for (int j = 4 * lane; j < 4 * lane + 4; j++) sum += q[j] + q[16 + j];
+                            _bias[i * 4 + lane] = 8 * sum;
+                            _d16[i * 4 + lane] = d;
+                        }
                         Buffer.MemoryCopy(q, _lo + i * 16, 16, 16);
                         Buffer.MemoryCopy(q + 16, _hi + i * 16, 16, 16);
                     }
@@ -77,14 +88,15 @@ internal sealed unsafe class PackedActivations : IDisposable
     public Token For(int token)
     {
         long i = (long)token * Blocks;
-        return new Token { D = _d + i, C = _c + i, Lo = _lo + i * 16, Hi = _hi + i * 16, X16 = _x16 + i * 32 };
+        return new Token { D = _d + i, D16 = _d16 + i * 4, Bias = _bias + i * 4, Lo = _lo + i * 16, Hi = _hi + i * 16, X16 = _x16 + i * 32 };
     }
 
     public void Dispose()
     {
         if (_d == null) return;
         NativeMemory.AlignedFree(_d);
-        NativeMemory.AlignedFree(_c);
+        NativeMemory.AlignedFree(_d16);
+        NativeMemory.AlignedFree(_bias);
         NativeMemory.AlignedFree(_lo);
         NativeMemory.AlignedFree(_hi);
         NativeMemory.AlignedFree(_x16);

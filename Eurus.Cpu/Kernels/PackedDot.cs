@@ -6,8 +6,8 @@ namespace Eurus.Cpu.Kernels;
 
 /// <summary>
 /// Dot products of one <see cref="PackedMatrix"/> row with prepared Q8_0 activations (<see cref="PackedActivations"/>).
-/// Per block the integer sum is exact; it is scaled by d_w·d_x in float. Q4_0 nibbles are used unsigned and the −8
-/// offset is subtracted through the per-block activation sums: Σ(q−8)x·d = Σqx·d − d_w·(8·Σx·d_x).
+/// Per block the integer sum is exact; it is scaled by d_w·d_x in float. Q4_0 nibbles are used unsigned (u8 × s8
+/// multiply-add) and the −8 offset is removed in the integer domain with the activation bias lanes.
 /// Paths: Vector512 (AVX-512BW), Vector256 (AVX2), Vector128 (portable SSE/NEON), scalar — dispatched widest-first.
 /// </summary>
 internal static unsafe class PackedDot
@@ -34,6 +34,8 @@ internal static unsafe class PackedDot
         return Q4Scalar(ws, wq, blocks, x, 0);
     }
 
+    /// <summary>Σ over blocks of the exact integer Σ(q−8)·x times d_w·d_x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4Scalar(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x, int from)
     {
         float sum = 0;
@@ -41,33 +43,32 @@ internal static unsafe class PackedDot
         {
             byte* q = wq + b * 16;
             sbyte* lo = x.Lo + b * 16, hi = x.Hi + b * 16;
-            int isum = 0;
+            int isum = -(x.Bias[b * 4] + x.Bias[b * 4 + 1] + x.Bias[b * 4 + 2] + x.Bias[b * 4 + 3]);
             for (int j = 0; j < 16; j++) isum += (q[j] & 0x0F) * lo[j] + (q[j] >> 4) * hi[j];
-            float dw = HalfTable.ToSingle(ws[b]);
-            sum += isum * (dw * x.D[b]) - dw * x.C[b];
+            sum += isum * (HalfTable.ToSingle(ws[b]) * x.D[b]);
         }
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4V128(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x)
     {
         var acc = Vector128<float>.Zero;
-        var corr = Vector128<float>.Zero;
         var mask = Vector128.Create((byte)0x0F);
         int b = 0;
         for (; b + 4 <= blocks; b += 4)
         {
-            var dw = Half4(ws + b);
-            var d = dw * Vector128.Load(x.D + b);
-            corr += dw * Vector128.Load(x.C + b);
+            var d = Half4(ws + b) * Vector128.Load(x.D + b);
             for (int k = 0; k < 4; k++)
             {
                 var v = Vector128.Load(wq + (b + k) * 16);
-                var isum = Mul16(v & mask, Vector128.Load(x.Lo + (b + k) * 16)) + Mul16(Vector128.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, Vector128.Load(x.Hi + (b + k) * 16));
+                var isum = Mul16(v & mask, Vector128.Load(x.Lo + (b + k) * 16))
+                         + Mul16(Vector128.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, Vector128.Load(x.Hi + (b + k) * 16))
+                         - Vector128.Load(x.Bias + (b + k) * 4); // lane sums differ from the bias lanes, block totals agree
                 acc += Vector128.ConvertToSingle(isum) * Vector128.Create(d.GetElement(k));
             }
         }
-        return Vector128.Sum(acc) - Vector128.Sum(corr) + Q4Scalar(ws, wq, blocks, x, b);
+        return Vector128.Sum(acc) + Q4Scalar(ws, wq, blocks, x, b);
     }
 
     // 16 unsigned bytes × 16 signed bytes → four int32 partial sums.
@@ -80,11 +81,11 @@ internal static unsafe class PackedDot
         return pl + ph;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4Avx2(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x)
     {
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
-        var corr = Vector128<float>.Zero;
         var mask = Vector256.Create((byte)0x0F);
         var ones = Vector256.Create((short)1);
         var idx01 = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1);
@@ -98,52 +99,53 @@ internal static unsafe class PackedDot
                    + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask, Vector256.Load(x.Hi + b * 16));
             var p1 = Avx2.MultiplyAddAdjacent(v1 & mask, Vector256.Load(x.Lo + b * 16 + 32))
                    + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask, Vector256.Load(x.Hi + b * 16 + 32));
-            var s0 = Avx2.MultiplyAddAdjacent(p0, ones);
-            var s1 = Avx2.MultiplyAddAdjacent(p1, ones);
-            var dw = Half4(ws + b);
-            var d = (dw * Vector128.Load(x.D + b)).ToVector256Unsafe();
+            var s0 = Avx2.MultiplyAddAdjacent(p0, ones) - Vector256.Load(x.Bias + b * 4);
+            var s1 = Avx2.MultiplyAddAdjacent(p1, ones) - Vector256.Load(x.Bias + b * 4 + 8);
+            var d = (Half4(ws + b) * Vector128.Load(x.D + b)).ToVector256Unsafe();
             acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0), Avx2.PermuteVar8x32(d, idx01), acc0);
             acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s1), Avx2.PermuteVar8x32(d, idx23), acc1);
-            corr = Fma.MultiplyAdd(dw, Vector128.Load(x.C + b), corr);
         }
-        return Vector256.Sum(acc0 + acc1) - Vector128.Sum(corr) + Q4Scalar(ws, wq, blocks, x, b);
+        return Vector256.Sum(acc0 + acc1) + Q4Scalar(ws, wq, blocks, x, b);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4Avx512(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x)
     {
         var acc0 = Vector512<float>.Zero;
         var acc1 = Vector512<float>.Zero;
-        var corr = Vector128<float>.Zero;
         var mask = Vector512.Create((byte)0x0F);
         var ones = Vector512.Create((short)1);
         var idx = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
         int b = 0;
         for (; b + 8 <= blocks; b += 8)
         {
-            // Two steps of four blocks each, into two accumulators.
-            acc0 = Q4Step512(ws + b, wq + b * 16, x.Lo + b * 16, x.Hi + b * 16, x.D + b, mask, ones, idx, acc0);
-            acc1 = Q4Step512(ws + b + 4, wq + (b + 4) * 16, x.Lo + (b + 4) * 16, x.Hi + (b + 4) * 16, x.D + b + 4, mask, ones, idx, acc1);
-            corr = Fma.MultiplyAdd(Half4(ws + b), Vector128.Load(x.C + b), corr);
-            corr = Fma.MultiplyAdd(Half4(ws + b + 4), Vector128.Load(x.C + b + 4), corr);
+            acc0 = Avx512F.FusedMultiplyAdd(Q4Quad512(wq + b * 16, x, b, mask, ones), Scales16(ws + b, idx), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Q4Quad512(wq + (b + 4) * 16, x, b + 4, mask, ones), Scales16(ws + b + 4, idx), acc1);
         }
         for (; b + 4 <= blocks; b += 4)
-        {
-            acc0 = Q4Step512(ws + b, wq + b * 16, x.Lo + b * 16, x.Hi + b * 16, x.D + b, mask, ones, idx, acc0);
-            corr = Fma.MultiplyAdd(Half4(ws + b), Vector128.Load(x.C + b), corr);
-        }
-        return Vector512.Sum(acc0 + acc1) - Vector128.Sum(corr) + Q4Scalar(ws, wq, blocks, x, b);
+            acc0 = Avx512F.FusedMultiplyAdd(Q4Quad512(wq + b * 16, x, b, mask, ones), Scales16(ws + b, idx), acc0);
+        return Vector512.Sum(acc0 + acc1) + Q4Scalar(ws, wq, blocks, x, b);
+    }
+
+    /// <summary>The four weight scales of a block quad, each repeated over its block's four lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Scales16(ushort* ws, Vector512<int> idx) =>
+        Avx512F.PermuteVar16x32(Half4(ws).ToVector256Unsafe().ToVector512Unsafe(), idx);
+
+    /// <summary>Four blocks of one token: exact Σ(q−8)·x per lane, as float, times the activation scales.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Q4Quad512(byte* wq, in PackedActivations.Token x, int b, Vector512<byte> mask, Vector512<short> ones)
+    {
+        var v = Vector512.Load(wq);
+        return Q4Quad512(v & mask, Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, x, b, ones);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Q4Step512(ushort* ws, byte* wq, sbyte* lo, sbyte* hi, float* dx,
-        Vector512<byte> mask, Vector512<short> ones, Vector512<int> idx, Vector512<float> acc)
+    internal static Vector512<float> Q4Quad512(Vector512<byte> lo, Vector512<byte> hi, in PackedActivations.Token x, int b, Vector512<short> ones)
     {
-        var v = Vector512.Load(wq);
-        var p = Avx512BW.MultiplyAddAdjacent(v & mask, Vector512.Load(lo))
-              + Avx512BW.MultiplyAddAdjacent(Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, Vector512.Load(hi));
-        var s = Avx512BW.MultiplyAddAdjacent(p, ones);
-        var d = (Half4(ws) * Vector128.Load(dx)).ToVector256Unsafe().ToVector512Unsafe();
-        return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s), Avx512F.PermuteVar16x32(d, idx), acc);
+        var p = Avx512BW.MultiplyAddAdjacent(lo, Vector512.Load(x.Lo + b * 16)) + Avx512BW.MultiplyAddAdjacent(hi, Vector512.Load(x.Hi + b * 16));
+        var s = Avx512BW.MultiplyAddAdjacent(p, ones) - Vector512.Load(x.Bias + b * 4);
+        return Avx512F.ConvertToVector512Single(s) * Vector512.Load(x.D16 + b * 4);
     }
 
     // ---------------------------------------------------------------- Q8_0
@@ -157,6 +159,7 @@ internal static unsafe class PackedDot
         return Q8Scalar(ws, wq, blocks, x, 0);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8Scalar(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x, int from)
     {
         float sum = 0;
@@ -171,6 +174,7 @@ internal static unsafe class PackedDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8V128(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x)
     {
         var acc = Vector128<float>.Zero;
@@ -195,6 +199,7 @@ internal static unsafe class PackedDot
         return Vector128.Sum(acc) + Q8Scalar(ws, wq, blocks, x, b);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8Avx2(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x)
     {
         var acc0 = Vector256<float>.Zero;
@@ -219,6 +224,7 @@ internal static unsafe class PackedDot
             Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(q)), Vector256.Load(xs))
           + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(q + 16)), Vector256.Load(xs + 16)));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8Avx512(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x)
     {
         var acc0 = Vector512<float>.Zero;

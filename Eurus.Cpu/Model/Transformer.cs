@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using Eurus.Cpu.Kernels;
 
@@ -144,6 +145,7 @@ internal sealed unsafe class Transformer : IDisposable
 
     private sealed class AttendState(Transformer o, KvCache cache, int layer, int t, int first, int count)
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Head(int h)
         {
             var c = o._c;

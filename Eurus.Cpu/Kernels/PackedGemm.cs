@@ -1,0 +1,117 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// Prompt processing (many tokens per weight pass): a row's weights (Q4_0 four-block quads, Q8_0 blocks) are unpacked once and applied to a
+/// tile of four tokens held in four accumulators, so the nibble unpacking and the weight-scale conversion are shared.
+/// AVX-512 only; other machines use <see cref="PackedDot"/> per token (same arithmetic, exact integer block sums).
+/// </summary>
+internal static unsafe class PackedGemm
+{
+    public static bool Supported => Avx512BW.IsSupported && !Disabled;
+
+    /// <summary>Benchmarks switch the tile off to measure what it gains.</summary>
+    internal static bool Disabled { get; set; }
+
+    /// <summary>
+    /// y[t·stride] = row · x_t for the four tokens t0…t0+3, with exactly the arithmetic (and summation order) of
+    /// <see cref="PackedDot.Q4Avx512"/>, so batched prompts give bit-identical results to token-by-token decoding.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q4Tile4(ushort* ws, byte* wq, int blocks, PackedActivations acts, int t0, float* y, long stride)
+    {
+        var x0 = acts.For(t0);
+        var x1 = acts.For(t0 + 1);
+        var x2 = acts.For(t0 + 2);
+        var x3 = acts.For(t0 + 3);
+        // Two accumulators per token (even and odd quads), as in the single-token kernel.
+        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+        var mask = Vector512.Create((byte)0x0F);
+        var ones = Vector512.Create((short)1);
+        var idx = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8)
+        {
+            var v = Vector512.Load(wq + b * 16);
+            var lo = v & mask;
+            var hi = Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+            var dw = PackedDot.Scales16(ws + b, idx);
+            a0 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x0, b, ones), dw, a0);
+            a1 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x1, b, ones), dw, a1);
+            a2 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x2, b, ones), dw, a2);
+            a3 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x3, b, ones), dw, a3);
+            v = Vector512.Load(wq + (b + 4) * 16);
+            lo = v & mask;
+            hi = Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+            dw = PackedDot.Scales16(ws + b + 4, idx);
+            b0 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x0, b + 4, ones), dw, b0);
+            b1 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x1, b + 4, ones), dw, b1);
+            b2 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x2, b + 4, ones), dw, b2);
+            b3 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x3, b + 4, ones), dw, b3);
+        }
+        if (b + 4 <= blocks)
+        {
+            var v = Vector512.Load(wq + b * 16);
+            var lo = v & mask;
+            var hi = Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+            var dw = PackedDot.Scales16(ws + b, idx);
+            a0 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x0, b, ones), dw, a0);
+            a1 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x1, b, ones), dw, a1);
+            a2 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x2, b, ones), dw, a2);
+            a3 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x3, b, ones), dw, a3);
+            b += 4;
+        }
+        y[0] = Vector512.Sum(a0 + b0) + PackedDot.Q4Scalar(ws, wq, blocks, x0, b);
+        y[stride] = Vector512.Sum(a1 + b1) + PackedDot.Q4Scalar(ws, wq, blocks, x1, b);
+        y[2 * stride] = Vector512.Sum(a2 + b2) + PackedDot.Q4Scalar(ws, wq, blocks, x2, b);
+        y[3 * stride] = Vector512.Sum(a3 + b3) + PackedDot.Q4Scalar(ws, wq, blocks, x3, b);
+    }
+
+    /// <summary>
+    /// Q8_0: each block's weights are widened to int16 once and applied to four tokens, with the arithmetic and
+    /// summation order of <see cref="PackedDot.Q8Avx512"/> (scale d_w·d_x per block; even and odd blocks of each
+    /// group of four in two accumulators; the remainder through the scalar path).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q8Tile4(ushort* ws, sbyte* wq, int blocks, PackedActivations acts, int t0, float* y, long stride)
+    {
+        var x0 = acts.For(t0);
+        var x1 = acts.For(t0 + 1);
+        var x2 = acts.For(t0 + 2);
+        var x3 = acts.For(t0 + 3);
+        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+        int b = 0;
+        for (; b + 4 <= blocks; b += 4)
+        {
+            var dw = PackedDot.Half4(ws + b);
+            for (int k = 0; k < 4; k += 2)
+            {
+                var w16 = Avx512BW.ConvertToVector512Int16(Vector256.Load(wq + (b + k) * 32));
+                a0 = Q8Acc(w16, dw, x0, b, k, a0);
+                a1 = Q8Acc(w16, dw, x1, b, k, a1);
+                a2 = Q8Acc(w16, dw, x2, b, k, a2);
+                a3 = Q8Acc(w16, dw, x3, b, k, a3);
+                w16 = Avx512BW.ConvertToVector512Int16(Vector256.Load(wq + (b + k + 1) * 32));
+                b0 = Q8Acc(w16, dw, x0, b, k + 1, b0);
+                b1 = Q8Acc(w16, dw, x1, b, k + 1, b1);
+                b2 = Q8Acc(w16, dw, x2, b, k + 1, b2);
+                b3 = Q8Acc(w16, dw, x3, b, k + 1, b3);
+            }
+        }
+        y[0] = Vector512.Sum(a0 + b0) + PackedDot.Q8Scalar(ws, wq, blocks, x0, b);
+        y[stride] = Vector512.Sum(a1 + b1) + PackedDot.Q8Scalar(ws, wq, blocks, x1, b);
+        y[2 * stride] = Vector512.Sum(a2 + b2) + PackedDot.Q8Scalar(ws, wq, blocks, x2, b);
+        y[3 * stride] = Vector512.Sum(a3 + b3) + PackedDot.Q8Scalar(ws, wq, blocks, x3, b);
+    }
+
+    // acc + (int32 pair sums of block b+k, as float) × (d_w · d_x) — the same two roundings as the single-token kernel.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Q8Acc(Vector512<short> w16, Vector128<float> dw, in PackedActivations.Token x, int b, int k, Vector512<float> acc) =>
+        Avx512F.FusedMultiplyAdd(
+            Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(w16, Vector512.Load(x.X16 + (b + k) * 32))),
+            Vector512.Create(dw.GetElement(k) * x.D[b + k]),
+            acc);
+}

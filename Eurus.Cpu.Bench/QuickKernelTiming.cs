@@ -10,6 +10,20 @@ internal static unsafe class QuickKernelTiming
 {
     public static void Run()
     {
+        if (Environment.GetEnvironmentVariable("QUICK_PREPARE") is not null)
+        {
+            using var acts = new PackedActivations(64, 14336);
+            var xs = Enumerable.Range(0, 64 * 14336).Select(i => (float)Math.Sin(i)).ToArray();
+            foreach (int c in new[] { 4096, 14336 })
+                foreach (var (q4, q8) in new[] { (true, false), (false, true) })
+                {
+                    acts.Prepare(xs, 64, c, q4, q8);
+                    var sw = Stopwatch.StartNew();
+                    for (int i = 0; i < 10; i++) acts.Prepare(xs, 64, c, q4, q8);
+                    Console.WriteLine($"prepare 64 x {c} (q4 {q4}): {sw.Elapsed.TotalMilliseconds / 10:F2} ms");
+                }
+            return;
+        }
         if (Environment.GetEnvironmentVariable("QUICK_ROWS") is null)
         {
             Calibrate();

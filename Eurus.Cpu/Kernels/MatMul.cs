@@ -85,7 +85,13 @@ internal sealed unsafe class MatMul : IDisposable
                     for (; t + 4 <= tokens; t += 4)
                         for (int r = r0; r < r1; r++)
                         {
-                            if (w.Type == GgmlType.Q4_0)
+                            if (w.Type == GgmlType.Q4_0 && r + 1 < r1)
+                            {
+                                PackedGemm.Q4Tile2x4(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1),
+                                    blocks, owner._packedX, t, py + (long)t * rows + r, rows);
+                                r++;
+                            }
+                            else if (w.Type == GgmlType.Q4_0)
                                 PackedGemm.Q4Tile4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);
                             else
                                 PackedGemm.Q8Tile4(packed.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);

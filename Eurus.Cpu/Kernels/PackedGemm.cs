@@ -71,6 +71,76 @@ internal static unsafe class PackedGemm
     }
 
     /// <summary>
+    /// Two rows × four tokens: each token's prepared activations are loaded once for both rows. Per (row, token) the
+    /// arithmetic and summation order are those of <see cref="Q4Tile4"/> (and so of the single-token kernel).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q4Tile2x4(ushort* wsA, byte* wqA, ushort* wsB, byte* wqB, int blocks, PackedActivations acts, int t0, float* yA, long stride)
+    {
+        var x0 = acts.For(t0);
+        var x1 = acts.For(t0 + 1);
+        var x2 = acts.For(t0 + 2);
+        var x3 = acts.For(t0 + 3);
+        // [row][token][even/odd quad]
+        Vector512<float> a0e = default, a0o = default, a1e = default, a1o = default, a2e = default, a2o = default, a3e = default, a3o = default;
+        Vector512<float> c0e = default, c0o = default, c1e = default, c1o = default, c2e = default, c2o = default, c3e = default, c3o = default;
+        var mask = Vector512.Create((byte)0x0F);
+        var ones = Vector512.Create((short)1);
+        var idx = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+        int quads = blocks / 4;
+        for (int q = 0; q < quads; q++)
+        {
+            int b = q * 4;
+            var vA = Vector512.Load(wqA + b * 16);
+            var loA = vA & mask;
+            var hiA = Vector512.ShiftRightLogical(vA.AsUInt16(), 4).AsByte() & mask;
+            var dA = PackedDot.Scales16(wsA + b, idx);
+            var vB = Vector512.Load(wqB + b * 16);
+            var loB = vB & mask;
+            var hiB = Vector512.ShiftRightLogical(vB.AsUInt16(), 4).AsByte() & mask;
+            var dB = PackedDot.Scales16(wsB + b, idx);
+            if ((q & 1) == 0)
+            {
+                Two(loA, hiA, dA, loB, hiB, dB, x0, b, ones, ref a0e, ref c0e);
+                Two(loA, hiA, dA, loB, hiB, dB, x1, b, ones, ref a1e, ref c1e);
+                Two(loA, hiA, dA, loB, hiB, dB, x2, b, ones, ref a2e, ref c2e);
+                Two(loA, hiA, dA, loB, hiB, dB, x3, b, ones, ref a3e, ref c3e);
+            }
+            else
+            {
+                Two(loA, hiA, dA, loB, hiB, dB, x0, b, ones, ref a0o, ref c0o);
+                Two(loA, hiA, dA, loB, hiB, dB, x1, b, ones, ref a1o, ref c1o);
+                Two(loA, hiA, dA, loB, hiB, dB, x2, b, ones, ref a2o, ref c2o);
+                Two(loA, hiA, dA, loB, hiB, dB, x3, b, ones, ref a3o, ref c3o);
+            }
+        }
+        int tail = quads * 4;
+        yA[0] = Vector512.Sum(a0e + a0o) + PackedDot.Q4Scalar(wsA, wqA, blocks, x0, tail);
+        yA[stride] = Vector512.Sum(a1e + a1o) + PackedDot.Q4Scalar(wsA, wqA, blocks, x1, tail);
+        yA[2 * stride] = Vector512.Sum(a2e + a2o) + PackedDot.Q4Scalar(wsA, wqA, blocks, x2, tail);
+        yA[3 * stride] = Vector512.Sum(a3e + a3o) + PackedDot.Q4Scalar(wsA, wqA, blocks, x3, tail);
+        yA[1] = Vector512.Sum(c0e + c0o) + PackedDot.Q4Scalar(wsB, wqB, blocks, x0, tail);
+        yA[stride + 1] = Vector512.Sum(c1e + c1o) + PackedDot.Q4Scalar(wsB, wqB, blocks, x1, tail);
+        yA[2 * stride + 1] = Vector512.Sum(c2e + c2o) + PackedDot.Q4Scalar(wsB, wqB, blocks, x2, tail);
+        yA[3 * stride + 1] = Vector512.Sum(c3e + c3o) + PackedDot.Q4Scalar(wsB, wqB, blocks, x3, tail);
+    }
+
+    // One token's quad for two rows, sharing the token's activation loads.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Two(Vector512<byte> loA, Vector512<byte> hiA, Vector512<float> dA, Vector512<byte> loB, Vector512<byte> hiB, Vector512<float> dB,
+        in PackedActivations.Token x, int b, Vector512<short> ones, ref Vector512<float> accA, ref Vector512<float> accB)
+    {
+        var xl = Vector512.Load(x.Lo + b * 16);
+        var xh = Vector512.Load(x.Hi + b * 16);
+        var bias = Vector512.Load(x.Bias + b * 4);
+        var d16 = Vector512.Load(x.D16 + b * 4);
+        var sA = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(loA, xl) + Avx512BW.MultiplyAddAdjacent(hiA, xh), ones) - bias;
+        var sB = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(loB, xl) + Avx512BW.MultiplyAddAdjacent(hiB, xh), ones) - bias;
+        accA = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sA) * d16, dA, accA);
+        accB = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sB) * d16, dB, accB);
+    }
+
+    /// <summary>
     /// Q8_0: each block's weights are widened to int16 once and applied to four tokens, with the arithmetic and
     /// summation order of <see cref="PackedDot.Q8Avx512"/> (scale d_w·d_x per block; even and odd blocks of each
     /// group of four in two accumulators; the remainder through the scalar path).

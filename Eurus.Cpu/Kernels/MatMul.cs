@@ -104,11 +104,9 @@ internal sealed unsafe class MatMul : IDisposable
                         GgmlType.Q4_0 => PackedDot.Q4(packed!.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(t)),
                         GgmlType.Q8_0 => PackedDot.Q8(packed!.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX.For(t)),
                         GgmlType.F32 => System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(w.Data + (long)r * w.RowBytes, cols), new ReadOnlySpan<float>(px + (long)t * cols, cols)),
-                        _ => VecDotReference.Row(w.Type, w.Row(r), new PreparedActivations
-                        {
-                            F16 = owner._f16.Length > 0 ? owner._f16.AsSpan(t * cols, cols) : default,
-                            BF16 = owner._bf16.Length > 0 ? owner._bf16.AsSpan(t * cols, cols) : default,
-                        }),
+                        GgmlType.F16 => VecDotReference.F16(MemoryMarshal.Cast<byte, Half>(w.Row(r)), owner._f16.AsSpan(t * cols, cols)),
+                        GgmlType.BF16 => VecDotReference.BF16(MemoryMarshal.Cast<byte, ushort>(w.Row(r)), owner._bf16.AsSpan(t * cols, cols)),
+                        _ => throw new NotSupportedException($"No matmul for {w.Type}."),
                     };
                 }
             }

@@ -70,15 +70,4 @@ public static unsafe class VecDotReference
             sum += BitConverter.UInt32BitsToSingle((uint)w[i] << 16) * BitConverter.UInt32BitsToSingle((uint)x[i] << 16);
         return sum;
     }
-
-    /// <summary>Dot of one weight row (raw bytes of <paramref name="type"/>) with prepared activations.</summary>
-    internal static float Row(Gguf.GgmlType type, ReadOnlySpan<byte> row, in PreparedActivations x) => type switch
-    {
-        Gguf.GgmlType.Q8_0 => Q8_0(MemoryMarshal.Cast<byte, BlockQ8_0>(row), x.Q8),
-        Gguf.GgmlType.Q4_0 => Q4_0(MemoryMarshal.Cast<byte, BlockQ4_0>(row), x.Q8),
-        Gguf.GgmlType.F32 => F32(MemoryMarshal.Cast<byte, float>(row), x.F32),
-        Gguf.GgmlType.F16 => F16(MemoryMarshal.Cast<byte, Half>(row), x.F16),
-        Gguf.GgmlType.BF16 => BF16(MemoryMarshal.Cast<byte, ushort>(row), x.BF16),
-        _ => throw new NotSupportedException($"No dot product for {type}."),
-    };
 }

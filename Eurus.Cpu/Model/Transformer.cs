@@ -21,7 +21,7 @@ internal sealed unsafe class Transformer : IDisposable
     private readonly float[] _x, _xb, _q, _k, _v, _ao, _gate, _up;
     private readonly float[] _scores;   // [heads × kv capacity]
     private readonly float[] _kvTmp;    // [heads × 2 × head_dim], F16 cache conversion
-    private readonly float[] _cos, _sin;
+    private readonly float[] _cos, _sin;    // [maxBatch × rope_dim/2], per position of the current batch
     private readonly float[] _lastLogits;
 
     public Transformer(MistralConfig c, MistralWeights w, int maxBatch, int kvCapacity, int threads, int? window)
@@ -45,8 +45,8 @@ internal sealed unsafe class Transformer : IDisposable
         _up = new float[maxBatch * c.FeedForward];
         _scores = new float[c.Heads * kvCapacity];
         _kvTmp = new float[c.Heads * 2 * c.HeadDim];
-        _cos = new float[c.RopeDim / 2];
-        _sin = new float[c.RopeDim / 2];
+        _cos = new float[maxBatch * c.RopeDim / 2];
+        _sin = new float[maxBatch * c.RopeDim / 2];
         _lastLogits = new float[c.Vocab];
     }
 
@@ -82,6 +82,11 @@ internal sealed unsafe class Transformer : IDisposable
             Quantization.RowCodec.Decode(_w.TokenEmbedding.Type, _w.TokenEmbedding.Row(id), x.Slice(t * dim, dim));
         }
 
+        // RoPE angles depend only on the position: computed once per token, used by every layer.
+        int half = _c.RopeDim / 2;
+        for (int t = 0; t < n; t++)
+            Ops.RopeAngles(startPos + t, _c.RopeTheta, _c.RopeDim, _cos.AsSpan(t * half, half), _sin.AsSpan(t * half, half));
+
         for (int l = 0; l < _c.Layers; l++)
         {
             var L = _w.Layers[l];
@@ -96,9 +101,10 @@ internal sealed unsafe class Transformer : IDisposable
             for (int t = 0; t < n; t++)
             {
                 int pos = startPos + t;
-                Ops.RopeAngles(pos, _c.RopeTheta, _c.RopeDim, _cos, _sin);
-                for (int h = 0; h < _c.Heads; h++) Ops.RopeAdjacent(_q.AsSpan(t * dim + h * hd, hd), _cos, _sin);
-                for (int h = 0; h < _c.KvHeads; h++) Ops.RopeAdjacent(_k.AsSpan(t * kvDim + h * hd, hd), _cos, _sin);
+                var cos = _cos.AsSpan(t * half, half);
+                var sin = _sin.AsSpan(t * half, half);
+                for (int h = 0; h < _c.Heads; h++) Ops.RopeAdjacent(_q.AsSpan(t * dim + h * hd, hd), cos, sin);
+                for (int h = 0; h < _c.KvHeads; h++) Ops.RopeAdjacent(_k.AsSpan(t * kvDim + h * hd, hd), cos, sin);
                 cache.Store(l, pos, _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
             }
 

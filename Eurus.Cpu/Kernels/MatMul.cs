@@ -91,8 +91,9 @@ internal sealed unsafe class MatMul : IDisposable
                                     blocks, owner._packedX, t, py + (long)t * rows + r, rows);
                                 r++;
                             }
-                            else if (w.Type == GgmlType.Q4_0)
-                                PackedGemm.Q4Tile4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);
+                            else if (w.Type == GgmlType.Q4_0) // a block's odd last row: same arithmetic, one token at a time
+                                for (int k = t; k < t + 4; k++)
+                                    py[(long)k * rows + r] = PackedDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(k));
                             else
                                 PackedGemm.Q8Tile4(packed.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);
                         }

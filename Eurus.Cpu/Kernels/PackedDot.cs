@@ -139,8 +139,16 @@ internal static unsafe class PackedDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Q4Quad512(byte* wq, in PackedActivations.Token x, int b, Vector512<byte> mask, Vector512<short> ones)
     {
+        var (lo, hi) = Nibbles512(wq, mask);
+        return Q4Quad512(lo, hi, x, b, ones);
+    }
+
+    /// <summary>Four blocks' nibbles: low nibbles (elements 0–15 of each block) and high nibbles (16–31).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector512<byte> Lo, Vector512<byte> Hi) Nibbles512(byte* wq, Vector512<byte> mask)
+    {
         var v = Vector512.Load(wq);
-        return Q4Quad512(v & mask, Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, x, b, ones);
+        return (v & mask, Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

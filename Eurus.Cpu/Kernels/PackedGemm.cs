@@ -5,8 +5,8 @@ using System.Runtime.Intrinsics.X86;
 namespace Eurus.Cpu.Kernels;
 
 /// <summary>
-/// Prompt processing (many tokens per weight pass): a row's weights (Q4_0 four-block quads, Q8_0 blocks) are unpacked once and applied to a
-/// tile of four tokens held in four accumulators, so the nibble unpacking and the weight-scale conversion are shared.
+/// Prompt processing (many tokens per weight pass): a row's weights (Q4_0 four-block quads, Q8_0 blocks) are unpacked
+/// once and applied to a tile of four tokens, so the nibble unpacking and the weight-scale conversion are shared.
 /// AVX-512 only; other machines use <see cref="PackedDot"/> per token (same arithmetic, exact integer block sums).
 /// </summary>
 internal static unsafe class PackedGemm
@@ -17,62 +17,10 @@ internal static unsafe class PackedGemm
     internal static bool Disabled { get; set; }
 
     /// <summary>
-    /// y[t·stride] = row · x_t for the four tokens t0…t0+3, with exactly the arithmetic (and summation order) of
-    /// <see cref="PackedDot.Q4Avx512"/>, so batched prompts give bit-identical results to token-by-token decoding.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4Tile4(ushort* ws, byte* wq, int blocks, PackedActivations acts, int t0, float* y, long stride)
-    {
-        var x0 = acts.For(t0);
-        var x1 = acts.For(t0 + 1);
-        var x2 = acts.For(t0 + 2);
-        var x3 = acts.For(t0 + 3);
-        // Two accumulators per token (even and odd quads), as in the single-token kernel.
-        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
-        var mask = Vector512.Create((byte)0x0F);
-        var ones = Vector512.Create((short)1);
-        var idx = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-        int b = 0;
-        for (; b + 8 <= blocks; b += 8)
-        {
-            var v = Vector512.Load(wq + b * 16);
-            var lo = v & mask;
-            var hi = Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
-            var dw = PackedDot.Scales16(ws + b, idx);
-            a0 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x0, b, ones), dw, a0);
-            a1 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x1, b, ones), dw, a1);
-            a2 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x2, b, ones), dw, a2);
-            a3 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x3, b, ones), dw, a3);
-            v = Vector512.Load(wq + (b + 4) * 16);
-            lo = v & mask;
-            hi = Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
-            dw = PackedDot.Scales16(ws + b + 4, idx);
-            b0 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x0, b + 4, ones), dw, b0);
-            b1 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x1, b + 4, ones), dw, b1);
-            b2 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x2, b + 4, ones), dw, b2);
-            b3 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x3, b + 4, ones), dw, b3);
-        }
-        if (b + 4 <= blocks)
-        {
-            var v = Vector512.Load(wq + b * 16);
-            var lo = v & mask;
-            var hi = Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
-            var dw = PackedDot.Scales16(ws + b, idx);
-            a0 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x0, b, ones), dw, a0);
-            a1 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x1, b, ones), dw, a1);
-            a2 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x2, b, ones), dw, a2);
-            a3 = Avx512F.FusedMultiplyAdd(PackedDot.Q4Quad512(lo, hi, x3, b, ones), dw, a3);
-            b += 4;
-        }
-        y[0] = Vector512.Sum(a0 + b0) + PackedDot.Q4Scalar(ws, wq, blocks, x0, b);
-        y[stride] = Vector512.Sum(a1 + b1) + PackedDot.Q4Scalar(ws, wq, blocks, x1, b);
-        y[2 * stride] = Vector512.Sum(a2 + b2) + PackedDot.Q4Scalar(ws, wq, blocks, x2, b);
-        y[3 * stride] = Vector512.Sum(a3 + b3) + PackedDot.Q4Scalar(ws, wq, blocks, x3, b);
-    }
-
-    /// <summary>
-    /// Two rows × four tokens: each token's prepared activations are loaded once for both rows. Per (row, token) the
-    /// arithmetic and summation order are those of <see cref="Q4Tile4"/> (and so of the single-token kernel).
+    /// Two rows × four tokens: each unpacked weight quad serves four tokens and each token's prepared activations serve
+    /// both rows. Per (row, token) the arithmetic and summation order are those of <see cref="PackedDot.Q4Avx512"/>
+    /// (even and odd quads in two accumulators, the remainder through the scalar path), so batched prompts give
+    /// bit-identical results to token-by-token decoding.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q4Tile2x4(ushort* wsA, byte* wqA, ushort* wsB, byte* wqB, int blocks, PackedActivations acts, int t0, float* yA, long stride)
@@ -91,13 +39,9 @@ internal static unsafe class PackedGemm
         for (int q = 0; q < quads; q++)
         {
             int b = q * 4;
-            var vA = Vector512.Load(wqA + b * 16);
-            var loA = vA & mask;
-            var hiA = Vector512.ShiftRightLogical(vA.AsUInt16(), 4).AsByte() & mask;
+            var (loA, hiA) = PackedDot.Nibbles512(wqA + b * 16, mask);
             var dA = PackedDot.Scales16(wsA + b, idx);
-            var vB = Vector512.Load(wqB + b * 16);
-            var loB = vB & mask;
-            var hiB = Vector512.ShiftRightLogical(vB.AsUInt16(), 4).AsByte() & mask;
+            var (loB, hiB) = PackedDot.Nibbles512(wqB + b * 16, mask);
             var dB = PackedDot.Scales16(wsB + b, idx);
             if ((q & 1) == 0)
             {

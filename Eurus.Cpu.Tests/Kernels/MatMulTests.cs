@@ -64,4 +64,49 @@ public unsafe class MatMulTests
                 }
             }
     }
+
+    [Fact]
+    public void ActivationsPreparedOnceServeMatricesOfOtherTypes()
+    {
+        const int rows = 9, cols = 128, tokens = 5;
+        var rng = new Random(3);
+        var types = new[] { GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.F16, GgmlType.Q4_0 };
+        var files = types.Select(type =>
+        {
+            int rb = (int)GgmlTypeInfo.RowBytes(type, cols);
+            var f = new byte[rb * rows];
+            var row = new float[cols];
+            for (int r = 0; r < rows; r++)
+            {
+                for (int i = 0; i < cols; i++) row[i] = (float)(rng.NextDouble() * 2 - 1);
+                RowCodec.Encode(type, row, f.AsSpan(r * rb, rb));
+            }
+            return f;
+        }).ToArray();
+        var x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        using var shared = new MatMul(tokens, cols, 2, needHalf: true, needBFloat: false);
+        for (int i = 0; i < types.Length; i++)
+        {
+            fixed (byte* p = files[i])
+            {
+                using var packed = types[i] is GgmlType.Q4_0 or GgmlType.Q8_0 ? PackedMatrix.FromBlocks(types[i], rows, cols, files[i]) : null;
+                var w = new WeightMatrix(p, types[i], rows, cols, packed);
+                var reused = new float[tokens * rows];
+                shared.Multiply(w, x, tokens, reused, sameInput: i > 0);
+                using var fresh = new MatMul(tokens, cols, 2, needHalf: true, needBFloat: false);
+                var expected = new float[tokens * rows];
+                fresh.Multiply(w, x, tokens, expected);
+                Assert.Equal(expected, reused);
+            }
+        }
+        var other = (float[])x.Clone();
+        fixed (byte* p = files[0])
+        {
+            using var packed = PackedMatrix.FromBlocks(GgmlType.Q4_0, rows, cols, files[0]);
+            var w = new WeightMatrix(p, GgmlType.Q4_0, rows, cols, packed);
+            var y = new float[tokens * rows];
+            var e = Assert.Throws<InvalidOperationException>(() => shared.Multiply(w, other, tokens, y, sameInput: true));
+            Assert.Contains("sameInput", e.Message);
+        }
+    }
 }

@@ -20,6 +20,10 @@ internal sealed unsafe class MatMul : IDisposable
     private readonly ParallelOptions _parallel;
     private readonly int _threads;
 
+    // What the activation buffers currently hold: the input they were made from and which forms are ready.
+    private (nint X, int Tokens, int Cols) _preparedInput;
+    private bool _q4Ready, _q8Ready, _f16Ready, _bf16Ready;
+
     public MatMul(int maxTokens, int maxCols, int threads, bool needHalf, bool needBFloat)
     {
         _maxTokens = maxTokens;
@@ -31,24 +35,44 @@ internal sealed unsafe class MatMul : IDisposable
         _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
     }
 
-    /// <summary><paramref name="y"/>[t·Rows + r] = W[r] · <paramref name="x"/>[t·Cols …] for t &lt; <paramref name="tokens"/>.</summary>
-    public void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y)
+    /// <summary>
+    /// <paramref name="y"/>[t·Rows + r] = W[r] · <paramref name="x"/>[t·Cols …] for t &lt; <paramref name="tokens"/>.
+    /// <paramref name="sameInput"/> says <paramref name="x"/> is unchanged since the previous call (Q, K and V of one
+    /// layer; gate and up), so activations already prepared from it are reused instead of quantized again.
+    /// </summary>
+    public void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y, bool sameInput = false)
     {
         if (tokens < 1 || tokens > _maxTokens || w.Cols > _maxCols) throw new ArgumentOutOfRangeException(nameof(tokens));
         if (x.Length < tokens * w.Cols || y.Length < tokens * w.Rows) throw new ArgumentException("Activation buffers are too small.");
         int cols = w.Cols;
-        // 1. Prepare the activations once per call.
+        // 1. Prepare the activations once per input.
+        var input = ((nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(x)), tokens, cols);
+        if (sameInput && input != _preparedInput)
+            throw new InvalidOperationException("sameInput was passed for a different input than the previous multiply.");
+        if (!sameInput)
+        {
+            _preparedInput = input;
+            _q4Ready = _q8Ready = _f16Ready = _bf16Ready = false;
+        }
         switch (w.Type)
         {
             case GgmlType.Q8_0 or GgmlType.Q4_0:
                 if (w.Packed is null) throw new InvalidOperationException("Q4_0/Q8_0 matrices are multiplied in their packed layout.");
-                _packedX.Prepare(x, tokens, cols, forQ4: w.Type == GgmlType.Q4_0, forQ8: w.Type == GgmlType.Q8_0);
+                bool q4 = w.Type == GgmlType.Q4_0;
+                if (q4 ? !_q4Ready : !_q8Ready)
+                {
+                    // Preparing one form leaves the other intact (the shared block scales are rewritten with equal values).
+                    _packedX.Prepare(x, tokens, cols, forQ4: q4, forQ8: !q4);
+                    if (q4) _q4Ready = true; else _q8Ready = true;
+                }
                 break;
             case GgmlType.F16:
-                FloatConversion.SingleToHalf(x[..(tokens * cols)], _f16);
+                if (!_f16Ready) FloatConversion.SingleToHalf(x[..(tokens * cols)], _f16);
+                _f16Ready = true;
                 break;
             case GgmlType.BF16:
-                FloatConversion.SingleToBFloat16(x[..(tokens * cols)], _bf16);
+                if (!_bf16Ready) FloatConversion.SingleToBFloat16(x[..(tokens * cols)], _bf16);
+                _bf16Ready = true;
                 break;
         }
         // 2. Rows in chunks across threads.

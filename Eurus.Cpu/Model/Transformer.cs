@@ -94,8 +94,8 @@ internal sealed unsafe class Transformer : IDisposable
             // Attention: RMSNorm → Q, K, V projections.
             for (int t = 0; t < n; t++) Ops.RmsNorm(x.Slice(t * dim, dim), new ReadOnlySpan<float>(L.AttnNorm, dim), _c.RmsEps, _xb.AsSpan(t * dim, dim));
             _mm.Multiply(L.Wq, _xb, n, _q);
-            _mm.Multiply(L.Wk, _xb, n, _k);
-            _mm.Multiply(L.Wv, _xb, n, _v);
+            _mm.Multiply(L.Wk, _xb, n, _k, sameInput: true);
+            _mm.Multiply(L.Wv, _xb, n, _v, sameInput: true);
 
             // RoPE on Q and K (adjacent pairs, GGUF layout), then append K and V to the cache.
             for (int t = 0; t < n; t++)
@@ -118,7 +118,7 @@ internal sealed unsafe class Transformer : IDisposable
             // FFN: RMSNorm → SwiGLU (silu(gate) · up) → down, residual.
             for (int t = 0; t < n; t++) Ops.RmsNorm(x.Slice(t * dim, dim), new ReadOnlySpan<float>(L.FfnNorm, dim), _c.RmsEps, _xb.AsSpan(t * dim, dim));
             _mm.Multiply(L.Gate, _xb, n, _gate);
-            _mm.Multiply(L.Up, _xb, n, _up);
+            _mm.Multiply(L.Up, _xb, n, _up, sameInput: true);
             Ops.SiluMul(_gate.AsSpan(0, n * ffn), _up.AsSpan(0, n * ffn));
             _mm.Multiply(L.Down, _gate, n, _xb);
             TensorPrimitives.Add(x, _xb.AsSpan(0, n * dim), x);

@@ -17,6 +17,7 @@ internal sealed unsafe class MatMul : IDisposable
     private readonly PackedActivations _packedX;
     private readonly Half[] _f16;
     private readonly ushort[] _bf16;
+    private readonly float[] _f16x, _bf16x; // the activations rounded to F16 / BF16, widened back to float
     private readonly WorkerPool _pool;
     private readonly bool _ownsPool;
     private readonly int _threads;
@@ -41,6 +42,8 @@ internal sealed unsafe class MatMul : IDisposable
         _packedX = new PackedActivations(maxTokens, maxCols);
         _f16 = needHalf ? GC.AllocateArray<Half>(maxTokens * maxCols, pinned: true) : [];
         _bf16 = needBFloat ? GC.AllocateArray<ushort>(maxTokens * maxCols, pinned: true) : [];
+        _f16x = needHalf ? GC.AllocateArray<float>(maxTokens * maxCols, pinned: true) : [];
+        _bf16x = needBFloat ? GC.AllocateArray<float>(maxTokens * maxCols, pinned: true) : [];
         _rowWork = new RowWork();
         _prepareWork = new PrepareWork(_packedX);
     }
@@ -83,11 +86,21 @@ internal sealed unsafe class MatMul : IDisposable
                     }
                     break;
                 case GgmlType.F16:
-                    if (!_f16Ready) FloatConversion.SingleToHalf(x[..(tokens * cols)], _f16);
+                    if (_f16.Length == 0) throw new InvalidOperationException("This matmul was made without F16 buffers.");
+                    if (!_f16Ready)
+                    {
+                        FloatConversion.SingleToHalf(x[..(tokens * cols)], _f16);
+                        FloatConversion.HalfToSingle(_f16.AsSpan(0, tokens * cols), _f16x);
+                    }
                     _f16Ready = true;
                     break;
                 case GgmlType.BF16:
-                    if (!_bf16Ready) FloatConversion.SingleToBFloat16(x[..(tokens * cols)], _bf16);
+                    if (_bf16.Length == 0) throw new InvalidOperationException("This matmul was made without BF16 buffers.");
+                    if (!_bf16Ready)
+                    {
+                        FloatConversion.SingleToBFloat16(x[..(tokens * cols)], _bf16);
+                        FloatConversion.BFloat16ToSingle(_bf16.AsSpan(0, tokens * cols), _bf16x);
+                    }
                     _bf16Ready = true;
                     break;
             }
@@ -164,14 +177,17 @@ internal sealed unsafe class MatMul : IDisposable
                         GgmlType.Q4_0 => PackedDot.Q4(packed!.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(t)),
                         GgmlType.Q8_0 => PackedDot.Q8(packed!.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX.For(t)),
                         GgmlType.F32 => System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(w.Data + (long)r * w.RowBytes, cols), new ReadOnlySpan<float>(px + (long)t * cols, cols)),
-                        GgmlType.F16 => VecDotReference.F16(MemoryMarshal.Cast<byte, Half>(w.Row(r)), owner._f16.AsSpan(t * cols, cols)),
-                        GgmlType.BF16 => VecDotReference.BF16(MemoryMarshal.Cast<byte, ushort>(w.Row(r)), owner._bf16.AsSpan(t * cols, cols)),
+                        GgmlType.F16 => HalfDot.F16((Half*)(w.Data + (long)r * w.RowBytes), RowOf(owner._f16x, t, cols), cols),
+                        GgmlType.BF16 => HalfDot.BF16((ushort*)(w.Data + (long)r * w.RowBytes), RowOf(owner._bf16x, t, cols), cols),
                         _ => throw new NotSupportedException($"No matmul for {w.Type}."),
                     };
                 }
             }
         }
     }
+
+    // Token t's row of a pinned activation array.
+    private static float* RowOf(float[] pinned, int t, int cols) => (float*)Unsafe.AsPointer(ref pinned[t * cols]);
 
     /// <summary>Frees the native activation buffers (and the pool, when this matmul made it).</summary>
     public void Dispose()

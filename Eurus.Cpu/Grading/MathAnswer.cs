@@ -36,7 +36,7 @@ public static partial class MathAnswer
             string line = rest.TrimStart(' ', '\t', ':', '\r', '\n');
             int nl = line.IndexOf('\n');
             if (nl >= 0) line = line[..nl];
-            line = line.Trim().TrimEnd('.').Trim();
+            line = line.Trim().TrimEnd('.').Trim().Trim('$').Trim();
             if (line.Length > 0) return line;
         }
         return ExtractBoxed(completion);

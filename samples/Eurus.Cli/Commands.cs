@@ -17,6 +17,7 @@ internal static class Commands
         "chat" => ChatAsync(a),
         "bench" => Task.FromResult(BenchCommands.Bench(a)),
         "synth" => Task.FromResult(BenchCommands.Synth(a)),
+        "eval" => EvalCommands.RunAsync(a),
         _ => throw new CliUsageException($"unknown command '{a.Command}'. Try 'eurus help'."),
     };
 

@@ -109,4 +109,30 @@ public class ChatSessionTests
         // A message that cannot fit even alone is refused.
         await Assert.ThrowsAsync<ContextFullException>(() => Send(chat, string.Join(' ', Enumerable.Repeat("and the earth", 40)), greedy));
     }
+
+    [Fact]
+    public async Task AnAbandonedOrCancelledReplyStaysConsistent()
+    {
+        using var model = Load();
+        using var chat = new ChatSession(model);
+        var greedy = SamplingSettings.Greedy with { MaxTokens = 30 };
+        string partial = "";
+        await foreach (var p in chat.SendAsync("Who made the light?", greedy))
+        {
+            partial += p;
+            if (partial.Length > 10) break; // the caller stops reading
+        }
+        Assert.Equal(partial, chat.History[^1].Content);
+        using var cts = new CancellationTokenSource();
+        var e = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var p in chat.SendAsync("And the dark?", greedy, cts.Token)) cts.Cancel();
+        });
+        Assert.Equal(4, chat.History.Count);
+        await Send(chat, "Speak.", greedy with { MaxTokens = 3 });
+        AssertMatchesFromScratch(model, chat);
+        var tk = model.Tokenizer;
+        Assert.Equal(MistralChatFormat.Encode(tk, [ChatMessage.User("Who made the light?")]), chat.Tokens.Take(1 + tk.Encode("[INST] Who made the light? [/INST]", false).Length));
+        Assert.Equal(partial, tk.Decode(chat.Tokens.Skip(1 + tk.Encode("[INST] Who made the light? [/INST]", false).Length).TakeWhile(t => t != tk.EosId)));
+    }
 }

@@ -32,6 +32,7 @@ public sealed class ChatSession : IChatResponder, IDisposable
     private readonly ChatSessionOptions _options;
     private readonly List<Turn> _turns = [];
     private bool _rebuild;
+    private bool _busy;
 
     /// <summary>Starts an empty conversation with its own KV cache on <paramref name="model"/>.</summary>
     public ChatSession(EurusModel model, ChatSessionOptions? options = null)
@@ -86,6 +87,7 @@ public sealed class ChatSession : IChatResponder, IDisposable
         ArgumentNullException.ThrowIfNull(userMessage);
         settings ??= new SamplingSettings();
         settings.Validate();
+        if (_busy) throw new InvalidOperationException("This chat is already replying; finish or abandon that reply first.");
         int ctx = _session.ContextLength;
 
         // Plan the turn: how many old exchanges to drop so that it (and, when dropping, its reply budget) fits.
@@ -125,6 +127,7 @@ public sealed class ChatSession : IChatResponder, IDisposable
 
         var turn = new Turn(userMessage) { Prompt = prompt };
         _turns.Add(turn);
+        _busy = true;
         int start = _session.Tokens.Count + toSend.Count;
         var text = new StringBuilder();
         try
@@ -138,7 +141,8 @@ public sealed class ChatSession : IChatResponder, IDisposable
         }
         finally
         {
-            Finish(turn, start, text.ToString());
+            try { Finish(turn, start, text.ToString()); }
+            finally { _busy = false; }
         }
     }
 

@@ -81,4 +81,19 @@ public class GradingTests
         Assert.False(broken.Passed);
         Assert.Contains("SyntaxError", broken.Execution.Output);
     }
+
+    [Fact]
+    public async Task PotAnswerIsTheLastBlocksOutput()
+    {
+        var fast = new PythonOptions { Timeout = TimeSpan.FromSeconds(2) };
+        var (answer, runs) = await PotAnswer.RunAsync("Step 1.\n```python\nn = 12\n```\nStep 2.\n```python\nfrom fractions import Fraction\nFraction(n, 16)\n```", fast);
+        Assert.Equal("3/4", answer);                     // printed with str(), as print(...) does
+        Assert.Equal(2, runs.Count);
+        Assert.True(MathAnswer.AreEquivalent(answer, "\\frac{3}{4}"));
+        var (failed, _) = await PotAnswer.RunAsync("```python\n1/0\n```", fast);
+        Assert.Null(failed);
+        var (noCode, none) = await PotAnswer.RunAsync("So the answer is 5.", fast);
+        Assert.Equal("5", noCode);
+        Assert.Empty(none);
+    }
 }

@@ -76,7 +76,7 @@ internal static class EvalCommands
             }
             else if (mode == "pot")
             {
-                (extracted, var runs) = await RunPotAsync(completion, python);
+                (extracted, var runs) = await PotAnswer.RunAsync(completion, python);
                 foreach (var r in runs) executions.Add(Json(r));
                 ok = MathAnswer.AreEquivalent(extracted, item.Answer!);
             }
@@ -109,20 +109,6 @@ internal static class EvalCommands
         Console.Error.WriteLine($"eurus: {done} items in {total.Elapsed.TotalSeconds:F1} s");
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"accuracy: {correct}/{done} = {100.0 * correct / done:F2}%"));
         return 0;
-    }
-
-    /// <summary>The paper's PoT grading: run every block (last line printed), the last block's output is the answer.</summary>
-    private static async Task<(string? Answer, List<ExecutionResult> Runs)> RunPotAsync(string completion, PythonOptions python)
-    {
-        var runs = new List<ExecutionResult>();
-        var blocks = CodeBlocks.Extract(completion);
-        if (blocks.Count == 0) return (MathAnswer.Extract(completion), runs);
-        using var py = new PythonInterpreter(python);
-        foreach (var code in blocks) runs.Add(await py.RunAsync(CodeBlocks.PrintLastLine(code)));
-        var last = runs[^1];
-        if (last.Failed || last.TimedOut) return (null, runs);
-        string? answer = last.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
-        return (answer, runs);
     }
 
     private static JsonObject Json(ExecutionResult r) => new()

@@ -93,4 +93,18 @@ public class PythonInterpreterTests
         Assert.Contains("/nonexistent/python3", e.Message);
         Assert.Contains("Install Python 3", e.Message);
     }
+
+    [Fact]
+    public async Task AnExecutableThatIsNotPythonSaysSo()
+    {
+        if (OperatingSystem.IsWindows()) return; // a shell script stands in for a broken interpreter
+        using var dir = TestPaths.Temp();
+        string fake = dir.File("python3");
+        File.WriteAllText(fake, "#!/bin/sh\necho 'pyenv: python3: command not found' >&2\nexit 127\n");
+        File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        using var py = new PythonInterpreter(new PythonOptions { PythonPath = fake });
+        var e = await Assert.ThrowsAsync<PythonUnavailableException>(() => py.RunAsync("1"));
+        Assert.Contains("not a working Python 3", e.Message);
+        Assert.Contains("command not found", e.Message);
+    }
 }

@@ -68,20 +68,14 @@ public sealed class PythonInterpreter : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var process = _process ??= Start();
+            if (_process is null)
+            {
+                _process = Start();
+                await HandshakeAsync(cancellationToken).ConfigureAwait(false);
+            }
+            var process = _process;
             var sw = Stopwatch.StartNew();
-            byte[] body = Encoding.UTF8.GetBytes(code);
-            try
-            {
-                var stdin = process.StandardInput.BaseStream;
-                await stdin.WriteAsync(Encoding.ASCII.GetBytes(body.Length.ToString(CultureInfo.InvariantCulture) + "\n"), cancellationToken).ConfigureAwait(false);
-                await stdin.WriteAsync(body, cancellationToken).ConfigureAwait(false);
-                await stdin.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (IOException)
-            {
-                return Died(sw.Elapsed);
-            }
+            if (!await SendAsync(process, code, cancellationToken).ConfigureAwait(false)) return Died(sw.Elapsed);
 
             var read = ReadReplyAsync(process.StandardOutput.BaseStream);
             var timeout = Task.Delay(_options.Timeout, cancellationToken);
@@ -102,6 +96,48 @@ public sealed class PythonInterpreter : IDisposable
         {
             _gate.Release();
         }
+    }
+
+    private static async Task<bool> SendAsync(Process process, string code, CancellationToken ct)
+    {
+        byte[] body = Encoding.UTF8.GetBytes(code);
+        try
+        {
+            var stdin = process.StandardInput.BaseStream;
+            await stdin.WriteAsync(Encoding.ASCII.GetBytes(body.Length.ToString(CultureInfo.InvariantCulture) + "\n"), ct).ConfigureAwait(false);
+            await stdin.WriteAsync(body, ct).ConfigureAwait(false);
+            await stdin.FlushAsync(ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Runs an empty cell right after start, so that an executable that is not a working Python 3 (a pyenv shim without
+    /// a version, Python 2, …) is reported as such rather than as a failure of the model's code.
+    /// </summary>
+    private async Task HandshakeAsync(CancellationToken ct)
+    {
+        var process = _process!;
+        byte[]? reply = null;
+        if (await SendAsync(process, "", ct).ConfigureAwait(false))
+        {
+            var read = ReadReplyAsync(process.StandardOutput.BaseStream);
+            if (await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(30), ct)).ConfigureAwait(false) == read)
+                reply = await read.ConfigureAwait(false);
+        }
+        if (reply is not null) return;
+        process.WaitForExit(2000);
+        string exit = process.HasExited ? $"exit code {process.ExitCode}" : "no answer";
+        string err;
+        lock (_stderr) err = _stderr.ToString().Trim();
+        Kill(restart: false);
+        ct.ThrowIfCancellationRequested();
+        throw new PythonUnavailableException($"'{_options.PythonPath}' started but is not a working Python 3 ({exit})" +
+                                             (err.Length > 0 ? ": " + err : ".") + " Install Python 3 or set PythonOptions.PythonPath.");
     }
 
     /// <summary>Reads "&lt;n&gt;\n" and n bytes; null at end of stream (the process died).</summary>

@@ -21,7 +21,7 @@ public class PythonInterpreterTests
     [Fact]
     public async Task InfiniteLoopTimesOutAndTheInterpreterRestartsEmpty()
     {
-        using var py = new PythonInterpreter(new PythonOptions { Timeout = TimeSpan.FromSeconds(1) });
+        using var py = new PythonInterpreter(new PythonOptions { Timeout = TimeSpan.FromSeconds(2) });
         await py.RunAsync("x = 1");
         var r = await py.RunAsync("while True:\n    pass");
         Assert.True(r.TimedOut);
@@ -106,5 +106,16 @@ public class PythonInterpreterTests
         var e = await Assert.ThrowsAsync<PythonUnavailableException>(() => py.RunAsync("1"));
         Assert.Contains("not a working Python 3", e.Message);
         Assert.Contains("command not found", e.Message);
+    }
+
+    [Fact]
+    public async Task MemoryCapGivesMemoryError()
+    {
+        if (OperatingSystem.IsWindows()) return; // RLIMIT_AS is POSIX
+        using var py = new PythonInterpreter(new PythonOptions { MaxMemoryBytes = 512L << 20 });
+        var r = await py.RunAsync("x = bytearray(2 << 30)");
+        Assert.True(r.Failed);
+        Assert.Contains("MemoryError", r.Output);
+        Assert.Equal("ok\n", (await py.RunAsync("print('ok')")).Output);
     }
 }

@@ -5,7 +5,7 @@ namespace Eurus.Cpu.Tests.Workflows;
 
 public class ToolLoopTests
 {
-    private static ToolLoopOptions Allowed => new() { AllowCodeExecution = true, Python = new PythonOptions { Timeout = TimeSpan.FromSeconds(1) } };
+    private static ToolLoopOptions Allowed => new() { AllowCodeExecution = true, Python = new PythonOptions { Timeout = TimeSpan.FromSeconds(2) } };
 
     [Fact]
     public async Task RunsCodeFeedsObservationsBackAndStopsAtTheSolution()

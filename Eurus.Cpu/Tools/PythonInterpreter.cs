@@ -130,7 +130,8 @@ public sealed class PythonInterpreter : IDisposable
                 reply = await read.ConfigureAwait(false);
         }
         if (reply is not null) return;
-        process.WaitForExit(2000);
+        // The no-argument WaitForExit also waits for the asynchronous stderr reader to drain.
+        if (process.WaitForExit(2000)) process.WaitForExit();
         string exit = process.HasExited ? $"exit code {process.ExitCode}" : "no answer";
         string err;
         lock (_stderr) err = _stderr.ToString().Trim();
@@ -167,7 +168,7 @@ public sealed class PythonInterpreter : IDisposable
     private ExecutionResult Died(TimeSpan elapsed)
     {
         var p = _process;
-        p?.WaitForExit(2000);
+        if (p is not null && p.WaitForExit(2000)) p.WaitForExit(); // lets the stderr reader drain
         string code = p is { HasExited: true } ? p.ExitCode.ToString(CultureInfo.InvariantCulture) : "?";
         string err;
         lock (_stderr) err = _stderr.ToString().Trim();
@@ -191,6 +192,7 @@ public sealed class PythonInterpreter : IDisposable
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(DriverSource.Value);
         psi.ArgumentList.Add(_options.MaxOutputChars.ToString(CultureInfo.InvariantCulture));
+        psi.ArgumentList.Add((_options.MaxMemoryBytes ?? 0).ToString(CultureInfo.InvariantCulture));
         psi.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
         psi.Environment["PYTHONHASHSEED"] = "0";
         lock (_stderr) _stderr.Clear();

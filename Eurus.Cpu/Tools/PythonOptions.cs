@@ -13,6 +13,13 @@ public sealed record PythonOptions
     public int MaxOutputChars { get; init; } = 10_000;
 
     /// <summary>
+    /// Optional cap on the interpreter's address space in bytes (Linux/macOS, <c>RLIMIT_AS</c>): code that allocates more
+    /// gets a <c>MemoryError</c>. Null (the default) sets none; libraries that reserve much virtual memory (NumPy with
+    /// many threads) need a generous value.
+    /// </summary>
+    public long? MaxMemoryBytes { get; init; }
+
+    /// <summary>
     /// Working directory of the interpreter. Null (the default) creates a fresh temporary directory that is deleted
     /// when the interpreter is disposed.
     /// </summary>
@@ -22,6 +29,8 @@ public sealed record PythonOptions
     {
         if (string.IsNullOrWhiteSpace(PythonPath)) throw new ArgumentException("PythonPath is empty.");
         if (Timeout <= TimeSpan.Zero || Timeout > TimeSpan.FromHours(1)) throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "Timeout must be positive and at most an hour.");
+        if (MaxMemoryBytes is < 64L << 20) throw new ArgumentOutOfRangeException(nameof(MaxMemoryBytes), MaxMemoryBytes, "MaxMemoryBytes must be at least 64 MiB.");
+        if (MaxMemoryBytes is not null && OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("MaxMemoryBytes is supported on Linux and macOS only.");
         if (MaxOutputChars < 1) throw new ArgumentOutOfRangeException(nameof(MaxOutputChars), MaxOutputChars, "MaxOutputChars must be positive.");
     }
 }

@@ -5,6 +5,10 @@
 import ast, io, json, os, sys, traceback
 
 LIMIT = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+MEMORY = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+if MEMORY > 0:
+    import resource  # POSIX only; PythonInterpreter passes a limit only there
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
 
 proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
 proto_out = os.fdopen(os.dup(1), "wb", buffering=0)

@@ -17,6 +17,7 @@ internal static class Commands
         "chat" => ChatAsync(a),
         "bench" => Task.FromResult(BenchCommands.Bench(a)),
         "synth" => Task.FromResult(BenchCommands.Synth(a)),
+        "eval" => EvalCommands.RunAsync(a),
         _ => throw new CliUsageException($"unknown command '{a.Command}'. Try 'eurus help'."),
     };
 
@@ -149,25 +150,19 @@ internal static class Commands
         a.Reject([.. ModelOptionNames, .. SamplingOptionNames]);
         var settings = Sampling(a);
         using var model = LoadModel(a);
-        using var session = model.CreateSession();
+        // Mistral-Instruct v0.1 turns (<s>[INST] u1 [/INST]a1</s>[INST] u2 [/INST]); each turn evaluates only its tokens.
+        using var session = new Eurus.Cpu.Chat.ChatSession(model);
         Console.Error.WriteLine("eurus chat: type a message, an empty line or Ctrl-D to quit.");
-        bool first = true;
         while (true)
         {
             Console.Error.Write("> ");
             string? line = Console.In.ReadLine();
             if (string.IsNullOrWhiteSpace(line)) break;
-            // Mistral-Instruct v0.1: <s>[INST] u1 [/INST]a1</s>[INST] u2 [/INST]
-            var ids = new List<int>();
-            if (first) ids.Add(model.Tokenizer.BosId);
-            else ids.Add(model.Tokenizer.EosId);
-            ids.AddRange(model.Tokenizer.Encode($"[INST] {line} [/INST]", addBos: false));
-            first = false;
             try
             {
-                await foreach (var t in session.GenerateTokensAsync(ids, settings))
+                await foreach (var piece in session.SendAsync(line, settings))
                 {
-                    Console.Out.Write(t.Text);
+                    Console.Out.Write(piece);
                     Console.Out.Flush();
                 }
             }

@@ -66,6 +66,7 @@ public sealed partial class HfHubClient : IDisposable
         using var request = Request(url);
         using var response = await Send(request, url, cancellationToken).ConfigureAwait(false);
         byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        if (!System.Text.Unicode.Utf8.IsValid(body)) throw new HfDownloadException($"{url}: the answer is not valid UTF-8 JSON.");
         try
         {
             using var doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 32 });

@@ -13,10 +13,13 @@ internal static class HfJson
     {
         long length = new FileInfo(path).Length;
         if (length > MaxBytes) throw new HuggingFaceFormatException(path, $"the file is {length} bytes, more than the {MaxBytes}-byte limit for JSON.");
+        byte[] bytes = File.ReadAllBytes(path);
+        // JsonDocument checks UTF-8 only when a string is read; checking up front keeps every failure typed.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new HuggingFaceFormatException(path, "the file is not valid UTF-8.");
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = MaxDepth, CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = MaxDepth, CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         }
         catch (JsonException e)
         {

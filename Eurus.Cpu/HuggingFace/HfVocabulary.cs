@@ -8,7 +8,7 @@ namespace Eurus.Cpu.HuggingFace;
 /// <c>convert_hf_to_gguf.py</c> builds it from <c>tokenizer.model</c>: piece types unknown/control/unused/byte are kept
 /// and every other piece (user-defined ones included) is normal; tokens of <c>added_tokens.json</c> and the
 /// <c>added_tokens_decoder</c> of <c>tokenizer_config.json</c> become control (special) or user-defined tokens with
-/// score -1000; the vocabulary is padded with unused <c>[PADn]</c> tokens up to <c>config.json</c>'s vocab_size.
+/// score -1000; slots up to <c>config.json</c>'s vocab_size that nothing fills are unused <c>[PADi]</c> tokens.
 /// </summary>
 public sealed class HfVocabulary
 {
@@ -59,14 +59,18 @@ public sealed class HfVocabulary
             throw new FileNotFoundException($"{folder} has no {SentencePieceModel.FileName} (Eurus.Cpu reads SentencePiece vocabularies only).", spPath);
         var sp = SentencePieceModel.Read(spPath);
         int n = vocabSize ?? sp.Pieces.Count;
-        if (n < sp.Pieces.Count)
-            throw new HuggingFaceFormatException(Path.Combine(folder, HfModelConfig.FileName),
-                $"vocab_size {n} is smaller than the {sp.Pieces.Count} pieces of {SentencePieceModel.FileName}.");
-
+        // As llama.cpp's converter: every slot starts as an unused "[PADi]" (score -10000); the model's pieces fill
+        // the first ones (pieces beyond config.json's vocab_size are dropped), added tokens may claim the rest.
         var tokens = new string[n];
         var scores = new float[n];
         var types = new int[n];
-        for (int i = 0; i < sp.Pieces.Count; i++)
+        for (int i = 0; i < n; i++)
+        {
+            tokens[i] = $"[PAD{i}]";
+            scores[i] = -10000f;
+            types[i] = (int)TokenType.Unused;
+        }
+        for (int i = 0; i < Math.Min(n, sp.Pieces.Count); i++)
         {
             var p = sp.Pieces[i];
             tokens[i] = p.Piece;
@@ -79,13 +83,6 @@ public sealed class HfVocabulary
                 SentencePieceModel.PieceType.Byte => (int)TokenType.Byte,
                 _ => (int)TokenType.Normal,
             };
-        }
-        // Slots past the SentencePiece model: unused padding unless an added token claims them below.
-        for (int i = sp.Pieces.Count; i < n; i++)
-        {
-            tokens[i] = $"[PAD{i - sp.Pieces.Count + 1}]";
-            scores[i] = -1000f;
-            types[i] = (int)TokenType.Unused;
         }
 
         string addedPath = Path.Combine(folder, "added_tokens.json");
@@ -151,7 +148,7 @@ public sealed class HfVocabulary
 
         int bos = configBos ?? sp.BosId;
         int eos = configEos ?? sp.EosId;
-        foreach (var (what, id) in new[] { ("bos_token_id", bos), ("eos_token_id", eos) })
+        foreach (var (what, id) in new[] { ("bos_token_id", bos), ("eos_token_id", eos), ("unk_id", sp.UnkId) })
             if (id < 0 || id >= n)
                 throw new HuggingFaceFormatException(spPath, $"{what} {id} is outside the vocabulary of {n} tokens.");
         return new HfVocabulary(tokens, scores, types)

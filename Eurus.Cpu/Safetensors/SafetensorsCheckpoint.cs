@@ -96,10 +96,13 @@ public sealed class SafetensorsCheckpoint : IDisposable
         long length = new FileInfo(index).Length;
         if (length > MaxIndexBytes)
             throw new SafetensorsFormatException(index, null, $"the index is {length} bytes, more than the {MaxIndexBytes}-byte limit.");
+        byte[] bytes = File.ReadAllBytes(index);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new SafetensorsFormatException(index, null, "the index is not valid UTF-8.");
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(index), new JsonDocumentOptions { MaxDepth = 8 });
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 8 });
         }
         catch (JsonException e)
         {

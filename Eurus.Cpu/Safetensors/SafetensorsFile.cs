@@ -113,6 +113,9 @@ public sealed unsafe class SafetensorsFile : IDisposable
         if (header[0] != (byte)'{')
             throw Error("the header does not start with '{'; not a safetensors file.");
 
+        // JsonDocument checks UTF-8 only when a string is read; checking up front keeps every failure typed.
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw Error("the JSON header is not valid UTF-8.");
         JsonDocument doc;
         try
         {

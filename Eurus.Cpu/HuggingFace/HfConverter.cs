@@ -159,14 +159,19 @@ public static class HfConverter
         int cols = (int)p.Dims[0];
         long rows = p.Dims.Length > 1 ? p.Dims[1] : 1;
         int rowBytes = (int)GgmlTypeInfo.RowBytes(p.Type, cols);
-        // Chunks of about 4 MiB of output keep memory small while giving every thread enough rows.
-        int chunkRows = (int)Math.Clamp((4L << 20) / Math.Max(rowBytes, 1), 1, rows);
-        var buffer = new byte[(long)chunkRows * rowBytes];
+        int srcRowBytes = cols * SafetensorsDTypeInfo.Size(src.DType);
+        // Source rows are read with positional reads, not through the map (see ReadRowsFromDisk). A permuted Q/K
+        // projection is read whole (its output rows come from all over each head); other tensors a chunk at a time.
+        // Chunks of about 4 MiB keep memory small while giving every thread enough rows.
+        int chunkRows = p.PermuteHeads > 0 ? (int)rows : (int)Math.Clamp((4L << 20) / Math.Max(Math.Max(rowBytes, srcRowBytes), 1), 1, rows);
+        var input = new byte[(long)chunkRows * srcRowBytes];
+        var output = new byte[(long)chunkRows * rowBytes];
         var po = new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = ct };
         for (long start = 0; start < rows; start += chunkRows)
         {
             ct.ThrowIfCancellationRequested();
             int count = (int)Math.Min(chunkRows, rows - start);
+            file.ReadRowsFromDisk(src, start, count, input.AsSpan(0, count * srcRowBytes));
             int parts = Math.Min(threads, count);
             long first = start;
             Parallel.For(0, parts, po, part =>
@@ -175,12 +180,13 @@ public static class HfConverter
                 int from = (int)((long)count * part / parts), to = (int)((long)count * (part + 1) / parts);
                 for (int i = from; i < to; i++)
                 {
-                    long r = first + i;
-                    file.ReadRow(src, SourceRow(r, rows, p.PermuteHeads), values);
-                    RowCodec.Encode(p.Type, values, buffer.AsSpan(i * rowBytes, rowBytes));
+                    // With a permutation the chunk is the whole tensor (first = 0), so the source row indexes it directly.
+                    long s = SourceRow(first + i, rows, p.PermuteHeads) - first;
+                    SafetensorsFile.DecodeRow(src.DType, input.AsSpan((int)(s * srcRowBytes), srcRowBytes), values);
+                    RowCodec.Encode(p.Type, values, output.AsSpan(i * rowBytes, rowBytes));
                 }
             });
-            sink.Write(buffer.AsSpan(0, count * rowBytes));
+            sink.Write(output.AsSpan(0, count * rowBytes));
         }
     }
 }

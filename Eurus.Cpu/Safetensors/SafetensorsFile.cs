@@ -22,6 +22,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private const int MaxDims = 8;
     private const string MetadataKey = "__metadata__";
 
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
     private byte* _base;
@@ -31,6 +32,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     private SafetensorsFile(string path, long length, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* basePtr)
     {
+        _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         FilePath = path;
         FileLength = length;
         _map = map;
@@ -239,11 +241,43 @@ public sealed unsafe class SafetensorsFile : IDisposable
         var src = GetRowData(tensor, row);
         if (destination.Length != tensor.RowLength)
             throw new ArgumentException($"Destination holds {destination.Length} floats; a row of '{tensor.Name}' has {tensor.RowLength}.", nameof(destination));
-        switch (tensor.DType)
+        DecodeRow(tensor.DType, src, destination);
+    }
+
+    /// <summary>Converts one row of raw <paramref name="type"/> bytes to F32.</summary>
+    public static void DecodeRow(SafetensorsDType type, ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        if (source.Length != destination.Length * SafetensorsDTypeInfo.Size(type))
+            throw new ArgumentException($"{source.Length} bytes of {type} do not make {destination.Length} values.", nameof(source));
+        switch (type)
         {
-            case SafetensorsDType.F32: MemoryMarshal.Cast<byte, float>(src).CopyTo(destination); break;
-            case SafetensorsDType.F16: FloatConversion.HalfToSingle(MemoryMarshal.Cast<byte, Half>(src), destination); break;
-            default: FloatConversion.BFloat16ToSingle(MemoryMarshal.Cast<byte, ushort>(src), destination); break;
+            case SafetensorsDType.F32: MemoryMarshal.Cast<byte, float>(source).CopyTo(destination); break;
+            case SafetensorsDType.F16: FloatConversion.HalfToSingle(MemoryMarshal.Cast<byte, Half>(source), destination); break;
+            default: FloatConversion.BFloat16ToSingle(MemoryMarshal.Cast<byte, ushort>(source), destination); break;
+        }
+    }
+
+    /// <summary>
+    /// Copies rows [<paramref name="firstRow"/>, +<paramref name="count"/>) of a tensor's raw bytes into
+    /// <paramref name="destination"/> with positional file reads rather than through the map, so that streaming a
+    /// whole checkpoint leaves its pages in the page cache but not in this process's resident set. Thread-safe.
+    /// </summary>
+    public void ReadRowsFromDisk(SafetensorsTensorInfo tensor, long firstRow, int count, Span<byte> destination)
+    {
+        CheckOwned(tensor);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (firstRow + count > tensor.RowCount) throw new ArgumentOutOfRangeException(nameof(count), "Rows past the end of the tensor.");
+        long rowBytes = tensor.RowLength * SafetensorsDTypeInfo.Size(tensor.DType);
+        long bytes = rowBytes * count;
+        if (destination.Length != bytes) throw new ArgumentException($"Destination is {destination.Length} bytes; {count} rows need {bytes}.", nameof(destination));
+        long offset = tensor.FileOffset + firstRow * rowBytes;
+        while (!destination.IsEmpty)
+        {
+            int n = RandomAccess.Read(_handle, destination, offset);
+            if (n == 0) throw Error($"the file ended while reading at byte {offset}; was it truncated after opening?", tensor.Name);
+            destination = destination[n..];
+            offset += n;
         }
     }
 
@@ -263,5 +297,6 @@ public sealed unsafe class SafetensorsFile : IDisposable
         _view?.SafeMemoryMappedViewHandle.ReleasePointer();
         _view?.Dispose();
         _map?.Dispose();
+        _handle.Dispose();
     }
 }

@@ -54,7 +54,7 @@ public sealed partial class HfHubClient : IDisposable
     {
         ArgumentNullException.ThrowIfNull(repo);
         if (!RepoIdPattern().IsMatch(repo) || repo.Contains("..", StringComparison.Ordinal))
-            throw new ArgumentException($"'{repo}' is not a repository id of the form ORG/NAME.", nameof(repo));
+            throw new ArgumentException($"'{repo}' is not a repository id of the form ORG/NAME.");
     }
 
     /// <summary>Lists a repository's files at <paramref name="revision"/>.</summary>
@@ -64,8 +64,16 @@ public sealed partial class HfHubClient : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(revision);
         string url = $"{_endpoint}/api/models/{repo}/revision/{Uri.EscapeDataString(revision)}?blobs=true";
         using var request = Request(url);
-        using var response = await Send(request, url, cancellationToken).ConfigureAwait(false);
-        byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        byte[] body;
+        try
+        {
+            using var response = await Send(request, url, cancellationToken).ConfigureAwait(false);
+            body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new HfDownloadException($"{url}: {e.Message}", e);
+        }
         if (!System.Text.Unicode.Utf8.IsValid(body)) throw new HfDownloadException($"{url}: the answer is not valid UTF-8 JSON.");
         try
         {

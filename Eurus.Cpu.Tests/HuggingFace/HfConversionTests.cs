@@ -210,12 +210,21 @@ public class HfConversionTests(ITestOutputHelper output)
     /// <summary>Writes the safetensors file again without one tensor (data of the others kept, offsets shifted).</summary>
     private static void RewriteWithout(string path, string drop)
     {
+        string copy = path + ".orig";
+        File.Move(path, copy);
+        WriteSubset(copy, path, name => name != drop);
+        File.Delete(copy);
+    }
+
+    /// <summary>Writes the tensors of <paramref name="source"/> whose names pass <paramref name="keep"/> to a new safetensors file.</summary>
+    private static void WriteSubset(string source, string destination, Func<string, bool> keep)
+    {
         var kept = new List<(string Name, string DType, long[] Shape, byte[] Data)>();
-        using (var f = SafetensorsFile.Open(path))
-            foreach (var t in f.Tensors.Where(t => t.Name != drop))
+        using (var f = SafetensorsFile.Open(source))
+            foreach (var t in f.Tensors.Where(t => keep(t.Name)))
             {
                 var data = new byte[t.ByteSize];
-                for (long r = 0; r < t.RowCount; r++) f.GetRowData(t, r).CopyTo(data.AsSpan((int)(r * t.RowLength * 2)));
+                f.ReadRowsFromDisk(t, 0, (int)t.RowCount, data);
                 kept.Add((t.Name, t.DType.ToString(), t.Shape.ToArray(), data));
             }
         var header = new System.Text.StringBuilder("{");
@@ -226,7 +235,32 @@ public class HfConversionTests(ITestOutputHelper output)
             offset += k.Data.Length;
         }
         header[^1] = '}';
-        File.WriteAllBytes(path, Safetensors.SafetensorsBuilder.Raw(header.ToString(), kept.SelectMany(k => k.Data).ToArray()));
+        File.WriteAllBytes(destination, Safetensors.SafetensorsBuilder.Raw(header.ToString(), kept.SelectMany(k => k.Data).ToArray()));
+    }
+
+    [Fact]
+    public void AShardedCheckpointConvertsToTheSameFileAsTheSingleOne()
+    {
+        using var dir = TestPaths.Temp();
+        foreach (var f in Directory.GetFiles(HfTestModels.Folder).Where(f => !f.EndsWith(".safetensors")))
+            File.Copy(f, dir.File(Path.GetFileName(f)));
+        string single = Path.Combine(HfTestModels.Folder, "model.safetensors");
+        static bool First(string name) => name.StartsWith("model.layers.0.") || name.StartsWith("model.layers.1.") || name == "model.embed_tokens.weight";
+        WriteSubset(single, dir.File("model-00001-of-00002.safetensors"), First);
+        WriteSubset(single, dir.File("model-00002-of-00002.safetensors"), n => !First(n));
+        using (var st = SafetensorsFile.Open(single))
+        {
+            var map = st.Tensors.ToDictionary(t => t.Name, t => First(t.Name) ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors");
+            File.WriteAllText(dir.File(SafetensorsCheckpoint.IndexFileName),
+                System.Text.Json.JsonSerializer.Serialize(new { metadata = new { total_size = st.Tensors.Sum(t => t.ByteSize) }, weight_map = map }));
+        }
+        HfConverter.Convert(dir.Path, dir.File("sharded.gguf"), new HfConversionOptions { WeightType = GgmlType.Q8_0, Threads = 2 });
+        // general.name differs (folder names), so compare everything after the header: the tensor data.
+        using var a = GgufFile.Open(dir.File("sharded.gguf"));
+        using var b = GgufFile.Open(HfTestModels.Converted(GgmlType.Q8_0));
+        Assert.Equal(b.Tensors.Count, a.Tensors.Count);
+        foreach (var t in b.Tensors)
+            Assert.True(a.GetTensorData(a.GetTensor(t.Name)).SequenceEqual(b.GetTensorData(t)), t.Name);
     }
 
     internal static float[] Logits(EurusModel model, int[] ids)

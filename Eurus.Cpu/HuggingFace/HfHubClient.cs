@@ -23,13 +23,13 @@ public sealed partial class HfHubClient : IDisposable
     private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
 
     private readonly HttpClient _http;
-    private readonly bool _ownsHttp;
     private readonly string _endpoint;
     private readonly string? _token;
 
     /// <summary>
     /// Creates a client for <paramref name="endpoint"/> (default: the <c>HF_ENDPOINT</c> environment variable, else the
-    /// public hub) sending <paramref name="token"/> as a bearer token (default: <c>HF_TOKEN</c>).
+    /// public hub) sending <paramref name="token"/> as a bearer token (default: <c>HF_TOKEN</c>). A
+    /// <paramref name="handler"/> replaces the HTTP stack (proxies, tests); the caller keeps ownership of it.
     /// </summary>
     public HfHubClient(string? endpoint = null, string? token = null, HttpMessageHandler? handler = null)
     {
@@ -40,7 +40,6 @@ public sealed partial class HfHubClient : IDisposable
         _token = token ?? (Environment.GetEnvironmentVariable("HF_TOKEN") is { Length: > 0 } t ? t : null);
         _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
         _http.Timeout = Timeout.InfiniteTimeSpan; // large files take long; stalls are caught per read instead
-        _ownsHttp = true;
     }
 
     /// <summary>The base URL requests go to.</summary>
@@ -314,6 +313,6 @@ public sealed partial class HfHubClient : IDisposable
     /// <summary>Releases the HTTP client.</summary>
     public void Dispose()
     {
-        if (_ownsHttp) _http.Dispose();
+        _http.Dispose();
     }
 }

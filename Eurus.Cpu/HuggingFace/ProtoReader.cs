@@ -84,10 +84,9 @@ internal ref struct ProtoReader
     /// <summary>A length-delimited sub-message, as a reader over its bytes.</summary>
     public ProtoReader ReadMessage()
     {
-        long start = Offset;
         var bytes = ReadBytes();
-        // The sub-reader reports offsets relative to the file.
-        return new ProtoReader(bytes, _file, start + (Offset - start - bytes.Length));
+        // The sub-reader reports offsets in the file: its bytes end where this reader now stands.
+        return new ProtoReader(bytes, _file, Offset - bytes.Length);
     }
 
     public string ReadString()

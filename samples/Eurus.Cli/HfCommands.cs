@@ -32,8 +32,23 @@ internal static class HfCommands
         string repo = path[3..];
         try { HfHubClient.ValidateRepoId(repo); } catch (ArgumentException e) { throw new CliUsageException(e.Message); }
         string dir = a.Get("dir") ?? DefaultDir(repo);
-        if (HfConverter.IsModelFolder(dir) && Eurus.Cpu.Safetensors.SafetensorsCheckpoint.Exists(dir)) return dir;
+        if (IsComplete(dir)) return dir;
         return await PullToAsync(a, repo, dir);
+    }
+
+    /// <summary>Whether an earlier pull finished: config, weights (every shard the index lists) and no partial files.</summary>
+    private static bool IsComplete(string dir)
+    {
+        if (!HfConverter.IsModelFolder(dir) || Directory.GetFiles(dir, "*.part").Length > 0) return false;
+        try
+        {
+            using var ckpt = Eurus.Cpu.Safetensors.SafetensorsCheckpoint.Open(dir);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or FormatException)
+        {
+            return false;
+        }
     }
 
     private static string DefaultDir(string repo) =>

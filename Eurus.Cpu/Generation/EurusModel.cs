@@ -27,7 +27,7 @@ public sealed class EurusModel : IDisposable
         Config = config;
         Tokenizer = tokenizer;
         Options = options;
-        Weights = MistralWeights.FromGguf(file, config);
+        Weights = MistralWeights.FromGguf(file, config, options.Threads);
         ContextLength = options.ContextLength == 0 ? config.ContextLength : Math.Min(options.ContextLength, config.ContextLength);
         SlidingWindow = options.SlidingWindow ?? config.SlidingWindow;
         ChatTemplate = file.Metadata.GetStringOrDefault("tokenizer.chat_template");

@@ -18,15 +18,18 @@ internal static class Commands
         "bench" => Task.FromResult(BenchCommands.Bench(a)),
         "synth" => Task.FromResult(BenchCommands.Synth(a)),
         "eval" => EvalCommands.RunAsync(a),
+        "convert" => Task.FromResult(HfCommands.Convert(a)),
+        "pull" => HfCommands.PullAsync(a),
         _ => throw new CliUsageException($"unknown command '{a.Command}'. Try 'eurus help'."),
     };
 
-    internal static readonly string[] ModelOptionNames = ["m", "model", "t", "threads", "c", "ctx-size", "kv-type", "window", "b", "batch-size"];
+    internal static readonly string[] ModelOptionNames = ["m", "model", "t", "threads", "c", "ctx-size", "kv-type", "window", "b", "batch-size", .. HfCommands.OptionNames];
 
     internal static EurusModel LoadModel(CliArgs a)
     {
-        string path = a.Get("m", "model") ?? CliApp.DefaultModelPath;
-        if (!File.Exists(path)) throw new CliUsageException($"model file not found: {path}");
+        string path = HfCommands.ResolveModelAsync(a, a.Get("m", "model") ?? CliApp.DefaultModelPath).GetAwaiter().GetResult();
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new CliUsageException($"model file not found: {path}");
+        var bar = new HfCommands.ProgressBar("converting");
         var kv = a.Get("kv-type") ?? "f32";
         var options = new ModelOptions
         {
@@ -40,9 +43,12 @@ internal static class Commands
             },
             SlidingWindow = a.Get("window") is null ? null : a.GetInt(0, "window"),
             BatchSize = a.GetInt(64, "b", "batch-size"),
+            WeightType = HfCommands.ParseType(a.Get("type"), Eurus.Cpu.Gguf.GgmlType.Q8_0),
+            LoadProgress = new HfCommands.SyncProgress<double>(f => bar.Report(f, null)),
         };
         try { return EurusModel.Load(path, options); }
         catch (ArgumentOutOfRangeException e) { throw new CliUsageException(e.Message); }
+        finally { bar.Finish(); }
     }
 
     internal static SamplingSettings Sampling(CliArgs a)

@@ -51,8 +51,17 @@ public sealed class EurusChatClient : IChatClient
     /// <summary>Prompt tokens the last request found already evaluated in the cache (for monitoring KV reuse).</summary>
     public int LastReusedTokens { get; private set; }
 
-    /// <summary>The prompt tokens (Mistral-Instruct format, BOS first) for <paramref name="messages"/>.</summary>
-    public IReadOnlyList<int> EncodePrompt(IEnumerable<ChatMessage> messages) => MistralChatPrompt.Encode(_model.Tokenizer, messages);
+    /// <summary>
+    /// The prompt tokens (Mistral-Instruct v0.1 format: <c>&lt;s&gt;[INST] u1 [/INST]a1&lt;/s&gt;[INST] u2 [/INST]</c>, BOS and
+    /// EOS as ids) for <paramref name="messages"/>. System text goes in front of the first user message; a conversation
+    /// ending with an assistant message leaves it open. Throws <see cref="ArgumentException"/> for other roles, or a
+    /// conversation that does not start with a user message.
+    /// </summary>
+    public static IReadOnlyList<int> EncodePrompt(Tokenization.Tokenizer tokenizer, IEnumerable<ChatMessage> messages)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        return MistralChatPrompt.Encode(tokenizer, messages);
+    }
 
     /// <summary>The sampling settings a request with <paramref name="options"/> runs with.</summary>
     public SamplingSettings ToSamplingSettings(ChatOptions? options)
@@ -104,7 +113,7 @@ public sealed class EurusChatClient : IChatClient
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var settings = ToSamplingSettings(options);
-        var prompt = EncodePrompt(messages);
+        var prompt = EncodePrompt(_model.Tokenizer, messages);
         if (prompt.Count > _session.ContextLength)
             throw new ContextFullException($"The conversation needs {prompt.Count} positions but the context holds {_session.ContextLength}.");
         string id = "chatcmpl-" + Guid.NewGuid().ToString("N");

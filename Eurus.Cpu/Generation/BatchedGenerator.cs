@@ -29,6 +29,7 @@ public sealed class BatchedGenerator : IDisposable
     private readonly float[] _logits;
     private volatile bool _stopping;
     private int _active;
+    private long _steps, _stepTokens;
 
     /// <summary>Creates the generator and starts its decode thread. <paramref name="model"/> must outlive it.</summary>
     public BatchedGenerator(EurusModel model, BatchedGeneratorOptions? options = null)
@@ -64,6 +65,12 @@ public sealed class BatchedGenerator : IDisposable
 
     /// <summary>Sequences being decoded now.</summary>
     public int ActiveSequences => Volatile.Read(ref _active);
+
+    /// <summary>Forward steps run so far (one pass over the weights each).</summary>
+    public long Steps => Interlocked.Read(ref _steps);
+
+    /// <summary>Tokens evaluated by those steps (prompt and generated); more than <see cref="Steps"/> when sequences shared steps.</summary>
+    public long StepTokens => Interlocked.Read(ref _stepTokens);
 
     /// <summary>Requests waiting for a slot.</summary>
     public int QueuedRequests { get { lock (_lock) return _queue.Count; } }
@@ -165,6 +172,8 @@ public sealed class BatchedGenerator : IDisposable
             try
             {
                 _forward.Forward(CollectionsMarshal.AsSpan(step), _logits);
+                Interlocked.Increment(ref _steps);
+                Interlocked.Add(ref _stepTokens, step.Count);
             }
             catch (Exception e)
             {

@@ -63,6 +63,8 @@ public static class EurusServer
             slots_idle = s.Options.Parallel - s.Generator.ActiveSequences,
             slots_processing = s.Generator.ActiveSequences,
             requests_queued = s.Generator.QueuedRequests,
+            steps = s.Generator.Steps,
+            step_tokens = s.Generator.StepTokens,
         }));
         app.MapGet("/v1/models", (ServerState s) => Results.Json(new
         {

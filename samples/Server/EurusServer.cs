@@ -13,6 +13,15 @@ public static class EurusServer
     public static async Task<int> RunAsync(string[] args)
     {
         if (args is ["-h" or "--help"]) { Console.Out.WriteLine(ServerOptions.Usage); return 0; }
+        if (args is ["bench", ..])
+        {
+            try { return await BenchCommand.RunAsync(args[1..]); }
+            catch (Exception e) when (e is ArgumentException or GgufFormatException or IOException)
+            {
+                Console.Error.WriteLine($"eurus-server: {e.Message}");
+                return 1;
+            }
+        }
         WebApplication app;
         try
         {

@@ -12,9 +12,12 @@ public class MultiSequenceForwardTests
     [InlineData("Q4_0")]
     [InlineData("F32")]
     [InlineData("GQA-F32")]
-    public void BatchedStepLogitsEqualEachSequenceDecodedAlone(string name)
+    [InlineData("Q8_0", KvCacheType.F16)]
+    [InlineData("window")]
+    public void BatchedStepLogitsEqualEachSequenceDecodedAlone(string name, KvCacheType kv = KvCacheType.F32)
     {
-        using var model = EurusModel.Load(ForwardOracleTests.PathOf(name), new ModelOptions { Threads = 2, ContextLength = 128, BatchSize = 16 });
+        string path = name == "window" ? TestModels.SyntheticWindow : ForwardOracleTests.PathOf(name);
+        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 128, BatchSize = 16, KvCacheType = kv });
         var c = model.Config;
         int vocab = c.Vocab;
         var rng = new Random(7);
@@ -33,8 +36,12 @@ public class MultiSequenceForwardTests
 
         // Batched: sequence 2 joins late, so its prompt chunk shares steps with the others' decode tokens, and
         // sequence 1's prompt is split over two steps.
-        using var forward = new MultiSequenceTransformer(c, model.Weights, 32, 128, 2, null);
-        var caches = Enumerable.Range(0, 3).Select(_ => new KvCache(c.Layers, c.KvDim, 128, KvCacheType.F32)).ToArray();
+        // With a sliding window (8 here) the caches are rings of window + one prompt chunk, as in InferenceSession.
+        int? window = model.SlidingWindow;
+        int capacity = window is int w ? w + 16 : 128;
+        if (name == "window") Assert.Equal(8, window);
+        using var forward = new MultiSequenceTransformer(c, model.Weights, 32, capacity, 2, window);
+        var caches = Enumerable.Range(0, 3).Select(_ => new KvCache(c.Layers, c.KvDim, capacity, kv)).ToArray();
         var done = new int[3];          // prompt tokens evaluated
         var steps = new int[3];         // logits compared so far
         var logits = new float[32 * vocab];

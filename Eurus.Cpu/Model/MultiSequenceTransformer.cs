@@ -33,6 +33,9 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
     private readonly float[] _kvTmp;    // [heads × head_dim], F16 cache conversion
     private readonly float[] _cos, _sin;
     private readonly int _maxCapacity;
+    private readonly SequenceToken[] _tokens;   // the current step's tokens, for the attention workers
+    private readonly AttendAll _attend;
+    private readonly Action<int> _attendHead;
 
     public MultiSequenceTransformer(MistralConfig c, MistralWeights w, int maxTokens, int maxKvCapacity, int threads, int? window)
     {
@@ -58,6 +61,9 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
         _kvTmp = new float[c.Heads * c.HeadDim];
         _cos = new float[maxTokens * c.RopeDim / 2];
         _sin = new float[maxTokens * c.RopeDim / 2];
+        _tokens = new SequenceToken[maxTokens];
+        _attend = new AttendAll(this);
+        _attendHead = _attend.Head;
     }
 
     /// <summary>Most tokens one step accepts.</summary>
@@ -94,7 +100,9 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
             Ops.RopeAngles(tokens[t].Position, _c.RopeTheta, _c.RopeDim, _cos.AsSpan(t * half, half), _sin.AsSpan(t * half, half));
         }
 
-        var attend = new AttendAll(this, tokens.ToArray(), n);
+        tokens.CopyTo(_tokens);
+        var attend = _attend;
+        attend.Count = n;
         for (int l = 0; l < _c.Layers; l++)
         {
             var L = _w.Layers[l];
@@ -116,7 +124,7 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
             // Attention: heads in parallel, each head walking the step's tokens against their own caches.
             attend.Layer = l;
             if (_threads == 1) for (int h = 0; h < _c.Heads; h++) attend.Head(h);
-            else Parallel.For(0, _c.Heads, _parallel, attend.Head);
+            else Parallel.For(0, _c.Heads, _parallel, _attendHead);
 
             _mm.Multiply(L.Wo, _ao, n, _xb);
             TensorPrimitives.Add(x, _xb.AsSpan(0, n * dim), x);
@@ -140,9 +148,9 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
     }
 
     /// <summary>softmax(q·Kᵀ/√d)·V per (token, head), with the summation order of the single-sequence pass.</summary>
-    private sealed class AttendAll(MultiSequenceTransformer o, SequenceToken[] tokens, int n)
+    private sealed class AttendAll(MultiSequenceTransformer o)
     {
-        public int Layer;
+        public int Layer, Count;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Head(int h)
@@ -152,7 +160,8 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
             int kvOff = h / c.GroupSize * hd;
             float scale = 1f / MathF.Sqrt(hd);
             var tmp = o._kvTmp.AsSpan(h * hd, hd);
-            for (int t = 0; t < n; t++)
+            var tokens = o._tokens;
+            for (int t = 0; t < Count; t++)
             {
                 var cache = tokens[t].Cache;
                 int pos = tokens[t].Position;

@@ -106,6 +106,33 @@ public class LifecycleTests
     }
 
     [Fact]
+    public async Task WrongMethodGets405WithAnErrorBody()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var resp = await server.Http.GetAsync("/v1/chat/completions");
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, resp.StatusCode);
+        using var doc = JsonDocument.Parse(await resp.Content.ReadAsStringAsync());
+        Assert.False(string.IsNullOrEmpty(doc.RootElement.GetProperty("error").GetProperty("message").GetString()));
+    }
+
+    [Theory]
+    [InlineData("--port", "x")]
+    [InlineData("--parallel", "0")]
+    [InlineData("--kv-type", "q4")]
+    [InlineData("--bogus", "1")]
+    [InlineData("--api-key", "")]
+    public void BadCommandLinesAreRefused(string name, string value) =>
+        Assert.Throws<ArgumentException>(() => ServerOptions.Parse([name, value]));
+
+    [Fact]
+    public async Task F16CacheAndWindowOptionsServe()
+    {
+        await using var server = await TestServer.StartAsync(ServerOptions.Parse(["--kv-type", "f16", "--window", "64", "--parallel", "2"]));
+        using var resp = await server.PostAsync("/v1/completions", """{"prompt": "And God said", "max_tokens": 4}""");
+        Assert.Equal(HttpStatusCode.OK, resp.StatusCode);
+    }
+
+    [Fact]
     public async Task PromptsLongerThanTheContextAreRefused()
     {
         await using var server = await TestServer.StartAsync();

@@ -43,7 +43,10 @@ public static class EurusServer
     /// </summary>
     public static WebApplication Build(ServerOptions options)
     {
-        var model = EurusModel.Load(options.ModelPath, new ModelOptions { Threads = options.Threads, ContextLength = options.ContextLength });
+        var model = EurusModel.Load(options.ModelPath, new ModelOptions
+        {
+            Threads = options.Threads, ContextLength = options.ContextLength, KvCacheType = options.KvCacheType, SlidingWindow = options.SlidingWindow,
+        });
         ServerState state;
         try
         {
@@ -64,6 +67,13 @@ public static class EurusServer
         var app = builder.Build();
         app.Lifetime.ApplicationStopped.Register(state.Dispose);
 
+        // Responses the framework ends without a body (404 unknown route, 405 wrong method) get an error body too.
+        app.UseStatusCodePages(async c =>
+        {
+            var http = c.HttpContext;
+            await ApiException.Write(http, http.Response.StatusCode, $"{http.Request.Method} {http.Request.Path}: status {http.Response.StatusCode}.",
+                http.Response.StatusCode >= 500 ? "server_error" : "invalid_request_error");
+        });
         app.Use(Errors);
         app.Use(ApiKey);
         app.MapGet("/health", (ServerState s) => Results.Json(new
@@ -84,7 +94,6 @@ public static class EurusServer
         app.MapPost("/v1/completions", CompletionEndpoints.Completion);
         app.MapPost("/tokenize", TokenEndpoints.Tokenize);
         app.MapPost("/detokenize", TokenEndpoints.Detokenize);
-        app.MapFallback((HttpContext ctx) => ApiException.Write(ctx, 404, $"No route {ctx.Request.Method} {ctx.Request.Path}.", "not_found_error"));
         return app;
     }
 

@@ -18,12 +18,17 @@ public sealed record ServerOptions
     public int Parallel { get; init; } = 4;
     /// <summary>Requests waiting for a slot before 429.</summary>
     public int Queue { get; init; } = 64;
+    /// <summary>KV cache element type (f16 halves the per-slot memory).</summary>
+    public Eurus.Cpu.Model.KvCacheType KvCacheType { get; init; } = Eurus.Cpu.Model.KvCacheType.F32;
+    /// <summary>Sliding attention window (null: the file's, else full attention).</summary>
+    public int? SlidingWindow { get; init; }
     /// <summary>Largest request body accepted.</summary>
     public long MaxBodyBytes { get; init; } = 4 << 20;
 
     public const string Usage = """
         usage: eurus-server [-m MODEL.gguf] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [-c 4096] [-t THREADS]
-                            [--parallel 4] [--queue 64]
+                            [--parallel 4] [--queue 64] [--kv-type f32|f16] [--window N]
+               eurus-server bench [-m MODEL.gguf] [--streams 1,2,4,8] [-n 64] [-t THREADS] [-r 2]
         OpenAI-compatible endpoints: POST /v1/chat/completions, POST /v1/completions (\"stream\": true for SSE),
         GET /v1/models, GET /health, POST /tokenize, POST /detokenize.
         """;
@@ -53,6 +58,16 @@ public sealed record ServerOptions
                 "-t" or "--threads" => o with { Threads = Int(1, 1024) },
                 "-np" or "--parallel" => o with { Parallel = Int(1, 256) },
                 "--queue" => o with { Queue = Int(0, 100_000) },
+                "--kv-type" => o with
+                {
+                    KvCacheType = Value() switch
+                    {
+                        "f32" => Eurus.Cpu.Model.KvCacheType.F32,
+                        "f16" => Eurus.Cpu.Model.KvCacheType.F16,
+                        var v => throw new ArgumentException($"--kv-type must be f32 or f16, not '{v}'."),
+                    },
+                },
+                "--window" => o with { SlidingWindow = Int(1, 1 << 24) },
                 _ => throw new ArgumentException($"unknown option '{name}'."),
             };
         }

@@ -49,38 +49,48 @@ internal sealed unsafe class PackedActivations : IDisposable
     public int Blocks { get; private set; }
 
     /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Prepare(ReadOnlySpan<float> x, int tokens, int cols, bool forQ4, bool forQ8)
     {
-        if (tokens > _maxTokens || cols / 32 > _maxBlocks || cols % 32 != 0) throw new ArgumentOutOfRangeException(nameof(tokens));
-        int nb = cols / 32;
-        Blocks = nb;
-        for (int t = 0; t < tokens; t++)
+        Begin(tokens, cols);
+        for (int t = 0; t < tokens; t++) PrepareToken(x.Slice(t * cols, cols), t, forQ4, forQ8);
+    }
+
+    /// <summary>Sets the shape of the next preparation; then <see cref="PrepareToken"/> fills each token (in any order, concurrently).</summary>
+    public void Begin(int tokens, int cols)
+    {
+        if (tokens < 1 || tokens > _maxTokens || cols / 32 > _maxBlocks || cols % 32 != 0) throw new ArgumentOutOfRangeException(nameof(tokens));
+        Blocks = cols / 32;
+    }
+
+    /// <summary>Quantizes token <paramref name="t"/>'s row <paramref name="x"/> (length = 32 × <see cref="Blocks"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void PrepareToken(ReadOnlySpan<float> x, int t, bool forQ4, bool forQ8)
+    {
+        int nb = Blocks;
+        if ((uint)t >= (uint)_maxTokens || x.Length != nb * 32) throw new ArgumentOutOfRangeException(nameof(t));
+        var blocks = _blocks.AsSpan(t * nb, nb);
+        ActivationQuantizer.QuantizeQ8_0(x, blocks);
+        for (int b = 0; b < nb; b++)
         {
-            var blocks = _blocks.AsSpan(t * nb, nb);
-            ActivationQuantizer.QuantizeQ8_0(x.Slice(t * cols, cols), blocks);
-            for (int b = 0; b < nb; b++)
+            long i = (long)t * nb + b;
+            float d = HalfTable.ToSingle(BitConverter.HalfToUInt16Bits(blocks[b].D));
+            _d[i] = d;
+            fixed (sbyte* q = blocks[b].Qs)
             {
-                long i = (long)t * nb + b;
-                float d = HalfTable.ToSingle(BitConverter.HalfToUInt16Bits(blocks[b].D));
-                _d[i] = d;
-                fixed (sbyte* q = blocks[b].Qs)
+                if (forQ4)
                 {
-                    if (forQ4)
+                    for (int lane = 0; lane < 4; lane++)
                     {
-                        for (int lane = 0; lane < 4; lane++)
-                        {
-                            int sum = 0;
-                            for (int j = 4 * lane; j < 4 * lane + 4; j++) sum += q[j] + q[16 + j];
-                            _bias[i * 4 + lane] = 8 * sum;
-                            _d16[i * 4 + lane] = d;
-                        }
-                        Buffer.MemoryCopy(q, _lo + i * 16, 16, 16);
-                        Buffer.MemoryCopy(q + 16, _hi + i * 16, 16, 16);
+                        int sum = 0;
+                        for (int j = 4 * lane; j < 4 * lane + 4; j++) sum += q[j] + q[16 + j];
+                        _bias[i * 4 + lane] = 8 * sum;
+                        _d16[i * 4 + lane] = d;
                     }
-                    if (forQ8)
-                        for (int j = 0; j < 32; j++) _x16[i * 32 + j] = q[j];
+                    Buffer.MemoryCopy(q, _lo + i * 16, 16, 16);
+                    Buffer.MemoryCopy(q + 16, _hi + i * 16, 16, 16);
                 }
+                if (forQ8)
+                    for (int j = 0; j < 32; j++) _x16[i * 32 + j] = q[j];
             }
         }
     }

@@ -47,7 +47,7 @@ public sealed class BatchedGenerator : IDisposable
         // As in InferenceSession: a ring buffer of window + one prompt chunk when a window applies.
         _capacity = _window is int win ? Math.Min(model.ContextLength, win + _batch) : model.ContextLength;
         _forward = new MultiSequenceTransformer(c, model.Weights, stepTokens, _capacity, model.Options.Threads, _window);
-        _logits = new float[stepTokens * c.Vocab];
+        _logits = GC.AllocateArray<float>(stepTokens * c.Vocab, pinned: true);
         _slots = new Slot[options.MaxSequences];
         for (int i = 0; i < _slots.Length; i++) _slots[i] = new Slot();
         _thread = new Thread(Loop) { IsBackground = true, Name = "Eurus batched decode" };

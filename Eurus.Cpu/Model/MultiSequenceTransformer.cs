@@ -25,8 +25,7 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
     private readonly MistralConfig _c;
     private readonly MistralWeights _w;
     private readonly MatMul _mm;
-    private readonly ParallelOptions _parallel;
-    private readonly int _threads;
+    private readonly WorkerPool _pool;
     private readonly int? _window;
     private readonly float[] _x, _xb, _q, _k, _v, _ao, _gate, _up;
     private readonly float[] _scores;   // [heads × max kv capacity]
@@ -35,7 +34,6 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
     private readonly int _maxCapacity;
     private readonly SequenceToken[] _tokens;   // the current step's tokens, for the attention workers
     private readonly AttendAll _attend;
-    private readonly Action<int> _attendHead;
 
     public MultiSequenceTransformer(MistralConfig c, MistralWeights w, int maxTokens, int maxKvCapacity, int threads, int? window)
     {
@@ -44,33 +42,38 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
         _window = window;
         MaxTokens = maxTokens;
         _maxCapacity = maxKvCapacity;
-        _threads = Math.Max(1, threads);
-        _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
+        _pool = new WorkerPool(threads);
         var all = new[] { w.TokenEmbedding, w.Output }.Concat(w.Layers.SelectMany(l => new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.Gate, l.Up, l.Down })).ToArray();
-        _mm = new MatMul(maxTokens, Math.Max(c.Dim, c.FeedForward), _threads,
+        _mm = new MatMul(maxTokens, Math.Max(c.Dim, c.FeedForward), _pool,
             all.Any(m => m.Type == Gguf.GgmlType.F16), all.Any(m => m.Type == Gguf.GgmlType.BF16));
-        _x = new float[maxTokens * c.Dim];
-        _xb = new float[maxTokens * c.Dim];
-        _q = new float[maxTokens * c.Dim];
-        _k = new float[maxTokens * c.KvDim];
-        _v = new float[maxTokens * c.KvDim];
-        _ao = new float[maxTokens * c.Dim];
-        _gate = new float[maxTokens * c.FeedForward];
-        _up = new float[maxTokens * c.FeedForward];
+        _x = Pinned(maxTokens * c.Dim);
+        _xb = Pinned(maxTokens * c.Dim);
+        _q = Pinned(maxTokens * c.Dim);
+        _k = Pinned(maxTokens * c.KvDim);
+        _v = Pinned(maxTokens * c.KvDim);
+        _ao = Pinned(maxTokens * c.Dim);
+        _gate = Pinned(maxTokens * c.FeedForward);
+        _up = Pinned(maxTokens * c.FeedForward);
         _scores = new float[c.Heads * maxKvCapacity];
         _kvTmp = new float[c.Heads * c.HeadDim];
         _cos = new float[maxTokens * c.RopeDim / 2];
         _sin = new float[maxTokens * c.RopeDim / 2];
         _tokens = new SequenceToken[maxTokens];
         _attend = new AttendAll(this);
-        _attendHead = _attend.Head;
     }
+
+    // Matmul inputs and outputs are pinned, as in Transformer: the kernels read them through pointers from several threads.
+    private static float[] Pinned(int length) => GC.AllocateArray<float>(length, pinned: true);
 
     /// <summary>Most tokens one step accepts.</summary>
     public int MaxTokens { get; }
 
-    /// <summary>Frees native scratch memory.</summary>
-    public void Dispose() => _mm.Dispose();
+    /// <summary>Frees native scratch memory and stops the worker threads.</summary>
+    public void Dispose()
+    {
+        _mm.Dispose();
+        _pool.Dispose();
+    }
 
     /// <summary>
     /// Runs one step over <paramref name="tokens"/>, storing their keys and values in their caches, and writes the
@@ -123,8 +126,7 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
 
             // Attention: heads in parallel, each head walking the step's tokens against their own caches.
             attend.Layer = l;
-            if (_threads == 1) for (int h = 0; h < _c.Heads; h++) attend.Head(h);
-            else Parallel.For(0, _c.Heads, _parallel, _attendHead);
+            _pool.Run(attend, _c.Heads);
 
             _mm.Multiply(L.Wo, _ao, n, _xb);
             TensorPrimitives.Add(x, _xb.AsSpan(0, n * dim), x);
@@ -148,12 +150,12 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
     }
 
     /// <summary>softmax(q·Kᵀ/√d)·V per (token, head), with the summation order of the single-sequence pass.</summary>
-    private sealed class AttendAll(MultiSequenceTransformer o)
+    private sealed class AttendAll(MultiSequenceTransformer o) : IParallelWork
     {
         public int Layer, Count;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Head(int h)
+        public void Execute(int h)
         {
             var c = o._c;
             int hd = c.HeadDim;
@@ -175,11 +177,7 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
                 var outHead = o._ao.AsSpan(t * c.Dim + h * hd, hd);
                 outHead.Clear();
                 for (int j = 0; j < count; j++)
-                {
-                    var v = cache.Value(Layer, first + j, kvOff, hd, tmp);
-                    float p = scores[j];
-                    for (int i = 0; i < hd; i++) outHead[i] += p * v[i];
-                }
+                    TensorPrimitives.MultiplyAdd(cache.Value(Layer, first + j, kvOff, hd, tmp), scores[j], outHead, outHead);
             }
         }
     }

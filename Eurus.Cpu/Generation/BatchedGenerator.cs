@@ -14,6 +14,16 @@ namespace Eurus.Cpu.Generation;
 /// those an <see cref="InferenceSession"/> gives for the same prompt and settings (same seed), whatever else runs
 /// beside it. Thread-safe; one background thread runs the steps.
 /// </summary>
+/// <example>
+/// <code>
+/// using var model = EurusModel.Load("eurus-7b-kto.Q4_0.gguf");
+/// using var generator = new BatchedGenerator(model, new BatchedGeneratorOptions { MaxSequences = 8 });
+/// var a = generator.Submit(model.Tokenizer.Encode("[INST] Hi [/INST]"), SamplingSettings.Greedy, cancellationToken);
+/// var b = generator.Submit(model.Tokenizer.Encode("[INST] Bye [/INST]"), SamplingSettings.Greedy, cancellationToken);
+/// await foreach (var token in a) Console.Write(token.Text);   // b decodes meanwhile, in the same steps
+/// Console.WriteLine((await a.Completion).FinishReason);
+/// </code>
+/// </example>
 public sealed class BatchedGenerator : IDisposable
 {
     private readonly EurusModel _model;

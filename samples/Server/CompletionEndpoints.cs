@@ -14,6 +14,8 @@ internal static class CompletionEndpoints
     {
         var req = await Json.Read(ctx, RequestJson.Default.ChatRequest);
         if (req.Messages is not { Count: > 0 }) throw ApiException.BadRequest("'messages' must be a non-empty array.", "messages");
+        if (req.Tools.ValueKind == JsonValueKind.Array && req.Tools.GetArrayLength() > 0)
+            throw ApiException.BadRequest("Tools are not supported by this server.", "tools");
         var messages = new List<ChatMessage>();
         foreach (var m in req.Messages)
         {

@@ -44,6 +44,8 @@ public sealed class StreamOptionsDto
 public sealed class ChatRequest : SamplingFields
 {
     public List<ChatMessageDto>? Messages { get; set; }
+    /// <summary>Refused when non-empty: the server has no tool calling, and ignoring tools would answer wrongly.</summary>
+    public JsonElement Tools { get; set; }
 }
 
 public sealed class CompletionRequest : SamplingFields

@@ -27,29 +27,48 @@ public class LifecycleTests
     }
 
     [Fact]
-    public async Task DisconnectFreesTheSlotAndAFullQueueGets429()
+    public async Task AFullQueueGets429()
+    {
+        await using var server = await TestServer.StartAsync(new ServerOptions { Parallel = 1, Queue = 0 });
+        var req = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(Endless, Encoding.UTF8, "application/json") };
+        using var resp = await server.Http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await resp.Content.ReadAsStreamAsync());
+        Assert.StartsWith("data: ", await reader.ReadLineAsync());
+
+        // One slot, no waiting room: of several requests arriving together at most one gets the slot (if the stream
+        // above has ended by then), the others get 429 with an OpenAI-style body.
+        var others = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => server.PostAsync("/v1/completions", """{"prompt": "x", "max_tokens": 2}""")));
+        Assert.True(others.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests) >= 3, string.Join(", ", others.Select(r => r.StatusCode)));
+        var refused = others.First(r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        using (var err = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()))
+            Assert.False(string.IsNullOrEmpty(err.RootElement.GetProperty("error").GetProperty("message").GetString()));
+        foreach (var r in others) r.Dispose();
+        Assert.EndsWith("data: [DONE]\n\n", await reader.ReadToEndAsync());
+        await WaitIdle(server);
+    }
+
+    [Fact]
+    public async Task DisconnectStopsTheGenerationAndFreesTheSlot()
     {
         await using var server = await TestServer.StartAsync(new ServerOptions { Parallel = 1, Queue = 0 });
         for (int round = 0; round < 2; round++)
         {
-            using var client = new HttpClient { BaseAddress = new Uri(server.BaseUrl) };
+            long stepsBefore = (await Health(server)).GetProperty("steps").GetInt64();
+            // No draining of the unread response on disposal (HttpClient would otherwise read it to reuse the
+            // connection): disposing closes the connection, as a client that goes away does.
+            using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = new Uri(server.BaseUrl) };
             var req = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(Endless, Encoding.UTF8, "application/json") };
             var resp = await client.SendAsync(req, HttpCompletionOption.ResponseHeadersRead);
             var reader = new StreamReader(await resp.Content.ReadAsStreamAsync());
             Assert.StartsWith("data: ", await reader.ReadLineAsync());
-            Assert.Equal(1, (await Health(server)).GetProperty("slots_processing").GetInt32());
 
-            // The only slot is busy and no one may wait: 429 with an OpenAI-style body.
-            using var busy = await server.PostAsync("/v1/completions", """{"prompt": "x", "max_tokens": 2}""");
-            Assert.Equal(HttpStatusCode.TooManyRequests, busy.StatusCode);
-            using var err = JsonDocument.Parse(await busy.Content.ReadAsStringAsync());
-            Assert.False(string.IsNullOrEmpty(err.RootElement.GetProperty("error").GetProperty("message").GetString()));
-
-            // The streaming client goes away mid-answer: its generation stops and the slot comes back.
+            // The client goes away mid-answer: the generation stops well before its 250 tokens and the slot comes back.
             reader.Dispose();
             resp.Dispose();
             client.Dispose();
             await WaitIdle(server);
+            long steps = (await Health(server)).GetProperty("steps").GetInt64() - stepsBefore;
+            Assert.True(steps < 240, $"{steps} steps: the disconnected generation was not stopped");
         }
         using var ok = await server.PostAsync("/v1/completions", """{"prompt": "And God said", "max_tokens": 3}""");
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);

@@ -24,7 +24,7 @@ public class EurusChatClientTests
         ];
         var ids = EurusChatClient.EncodePrompt(model.Tokenizer, conversation);
         string templated = "<s>[INST] Answer in the words of the Psalms.\n\nWho is my shepherd? [/INST]The LORD is my shepherd; I shall not want.</s>[INST] And then? [/INST]";
-        Assert.Equal(LlamaOracle.TokenizeWithSpecials(TestPaths.Q8, templated), ids);
+        Assert.Equal(LlamaOracle.TokenizeSpecial(TestPaths.Q8, templated), ids);
         Assert.Equal(model.Tokenizer.BosId, ids[0]);
         Assert.Single(ids, model.Tokenizer.EosId);
         // Text that spells a special token stays text: it cannot close a turn.

@@ -26,8 +26,8 @@ internal static class LlamaOracle
         }
     }
 
-    /// <summary>llama.cpp's ids for <paramref name="text"/> with special tokens (<c>&lt;s&gt;</c>, <c>&lt;/s&gt;</c>) parsed, no BOS added.</summary>
-    public static int[] TokenizeWithSpecials(string modelPath, string text)
+    /// <summary>llama.cpp's ids for <paramref name="text"/> with special-token parsing on ("&lt;s&gt;" is BOS) and no BOS added.</summary>
+    public static int[] TokenizeSpecial(string modelPath, string text)
     {
         lock (Gate)
         {

@@ -69,6 +69,46 @@ internal static unsafe class PackedGemm
         yA[3 * stride + 1] = Vector512.Sum(c3e + c3o) + PackedDot.Q4Scalar(wsB, wqB, blocks, x3, tail);
     }
 
+    /// <summary>
+    /// Two rows × two tokens: <see cref="Q4Tile2x4"/> for a batch of two or three tokens (two decoding sequences of a
+    /// server step, a prompt's last tokens), with the same arithmetic and order, so it too is bit-identical to decoding.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q4Tile2x2(ushort* wsA, byte* wqA, ushort* wsB, byte* wqB, int blocks, PackedActivations acts, int t0, float* yA, long stride)
+    {
+        var x0 = acts.For(t0);
+        var x1 = acts.For(t0 + 1);
+        Vector512<float> a0e = default, a0o = default, a1e = default, a1o = default;
+        Vector512<float> c0e = default, c0o = default, c1e = default, c1o = default;
+        var mask = Vector512.Create((byte)0x0F);
+        var ones = Vector512.Create((short)1);
+        var idx = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+        int quads = blocks / 4;
+        for (int q = 0; q < quads; q++)
+        {
+            int b = q * 4;
+            var (loA, hiA) = PackedDot.Nibbles512(wqA + b * 16, mask);
+            var dA = PackedDot.Scales16(wsA + b, idx);
+            var (loB, hiB) = PackedDot.Nibbles512(wqB + b * 16, mask);
+            var dB = PackedDot.Scales16(wsB + b, idx);
+            if ((q & 1) == 0)
+            {
+                Two(loA, hiA, dA, loB, hiB, dB, x0, b, ones, ref a0e, ref c0e);
+                Two(loA, hiA, dA, loB, hiB, dB, x1, b, ones, ref a1e, ref c1e);
+            }
+            else
+            {
+                Two(loA, hiA, dA, loB, hiB, dB, x0, b, ones, ref a0o, ref c0o);
+                Two(loA, hiA, dA, loB, hiB, dB, x1, b, ones, ref a1o, ref c1o);
+            }
+        }
+        int tail = quads * 4;
+        yA[0] = Vector512.Sum(a0e + a0o) + PackedDot.Q4Scalar(wsA, wqA, blocks, x0, tail);
+        yA[stride] = Vector512.Sum(a1e + a1o) + PackedDot.Q4Scalar(wsA, wqA, blocks, x1, tail);
+        yA[1] = Vector512.Sum(c0e + c0o) + PackedDot.Q4Scalar(wsB, wqB, blocks, x0, tail);
+        yA[stride + 1] = Vector512.Sum(c1e + c1o) + PackedDot.Q4Scalar(wsB, wqB, blocks, x1, tail);
+    }
+
     // One token's quad for two rows, sharing the token's activation loads.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Two(Vector512<byte> loA, Vector512<byte> hiA, Vector512<float> dA, Vector512<byte> loB, Vector512<byte> hiB, Vector512<float> dB,
@@ -116,5 +156,31 @@ internal static unsafe class PackedGemm
         y[stride] = Vector512.Sum(a1) + PackedDot.Q8Scalar(ws, wq, blocks, acts.For(t0 + 1), b);
         y[2 * stride] = Vector512.Sum(a2) + PackedDot.Q8Scalar(ws, wq, blocks, acts.For(t0 + 2), b);
         y[3 * stride] = Vector512.Sum(a3) + PackedDot.Q8Scalar(ws, wq, blocks, acts.For(t0 + 3), b);
+    }
+
+    /// <summary>Q8_0: one row × two tokens, <see cref="Q8Tile4"/>'s arithmetic and order for batches of two or three.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q8Tile2(ushort* ws, sbyte* wq, int blocks, PackedActivations acts, int t0, float* y, long stride)
+    {
+        var x0 = acts.For(t0);
+        long s1 = acts.TokenStride8;
+        byte* x8 = (byte*)x0.X8, nx8 = (byte*)x0.NX8, d8 = (byte*)x0.D8;
+        Vector512<float> a0 = default, a1 = default;
+        var ones = Vector512.Create((short)1);
+        int b = 0;
+        for (; b + 4 <= blocks; b += 4)
+        {
+            var (dw01, dw23) = PackedDot.Scales8x2(ws + b);
+            for (int h = 0; h < 2; h++)
+            {
+                var (abs, neg) = PackedDot.SignSplit(wq + b * 32 + h * 64);
+                var dw = h == 0 ? dw01 : dw23;
+                long o = b * 32 + h * 64;
+                a0 = Avx512F.FusedMultiplyAdd(PackedDot.Q8Pair512(abs, neg, (sbyte*)(x8 + o), (sbyte*)(nx8 + o), (float*)(d8 + o), ones), dw, a0);
+                a1 = Avx512F.FusedMultiplyAdd(PackedDot.Q8Pair512(abs, neg, (sbyte*)(x8 + s1 + o), (sbyte*)(nx8 + s1 + o), (float*)(d8 + s1 + o), ones), dw, a1);
+            }
+        }
+        y[0] = Vector512.Sum(a0) + PackedDot.Q8Scalar(ws, wq, blocks, x0, b);
+        y[stride] = Vector512.Sum(a1) + PackedDot.Q8Scalar(ws, wq, blocks, acts.For(t0 + 1), b);
     }
 }

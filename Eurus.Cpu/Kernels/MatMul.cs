@@ -22,7 +22,8 @@ internal sealed unsafe class MatMul : IDisposable
 
     // What the activation buffers currently hold: the input they were made from and which forms are ready.
     private (nint X, int Tokens, int Cols) _preparedInput;
-    private bool _q4Ready, _q8Ready, _f16Ready, _bf16Ready;
+    private bool _q4Ready, _q8Ready, _f16Ready, _bf16Ready, _q8kReady;
+    private KQuantActivations? _q8k; // Q8_K activations, created on the first K-quant multiply
 
     public MatMul(int maxTokens, int maxCols, int threads, bool needHalf, bool needBFloat)
     {
@@ -52,7 +53,7 @@ internal sealed unsafe class MatMul : IDisposable
         if (!sameInput)
         {
             _preparedInput = input;
-            _q4Ready = _q8Ready = _f16Ready = _bf16Ready = false;
+            _q4Ready = _q8Ready = _f16Ready = _bf16Ready = _q8kReady = false;
         }
         switch (w.Type)
         {
@@ -65,6 +66,11 @@ internal sealed unsafe class MatMul : IDisposable
                     _packedX.Prepare(x, tokens, cols, forQ4: q4, forQ8: !q4);
                     if (q4) _q4Ready = true; else _q8Ready = true;
                 }
+                break;
+            case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
+                _q8k ??= new KQuantActivations(_maxTokens, _maxCols);
+                if (!_q8kReady) _q8k.Prepare(x, tokens, cols);
+                _q8kReady = true;
                 break;
             case GgmlType.F16:
                 if (!_f16Ready) FloatConversion.SingleToHalf(x[..(tokens * cols)], _f16);
@@ -128,6 +134,7 @@ internal sealed unsafe class MatMul : IDisposable
                     {
                         GgmlType.Q4_0 => PackedDot.Q4(packed!.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(t)),
                         GgmlType.Q8_0 => PackedDot.Q8(packed!.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX.For(t)),
+                        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => KQuantDot.Dot(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!.For(t)),
                         GgmlType.F32 => System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(w.Data + (long)r * w.RowBytes, cols), new ReadOnlySpan<float>(px + (long)t * cols, cols)),
                         GgmlType.F16 => VecDotReference.F16(MemoryMarshal.Cast<byte, Half>(w.Row(r)), owner._f16.AsSpan(t * cols, cols)),
                         GgmlType.BF16 => VecDotReference.BF16(MemoryMarshal.Cast<byte, ushort>(w.Row(r)), owner._bf16.AsSpan(t * cols, cols)),
@@ -139,5 +146,9 @@ internal sealed unsafe class MatMul : IDisposable
     }
 
     /// <summary>Frees the native activation buffers.</summary>
-    public void Dispose() => _packedX.Dispose();
+    public void Dispose()
+    {
+        _packedX.Dispose();
+        _q8k?.Dispose();
+    }
 }

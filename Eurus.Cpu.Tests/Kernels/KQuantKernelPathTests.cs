@@ -125,6 +125,45 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
     [InlineData(GgmlType.Q6_K)]
     public void PathsMatchTheReferenceOnRandomBlocks(GgmlType type) => Check(type, randomBytes: true);
 
+    /// <summary>The four-token prompt tiles (AVX-512) equal the reference for each of their four tokens.</summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void FourTokenTilesMatchTheReference(GgmlType type)
+    {
+        if (!KQuantTile.Supported)
+        {
+            output.WriteLine("the K-quant tiles need AVX-512; the matmul loops the one-token kernels here.");
+            return;
+        }
+        foreach (int blocks in BlockCounts)
+        {
+            int cols = blocks * 256;
+            var w = RandomBlocks(type, blocks, 77 + blocks);
+            var x = new BlockQ8_K[4 * blocks];
+            for (int k = 0; k < 4; k++) KQuantReference.QuantizeQ8_K(Random(cols, 500 * k + blocks, 3), x.AsSpan(k * blocks, blocks));
+            var y = new float[4 * 3];
+            fixed (byte* pw = w)
+            fixed (BlockQ8_K* px = x)
+            fixed (float* py = y)
+                KQuantTile.Tile4(type, pw, blocks, (byte*)px, (long)blocks * BlockQ8_K.Bytes, py, 3);
+            for (int k = 0; k < 4; k++)
+            {
+                var xk = x.AsSpan(k * blocks, blocks).ToArray();
+                float reference = Reference(type, w, xk);
+                var wf = new float[cols];
+                var xq = new float[cols];
+                RowCodec.Decode(type, w, wf);
+                KQuantReference.DequantizeQ8_K(xk, xq);
+                float magnitude = 0;
+                for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[i] * xq[i]);
+                Assert.True(MathF.Abs(reference - y[3 * k]) <= 1e-5f * magnitude + 1e-6f,
+                    $"{type} tile, {blocks} blocks, token {k}: reference {reference}, got {y[3 * k]}");
+            }
+        }
+    }
+
     /// <summary>The whole-word scale unpacking of the SIMD paths equals the per-byte rule of the layout, for every input.</summary>
     [Fact]
     public void ScaleUnpackingMatchesTheLayoutRule()

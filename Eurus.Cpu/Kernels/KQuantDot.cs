@@ -88,7 +88,7 @@ internal static unsafe class KQuantDot
 
     /// <summary>Σ_j min_j · (bsums[2j] + bsums[2j+1]) as four int32 partial sums (SSSE3 horizontal add of pairs).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> MinSum128(ulong mins, short* bs)
+    internal static Vector128<int> MinSum128(ulong mins, short* bs)
     {
         var pairs = Ssse3.HorizontalAdd(Vector128.Load(bs), Vector128.Load(bs + 8));
         var m16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(mins).AsByte());
@@ -215,9 +215,9 @@ internal static unsafe class KQuantDot
     }
 
     // Constant shuffle/permute operands, built once (not per call: a row is only a few super-blocks long).
-    private static readonly Vector512<short>[] Idx16 = [ScaleIndex(0, 16), ScaleIndex(2, 16), ScaleIndex(4, 16), ScaleIndex(6, 16)];
-    private static readonly Vector512<short>[] Idx8 = [ScaleIndex(0, 8), ScaleIndex(4, 8), ScaleIndex(8, 8), ScaleIndex(12, 8)];
-    private static readonly Vector512<byte>[] HighBits = [HighBitMask(0), HighBitMask(1), HighBitMask(2), HighBitMask(3)];
+    internal static readonly Vector512<short>[] Idx16 = [ScaleIndex(0, 16), ScaleIndex(2, 16), ScaleIndex(4, 16), ScaleIndex(6, 16)];
+    internal static readonly Vector512<short>[] Idx8 = [ScaleIndex(0, 8), ScaleIndex(4, 8), ScaleIndex(8, 8), ScaleIndex(12, 8)];
+    internal static readonly Vector512<byte>[] HighBits = [HighBitMask(0), HighBitMask(1), HighBitMask(2), HighBitMask(3)];
     private static readonly Vector256<byte>[] Pairs = [ScalePair(0), ScalePair(1), ScalePair(2), ScalePair(3)];
 
     /// <summary>Permutation indices repeating scale <c>first + lane / group</c> over the 32 int16 lanes.</summary>

@@ -1,0 +1,154 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Eurus.Cpu.Gguf;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// Prompt processing for K-quant weights (AVX-512): one weight row against four tokens at once, so each super-block's
+/// scales, mins and quants are unpacked once and used four times. The arithmetic per token is that of the one-token
+/// kernels in <see cref="KQuantDot"/> (exact integer sums per super-block), only the float accumulation order differs.
+/// </summary>
+internal static unsafe class KQuantTile
+{
+    /// <summary>True where the four-token tiles run (elsewhere the matmul loops the one-token kernel over tokens).</summary>
+    public static bool Supported => Avx512BW.IsSupported;
+
+    /// <summary>Set by benchmarks to compare with the one-token loop.</summary>
+    internal static bool Disabled { get; set; }
+
+    /// <summary>
+    /// y[k·yStride] = row <paramref name="w"/> · token k's Q8_K activations (at <paramref name="x"/> + k·<paramref name="xStride"/>
+    /// bytes) for k = 0…3.
+    /// </summary>
+    public static void Tile4(GgmlType type, byte* w, int blocks, byte* x, long xStride, float* y, long yStride)
+    {
+        switch (type)
+        {
+            case GgmlType.Q4_K: QmK4(w, blocks, x, xStride, y, yStride, five: false); break;
+            case GgmlType.Q5_K: QmK4(w, blocks, x, xStride, y, yStride, five: true); break;
+            case GgmlType.Q6_K: Q6K4(w, blocks, x, xStride, y, yStride); break;
+            default: throw new NotSupportedException($"{type} is not a K-quant.");
+        }
+    }
+
+    // Q4_K and Q5_K: the same scales/mins; Q5_K adds a fifth bit to each quant.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void QmK4(byte* w, int blocks, byte* x, long xStride, float* y, long yStride, bool five)
+    {
+        var acc0 = Vector512<float>.Zero; var acc1 = Vector512<float>.Zero; var acc2 = Vector512<float>.Zero; var acc3 = Vector512<float>.Zero;
+        var mask = Vector512.Create((byte)0x0F);
+        var sixteen = Vector512.Create((byte)0x10);
+        var idx = KQuantDot.Idx16;
+        var bits = KQuantDot.HighBits;
+        int blockBytes = five ? KQuantDot.Q5Bytes : KQuantDot.Q4Bytes;
+        int qsOff = five ? KQuantDot.Q5Qs : KQuantDot.Q4Qs;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * blockBytes;
+            var (sc, mn) = KQuantDot.UnpackScales(wb + KQuantDot.Q4Scales);
+            var s = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(sc).AsByte()).ToVector256Unsafe().ToVector512Unsafe();
+            var s0 = Avx512BW.PermuteVar32x16(s, idx[0]); var s1 = Avx512BW.PermuteVar32x16(s, idx[1]);
+            var s2 = Avx512BW.PermuteVar32x16(s, idx[2]); var s3 = Avx512BW.PermuteVar32x16(s, idx[3]);
+            byte* q = wb + qsOff;
+            var n0 = Nibbles(q, mask); var n1 = Nibbles(q + 32, mask); var n2 = Nibbles(q + 64, mask); var n3 = Nibbles(q + 96, mask);
+            if (five)
+            {
+                var h256 = Vector256.Load(wb + KQuantDot.Q5Qh);
+                var h = Vector512.Create(h256, h256);
+                n0 |= Vector512.Equals(h & bits[0], bits[0]) & sixteen;
+                n1 |= Vector512.Equals(h & bits[1], bits[1]) & sixteen;
+                n2 |= Vector512.Equals(h & bits[2], bits[2]) & sixteen;
+                n3 |= Vector512.Equals(h & bits[3], bits[3]) & sixteen;
+            }
+            float d = HalfTable.ToSingle(*(ushort*)wb), dmin = HalfTable.ToSingle(*(ushort*)(wb + 2));
+            byte* xb = x + (long)b * KQuantDot.Q8Bytes;
+            acc0 += Token(n0, n1, n2, n3, s0, s1, s2, s3, mn, xb, d, dmin);
+            acc1 += Token(n0, n1, n2, n3, s0, s1, s2, s3, mn, xb + xStride, d, dmin);
+            acc2 += Token(n0, n1, n2, n3, s0, s1, s2, s3, mn, xb + 2 * xStride, d, dmin);
+            acc3 += Token(n0, n1, n2, n3, s0, s1, s2, s3, mn, xb + 3 * xStride, d, dmin);
+        }
+        y[0] = Vector512.Sum(acc0);
+        y[yStride] = Vector512.Sum(acc1);
+        y[2 * yStride] = Vector512.Sum(acc2);
+        y[3 * yStride] = Vector512.Sum(acc3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Nibbles(byte* q, Vector512<byte> mask)
+    {
+        var v = Vector256.Load(q);
+        return Vector512.Create(v, Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte()) & mask;
+    }
+
+    /// <summary>One token's contribution of one Q4_K/Q5_K super-block: d·dx·Σ scale·(q·a) − dmin·dx·Σ min·bsum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Token(Vector512<byte> n0, Vector512<byte> n1, Vector512<byte> n2, Vector512<byte> n3,
+        Vector512<short> s0, Vector512<short> s1, Vector512<short> s2, Vector512<short> s3, ulong mins, byte* xb, float d, float dmin)
+    {
+        sbyte* a = (sbyte*)(xb + KQuantDot.Q8Qs);
+        var isum = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(n0, Vector512.Load(a)), s0)
+                 + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(n1, Vector512.Load(a + 64)), s1)
+                 + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(n2, Vector512.Load(a + 128)), s2)
+                 + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(n3, Vector512.Load(a + 192)), s3);
+        float dx = *(float*)xb;
+        var m = Sse2.ConvertToVector128Single(KQuantDot.MinSum128(mins, (short*)(xb + KQuantDot.Q8BSums))) * Vector128.Create(dmin * dx);
+        return Avx512F.ConvertToVector512Single(isum) * Vector512.Create(d * dx) - m.ToVector256().ToVector512();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Q6K4(byte* w, int blocks, byte* x, long xStride, float* y, long yStride)
+    {
+        var acc0 = Vector512<float>.Zero; var acc1 = Vector512<float>.Zero; var acc2 = Vector512<float>.Zero; var acc3 = Vector512<float>.Zero;
+        var mask = Vector512.Create((byte)0x0F);
+        var top = Vector512.Create((byte)0x30);
+        var idx = KQuantDot.Idx8;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * KQuantDot.Q6Bytes;
+            var sc16 = Avx2.ConvertToVector256Int16((sbyte*)(wb + KQuantDot.Q6Scales));
+            var s = sc16.ToVector512Unsafe();
+            var s0 = Avx512BW.PermuteVar32x16(s, idx[0]); var s1 = Avx512BW.PermuteVar32x16(s, idx[1]);
+            var s2 = Avx512BW.PermuteVar32x16(s, idx[2]); var s3 = Avx512BW.PermuteVar32x16(s, idx[3]);
+            var (q0, q1) = Half6(wb, wb + KQuantDot.Q6Qh, mask, top);
+            var (q2, q3) = Half6(wb + 64, wb + KQuantDot.Q6Qh + 32, mask, top);
+            float d = HalfTable.ToSingle(*(ushort*)(wb + KQuantDot.Q6D));
+            byte* xb = x + (long)b * KQuantDot.Q8Bytes;
+            acc0 += Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb, d);
+            acc1 += Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb + xStride, d);
+            acc2 += Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb + 2 * xStride, d);
+            acc3 += Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb + 3 * xStride, d);
+        }
+        y[0] = Vector512.Sum(acc0);
+        y[yStride] = Vector512.Sum(acc1);
+        y[2 * yStride] = Vector512.Sum(acc2);
+        y[3 * yStride] = Vector512.Sum(acc3);
+    }
+
+    /// <summary>Half a Q6_K block as unsigned 6-bit quants: elements 0–63 and 64–127 of the half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<byte>, Vector512<byte>) Half6(byte* ql, byte* qh, Vector512<byte> mask, Vector512<byte> top)
+    {
+        var l = Vector512.Load(ql);
+        var hb = Vector256.Load(qh).AsUInt16();
+        var hLo = Vector512.Create(Vector256.ShiftLeft(hb, 4), Vector256.ShiftLeft(hb, 2)).AsByte() & top;
+        var hHi = Vector512.Create(hb, Vector256.ShiftRightLogical(hb, 2)).AsByte() & top;
+        return ((l & mask) | hLo, (Vector512.ShiftRightLogical(l.AsUInt16(), 4).AsByte() & mask) | hHi);
+    }
+
+    /// <summary>One token's contribution of one Q6_K super-block: d·dx·(Σ scale·(q·a) − 32·Σ scale·bsum).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Token6(Vector512<byte> q0, Vector512<byte> q1, Vector512<byte> q2, Vector512<byte> q3,
+        Vector512<short> s0, Vector512<short> s1, Vector512<short> s2, Vector512<short> s3, Vector256<short> sc16, byte* xb, float d)
+    {
+        sbyte* a = (sbyte*)(xb + KQuantDot.Q8Qs);
+        var offset = Vector256.ShiftLeft(Avx2.MultiplyAddAdjacent(sc16, Vector256.Load((short*)(xb + KQuantDot.Q8BSums))), 5);
+        var isum = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q0, Vector512.Load(a)), s0)
+                 + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q1, Vector512.Load(a + 64)), s1)
+                 + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q2, Vector512.Load(a + 128)), s2)
+                 + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q3, Vector512.Load(a + 192)), s3)
+                 - offset.ToVector512();
+        return Avx512F.ConvertToVector512Single(isum) * Vector512.Create(d * *(float*)xb);
+    }
+}

@@ -8,7 +8,7 @@ namespace Eurus.Cpu.Tests.Forward;
 
 /// <summary>
 /// Files as people download them — K-quant mixtures and llama-quantize's default Q4_0 (whose output.weight is Q6_K)
-/// — made by llama.cpp's own quantizer from the demo F32 model, plus a synthetic model our writer quantized to
+/// and "Q5_0" (Q5_0 matrices, run widened to Q8_0) — made by llama.cpp's own quantizer from the demo F32 model, plus a synthetic model our writer quantized to
 /// Q4_K_M: our logits at every position agree with llama.cpp's on the same file, greedy continuations match.
 /// </summary>
 public class KQuantForwardOracleTests
@@ -26,6 +26,7 @@ public class KQuantForwardOracleTests
         "Q5_K_M" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q5_K_M),
         "Q6_K" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q6_K),
         "Q4_0-mix" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q4_0),
+        "Q5_0-mix" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q5_0),
         "SYN-Q4_K_M-ours" => TestModels.SyntheticMix(QuantMix.Q4_K_M),
         _ => throw new ArgumentException(name),
     };
@@ -42,6 +43,7 @@ public class KQuantForwardOracleTests
     [InlineData("Q5_K_M", 1e-2)]
     [InlineData("Q6_K", 1e-2)]
     [InlineData("Q4_0-mix", 1e-2)]
+    [InlineData("Q5_0-mix", 1e-2)]
     [InlineData("SYN-Q4_K_M-ours", 2e-2)]
     public void LogitsAtEveryPositionMatchLlamaCpp(string name, double tolerance)
     {
@@ -81,6 +83,7 @@ public class KQuantForwardOracleTests
     [InlineData("Q5_K_M")]
     [InlineData("Q6_K")]
     [InlineData("Q4_0-mix")]
+    [InlineData("Q5_0-mix")]
     public async Task Greedy64TokenContinuationsAreIdentical(string name)
     {
         string path = PathOf(name);

@@ -18,6 +18,7 @@ public class KQuantOracleTests(ITestOutputHelper output)
         { LLamaFtype.MOSTLY_Q5_K_M, QuantMix.Q5_K_M },
         { LLamaFtype.MOSTLY_Q6_K, QuantMix.Q6_K },
         { LLamaFtype.MOSTLY_Q4_0, QuantMix.Q4_0 },
+        { LLamaFtype.MOSTLY_Q5_0, QuantMix.Q5_0 },
     };
 
     [Theory]
@@ -36,22 +37,23 @@ public class KQuantOracleTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// For every K-quant tensor llama.cpp wrote: our quantization of the same F32 rows has a squared error at most 1%
-    /// above llama.cpp's, and (same reference algorithm) most super-blocks are byte-identical.
+    /// For every K-quant (and Q5_0) tensor llama.cpp wrote: our quantization of the same F32 rows has a squared error at most 1%
+    /// above llama.cpp's, and (same reference algorithm) most blocks are byte-identical.
     /// </summary>
     [Theory]
     [InlineData(LLamaFtype.MOSTLY_Q4_K_M)]
     [InlineData(LLamaFtype.MOSTLY_Q5_K_M)]
     [InlineData(LLamaFtype.MOSTLY_Q6_K)]
+    [InlineData(LLamaFtype.MOSTLY_Q5_0)]
     public void OurBlocksDecodeWithinLlamaCppsError(LLamaFtype ftype)
     {
         using var src = GgufFile.Open(TestPaths.F32);
         using var q = GgufFile.Open(TestModels.DemoLlamaQuantized(ftype));
         int checkedTensors = 0;
-        foreach (var t in q.Tensors.Where(t => t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K))
+        foreach (var t in q.Tensors.Where(t => t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K or GgmlType.Q5_0))
         {
             var s = src.GetTensor(t.Name);
-            int cols = (int)t.RowLength, blockBytes = GgmlTypeInfo.BlockBytes(t.Type);
+            int cols = (int)t.RowLength, blockBytes = GgmlTypeInfo.BlockBytes(t.Type), blockElements = GgmlTypeInfo.BlockElements(t.Type);
             var row = new float[cols];
             var theirs = new float[cols];
             var ours = new float[cols];
@@ -71,12 +73,12 @@ public class KQuantOracleTests(ITestOutputHelper output)
                     errTheirs += (double)(theirs[i] - row[i]) * (theirs[i] - row[i]);
                     errOurs += (double)(ours[i] - row[i]) * (ours[i] - row[i]);
                 }
-                for (int b = 0; b < cols / 256; b++, blocks++)
+                for (int b = 0; b < cols / blockElements; b++, blocks++)
                     if (theirBytes.Slice(b * blockBytes, blockBytes).SequenceEqual(ourBytes.AsSpan(b * blockBytes, blockBytes))) same++;
             }
-            output.WriteLine($"{t.Name} {t.Type}: squared error ours {errOurs:G4}, llama.cpp {errTheirs:G4}; {same}/{blocks} super-blocks byte-identical");
+            output.WriteLine($"{t.Name} {t.Type}: squared error ours {errOurs:G4}, llama.cpp {errTheirs:G4}; {same}/{blocks} blocks byte-identical");
             Assert.True(errOurs <= errTheirs * 1.01 + 1e-12, $"{t.Name} ({t.Type}): our squared error {errOurs} > llama.cpp's {errTheirs}");
-            Assert.True(same >= blocks * 0.9, $"{t.Name} ({t.Type}): only {same}/{blocks} super-blocks are byte-identical to llama.cpp's");
+            Assert.True(same >= blocks * 0.9, $"{t.Name} ({t.Type}): only {same}/{blocks} blocks are byte-identical to llama.cpp's");
             checkedTensors++;
         }
         Assert.True(checkedTensors > 0);

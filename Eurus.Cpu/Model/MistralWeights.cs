@@ -33,6 +33,14 @@ internal sealed unsafe class MistralWeights : IDisposable
         {
             var t = f.GetTensor(name);
             PackedMatrix? p = null;
+            if (pack && t.Type == GgmlType.Q5_0)
+            {
+                // Q5_0 runs as the Q8_0 matrix of the same values (lossless, 34/22 of the size): a packed-only view.
+                var q8 = Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength);
+                p = PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, q8);
+                packed.Add(p);
+                return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, p);
+            }
             if (pack && t.Type is GgmlType.Q4_0 or GgmlType.Q8_0)
             {
                 p = PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength);

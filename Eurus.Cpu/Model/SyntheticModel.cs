@@ -155,6 +155,7 @@ public static class SyntheticModel
         GgmlType.F16 => 1,
         GgmlType.Q4_0 => 2,
         GgmlType.Q8_0 => 7,
+        GgmlType.Q5_0 => 8,
         GgmlType.Q4_K => 14, // "Q4_K_S", the mostly-Q4_K file type
         GgmlType.Q5_K => 16, // "Q5_K_S"
         GgmlType.Q6_K => 18,

@@ -10,6 +10,8 @@ public enum QuantMix
 {
     /// <summary>Q4_0 matrices, output.weight in Q6_K (llama-quantize's default "Q4_0", not <c>--pure</c>).</summary>
     Q4_0,
+    /// <summary>Q5_0 matrices, output.weight in Q6_K (llama-quantize's default "Q5_0").</summary>
+    Q5_0,
     /// <summary>Q8_0 everywhere, output.weight included.</summary>
     Q8_0,
     /// <summary>Q4_K, with Q6_K for output.weight and for attn_v and ffn_down of the "more bits" layers.</summary>
@@ -28,7 +30,8 @@ public enum QuantMix
 /// if its rows are not a multiple of 256 long it is Q8_0 instead.</item>
 /// <item>For Q4_K_M and Q5_K_M, attn_v.weight and ffn_down.weight of layer i of n are Q6_K when i &lt; n/8, or
 /// i ≥ 7n/8, or (i − n/8) mod 3 = 2 ("use_more_bits": the first and last eighth and every third layer between).</item>
-/// <item>Every other matrix has the mixture's base type (token_embd.weight included).</item>
+/// <item>Every other matrix has the mixture's base type (token_embd.weight included); K-quant rows that are not a
+/// multiple of 256 long fall back to Q5_0 (for Q4_K) or Q8_0 (for Q6_K).</item>
 /// </list>
 /// The tests check these rules against the types in files llama.cpp itself quantizes.
 /// </summary>
@@ -38,6 +41,7 @@ public static class QuantMixRules
     public static uint FileType(QuantMix mix) => mix switch
     {
         QuantMix.Q4_0 => 2,
+        QuantMix.Q5_0 => 8,
         QuantMix.Q8_0 => 7,
         QuantMix.Q4_K_M => 15,
         QuantMix.Q5_K_M => 17,
@@ -49,6 +53,7 @@ public static class QuantMixRules
     public static GgmlType BaseType(QuantMix mix) => mix switch
     {
         QuantMix.Q4_0 => GgmlType.Q4_0,
+        QuantMix.Q5_0 => GgmlType.Q5_0,
         QuantMix.Q8_0 => GgmlType.Q8_0,
         QuantMix.Q4_K_M => GgmlType.Q4_K,
         QuantMix.Q5_K_M => GgmlType.Q5_K,
@@ -78,10 +83,11 @@ public static class QuantMixRules
         }
         if (rowLength % 256 != 0 && type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K)
         {
-            // llama-quantize falls back to Q5_0 / Q5_1 / Q8_0 here; only the last is supported.
+            // llama-quantize falls back to Q5_0 / Q5_1 / Q8_0 here; Q5_1 is not supported.
             if (type == GgmlType.Q6_K) return GgmlType.Q8_0;
+            if (type == GgmlType.Q4_K) return GgmlType.Q5_0;
             throw new NotSupportedException($"Tensor '{name}' has rows of {rowLength}, not a multiple of 256: {type} cannot hold it " +
-                                            "(llama-quantize would fall back to Q5_0/Q5_1, which Eurus.Cpu does not write).");
+                                            "(llama-quantize would fall back to Q5_1, which Eurus.Cpu does not write).");
         }
         return type;
     }

@@ -141,13 +141,16 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
         {
             int cols = blocks * 256;
             var w = RandomBlocks(type, blocks, 77 + blocks);
+            // Tokens 1…4 of a six-token preparation: the tile reads the block-major sums at an offset.
+            var xf = Random(6 * cols, 500 + blocks, 3);
+            using var acts = new KQuantActivations(6, cols);
+            acts.Prepare(xf, 6, cols);
             var x = new BlockQ8_K[4 * blocks];
-            for (int k = 0; k < 4; k++) KQuantReference.QuantizeQ8_K(Random(cols, 500 * k + blocks, 3), x.AsSpan(k * blocks, blocks));
+            for (int k = 0; k < 4; k++) KQuantReference.QuantizeQ8_K(xf.AsSpan((k + 1) * cols, cols), x.AsSpan(k * blocks, blocks));
             var y = new float[4 * 3];
             fixed (byte* pw = w)
-            fixed (BlockQ8_K* px = x)
             fixed (float* py = y)
-                KQuantTile.Tile4(type, pw, blocks, (byte*)px, (long)blocks * BlockQ8_K.Bytes, py, 3);
+                KQuantTile.Tile4(type, pw, blocks, acts, 1, py, 3);
             for (int k = 0; k < 4; k++)
             {
                 var xk = x.AsSpan(k * blocks, blocks).ToArray();

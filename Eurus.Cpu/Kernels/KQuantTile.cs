@@ -19,15 +19,17 @@ internal static unsafe class KQuantTile
     internal static bool Disabled { get; set; }
 
     /// <summary>
-    /// y[k·yStride] = row <paramref name="w"/> · token k's Q8_K activations (at <paramref name="x"/> + k·<paramref name="xStride"/>
-    /// bytes) for k = 0…3.
+    /// y[k·yStride] = row <paramref name="w"/> · the Q8_K activations of token <paramref name="t"/> + k in
+    /// <paramref name="acts"/>, for k = 0…3.
     /// </summary>
-    public static void Tile4(GgmlType type, byte* w, int blocks, byte* x, long xStride, float* y, long yStride)
+    public static void Tile4(GgmlType type, byte* w, int blocks, KQuantActivations acts, int t, float* y, long yStride)
     {
+        byte* x = acts.For(t);
+        long xStride = (long)acts.Blocks * KQuantDot.Q8Bytes;
         switch (type)
         {
-            case GgmlType.Q4_K: QmK4(w, blocks, x, xStride, y, yStride, five: false); break;
-            case GgmlType.Q5_K: QmK4(w, blocks, x, xStride, y, yStride, five: true); break;
+            case GgmlType.Q4_K: QmK4(w, blocks, x, xStride, acts.Pairs(0, t), acts.Scales(0, t), acts.BlockStride, y, yStride, five: false); break;
+            case GgmlType.Q5_K: QmK4(w, blocks, x, xStride, acts.Pairs(0, t), acts.Scales(0, t), acts.BlockStride, y, yStride, five: true); break;
             case GgmlType.Q6_K: Q6K4(w, blocks, x, xStride, y, yStride); break;
             default: throw new NotSupportedException($"{type} is not a K-quant.");
         }
@@ -35,9 +37,12 @@ internal static unsafe class KQuantTile
 
     // Q4_K and Q5_K: the same scales/mins; Q5_K adds a fifth bit to each quant.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void QmK4(byte* w, int blocks, byte* x, long xStride, float* y, long yStride, bool five)
+    private static void QmK4(byte* w, int blocks, byte* x, long xStride, short* pairs, float* scales, int blockStride, float* y, long yStride, bool five)
     {
         var acc0 = Vector512<float>.Zero; var acc1 = Vector512<float>.Zero; var acc2 = Vector512<float>.Zero; var acc3 = Vector512<float>.Zero;
+        // The mins of all four tokens at once: lanes 4k…4k+3 hold token k's partial Σ min·(32-element sum).
+        var accMin = Vector512<float>.Zero;
+        var spread = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
         var mask = Vector512.Create((byte)0x0F);
         var sixteen = Vector512.Create((byte)0x10);
         var idx = KQuantDot.Idx16;
@@ -64,15 +69,19 @@ internal static unsafe class KQuantTile
             }
             float d = HalfTable.ToSingle(*(ushort*)wb), dmin = HalfTable.ToSingle(*(ushort*)(wb + 2));
             byte* xb = x + (long)b * KQuantDot.Q8Bytes;
-            acc0 += Token(n0, n1, n2, n3, s0, s1, s2, s3, mn, xb, d, dmin);
-            acc1 += Token(n0, n1, n2, n3, s0, s1, s2, s3, mn, xb + xStride, d, dmin);
-            acc2 += Token(n0, n1, n2, n3, s0, s1, s2, s3, mn, xb + 2 * xStride, d, dmin);
-            acc3 += Token(n0, n1, n2, n3, s0, s1, s2, s3, mn, xb + 3 * xStride, d, dmin);
+            acc0 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb, d, acc0);
+            acc1 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb + xStride, d, acc1);
+            acc2 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb + 2 * xStride, d, acc2);
+            acc3 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb + 3 * xStride, d, acc3);
+            var m16 = Vector512.Create(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(mn).AsByte()));
+            var msum = Avx512BW.MultiplyAddAdjacent(m16, Vector512.Load(pairs + (long)b * blockStride * 8));
+            var dx = Avx512F.PermuteVar16x32(Vector128.Load(scales + (long)b * blockStride).ToVector256Unsafe().ToVector512Unsafe(), spread);
+            accMin = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(msum), dx * Vector512.Create(dmin), accMin);
         }
-        y[0] = Vector512.Sum(acc0);
-        y[yStride] = Vector512.Sum(acc1);
-        y[2 * yStride] = Vector512.Sum(acc2);
-        y[3 * yStride] = Vector512.Sum(acc3);
+        y[0] = Vector512.Sum(acc0) - Vector128.Sum(accMin.GetLower().GetLower());
+        y[yStride] = Vector512.Sum(acc1) - Vector128.Sum(accMin.GetLower().GetUpper());
+        y[2 * yStride] = Vector512.Sum(acc2) - Vector128.Sum(accMin.GetUpper().GetLower());
+        y[3 * yStride] = Vector512.Sum(acc3) - Vector128.Sum(accMin.GetUpper().GetUpper());
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -82,19 +91,17 @@ internal static unsafe class KQuantTile
         return Vector512.Create(v, Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte()) & mask;
     }
 
-    /// <summary>One token's contribution of one Q4_K/Q5_K super-block: d·dx·Σ scale·(q·a) − dmin·dx·Σ min·bsum.</summary>
+    /// <summary>One token's scaled-quant part of one Q4_K/Q5_K super-block, d·dx·Σ scale·(q·a), added to <paramref name="acc"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Token(Vector512<byte> n0, Vector512<byte> n1, Vector512<byte> n2, Vector512<byte> n3,
-        Vector512<short> s0, Vector512<short> s1, Vector512<short> s2, Vector512<short> s3, ulong mins, byte* xb, float d, float dmin)
+        Vector512<short> s0, Vector512<short> s1, Vector512<short> s2, Vector512<short> s3, byte* xb, float d, Vector512<float> acc)
     {
         sbyte* a = (sbyte*)(xb + KQuantDot.Q8Qs);
         var isum = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(n0, Vector512.Load(a)), s0)
                  + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(n1, Vector512.Load(a + 64)), s1)
                  + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(n2, Vector512.Load(a + 128)), s2)
                  + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(n3, Vector512.Load(a + 192)), s3);
-        float dx = *(float*)xb;
-        var m = Sse2.ConvertToVector128Single(KQuantDot.MinSum128(mins, (short*)(xb + KQuantDot.Q8BSums))) * Vector128.Create(dmin * dx);
-        return Avx512F.ConvertToVector512Single(isum) * Vector512.Create(d * dx) - m.ToVector256().ToVector512();
+        return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), Vector512.Create(d * *(float*)xb), acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -115,10 +122,10 @@ internal static unsafe class KQuantTile
             var (q2, q3) = Half6(wb + 64, wb + KQuantDot.Q6Qh + 32, mask, top);
             float d = HalfTable.ToSingle(*(ushort*)(wb + KQuantDot.Q6D));
             byte* xb = x + (long)b * KQuantDot.Q8Bytes;
-            acc0 += Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb, d);
-            acc1 += Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb + xStride, d);
-            acc2 += Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb + 2 * xStride, d);
-            acc3 += Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb + 3 * xStride, d);
+            acc0 = Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb, d, acc0);
+            acc1 = Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb + xStride, d, acc1);
+            acc2 = Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb + 2 * xStride, d, acc2);
+            acc3 = Token6(q0, q1, q2, q3, s0, s1, s2, s3, sc16, xb + 3 * xStride, d, acc3);
         }
         y[0] = Vector512.Sum(acc0);
         y[yStride] = Vector512.Sum(acc1);
@@ -137,10 +144,10 @@ internal static unsafe class KQuantTile
         return ((l & mask) | hLo, (Vector512.ShiftRightLogical(l.AsUInt16(), 4).AsByte() & mask) | hHi);
     }
 
-    /// <summary>One token's contribution of one Q6_K super-block: d·dx·(Σ scale·(q·a) − 32·Σ scale·bsum).</summary>
+    /// <summary>One token's contribution of one Q6_K super-block, d·dx·(Σ scale·(q·a) − 32·Σ scale·bsum), added to <paramref name="acc"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Token6(Vector512<byte> q0, Vector512<byte> q1, Vector512<byte> q2, Vector512<byte> q3,
-        Vector512<short> s0, Vector512<short> s1, Vector512<short> s2, Vector512<short> s3, Vector256<short> sc16, byte* xb, float d)
+        Vector512<short> s0, Vector512<short> s1, Vector512<short> s2, Vector512<short> s3, Vector256<short> sc16, byte* xb, float d, Vector512<float> acc)
     {
         sbyte* a = (sbyte*)(xb + KQuantDot.Q8Qs);
         var offset = Vector256.ShiftLeft(Avx2.MultiplyAddAdjacent(sc16, Vector256.Load((short*)(xb + KQuantDot.Q8BSums))), 5);
@@ -149,6 +156,6 @@ internal static unsafe class KQuantTile
                  + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q2, Vector512.Load(a + 128)), s2)
                  + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q3, Vector512.Load(a + 192)), s3)
                  - offset.ToVector512();
-        return Avx512F.ConvertToVector512Single(isum) * Vector512.Create(d * *(float*)xb);
+        return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), Vector512.Create(d * *(float*)xb), acc);
     }
 }

@@ -129,10 +129,9 @@ internal sealed unsafe class MatMul : IDisposable
                         }
                 if (KQuantDot.Handles(w.Type) && KQuantTile.Supported && !KQuantTile.Disabled)
                 {
-                    long xStride = (long)(cols / 256) * Quantization.BlockQ8_K.Bytes;
                     for (; t + 4 <= tokens; t += 4)
                         for (int r = r0; r < r1; r++)
-                            KQuantTile.Tile4(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!.For(t), xStride, py + (long)t * rows + r, rows);
+                            KQuantTile.Tile4(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!, t, py + (long)t * rows + r, rows);
                 }
                 for (; t < tokens; t++)
                 for (int r = r0; r < r1; r++)

@@ -125,33 +125,37 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
     [InlineData(GgmlType.Q6_K)]
     public void PathsMatchTheReferenceOnRandomBlocks(GgmlType type) => Check(type, randomBytes: true);
 
-    /// <summary>The four-token prompt tiles (AVX-512) equal the reference for each of their four tokens.</summary>
+    /// <summary>The four- and eight-token prompt tiles (AVX-512) equal the reference for each of their tokens.</summary>
     [Theory]
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q5_K)]
     [InlineData(GgmlType.Q6_K)]
-    public void FourTokenTilesMatchTheReference(GgmlType type)
+    public void TokenTilesMatchTheReference(GgmlType type)
     {
         if (!KQuantTile.Supported)
         {
             output.WriteLine("the K-quant tiles need AVX-512; the matmul loops the one-token kernels here.");
             return;
         }
+        foreach (int width in new[] { 4, 8 })
         foreach (int blocks in BlockCounts)
         {
             int cols = blocks * 256;
             var w = RandomBlocks(type, blocks, 77 + blocks);
-            // Tokens 1…4 of a six-token preparation: the tile reads the block-major sums at an offset.
-            var xf = Random(6 * cols, 500 + blocks, 3);
-            using var acts = new KQuantActivations(6, cols);
-            acts.Prepare(xf, 6, cols);
-            var x = new BlockQ8_K[4 * blocks];
-            for (int k = 0; k < 4; k++) KQuantReference.QuantizeQ8_K(xf.AsSpan((k + 1) * cols, cols), x.AsSpan(k * blocks, blocks));
-            var y = new float[4 * 3];
+            // Tokens 1…width of a (width + 2)-token preparation: the tile reads the block-major sums at an offset.
+            var xf = Random((width + 2) * cols, 500 + blocks, 3);
+            using var acts = new KQuantActivations(width + 2, cols);
+            acts.Prepare(xf, width + 2, cols);
+            var x = new BlockQ8_K[width * blocks];
+            for (int k = 0; k < width; k++) KQuantReference.QuantizeQ8_K(xf.AsSpan((k + 1) * cols, cols), x.AsSpan(k * blocks, blocks));
+            var y = new float[width * 3];
             fixed (byte* pw = w)
             fixed (float* py = y)
-                KQuantTile.Tile4(type, pw, blocks, acts, 1, py, 3);
-            for (int k = 0; k < 4; k++)
+            {
+                if (width == 4) KQuantTile.Tile4(type, pw, blocks, acts, 1, py, 3);
+                else KQuantTile.Tile8(type, pw, blocks, acts, 1, py, 3);
+            }
+            for (int k = 0; k < width; k++)
             {
                 var xk = x.AsSpan(k * blocks, blocks).ToArray();
                 float reference = Reference(type, w, xk);
@@ -162,7 +166,7 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 float magnitude = 0;
                 for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[i] * xq[i]);
                 Assert.True(MathF.Abs(reference - y[3 * k]) <= 1e-5f * magnitude + 1e-6f,
-                    $"{type} tile, {blocks} blocks, token {k}: reference {reference}, got {y[3 * k]}");
+                    $"{type} {width}-token tile, {blocks} blocks, token {k}: reference {reference}, got {y[3 * k]}");
             }
         }
     }

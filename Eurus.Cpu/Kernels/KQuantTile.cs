@@ -84,6 +84,82 @@ internal static unsafe class KQuantTile
         y[3 * yStride] = Vector512.Sum(acc3) - Vector128.Sum(accMin.GetUpper().GetUpper());
     }
 
+    /// <summary>
+    /// Eight tokens (Q4_K and Q5_K, the bulk of a Q4_K_M/Q5_K_M file): as <see cref="Tile4"/>, each super-block
+    /// unpacked once for eight tokens <paramref name="t"/>…t+7.
+    /// </summary>
+    public static void Tile8(GgmlType type, byte* w, int blocks, KQuantActivations acts, int t, float* y, long yStride)
+    {
+        if (type is not (GgmlType.Q4_K or GgmlType.Q5_K))
+        {
+            Tile4(type, w, blocks, acts, t, y, yStride);
+            Tile4(type, w, blocks, acts, t + 4, y + 4 * yStride, yStride);
+            return;
+        }
+        QmK8(w, blocks, acts.For(t), (long)acts.Blocks * KQuantDot.Q8Bytes, acts.Pairs(0, t), acts.Scales(0, t), acts.BlockStride, y, yStride,
+            five: type == GgmlType.Q5_K);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void QmK8(byte* w, int blocks, byte* x, long xStride, short* pairs, float* scales, int blockStride, float* y, long yStride, bool five)
+    {
+        var acc0 = Vector512<float>.Zero; var acc1 = Vector512<float>.Zero; var acc2 = Vector512<float>.Zero; var acc3 = Vector512<float>.Zero;
+        var acc4 = Vector512<float>.Zero; var acc5 = Vector512<float>.Zero; var acc6 = Vector512<float>.Zero; var acc7 = Vector512<float>.Zero;
+        var accMinA = Vector512<float>.Zero; var accMinB = Vector512<float>.Zero;
+        var spread = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+        var mask = Vector512.Create((byte)0x0F);
+        var sixteen = Vector512.Create((byte)0x10);
+        var idx = KQuantDot.Idx16;
+        var bits = KQuantDot.HighBits;
+        int blockBytes = five ? KQuantDot.Q5Bytes : KQuantDot.Q4Bytes;
+        int qsOff = five ? KQuantDot.Q5Qs : KQuantDot.Q4Qs;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * blockBytes;
+            var (sc, mn) = KQuantDot.UnpackScales(wb + KQuantDot.Q4Scales);
+            var s = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(sc).AsByte()).ToVector256Unsafe().ToVector512Unsafe();
+            var s0 = Avx512BW.PermuteVar32x16(s, idx[0]); var s1 = Avx512BW.PermuteVar32x16(s, idx[1]);
+            var s2 = Avx512BW.PermuteVar32x16(s, idx[2]); var s3 = Avx512BW.PermuteVar32x16(s, idx[3]);
+            byte* q = wb + qsOff;
+            var n0 = Nibbles(q, mask); var n1 = Nibbles(q + 32, mask); var n2 = Nibbles(q + 64, mask); var n3 = Nibbles(q + 96, mask);
+            if (five)
+            {
+                var h256 = Vector256.Load(wb + KQuantDot.Q5Qh);
+                var h = Vector512.Create(h256, h256);
+                n0 |= Vector512.Equals(h & bits[0], bits[0]) & sixteen;
+                n1 |= Vector512.Equals(h & bits[1], bits[1]) & sixteen;
+                n2 |= Vector512.Equals(h & bits[2], bits[2]) & sixteen;
+                n3 |= Vector512.Equals(h & bits[3], bits[3]) & sixteen;
+            }
+            float d = HalfTable.ToSingle(*(ushort*)wb), dmin = HalfTable.ToSingle(*(ushort*)(wb + 2));
+            byte* xb = x + (long)b * KQuantDot.Q8Bytes;
+            acc0 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb, d, acc0);
+            acc1 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb + xStride, d, acc1);
+            acc2 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb + 2 * xStride, d, acc2);
+            acc3 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb + 3 * xStride, d, acc3);
+            acc4 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb + 4 * xStride, d, acc4);
+            acc5 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb + 5 * xStride, d, acc5);
+            acc6 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb + 6 * xStride, d, acc6);
+            acc7 = Token(n0, n1, n2, n3, s0, s1, s2, s3, xb + 7 * xStride, d, acc7);
+            var m16 = Vector512.Create(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(mn).AsByte()));
+            short* pb = pairs + (long)b * blockStride * 8;
+            float* db = scales + (long)b * blockStride;
+            var dmins = Vector512.Create(dmin);
+            accMinA = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(m16, Vector512.Load(pb))),
+                Avx512F.PermuteVar16x32(Vector128.Load(db).ToVector256Unsafe().ToVector512Unsafe(), spread) * dmins, accMinA);
+            accMinB = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(m16, Vector512.Load(pb + 32))),
+                Avx512F.PermuteVar16x32(Vector128.Load(db + 4).ToVector256Unsafe().ToVector512Unsafe(), spread) * dmins, accMinB);
+        }
+        y[0] = Vector512.Sum(acc0) - Vector128.Sum(accMinA.GetLower().GetLower());
+        y[yStride] = Vector512.Sum(acc1) - Vector128.Sum(accMinA.GetLower().GetUpper());
+        y[2 * yStride] = Vector512.Sum(acc2) - Vector128.Sum(accMinA.GetUpper().GetLower());
+        y[3 * yStride] = Vector512.Sum(acc3) - Vector128.Sum(accMinA.GetUpper().GetUpper());
+        y[4 * yStride] = Vector512.Sum(acc4) - Vector128.Sum(accMinB.GetLower().GetLower());
+        y[5 * yStride] = Vector512.Sum(acc5) - Vector128.Sum(accMinB.GetLower().GetUpper());
+        y[6 * yStride] = Vector512.Sum(acc6) - Vector128.Sum(accMinB.GetUpper().GetLower());
+        y[7 * yStride] = Vector512.Sum(acc7) - Vector128.Sum(accMinB.GetUpper().GetUpper());
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> Nibbles(byte* q, Vector512<byte> mask)
     {

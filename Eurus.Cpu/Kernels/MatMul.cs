@@ -129,6 +129,9 @@ internal sealed unsafe class MatMul : IDisposable
                         }
                 if (KQuantDot.Handles(w.Type) && KQuantTile.Supported && !KQuantTile.Disabled)
                 {
+                    for (; t + 8 <= tokens; t += 8)
+                        for (int r = r0; r < r1; r++)
+                            KQuantTile.Tile8(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!, t, py + (long)t * rows + r, rows);
                     for (; t + 4 <= tokens; t += 4)
                         for (int r = r0; r < r1; r++)
                             KQuantTile.Tile4(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!, t, py + (long)t * rows + r, rows);

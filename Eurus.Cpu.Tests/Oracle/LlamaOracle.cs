@@ -26,6 +26,16 @@ internal static class LlamaOracle
         }
     }
 
+    /// <summary>llama.cpp's ids for <paramref name="text"/> with special-token parsing on ("&lt;s&gt;" is BOS) and no BOS added.</summary>
+    public static int[] TokenizeSpecial(string modelPath, string text)
+    {
+        lock (Gate)
+        {
+            var model = Load(modelPath);
+            return model.NativeHandle.Tokenize(text, false, true, Encoding.UTF8).Select(t => (int)t).ToArray();
+        }
+    }
+
     /// <summary>
     /// The concatenated <c>llama_token_to_piece</c> bytes (no leading-space stripping, special tokens not rendered)
     /// of <paramref name="tokens"/>, read as UTF-8.

@@ -1,4 +1,5 @@
 using Eurus.Cpu.Gguf;
+using Eurus.Cpu.HuggingFace;
 using Eurus.Cpu.Model;
 using Eurus.Cpu.Tokenization;
 
@@ -26,20 +27,69 @@ public sealed class EurusModel : IDisposable
         Config = config;
         Tokenizer = tokenizer;
         Options = options;
-        Weights = MistralWeights.FromGguf(file, config);
+        Weights = MistralWeights.FromGguf(file, config, options.Threads);
         ContextLength = options.ContextLength == 0 ? config.ContextLength : Math.Min(options.ContextLength, config.ContextLength);
         SlidingWindow = options.SlidingWindow ?? config.SlidingWindow;
         ChatTemplate = file.Metadata.GetStringOrDefault("tokenizer.chat_template");
     }
 
     /// <summary>
-    /// Opens <paramref name="path"/> (a GGUF file), validates it and builds the tokenizer. Throws
-    /// <see cref="GgufFormatException"/> for malformed or unsupported files.
+    /// Opens <paramref name="path"/>, validates it and builds the tokenizer. <paramref name="path"/> is a GGUF file, or a
+    /// Hugging Face model folder (config.json, tokenizer.model, safetensors weights), which is first converted to
+    /// <see cref="ModelOptions.WeightType"/> in a temporary GGUF file that is then mapped like any other (see
+    /// <see cref="HfConverter"/>). Throws <see cref="GgufFormatException"/>, <see cref="HuggingFaceFormatException"/> or
+    /// <see cref="Safetensors.SafetensorsFormatException"/> for malformed or unsupported input.
     /// </summary>
     public static EurusModel Load(string path, ModelOptions? options = null)
     {
+        ArgumentNullException.ThrowIfNull(path);
         options ??= new ModelOptions();
         options.Validate();
+        if (Directory.Exists(path)) return LoadFolder(path, options);
+        return LoadGguf(path, options);
+    }
+
+    /// <summary>
+    /// Converting into a temporary GGUF and mapping it (rather than quantizing into memory) keeps one validated load
+    /// path, streams the conversion with little memory, and lets the page cache hold the weights that are used through
+    /// the map (embeddings, norms, F16/F32 matrices). On Unix the file is unlinked as soon as it is mapped, so it
+    /// disappears with the process; elsewhere it is deleted when the model is disposed.
+    /// </summary>
+    private static EurusModel LoadFolder(string folder, ModelOptions options)
+    {
+        string temp = Path.Combine(Path.GetTempPath(), $"eurus-hf-{Guid.NewGuid():N}.gguf");
+        HfConverter.Convert(folder, temp, new HfConversionOptions
+        {
+            WeightType = options.WeightType,
+            Threads = options.Threads,
+            Progress = options.LoadProgress,
+        });
+        EurusModel model;
+        try
+        {
+            model = LoadGguf(temp, options);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+        model.SourcePath = Path.GetFullPath(folder);
+        if (!TryDelete(temp)) model._deleteOnDispose = temp;
+        return model;
+    }
+
+    private static bool TryDelete(string path)
+    {
+        try { File.Delete(path); return true; }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
+
+    private string? _deleteOnDispose;
+
+    private static EurusModel LoadGguf(string path, ModelOptions options)
+    {
         var file = GgufFile.Open(path);
         try
         {
@@ -47,7 +97,7 @@ public sealed class EurusModel : IDisposable
             var tokenizer = Tokenizer.FromGguf(file);
             if (tokenizer.VocabSize != config.Vocab)
                 throw new GgufFormatException(path, -1, $"the tokenizer has {tokenizer.VocabSize} tokens but the embedding has {config.Vocab} rows.");
-            return new EurusModel(file, config, tokenizer, options);
+            return new EurusModel(file, config, tokenizer, options) { SourcePath = Path.GetFullPath(path) };
         }
         catch
         {
@@ -74,8 +124,11 @@ public sealed class EurusModel : IDisposable
     /// <summary>The file's chat template (Jinja text), if any.</summary>
     public string? ChatTemplate { get; }
 
-    /// <summary>Path of the model file.</summary>
+    /// <summary>Path of the model file (for a Hugging Face folder, the temporary GGUF it was converted to).</summary>
     public string FilePath => _file.FilePath;
+
+    /// <summary>What <see cref="Load"/> was given: the GGUF file, or the Hugging Face model folder.</summary>
+    public string SourcePath { get; private set; } = "";
 
     internal MistralWeights Weights { get; }
 
@@ -90,5 +143,6 @@ public sealed class EurusModel : IDisposable
         IsDisposed = true;
         Weights.Dispose();
         _file.Dispose();
+        if (_deleteOnDispose is { } temp && TryDelete(temp)) _deleteOnDispose = null;
     }
 }

@@ -31,6 +31,7 @@ public sealed class InferenceSession : IDisposable
         int capacity = _window is int win ? Math.Min(model.ContextLength, win + batch) : model.ContextLength;
         _cache = new KvCache(c.Layers, c.KvDim, capacity, model.Options.KvCacheType);
         _transformer = new Transformer(c, model.Weights, batch, capacity, model.Options.Threads, _window);
+        _tokens.Capacity = model.ContextLength; // the conversation never outgrows the context: no regrowth while decoding
     }
 
     /// <summary>Every token of the conversation so far (prompt and generated).</summary>

@@ -16,6 +16,13 @@ public sealed record ModelOptions
     /// causal attention. Eurus-7B / Mistral-7B-v0.1 GGUFs carry no window: set 4096 to run them past 4096 tokens as trained.
     /// </summary>
     public int? SlidingWindow { get; init; }
+    /// <summary>
+    /// Type the weight matrices are converted to when <see cref="EurusModel.Load"/> is given a Hugging Face model folder:
+    /// Q8_0 (default), Q4_0, F16, BF16 or F32. Ignored for GGUF files.
+    /// </summary>
+    public Gguf.GgmlType WeightType { get; init; } = Gguf.GgmlType.Q8_0;
+    /// <summary>Receives the conversion progress (0 to 1) when loading a Hugging Face model folder.</summary>
+    public IProgress<double>? LoadProgress { get; init; }
     /// <summary>Most prompt tokens evaluated per forward call (prefill batch).</summary>
     public int BatchSize { get; init; } = 64;
 

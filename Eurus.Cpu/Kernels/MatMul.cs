@@ -17,23 +17,36 @@ internal sealed unsafe class MatMul : IDisposable
     private readonly PackedActivations _packedX;
     private readonly Half[] _f16;
     private readonly ushort[] _bf16;
-    private readonly ParallelOptions _parallel;
+    private readonly float[] _f16x, _bf16x; // the activations rounded to F16 / BF16, widened back to float
+    private readonly WorkerPool _pool;
+    private readonly bool _ownsPool;
     private readonly int _threads;
+    private readonly RowWork _rowWork;
+    private readonly PrepareWork _prepareWork;
 
     // What the activation buffers currently hold: the input they were made from and which forms are ready.
     private (nint X, int Tokens, int Cols) _preparedInput;
     private bool _q4Ready, _q8Ready, _f16Ready, _bf16Ready, _q8kReady;
     private KQuantActivations? _q8k; // Q8_K activations, created on the first K-quant multiply
 
+    /// <summary>A matmul with its own pool of <paramref name="threads"/> threads.</summary>
     public MatMul(int maxTokens, int maxCols, int threads, bool needHalf, bool needBFloat)
+        : this(maxTokens, maxCols, new WorkerPool(threads), needHalf, needBFloat) => _ownsPool = true;
+
+    /// <summary>A matmul sharing <paramref name="pool"/> (owned by the caller) with the rest of a forward pass.</summary>
+    public MatMul(int maxTokens, int maxCols, WorkerPool pool, bool needHalf, bool needBFloat)
     {
         _maxTokens = maxTokens;
         _maxCols = maxCols;
-        _threads = Math.Max(1, threads);
+        _pool = pool;
+        _threads = pool.Threads;
         _packedX = new PackedActivations(maxTokens, maxCols);
         _f16 = needHalf ? GC.AllocateArray<Half>(maxTokens * maxCols, pinned: true) : [];
         _bf16 = needBFloat ? GC.AllocateArray<ushort>(maxTokens * maxCols, pinned: true) : [];
-        _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
+        _f16x = needHalf ? GC.AllocateArray<float>(maxTokens * maxCols, pinned: true) : [];
+        _bf16x = needBFloat ? GC.AllocateArray<float>(maxTokens * maxCols, pinned: true) : [];
+        _rowWork = new RowWork();
+        _prepareWork = new PrepareWork(_packedX);
     }
 
     /// <summary>
@@ -46,54 +59,89 @@ internal sealed unsafe class MatMul : IDisposable
         if (tokens < 1 || tokens > _maxTokens || w.Cols > _maxCols) throw new ArgumentOutOfRangeException(nameof(tokens));
         if (x.Length < tokens * w.Cols || y.Length < tokens * w.Rows) throw new ArgumentException("Activation buffers are too small.");
         int cols = w.Cols;
-        // 1. Prepare the activations once per input.
-        var input = ((nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(x)), tokens, cols);
-        if (sameInput && input != _preparedInput)
-            throw new InvalidOperationException("sameInput was passed for a different input than the previous multiply.");
-        if (!sameInput)
-        {
-            _preparedInput = input;
-            _q4Ready = _q8Ready = _f16Ready = _bf16Ready = _q8kReady = false;
-        }
-        switch (w.Type)
-        {
-            case GgmlType.Q8_0 or GgmlType.Q4_0:
-                if (w.Packed is null) throw new InvalidOperationException("Q4_0/Q8_0 matrices are multiplied in their packed layout.");
-                bool q4 = w.Type == GgmlType.Q4_0;
-                if (q4 ? !_q4Ready : !_q8Ready)
-                {
-                    // Preparing one form leaves the other intact (the shared block scales are rewritten with equal values).
-                    _packedX.Prepare(x, tokens, cols, forQ4: q4, forQ8: !q4);
-                    if (q4) _q4Ready = true; else _q8Ready = true;
-                }
-                break;
-            case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
-                _q8k ??= new KQuantActivations(_maxTokens, _maxCols);
-                if (!_q8kReady) _q8k.Prepare(x, tokens, cols);
-                _q8kReady = true;
-                break;
-            case GgmlType.F16:
-                if (!_f16Ready) FloatConversion.SingleToHalf(x[..(tokens * cols)], _f16);
-                _f16Ready = true;
-                break;
-            case GgmlType.BF16:
-                if (!_bf16Ready) FloatConversion.SingleToBFloat16(x[..(tokens * cols)], _bf16);
-                _bf16Ready = true;
-                break;
-        }
-        // 2. Rows in chunks across threads.
         fixed (float* px = x)
         fixed (float* py = y)
         {
-            var job = new Job(w, (nint)px, (nint)py, tokens, this);
-            int chunks = Math.Min(w.Rows, _threads == 1 ? 1 : _threads * 8);
-            if (chunks <= 1) job.Run(0, w.Rows);
-            else
+            // 1. Prepare the activations once per input.
+            var input = ((nint)px, tokens, cols);
+            if (sameInput && input != _preparedInput)
+                throw new InvalidOperationException("sameInput was passed for a different input than the previous multiply.");
+            if (!sameInput)
             {
-                int rows = w.Rows;
-                Parallel.For(0, chunks, _parallel, c => job.Run((int)((long)rows * c / chunks), (int)((long)rows * (c + 1) / chunks)));
+                _preparedInput = input;
+                _q4Ready = _q8Ready = _f16Ready = _bf16Ready = _q8kReady = false;
             }
+            switch (w.Type)
+            {
+                case GgmlType.Q8_0 or GgmlType.Q4_0:
+                    if (w.Packed is null) throw new InvalidOperationException("Q4_0/Q8_0 matrices are multiplied in their packed layout.");
+                    bool q4 = w.Type == GgmlType.Q4_0;
+                    if (q4 ? !_q4Ready : !_q8Ready)
+                    {
+                        // Preparing one form leaves the other intact (the shared block scales are rewritten with equal
+                        // values). A prefill batch is quantized token by token across the pool.
+                        _packedX.Begin(tokens, cols);
+                        _prepareWork.Set((nint)px, cols, q4);
+                        _pool.Run(_prepareWork, tokens);
+                        if (q4) _q4Ready = true; else _q8Ready = true;
+                    }
+                    break;
+                case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
+                    _q8k ??= new KQuantActivations(_maxTokens, _maxCols);
+                    if (!_q8kReady) _q8k.Prepare(x, tokens, cols);
+                    _q8kReady = true;
+                    break;
+                case GgmlType.F16:
+                    if (_f16.Length == 0) throw new InvalidOperationException("This matmul was made without F16 buffers.");
+                    if (!_f16Ready)
+                    {
+                        FloatConversion.SingleToHalf(x[..(tokens * cols)], _f16);
+                        FloatConversion.HalfToSingle(_f16.AsSpan(0, tokens * cols), _f16x);
+                    }
+                    _f16Ready = true;
+                    break;
+                case GgmlType.BF16:
+                    if (_bf16.Length == 0) throw new InvalidOperationException("This matmul was made without BF16 buffers.");
+                    if (!_bf16Ready)
+                    {
+                        FloatConversion.SingleToBFloat16(x[..(tokens * cols)], _bf16);
+                        FloatConversion.BFloat16ToSingle(_bf16.AsSpan(0, tokens * cols), _bf16x);
+                    }
+                    _bf16Ready = true;
+                    break;
+            }
+            // 2. Rows in chunks across threads.
+            int chunks = Math.Min(w.Rows, _threads == 1 ? 1 : _threads * 8);
+            _rowWork.Set(new Job(w, (nint)px, (nint)py, tokens, this), w.Rows, chunks);
+            try { _pool.Run(_rowWork, chunks); }
+            finally { _rowWork.Clear(); }
         }
+    }
+
+    /// <summary>Row chunk c of the current job (reused: a step allocates nothing).</summary>
+    private sealed class RowWork : IParallelWork
+    {
+        private Job _job;
+        private int _rows, _chunks;
+
+        public void Set(Job job, int rows, int chunks) => (_job, _rows, _chunks) = (job, rows, chunks);
+
+        public void Clear() => _job = default;
+
+        public void Execute(int c) => _job.Run((int)((long)_rows * c / _chunks), (int)((long)_rows * (c + 1) / _chunks));
+    }
+
+    /// <summary>Quantizes token t of the current input.</summary>
+    private sealed class PrepareWork(PackedActivations packed) : IParallelWork
+    {
+        private nint _x;
+        private int _cols;
+        private bool _q4;
+
+        public void Set(nint x, int cols, bool q4) => (_x, _cols, _q4) = (x, cols, q4);
+
+        public void Execute(int t) =>
+            packed.PrepareToken(new ReadOnlySpan<float>((float*)_x + (long)t * _cols, _cols), t, forQ4: _q4, forQ8: !_q4);
     }
 
     private readonly struct Job(WeightMatrix w, nint x, nint y, int tokens, MatMul owner)
@@ -145,8 +193,8 @@ internal sealed unsafe class MatMul : IDisposable
                         GgmlType.Q8_0 => PackedDot.Q8(packed!.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX.For(t)),
                         GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => KQuantDot.Dot(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!.For(t)),
                         GgmlType.F32 => System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(w.Data + (long)r * w.RowBytes, cols), new ReadOnlySpan<float>(px + (long)t * cols, cols)),
-                        GgmlType.F16 => VecDotReference.F16(MemoryMarshal.Cast<byte, Half>(w.Row(r)), owner._f16.AsSpan(t * cols, cols)),
-                        GgmlType.BF16 => VecDotReference.BF16(MemoryMarshal.Cast<byte, ushort>(w.Row(r)), owner._bf16.AsSpan(t * cols, cols)),
+                        GgmlType.F16 => HalfDot.F16((Half*)(w.Data + (long)r * w.RowBytes), RowOf(owner._f16x, t, cols), cols),
+                        GgmlType.BF16 => HalfDot.BF16((ushort*)(w.Data + (long)r * w.RowBytes), RowOf(owner._bf16x, t, cols), cols),
                         _ => throw new NotSupportedException($"No matmul for {w.Type}."),
                     };
                 }
@@ -154,10 +202,14 @@ internal sealed unsafe class MatMul : IDisposable
         }
     }
 
-    /// <summary>Frees the native activation buffers.</summary>
+    // Token t's row of a pinned activation array.
+    private static float* RowOf(float[] pinned, int t, int cols) => (float*)Unsafe.AsPointer(ref pinned[t * cols]);
+
+    /// <summary>Frees the native activation buffers (and the pool, when this matmul made it).</summary>
     public void Dispose()
     {
         _packedX.Dispose();
         _q8k?.Dispose();
+        if (_ownsPool) _pool.Dispose();
     }
 }

@@ -9,7 +9,8 @@ namespace Eurus.Cpu.Kernels;
 /// scales as float (D, and D16 with each repeated four times), the first and second 16 values of each block in two
 /// arrays (Lo, Hi, matching the Q4_0 nibble halves), Q4_0's offset as four int32 per block (Bias: lane j holds
 /// 8 × the sum of the eight values that SIMD lane j multiplies — Lo[4j..4j+3] and Hi[4j..4j+3]), so that
-/// Σ(q−8)·x stays an exact integer sum; and all values widened to int16 (X16) for the Q8_0 kernels.
+/// Σ(q−8)·x stays an exact integer sum; for the Q8_0 kernels all values widened to int16 (X16), and as bytes (X8)
+/// with their negations (NX8) and each block's scale repeated eight times (D8), for the AVX-512 sign trick.
 /// </summary>
 internal sealed unsafe class PackedActivations : IDisposable
 {
@@ -19,6 +20,8 @@ internal sealed unsafe class PackedActivations : IDisposable
     private int* _bias;
     private sbyte* _lo, _hi;
     private short* _x16;
+    private sbyte* _x8, _nx8;
+    private float* _d8;
 
     /// <summary>Pointers to one token's prepared activations.</summary>
     public readonly struct Token
@@ -29,6 +32,9 @@ internal sealed unsafe class PackedActivations : IDisposable
         public sbyte* Lo { get; init; }
         public sbyte* Hi { get; init; }
         public short* X16 { get; init; }
+        public sbyte* X8 { get; init; }
+        public sbyte* NX8 { get; init; }
+        public float* D8 { get; init; }
     }
 
     public PackedActivations(int maxTokens, int maxCols)
@@ -43,43 +49,67 @@ internal sealed unsafe class PackedActivations : IDisposable
         _lo = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 16 + 64), 64);
         _hi = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 16 + 64), 64);
         _x16 = (short*)NativeMemory.AlignedAlloc((nuint)(blocks * 64 + 64), 64);
+        _x8 = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
+        _nx8 = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
+        _d8 = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
     }
+
+    /// <summary>Bytes from one token's X8 (and NX8, D8) to the next token's: 32 bytes per block in each array.</summary>
+    public long TokenStride8 => (long)Blocks * 32;
 
     /// <summary>Blocks per token of the current preparation.</summary>
     public int Blocks { get; private set; }
 
     /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Prepare(ReadOnlySpan<float> x, int tokens, int cols, bool forQ4, bool forQ8)
     {
-        if (tokens > _maxTokens || cols / 32 > _maxBlocks || cols % 32 != 0) throw new ArgumentOutOfRangeException(nameof(tokens));
-        int nb = cols / 32;
-        Blocks = nb;
-        for (int t = 0; t < tokens; t++)
+        Begin(tokens, cols);
+        for (int t = 0; t < tokens; t++) PrepareToken(x.Slice(t * cols, cols), t, forQ4, forQ8);
+    }
+
+    /// <summary>Sets the shape of the next preparation; then <see cref="PrepareToken"/> fills each token (in any order, concurrently).</summary>
+    public void Begin(int tokens, int cols)
+    {
+        if (tokens < 1 || tokens > _maxTokens || cols / 32 > _maxBlocks || cols % 32 != 0) throw new ArgumentOutOfRangeException(nameof(tokens));
+        Blocks = cols / 32;
+    }
+
+    /// <summary>Quantizes token <paramref name="t"/>'s row <paramref name="x"/> (length = 32 × <see cref="Blocks"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void PrepareToken(ReadOnlySpan<float> x, int t, bool forQ4, bool forQ8)
+    {
+        int nb = Blocks;
+        if ((uint)t >= (uint)_maxTokens || x.Length != nb * 32) throw new ArgumentOutOfRangeException(nameof(t));
+        var blocks = _blocks.AsSpan(t * nb, nb);
+        ActivationQuantizer.QuantizeQ8_0(x, blocks);
+        for (int b = 0; b < nb; b++)
         {
-            var blocks = _blocks.AsSpan(t * nb, nb);
-            ActivationQuantizer.QuantizeQ8_0(x.Slice(t * cols, cols), blocks);
-            for (int b = 0; b < nb; b++)
+            long i = (long)t * nb + b;
+            float d = HalfTable.ToSingle(BitConverter.HalfToUInt16Bits(blocks[b].D));
+            _d[i] = d;
+            fixed (sbyte* q = blocks[b].Qs)
             {
-                long i = (long)t * nb + b;
-                float d = HalfTable.ToSingle(BitConverter.HalfToUInt16Bits(blocks[b].D));
-                _d[i] = d;
-                fixed (sbyte* q = blocks[b].Qs)
+                if (forQ4)
                 {
-                    if (forQ4)
+                    for (int lane = 0; lane < 4; lane++)
                     {
-                        for (int lane = 0; lane < 4; lane++)
-                        {
-                            int sum = 0;
-                            for (int j = 4 * lane; j < 4 * lane + 4; j++) sum += q[j] + q[16 + j];
-                            _bias[i * 4 + lane] = 8 * sum;
-                            _d16[i * 4 + lane] = d;
-                        }
-                        Buffer.MemoryCopy(q, _lo + i * 16, 16, 16);
-                        Buffer.MemoryCopy(q + 16, _hi + i * 16, 16, 16);
+                        int sum = 0;
+                        for (int j = 4 * lane; j < 4 * lane + 4; j++) sum += q[j] + q[16 + j];
+                        _bias[i * 4 + lane] = 8 * sum;
+                        _d16[i * 4 + lane] = d;
                     }
-                    if (forQ8)
-                        for (int j = 0; j < 32; j++) _x16[i * 32 + j] = q[j];
+                    Buffer.MemoryCopy(q, _lo + i * 16, 16, 16);
+                    Buffer.MemoryCopy(q + 16, _hi + i * 16, 16, 16);
+                }
+                if (forQ8)
+                {
+                    for (int j = 0; j < 32; j++)
+                    {
+                        _x16[i * 32 + j] = q[j];
+                        _x8[i * 32 + j] = q[j];
+                        _nx8[i * 32 + j] = (sbyte)-q[j]; // |q| ≤ 127: the quantizer never writes −128
+                    }
+                    for (int j = 0; j < 8; j++) _d8[i * 8 + j] = d;
                 }
             }
         }
@@ -88,7 +118,11 @@ internal sealed unsafe class PackedActivations : IDisposable
     public Token For(int token)
     {
         long i = (long)token * Blocks;
-        return new Token { D = _d + i, D16 = _d16 + i * 4, Bias = _bias + i * 4, Lo = _lo + i * 16, Hi = _hi + i * 16, X16 = _x16 + i * 32 };
+        return new Token
+        {
+            D = _d + i, D16 = _d16 + i * 4, Bias = _bias + i * 4, Lo = _lo + i * 16, Hi = _hi + i * 16, X16 = _x16 + i * 32,
+            X8 = _x8 + i * 32, NX8 = _nx8 + i * 32, D8 = _d8 + i * 8,
+        };
     }
 
     public void Dispose()
@@ -100,6 +134,9 @@ internal sealed unsafe class PackedActivations : IDisposable
         NativeMemory.AlignedFree(_lo);
         NativeMemory.AlignedFree(_hi);
         NativeMemory.AlignedFree(_x16);
+        NativeMemory.AlignedFree(_x8);
+        NativeMemory.AlignedFree(_nx8);
+        NativeMemory.AlignedFree(_d8);
         _d = null;
     }
 }

@@ -235,26 +235,54 @@ internal static unsafe class PackedDot
             Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(q)), Vector256.Load(xs))
           + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(q + 16)), Vector256.Load(xs + 16)));
 
+    /// <summary>
+    /// Q8_0 on AVX-512BW: VPMADDUBSW needs an unsigned operand, so each weight byte w is used as |w| and the activation
+    /// byte as x·sign(w) (picked from X8 or NX8 by a mask; EVEX has no VPSIGNB). Pairs |w|·(±x) fit int16 (≤ 128·127·2),
+    /// VPMADDWD by ones sums four products per int32 lane — 64 values (two blocks) per instruction pair instead of 32.
+    /// Lanes 0–7 belong to the first block, 8–15 to the second; (Σ as float × d_x) × d_w per lane, blocks in order.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8Avx512(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x)
     {
-        var acc0 = Vector512<float>.Zero;
-        var acc1 = Vector512<float>.Zero;
+        var acc = Vector512<float>.Zero;
+        var ones = Vector512.Create((short)1);
         int b = 0;
         for (; b + 4 <= blocks; b += 4)
         {
             Sse.Prefetch0(wq + b * 32 + 4096);
             Sse.Prefetch0(wq + b * 32 + 4096 + 64);
-            var d = (Half4(ws + b) * Vector128.Load(x.D + b)).ToVector256Unsafe().ToVector512Unsafe();
-            acc0 = Avx512F.FusedMultiplyAdd(Q8Block512(wq + b * 32, x.X16 + b * 32), Avx512F.PermuteVar16x32(d, Vector512<int>.Zero), acc0);
-            acc1 = Avx512F.FusedMultiplyAdd(Q8Block512(wq + (b + 1) * 32, x.X16 + (b + 1) * 32), Avx512F.PermuteVar16x32(d, Vector512.Create(1)), acc1);
-            acc0 = Avx512F.FusedMultiplyAdd(Q8Block512(wq + (b + 2) * 32, x.X16 + (b + 2) * 32), Avx512F.PermuteVar16x32(d, Vector512.Create(2)), acc0);
-            acc1 = Avx512F.FusedMultiplyAdd(Q8Block512(wq + (b + 3) * 32, x.X16 + (b + 3) * 32), Avx512F.PermuteVar16x32(d, Vector512.Create(3)), acc1);
+            var (dw01, dw23) = Scales8x2(ws + b);
+            var (a0, n0) = SignSplit(wq + b * 32);
+            var (a1, n1) = SignSplit(wq + b * 32 + 64);
+            acc = Avx512F.FusedMultiplyAdd(Q8Pair512(a0, n0, x.X8 + b * 32, x.NX8 + b * 32, x.D8 + b * 8, ones), dw01, acc);
+            acc = Avx512F.FusedMultiplyAdd(Q8Pair512(a1, n1, x.X8 + b * 32 + 64, x.NX8 + b * 32 + 64, x.D8 + b * 8 + 16, ones), dw23, acc);
         }
-        return Vector512.Sum(acc0 + acc1) + Q8Scalar(ws, wq, blocks, x, b);
+        return Vector512.Sum(acc) + Q8Scalar(ws, wq, blocks, x, b);
     }
 
+    /// <summary>Weight scales of blocks b..b+3 as two registers: (d0×8, d1×8) and (d2×8, d3×8).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Q8Block512(sbyte* q, short* xs) =>
-        Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(q)), Vector512.Load(xs)));
+    internal static (Vector512<float>, Vector512<float>) Scales8x2(ushort* ws)
+    {
+        var d = Half4(ws).ToVector256Unsafe().ToVector512Unsafe();
+        return (Avx512F.PermuteVar16x32(d, Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)),
+                Avx512F.PermuteVar16x32(d, Vector512.Create(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)));
+    }
+
+    /// <summary>64 weight bytes (two blocks) as |w| and the mask of negative weights.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector512<byte> Abs, Vector512<sbyte> Negative) SignSplit(sbyte* wq)
+    {
+        var w = Vector512.Load(wq);
+        return (Avx512BW.Abs(w), Vector512.LessThan(w, Vector512<sbyte>.Zero));
+    }
+
+    /// <summary>Two blocks of one token: exact Σw·x per lane (four products each), as float, times the activation scales.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Q8Pair512(Vector512<byte> abs, Vector512<sbyte> negative, sbyte* x8, sbyte* nx8, float* d8, Vector512<short> ones)
+    {
+        var xs = Vector512.ConditionalSelect(negative, Vector512.Load(nx8), Vector512.Load(x8));
+        var s = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(abs, xs), ones);
+        return Avx512F.ConvertToVector512Single(s) * Vector512.Load(d8);
+    }
 }

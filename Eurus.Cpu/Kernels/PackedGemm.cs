@@ -85,47 +85,36 @@ internal static unsafe class PackedGemm
     }
 
     /// <summary>
-    /// Q8_0: each block's weights are widened to int16 once and applied to four tokens, with the arithmetic and
-    /// summation order of <see cref="PackedDot.Q8Avx512"/> (scale d_w·d_x per block; even and odd blocks of each
-    /// group of four in two accumulators; the remainder through the scalar path).
+    /// Q8_0: one row × four tokens. Each pair of blocks is split into |w| and its sign mask once and applied to four
+    /// tokens, with the arithmetic and order of <see cref="PackedDot.Q8Avx512"/> (one accumulator, block pairs in order,
+    /// the remainder through the scalar path), so batched prompts give bit-identical results to decoding.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q8Tile4(ushort* ws, sbyte* wq, int blocks, PackedActivations acts, int t0, float* y, long stride)
     {
         var x0 = acts.For(t0);
-        var x1 = acts.For(t0 + 1);
-        var x2 = acts.For(t0 + 2);
-        var x3 = acts.For(t0 + 3);
-        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+        long s1 = acts.TokenStride8, s2 = 2 * s1, s3 = 3 * s1; // bytes between consecutive tokens in X8, NX8 and D8
+        byte* x8 = (byte*)x0.X8, nx8 = (byte*)x0.NX8, d8 = (byte*)x0.D8;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        var ones = Vector512.Create((short)1);
         int b = 0;
         for (; b + 4 <= blocks; b += 4)
         {
-            var dw = PackedDot.Half4(ws + b);
-            for (int k = 0; k < 4; k += 2)
+            var (dw01, dw23) = PackedDot.Scales8x2(ws + b);
+            for (int h = 0; h < 2; h++)
             {
-                var w16 = Avx512BW.ConvertToVector512Int16(Vector256.Load(wq + (b + k) * 32));
-                a0 = Q8Acc(w16, dw, x0, b, k, a0);
-                a1 = Q8Acc(w16, dw, x1, b, k, a1);
-                a2 = Q8Acc(w16, dw, x2, b, k, a2);
-                a3 = Q8Acc(w16, dw, x3, b, k, a3);
-                w16 = Avx512BW.ConvertToVector512Int16(Vector256.Load(wq + (b + k + 1) * 32));
-                b0 = Q8Acc(w16, dw, x0, b, k + 1, b0);
-                b1 = Q8Acc(w16, dw, x1, b, k + 1, b1);
-                b2 = Q8Acc(w16, dw, x2, b, k + 1, b2);
-                b3 = Q8Acc(w16, dw, x3, b, k + 1, b3);
+                var (abs, neg) = PackedDot.SignSplit(wq + b * 32 + h * 64);
+                var dw = h == 0 ? dw01 : dw23;
+                long o = b * 32 + h * 64; // X8/NX8 byte offset; D8 is 8 floats = 32 bytes per block too
+                a0 = Avx512F.FusedMultiplyAdd(PackedDot.Q8Pair512(abs, neg, (sbyte*)(x8 + o), (sbyte*)(nx8 + o), (float*)(d8 + o), ones), dw, a0);
+                a1 = Avx512F.FusedMultiplyAdd(PackedDot.Q8Pair512(abs, neg, (sbyte*)(x8 + s1 + o), (sbyte*)(nx8 + s1 + o), (float*)(d8 + s1 + o), ones), dw, a1);
+                a2 = Avx512F.FusedMultiplyAdd(PackedDot.Q8Pair512(abs, neg, (sbyte*)(x8 + s2 + o), (sbyte*)(nx8 + s2 + o), (float*)(d8 + s2 + o), ones), dw, a2);
+                a3 = Avx512F.FusedMultiplyAdd(PackedDot.Q8Pair512(abs, neg, (sbyte*)(x8 + s3 + o), (sbyte*)(nx8 + s3 + o), (float*)(d8 + s3 + o), ones), dw, a3);
             }
         }
-        y[0] = Vector512.Sum(a0 + b0) + PackedDot.Q8Scalar(ws, wq, blocks, x0, b);
-        y[stride] = Vector512.Sum(a1 + b1) + PackedDot.Q8Scalar(ws, wq, blocks, x1, b);
-        y[2 * stride] = Vector512.Sum(a2 + b2) + PackedDot.Q8Scalar(ws, wq, blocks, x2, b);
-        y[3 * stride] = Vector512.Sum(a3 + b3) + PackedDot.Q8Scalar(ws, wq, blocks, x3, b);
+        y[0] = Vector512.Sum(a0) + PackedDot.Q8Scalar(ws, wq, blocks, x0, b);
+        y[stride] = Vector512.Sum(a1) + PackedDot.Q8Scalar(ws, wq, blocks, acts.For(t0 + 1), b);
+        y[2 * stride] = Vector512.Sum(a2) + PackedDot.Q8Scalar(ws, wq, blocks, acts.For(t0 + 2), b);
+        y[3 * stride] = Vector512.Sum(a3) + PackedDot.Q8Scalar(ws, wq, blocks, acts.For(t0 + 3), b);
     }
-
-    // acc + (int32 pair sums of block b+k, as float) × (d_w · d_x) — the same two roundings as the single-token kernel.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Q8Acc(Vector512<short> w16, Vector128<float> dw, in PackedActivations.Token x, int b, int k, Vector512<float> acc) =>
-        Avx512F.FusedMultiplyAdd(
-            Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(w16, Vector512.Load(x.X16 + (b + k) * 32))),
-            Vector512.Create(dw.GetElement(k) * x.D[b + k]),
-            acc);
 }

@@ -23,29 +23,45 @@ internal sealed unsafe class MistralWeights : IDisposable
 
     /// <summary>
     /// Views of every weight. Q4_0 and Q8_0 matrices (not the embedding table, which is only read a row at a time)
-    /// are repacked by reading the file, so the file's pages never enter the resident set twice.
+    /// are repacked by reading the file, so the file's pages never enter the resident set twice; the matrices are
+    /// repacked on <paramref name="threads"/> threads (the repacking, not the reading, is what a load waits for).
     /// </summary>
-    public static MistralWeights FromGguf(GgufFile f, MistralConfig c)
+    public static MistralWeights FromGguf(GgufFile f, MistralConfig c, int threads = 1)
     {
-        var packed = new List<PackedMatrix>();
         using var handle = File.OpenHandle(f.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        // Every matrix the forward pass multiplies by (the output projection may be the tied embedding table).
+        var names = new List<string>();
+        for (int l = 0; l < c.Layers; l++)
+            foreach (var n in new[] { "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down" })
+                names.Add($"blk.{l}.{n}.weight");
+        names.Add(f.TryGetTensor("output.weight", out _) ? "output.weight" : "token_embd.weight");
+        var toPack = names.Distinct().Select(f.GetTensor).Where(t => t.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0).ToArray();
+        var packedByName = new PackedMatrix?[toPack.Length];
+        try
+        {
+            Parallel.For(0, toPack.Length, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, i =>
+            {
+                var t = toPack[i];
+                // Q5_0 runs as the Q8_0 matrix of the same values (lossless, 34/22 of the size): a packed-only view.
+                packedByName[i] = t.Type == GgmlType.Q5_0
+                    ? PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength,
+                        Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength))
+                    : PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength);
+            });
+        }
+        catch (AggregateException e)
+        {
+            foreach (var p in packedByName) p?.Dispose();
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+        }
+        var lookup = new Dictionary<string, PackedMatrix>();
+        for (int i = 0; i < toPack.Length; i++) lookup[toPack[i].Name] = packedByName[i]!;
+        var packed = lookup.Values.ToList();
         WeightMatrix M(string name, bool pack = true)
         {
             var t = f.GetTensor(name);
-            PackedMatrix? p = null;
-            if (pack && t.Type == GgmlType.Q5_0)
-            {
-                // Q5_0 runs as the Q8_0 matrix of the same values (lossless, 34/22 of the size): a packed-only view.
-                var q8 = Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength);
-                p = PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, q8);
-                packed.Add(p);
-                return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, p);
-            }
-            if (pack && t.Type is GgmlType.Q4_0 or GgmlType.Q8_0)
-            {
-                p = PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength);
-                packed.Add(p);
-            }
+            var p = pack && lookup.TryGetValue(name, out var m) ? m : null;
+            if (p is not null && t.Type == GgmlType.Q5_0) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, p);
             return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p);
         }
         try

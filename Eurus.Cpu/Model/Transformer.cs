@@ -13,8 +13,8 @@ internal sealed unsafe class Transformer : IDisposable
     private readonly MistralConfig _c;
     private readonly MistralWeights _w;
     private readonly MatMul _mm;
-    private readonly ParallelOptions _parallel;
-    private readonly int _threads;
+    private readonly WorkerPool _pool;
+    private readonly AttendWork _attend;
     private readonly int? _window;
 
     // Run state, [maxBatch × width] each.
@@ -30,19 +30,19 @@ internal sealed unsafe class Transformer : IDisposable
         _w = w;
         _window = window;
         MaxBatch = maxBatch;
-        _threads = Math.Max(1, threads);
-        _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
+        _pool = new WorkerPool(threads);
+        _attend = new AttendWork(this);
         bool half = AllMatrices(w).Any(m => m.Type == Gguf.GgmlType.F16);
         bool bf = AllMatrices(w).Any(m => m.Type == Gguf.GgmlType.BF16);
-        _mm = new MatMul(maxBatch, Math.Max(c.Dim, c.FeedForward), _threads, half, bf);
-        _x = new float[maxBatch * c.Dim];
-        _xb = new float[maxBatch * c.Dim];
-        _q = new float[maxBatch * c.Dim];
-        _k = new float[maxBatch * c.KvDim];
-        _v = new float[maxBatch * c.KvDim];
-        _ao = new float[maxBatch * c.Dim];
-        _gate = new float[maxBatch * c.FeedForward];
-        _up = new float[maxBatch * c.FeedForward];
+        _mm = new MatMul(maxBatch, Math.Max(c.Dim, c.FeedForward), _pool, half, bf);
+        _x = Pinned(maxBatch * c.Dim);
+        _xb = Pinned(maxBatch * c.Dim);
+        _q = Pinned(maxBatch * c.Dim);
+        _k = Pinned(maxBatch * c.KvDim);
+        _v = Pinned(maxBatch * c.KvDim);
+        _ao = Pinned(maxBatch * c.Dim);
+        _gate = Pinned(maxBatch * c.FeedForward);
+        _up = Pinned(maxBatch * c.FeedForward);
         _scores = new float[c.Heads * kvCapacity];
         _kvTmp = new float[c.Heads * 2 * c.HeadDim];
         _cos = new float[maxBatch * c.RopeDim / 2];
@@ -50,8 +50,15 @@ internal sealed unsafe class Transformer : IDisposable
         _lastLogits = new float[c.Vocab];
     }
 
-    /// <summary>Frees native scratch memory.</summary>
-    public void Dispose() => _mm.Dispose();
+    /// <summary>Frees native scratch memory and stops the worker threads.</summary>
+    public void Dispose()
+    {
+        _mm.Dispose();
+        _pool.Dispose();
+    }
+
+    // Matmul inputs and outputs are pinned: the kernels read them through pointers from several threads.
+    private static float[] Pinned(int length) => GC.AllocateArray<float>(length, pinned: true);
 
     private static IEnumerable<WeightMatrix> AllMatrices(MistralWeights w) =>
         new[] { w.TokenEmbedding, w.Output }.Concat(w.Layers.SelectMany(l => new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.Gate, l.Up, l.Down }));
@@ -108,8 +115,10 @@ internal sealed unsafe class Transformer : IDisposable
                 cache.Store(l, pos, _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
             }
 
-            // Grouped-query attention over the cache, heads in parallel.
-            for (int t = 0; t < n; t++) Attend(l, startPos + t, t, cache);
+            // Grouped-query attention over the cache, heads in parallel (each head runs the batch's tokens in order).
+            _attend.Set(cache, l, startPos, n);
+            try { _pool.Run(_attend, _c.Heads); }
+            finally { _attend.Clear(); }
 
             // Output projection and residual.
             _mm.Multiply(L.Wo, _ao, n, _xb);
@@ -139,38 +148,44 @@ internal sealed unsafe class Transformer : IDisposable
         }
     }
 
-    /// <summary>softmax(q·Kᵀ/√d)·V for every head of token <paramref name="t"/> at <paramref name="pos"/>, into _ao.</summary>
-    private void Attend(int layer, int pos, int t, KvCache cache)
+    /// <summary>
+    /// softmax(q·Kᵀ/√d)·V of one head for every token of the batch (token t at startPos + t sees positions up to its
+    /// own, within the sliding window), into _ao. One instance, reused: an attention step allocates nothing.
+    /// </summary>
+    private sealed class AttendWork(Transformer o) : IParallelWork
     {
-        int first = _window is int w ? Math.Max(0, pos - w + 1) : 0;
-        int count = pos - first + 1;
-        var state = new AttendState(this, cache, layer, t, first, count);
-        if (_threads == 1) for (int h = 0; h < _c.Heads; h++) state.Head(h);
-        else Parallel.For(0, _c.Heads, _parallel, state.Head);
-    }
+        private KvCache? _cache;
+        private int _layer, _startPos, _tokens;
 
-    private sealed class AttendState(Transformer o, KvCache cache, int layer, int t, int first, int count)
-    {
+        public void Set(KvCache cache, int layer, int startPos, int tokens) => (_cache, _layer, _startPos, _tokens) = (cache, layer, startPos, tokens);
+
+        public void Clear() => _cache = null;
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Head(int h)
+        public void Execute(int h)
         {
             var c = o._c;
+            var cache = _cache!;
             int hd = c.HeadDim;
             int kvOff = h / c.GroupSize * hd;
-            var q = o._q.AsSpan(t * c.Dim + h * hd, hd);
-            var scores = o._scores.AsSpan(h * cache.Capacity, count);
             var tmp = o._kvTmp.AsSpan(h * 2 * hd, hd);
             float scale = 1f / MathF.Sqrt(hd);
-            for (int j = 0; j < count; j++)
-                scores[j] = TensorPrimitives.Dot(q, cache.Key(layer, first + j, kvOff, hd, tmp)) * scale;
-            Ops.Softmax(scores);
-            var outHead = o._ao.AsSpan(t * c.Dim + h * hd, hd);
-            outHead.Clear();
-            for (int j = 0; j < count; j++)
+            for (int t = 0; t < _tokens; t++)
             {
-                var v = cache.Value(layer, first + j, kvOff, hd, tmp);
-                float p = scores[j];
-                for (int i = 0; i < hd; i++) outHead[i] += p * v[i];
+                int pos = _startPos + t;
+                int first = o._window is int w ? Math.Max(0, pos - w + 1) : 0;
+                int count = pos - first + 1;
+                var q = o._q.AsSpan(t * c.Dim + h * hd, hd);
+                var scores = o._scores.AsSpan(h * cache.Capacity, count);
+                for (int j = 0; j < count; j++)
+                    scores[j] = TensorPrimitives.Dot(q, cache.Key(_layer, first + j, kvOff, hd, tmp)) * scale;
+                Ops.Softmax(scores);
+                var outHead = o._ao.AsSpan(t * c.Dim + h * hd, hd);
+                outHead.Clear();
+                for (int j = 0; j < count; j++)
+                {
+                    TensorPrimitives.MultiplyAdd(cache.Value(_layer, first + j, kvOff, hd, tmp), scores[j], outHead, outHead);
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Eurus.Cpu.Quantization;
 
@@ -17,12 +18,36 @@ public static class FloatConversion
     public static void SingleToHalf(ReadOnlySpan<float> source, Span<Half> destination) =>
         TensorPrimitives.ConvertToHalf(source, destination);
 
-    /// <summary>BF16 (raw bits) → F32: the bits are the upper half of the float.</summary>
+    /// <summary>BF16 (raw bits) → F32: the bits are the upper half of the float (widest vectors first, scalar remainder).</summary>
     public static void BFloat16ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
     {
         if (destination.Length < source.Length) throw new ArgumentException("Destination is too short.", nameof(destination));
         Span<uint> bits = MemoryMarshal.Cast<float, uint>(destination);
-        for (int i = 0; i < source.Length; i++) bits[i] = (uint)source[i] << 16;
+        ref ushort src = ref MemoryMarshal.GetReference(source);
+        ref uint dst = ref MemoryMarshal.GetReference(bits);
+        int n = source.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 32 <= n; i += 32)
+            {
+                var (lo, hi) = Vector512.Widen(Vector512.LoadUnsafe(ref src, (nuint)i));
+                Vector512.ShiftLeft(lo, 16).StoreUnsafe(ref dst, (nuint)i);
+                Vector512.ShiftLeft(hi, 16).StoreUnsafe(ref dst, (nuint)(i + 16));
+            }
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)i));
+                Vector256.ShiftLeft(lo, 16).StoreUnsafe(ref dst, (nuint)i);
+                Vector256.ShiftLeft(hi, 16).StoreUnsafe(ref dst, (nuint)(i + 8));
+            }
+        if (Vector128.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+            {
+                var (lo, hi) = Vector128.Widen(Vector128.LoadUnsafe(ref src, (nuint)i));
+                Vector128.ShiftLeft(lo, 16).StoreUnsafe(ref dst, (nuint)i);
+                Vector128.ShiftLeft(hi, 16).StoreUnsafe(ref dst, (nuint)(i + 4));
+            }
+        for (; i < n; i++) bits[i] = (uint)source[i] << 16;
     }
 
     /// <summary>F32 → BF16 (raw bits), round to nearest even; NaN stays a quiet NaN (as ggml's converter).</summary>

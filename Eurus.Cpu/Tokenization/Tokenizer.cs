@@ -262,6 +262,15 @@ public sealed class Tokenizer
         if (addBos && AddEos) output.Add(EosId);
     }
 
+    /// <summary>
+    /// Encodes text that continues earlier text (no space prefix, user-defined tokens not split out): used to re-append
+    /// the tail of a reply cut at a stop string.
+    /// </summary>
+    internal void EncodeContinuation(ReadOnlySpan<char> text, List<int> output)
+    {
+        if (!text.IsEmpty) EncodeRaw(text, spacePrefix: false, output);
+    }
+
     private void EncodeRaw(ReadOnlySpan<char> text, bool spacePrefix, List<int> output)
     {
         int length = text.Length + (spacePrefix ? 1 : 0);

@@ -17,15 +17,19 @@ internal static class Commands
         "chat" => ChatAsync(a),
         "bench" => Task.FromResult(BenchCommands.Bench(a)),
         "synth" => Task.FromResult(BenchCommands.Synth(a)),
+        "eval" => EvalCommands.RunAsync(a),
+        "convert" => Task.FromResult(HfCommands.Convert(a)),
+        "pull" => HfCommands.PullAsync(a),
         _ => throw new CliUsageException($"unknown command '{a.Command}'. Try 'eurus help'."),
     };
 
-    internal static readonly string[] ModelOptionNames = ["m", "model", "t", "threads", "c", "ctx-size", "kv-type", "window", "b", "batch-size"];
+    internal static readonly string[] ModelOptionNames = ["m", "model", "t", "threads", "c", "ctx-size", "kv-type", "window", "b", "batch-size", .. HfCommands.OptionNames];
 
     internal static EurusModel LoadModel(CliArgs a)
     {
-        string path = a.Get("m", "model") ?? CliApp.DefaultModelPath;
-        if (!File.Exists(path)) throw new CliUsageException($"model file not found: {path}");
+        string path = HfCommands.ResolveModelAsync(a, a.Get("m", "model") ?? CliApp.DefaultModelPath).GetAwaiter().GetResult();
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new CliUsageException($"model file not found: {path}");
+        var bar = new HfCommands.ProgressBar("converting");
         var kv = a.Get("kv-type") ?? "f32";
         var options = new ModelOptions
         {
@@ -39,9 +43,12 @@ internal static class Commands
             },
             SlidingWindow = a.Get("window") is null ? null : a.GetInt(0, "window"),
             BatchSize = a.GetInt(64, "b", "batch-size"),
+            WeightType = HfCommands.ParseType(a.Get("type"), Eurus.Cpu.Gguf.GgmlType.Q8_0),
+            LoadProgress = new HfCommands.SyncProgress<double>(f => bar.Report(f, null)),
         };
         try { return EurusModel.Load(path, options); }
         catch (ArgumentOutOfRangeException e) { throw new CliUsageException(e.Message); }
+        finally { bar.Finish(); }
     }
 
     internal static SamplingSettings Sampling(CliArgs a)
@@ -149,25 +156,19 @@ internal static class Commands
         a.Reject([.. ModelOptionNames, .. SamplingOptionNames]);
         var settings = Sampling(a);
         using var model = LoadModel(a);
-        using var session = model.CreateSession();
+        // Mistral-Instruct v0.1 turns (<s>[INST] u1 [/INST]a1</s>[INST] u2 [/INST]); each turn evaluates only its tokens.
+        using var session = new Eurus.Cpu.Chat.ChatSession(model);
         Console.Error.WriteLine("eurus chat: type a message, an empty line or Ctrl-D to quit.");
-        bool first = true;
         while (true)
         {
             Console.Error.Write("> ");
             string? line = Console.In.ReadLine();
             if (string.IsNullOrWhiteSpace(line)) break;
-            // Mistral-Instruct v0.1: <s>[INST] u1 [/INST]a1</s>[INST] u2 [/INST]
-            var ids = new List<int>();
-            if (first) ids.Add(model.Tokenizer.BosId);
-            else ids.Add(model.Tokenizer.EosId);
-            ids.AddRange(model.Tokenizer.Encode($"[INST] {line} [/INST]", addBos: false));
-            first = false;
             try
             {
-                await foreach (var t in session.GenerateTokensAsync(ids, settings))
+                await foreach (var piece in session.SendAsync(line, settings))
                 {
-                    Console.Out.Write(t.Text);
+                    Console.Out.Write(piece);
                     Console.Out.Flush();
                 }
             }

@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Eurus.Cpu.Generation;
+using Eurus.Cpu.Grading;
+using Eurus.Cpu.Prompts;
+using Eurus.Cpu.Sampling;
+using Eurus.Cpu.Tools;
+
+namespace Eurus.Cli;
+
+/// <summary>
+/// <c>eurus eval</c>: the paper's protocol on a JSONL set — the model card's prompt, greedy decoding, the paper's
+/// answer extraction and grading — with a live accuracy line on stderr and every transcript written as JSONL.
+/// </summary>
+internal static class EvalCommands
+{
+    private sealed record Item(int Index, string Question, string? Answer, string? Tests);
+
+    public static async Task<int> RunAsync(CliArgs a)
+    {
+        a.Reject([.. Commands.ModelOptionNames, "task", "mode", "data", "limit", "out", "n", "n-predict", "allow-code-execution", "python", "timeout"]);
+        string task = a.Get("task") ?? throw new CliUsageException("eval needs --task math|gsm|code.");
+        if (task is not ("math" or "gsm" or "code")) throw new CliUsageException($"--task must be math, gsm or code, not '{task}'.");
+        string mode = a.Get("mode") ?? "cot";
+        if (mode is not ("cot" or "pot")) throw new CliUsageException($"--mode must be cot or pot, not '{mode}'.");
+        if (task == "code" && mode == "pot") throw new CliUsageException("--mode pot applies to math and gsm; code tasks use the coding template.");
+        string data = a.Get("data") ?? throw new CliUsageException("eval needs --data FILE.jsonl.");
+        if (!File.Exists(data)) throw new CliUsageException($"data file not found: {data}");
+        int limit = a.GetInt(int.MaxValue, "limit");
+        if (limit < 1) throw new CliUsageException("--limit must be at least 1.");
+        bool runsCode = task == "code" || mode == "pot";
+        if (runsCode && !a.Has("allow-code-execution"))
+            throw new CliUsageException($"--task {task} --mode {mode} runs model-written Python code on this machine. That is unsafe (it is not sandboxed); " +
+                                        "pass --allow-code-execution to accept it.");
+        int defaultTokens = mode == "pot" ? EurusPrompts.PotMaxTokens : EurusPrompts.CotMaxTokens;
+        var settings = SamplingSettings.Greedy with { MaxTokens = a.GetInt(defaultTokens, "n", "n-predict") };
+        try { settings.Validate(); } catch (ArgumentException e) { throw new CliUsageException(e.Message); }
+        var python = new PythonOptions
+        {
+            PythonPath = a.Get("python") ?? "python3",
+            Timeout = TimeSpan.FromSeconds(a.GetFloat(5f, "timeout")),
+        };
+        var items = ReadItems(data, task).Take(limit).ToList();
+        if (items.Count == 0) throw new CliUsageException($"{data} has no items.");
+
+        using var model = Commands.LoadModel(a);
+        using var session = model.CreateSession();
+        string? outPath = a.Get("out");
+        using var transcripts = outPath is null ? null : new StreamWriter(outPath, append: false, new UTF8Encoding(false));
+        int correct = 0, done = 0;
+        var total = Stopwatch.StartNew();
+        foreach (var item in items)
+        {
+            string user = task == "code" ? EurusPrompts.Coding(item.Question)
+                : mode == "pot" ? EurusPrompts.MathPotEvaluation(item.Question) : EurusPrompts.MathCot(item.Question);
+            var prompt = MistralChatFormat.Encode(model.Tokenizer, [ChatMessage.User(user)]);
+            session.Reset();
+            var sw = Stopwatch.StartNew();
+            var text = new StringBuilder();
+            await foreach (var t in session.GenerateTokensAsync(prompt, settings)) text.Append(t.Text);
+            string completion = text.ToString();
+            var timings = session.LastTimings!;
+
+            string? extracted;
+            bool ok;
+            var executions = new JsonArray();
+            if (task == "code")
+            {
+                extracted = CodeAnswer.ExtractCode(completion);
+                var r = await CodeAnswer.RunTestsAsync(extracted, item.Tests!, python);
+                ok = r.Passed;
+                executions.Add(Json(r.Execution));
+            }
+            else if (mode == "pot")
+            {
+                (extracted, var runs) = await PotAnswer.RunAsync(completion, python);
+                foreach (var r in runs) executions.Add(Json(r));
+                ok = MathAnswer.AreEquivalent(extracted, item.Answer!);
+            }
+            else
+            {
+                extracted = MathAnswer.Extract(completion);
+                ok = MathAnswer.AreEquivalent(extracted, item.Answer!);
+            }
+            done++;
+            if (ok) correct++;
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"[{done}/{items.Count}] item {item.Index}: {(ok ? "correct" : "wrong")}, {timings.GeneratedTokens} tokens in {sw.Elapsed.TotalSeconds:F1} s " +
+                $"({timings.DecodeTokensPerSecond:F1} t/s) | accuracy {correct}/{done} = {100.0 * correct / done:F1}%"));
+            if (transcripts is not null)
+            {
+                var line = new JsonObject
+                {
+                    ["index"] = item.Index, ["task"] = task, ["mode"] = mode,
+                    ["question"] = item.Question, ["reference"] = item.Answer, ["tests"] = item.Tests,
+                    ["prompt"] = MistralChatFormat.Render([ChatMessage.User(user)]),
+                    ["completion"] = completion, ["extracted"] = extracted, ["correct"] = ok,
+                    ["executions"] = executions,
+                    ["prompt_tokens"] = timings.PromptTokens, ["generated_tokens"] = timings.GeneratedTokens,
+                    ["finish_reason"] = timings.FinishReason.ToString(), ["seconds"] = Math.Round(sw.Elapsed.TotalSeconds, 3),
+                };
+                await transcripts.WriteLineAsync(line.ToJsonString());
+                await transcripts.FlushAsync();
+            }
+        }
+        Console.Error.WriteLine($"eurus: {done} items in {total.Elapsed.TotalSeconds:F1} s");
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"accuracy: {correct}/{done} = {100.0 * correct / done:F2}%"));
+        return 0;
+    }
+
+    private static JsonObject Json(ExecutionResult r) => new()
+    {
+        ["output"] = r.Output, ["failed"] = r.Failed, ["timed_out"] = r.TimedOut, ["truncated"] = r.Truncated,
+        ["seconds"] = Math.Round(r.Elapsed.TotalSeconds, 3),
+    };
+
+    /// <summary>Reads <c>{"question", "answer"}</c> lines (code: <c>{"question" or "prompt", "tests": string or [strings]}</c>).</summary>
+    private static IEnumerable<Item> ReadItems(string path, string task)
+    {
+        int lineNo = 0, index = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            lineNo++;
+            if (line.Trim().Length == 0) continue;
+            JsonNode? node;
+            try { node = JsonNode.Parse(line); }
+            catch (JsonException e) { throw new CliUsageException($"{path}:{lineNo}: not valid JSON ({e.Message})."); }
+            if (node is not JsonObject o) throw new CliUsageException($"{path}:{lineNo}: expected a JSON object.");
+            string question = Text(o["question"] ?? o["prompt"]) ?? throw new CliUsageException($"{path}:{lineNo}: missing \"question\".");
+            if (task == "code")
+            {
+                string tests = o["tests"] switch
+                {
+                    JsonArray arr => string.Join('\n', arr.Select(Text)),
+                    JsonNode n when Text(n) is { } s => s,
+                    _ => throw new CliUsageException($"{path}:{lineNo}: a code task needs \"tests\" (a string or an array of strings)."),
+                };
+                yield return new Item(index++, question, null, tests);
+            }
+            else
+            {
+                string answer = Text(o["answer"]) ?? throw new CliUsageException($"{path}:{lineNo}: missing \"answer\".");
+                yield return new Item(index++, question, answer, null);
+            }
+        }
+    }
+
+    private static string? Text(JsonNode? n) => n switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out string? s) => s,
+        JsonValue v => v.ToJsonString(),
+        _ => null,
+    };
+}

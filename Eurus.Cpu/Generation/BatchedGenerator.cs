@@ -1,0 +1,334 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Eurus.Cpu.Model;
+using Eurus.Cpu.Sampling;
+using Eurus.Cpu.Tokenization;
+
+namespace Eurus.Cpu.Generation;
+
+/// <summary>
+/// Generates for many requests at once (continuous batching, as a server needs): up to
+/// <see cref="BatchedGeneratorOptions.MaxSequences"/> sequences decode together, one pass over the weights per step
+/// serving all of them, each with its own KV cache, sampler and stop strings. A request that finds every slot busy
+/// waits in a bounded queue; a full queue raises <see cref="QueueFullException"/> at once. A request's tokens equal
+/// those an <see cref="InferenceSession"/> gives for the same prompt and settings (same seed), whatever else runs
+/// beside it. Thread-safe; one background thread runs the steps.
+/// </summary>
+/// <example>
+/// <code>
+/// using var model = EurusModel.Load("eurus-7b-kto.Q4_0.gguf");
+/// using var generator = new BatchedGenerator(model, new BatchedGeneratorOptions { MaxSequences = 8 });
+/// var a = generator.Submit(model.Tokenizer.Encode("[INST] Hi [/INST]"), SamplingSettings.Greedy, cancellationToken);
+/// var b = generator.Submit(model.Tokenizer.Encode("[INST] Bye [/INST]"), SamplingSettings.Greedy, cancellationToken);
+/// await foreach (var token in a) Console.Write(token.Text);   // b decodes meanwhile, in the same steps
+/// Console.WriteLine((await a.Completion).FinishReason);
+/// </code>
+/// </example>
+public sealed class BatchedGenerator : IDisposable
+{
+    private readonly EurusModel _model;
+    private readonly MultiSequenceTransformer _forward;
+    private readonly int? _window;
+    private readonly int _capacity;
+    private readonly int _batch;
+    private readonly Slot[] _slots;
+    private readonly LinkedList<Sequence> _queue = new();
+    private readonly object _lock = new();
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly Thread _thread;
+    private readonly float[] _logits;
+    private volatile bool _stopping;
+    private int _active;
+    private long _steps, _stepTokens;
+
+    /// <summary>Creates the generator and starts its decode thread. <paramref name="model"/> must outlive it.</summary>
+    public BatchedGenerator(EurusModel model, BatchedGeneratorOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ObjectDisposedException.ThrowIf(model.IsDisposed, model);
+        options ??= new BatchedGeneratorOptions();
+        options.Validate();
+        _model = model;
+        Options = options;
+        var c = model.Config;
+        _batch = Math.Min(model.Options.BatchSize, model.ContextLength);
+        int stepTokens = options.StepTokens == 0 ? Math.Max(options.MaxSequences, _batch) : options.StepTokens;
+        _window = model.SlidingWindow is int w && w < model.ContextLength ? w : null;
+        // As in InferenceSession: a ring buffer of window + one prompt chunk when a window applies.
+        _capacity = _window is int win ? Math.Min(model.ContextLength, win + _batch) : model.ContextLength;
+        _forward = new MultiSequenceTransformer(c, model.Weights, stepTokens, _capacity, model.Options.Threads, _window);
+        _logits = GC.AllocateArray<float>(stepTokens * c.Vocab, pinned: true);
+        _slots = new Slot[options.MaxSequences];
+        for (int i = 0; i < _slots.Length; i++) _slots[i] = new Slot();
+        _thread = new Thread(Loop) { IsBackground = true, Name = "Eurus batched decode" };
+        _thread.Start();
+    }
+
+    /// <summary>The options in effect.</summary>
+    public BatchedGeneratorOptions Options { get; }
+
+    /// <summary>The model this generator runs.</summary>
+    public EurusModel Model => _model;
+
+    /// <summary>Positions per sequence (prompt and generated tokens together).</summary>
+    public int ContextLength => _model.ContextLength;
+
+    /// <summary>Sequences being decoded now.</summary>
+    public int ActiveSequences => Volatile.Read(ref _active);
+
+    /// <summary>Forward steps run so far (one pass over the weights each).</summary>
+    public long Steps => Interlocked.Read(ref _steps);
+
+    /// <summary>Tokens evaluated by those steps (prompt and generated); more than <see cref="Steps"/> when sequences shared steps.</summary>
+    public long StepTokens => Interlocked.Read(ref _stepTokens);
+
+    /// <summary>Requests waiting for a slot.</summary>
+    public int QueuedRequests { get { lock (_lock) return _queue.Count; } }
+
+    /// <summary>
+    /// Submits a generation of up to <see cref="SamplingSettings.MaxTokens"/> tokens after <paramref name="promptTokens"/>
+    /// (used as given: add BOS yourself). Validates at once: throws <see cref="ArgumentException"/> for bad settings or
+    /// token ids, <see cref="ContextFullException"/> when the prompt does not fit and <see cref="QueueFullException"/>
+    /// when the queue is full. Cancelling <paramref name="cancellationToken"/> stops it and frees its slot.
+    /// </summary>
+    public BatchedGeneration Submit(IReadOnlyList<int> promptTokens, SamplingSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(promptTokens);
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        settings ??= new SamplingSettings();
+        settings.Validate();
+        if (promptTokens.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptTokens));
+        if (promptTokens.Count > ContextLength)
+            throw new ContextFullException($"The prompt needs {promptTokens.Count} positions but the context holds {ContextLength}.");
+        int vocab = _model.Config.Vocab;
+        foreach (int t in promptTokens)
+            if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(promptTokens), $"token id {t} is outside the vocabulary (0..{vocab - 1}).");
+        var generation = new BatchedGeneration(promptTokens.Count, cancellationToken);
+        var seq = new Sequence(generation, [.. promptTokens], settings, new Sampler(settings, vocab), new StreamingTokenDecoder(_model.Tokenizer));
+        lock (_lock)
+        {
+            int free = _slots.Length - _active;
+            if (_queue.Count >= Options.QueueCapacity + Math.Max(0, free))
+                throw new QueueFullException($"All {_slots.Length} slots are busy and {_queue.Count} requests are waiting (queue capacity {Options.QueueCapacity}).");
+            // Registered before the loop can see it, so End always disposes the registration.
+            seq.CancelRegistration = generation.Cancellation.Register(Wake);
+            _queue.AddLast(seq);
+        }
+        Wake();
+        return generation;
+    }
+
+    /// <summary>Stops the decode thread; unfinished generations end with <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (_stopping) return;
+        _stopping = true;
+        _wake.Set();
+        _thread.Join();
+        var error = new ObjectDisposedException(nameof(BatchedGenerator));
+        lock (_lock)
+        {
+            foreach (var s in _queue) End(s, FinishReason.Cancelled, error);
+            _queue.Clear();
+        }
+        foreach (var slot in _slots)
+            if (slot.Sequence is { } s) End(s, FinishReason.Cancelled, error);
+        _forward.Dispose();
+        _wake.Dispose();
+    }
+
+    private void Wake()
+    {
+        try { _wake.Set(); } catch (ObjectDisposedException) { }
+    }
+
+    private void Loop()
+    {
+        var step = new List<SequenceToken>();
+        var wanting = new List<Sequence>();
+        while (!_stopping)
+        {
+            Admit();
+            step.Clear();
+            wanting.Clear();
+            int budget = _forward.MaxTokens;
+            // Decode tokens first (one per sequence), so running streams are never starved by a long new prompt.
+            foreach (var slot in _slots)
+            {
+                if (slot.Sequence is not { } s || s.Pending != 1 || !s.Prefilled) continue;
+                step.Add(new SequenceToken(s.Tokens[^1], s.Tokens.Count - 1, slot.Cache!, true));
+                wanting.Add(s);
+                budget--;
+            }
+            foreach (var slot in _slots)
+            {
+                if (slot.Sequence is not { } s || s.Prefilled || budget == 0) continue;
+                int n = Math.Min(Math.Min(s.Pending, budget), _batch);
+                for (int i = 0; i < n; i++)
+                {
+                    int pos = s.Evaluated + i;
+                    bool last = pos == s.Tokens.Count - 1;
+                    step.Add(new SequenceToken(s.Tokens[pos], pos, slot.Cache!, last));
+                    if (last) wanting.Add(s);
+                }
+                s.Chunk = n;
+                budget -= n;
+            }
+            if (step.Count == 0)
+            {
+                _wake.WaitOne();
+                continue;
+            }
+            try
+            {
+                _forward.Forward(CollectionsMarshal.AsSpan(step), _logits);
+                Interlocked.Increment(ref _steps);
+                Interlocked.Add(ref _stepTokens, step.Count);
+            }
+            catch (Exception e)
+            {
+                // Not expected (inputs were validated at submission); fail the step's sequences, keep serving.
+                foreach (var slot in _slots)
+                    if (slot.Sequence is { } s) Release(slot, FinishReason.Cancelled, e);
+                continue;
+            }
+            foreach (var slot in _slots)
+                if (slot.Sequence is { } s)
+                {
+                    if (!s.Prefilled) { s.Evaluated += s.Chunk; s.Chunk = 0; }
+                    else if (s.Pending == 1) s.Evaluated++;
+                }
+            int vocab = _model.Config.Vocab;
+            for (int i = 0; i < wanting.Count; i++)
+            {
+                var s = wanting[i];
+                if (!s.Prefilled)
+                {
+                    s.Prefilled = true;
+                    s.PromptSeconds = s.Clock.Elapsed.TotalSeconds;
+                    s.Clock.Restart();
+                }
+                FinishReason reason;
+                Exception? error = null;
+                try { reason = Next(s, _logits.AsSpan(i * vocab, vocab)); }
+                catch (Exception e) { reason = FinishReason.Cancelled; error = e; }
+                if (reason == FinishReason.Cancelled) error ??= new OperationCanceledException(s.Generation.Cancellation);
+                if (reason != FinishReason.None) Release(s.Slot!, reason, error);
+            }
+        }
+    }
+
+    /// <summary>Samples one token for <paramref name="s"/> from its logits, as <see cref="InferenceSession"/> does.</summary>
+    private FinishReason Next(Sequence s, ReadOnlySpan<float> logits)
+    {
+        if (s.Generation.Cancellation.IsCancellationRequested) return FinishReason.Cancelled;
+        var st = s.Settings;
+        int next = s.Sampler.Sample(logits, CollectionsMarshal.AsSpan(s.Tokens));
+        FinishReason reason = FinishReason.None;
+        if (st.StopAtEos && next == _model.Tokenizer.EosId) reason = FinishReason.EndOfSequence;
+        else
+        {
+            s.Tokens.Add(next);
+            s.Generated++;
+            var (emit, hit) = s.Stop.Push(s.Decoder.Append(next));
+            if (hit)
+            {
+                if (emit.Length > 0) s.Generation.Writer.TryWrite(new GeneratedToken(next, emit));
+                return FinishReason.StopString;
+            }
+            s.Generation.Writer.TryWrite(new GeneratedToken(next, emit));
+            if (s.Generated >= st.MaxTokens) reason = FinishReason.MaxTokens;
+            else if (s.Tokens.Count >= ContextLength) reason = FinishReason.ContextFull;
+        }
+        if (reason != FinishReason.None)
+        {
+            string rest = s.Stop.Flush(s.Decoder.Flush());
+            if (rest.Length > 0) s.Generation.Writer.TryWrite(new GeneratedToken(-1, rest));
+        }
+        return reason;
+    }
+
+    /// <summary>Moves waiting requests into free slots and ends cancelled ones.</summary>
+    private void Admit()
+    {
+        foreach (var slot in _slots)
+            if (slot.Sequence is { } s && s.Generation.Cancellation.IsCancellationRequested)
+                Release(slot, FinishReason.Cancelled, new OperationCanceledException(s.Generation.Cancellation));
+        lock (_lock)
+        {
+            for (var node = _queue.First; node is not null;)
+            {
+                var next = node.Next;
+                var s = node.Value;
+                if (s.Generation.Cancellation.IsCancellationRequested)
+                {
+                    _queue.Remove(node);
+                    End(s, FinishReason.Cancelled, new OperationCanceledException(s.Generation.Cancellation));
+                }
+                else if (s.Settings.MaxTokens == 0)
+                {
+                    _queue.Remove(node);
+                    End(s, FinishReason.MaxTokens, null);
+                }
+                else if (Array.Find(_slots, x => x.Sequence is null) is { } free)
+                {
+                    _queue.Remove(node);
+                    var c = _model.Config;
+                    free.Cache ??= new KvCache(c.Layers, c.KvDim, _capacity, _model.Options.KvCacheType);
+                    free.Sequence = s;
+                    s.Slot = free;
+                    s.Clock.Start();
+                    _active++;
+                }
+                node = next;
+            }
+        }
+    }
+
+    private void Release(Slot slot, FinishReason reason, Exception? error)
+    {
+        var s = slot.Sequence!;
+        slot.Sequence = null;
+        lock (_lock) _active--;
+        End(s, reason, error);
+    }
+
+    private static void End(Sequence s, FinishReason reason, Exception? error)
+    {
+        s.CancelRegistration.Dispose();
+        bool prefilled = s.Prefilled;
+        s.Generation.Finish(new GenerationTimings
+        {
+            PromptTokens = s.Generation.PromptTokens,
+            PromptSeconds = prefilled ? s.PromptSeconds : s.Clock.Elapsed.TotalSeconds,
+            GeneratedTokens = s.Generated,
+            DecodeSeconds = prefilled ? s.Clock.Elapsed.TotalSeconds : 0,
+            FinishReason = reason,
+        }, error);
+    }
+
+    private sealed class Slot
+    {
+        public KvCache? Cache;
+        public Sequence? Sequence;
+    }
+
+    private sealed class Sequence(BatchedGeneration generation, List<int> tokens, SamplingSettings settings, Sampler sampler, StreamingTokenDecoder decoder)
+    {
+        public readonly BatchedGeneration Generation = generation;
+        public readonly List<int> Tokens = tokens;
+        public readonly SamplingSettings Settings = settings;
+        public readonly Sampler Sampler = sampler;
+        public readonly StreamingTokenDecoder Decoder = decoder;
+        public readonly StopStringMatcher Stop = new(settings.StopStrings);
+        public readonly Stopwatch Clock = new();
+        public CancellationTokenRegistration CancelRegistration;
+        public Slot? Slot;
+        public int Evaluated;
+        public int Chunk;
+        public int Generated;
+        public bool Prefilled;
+        public double PromptSeconds;
+        public int Pending => Tokens.Count - Evaluated;
+    }
+}

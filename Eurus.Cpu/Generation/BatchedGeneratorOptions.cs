@@ -1,0 +1,25 @@
+namespace Eurus.Cpu.Generation;
+
+/// <summary>Options for a <see cref="BatchedGenerator"/>.</summary>
+public sealed record BatchedGeneratorOptions
+{
+    /// <summary>Sequences decoded together (slots); each holds its own KV cache of the model's context length.</summary>
+    public int MaxSequences { get; init; } = 4;
+
+    /// <summary>Requests allowed to wait for a free slot; one more raises <see cref="QueueFullException"/>.</summary>
+    public int QueueCapacity { get; init; } = 64;
+
+    /// <summary>
+    /// Most tokens evaluated per step, decode tokens of every active sequence first, then prompt chunks of new ones;
+    /// 0 picks max(<see cref="MaxSequences"/>, the model's <see cref="ModelOptions.BatchSize"/>).
+    /// </summary>
+    public int StepTokens { get; init; }
+
+    internal void Validate()
+    {
+        if (MaxSequences < 1 || MaxSequences > 1024) throw new ArgumentOutOfRangeException(nameof(MaxSequences), MaxSequences, "MaxSequences must be 1 to 1024.");
+        if (QueueCapacity < 0) throw new ArgumentOutOfRangeException(nameof(QueueCapacity), QueueCapacity, "QueueCapacity must be ≥ 0.");
+        if (StepTokens != 0 && (StepTokens < MaxSequences || StepTokens > 8192))
+            throw new ArgumentOutOfRangeException(nameof(StepTokens), StepTokens, "StepTokens must be 0, or MaxSequences to 8192.");
+    }
+}

@@ -1,0 +1,138 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Eurus.Cpu.Generation;
+using Eurus.Cpu.Gguf;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Eurus.Server;
+
+/// <summary>Builds and runs the OpenAI-compatible server.</summary>
+public static class EurusServer
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args is ["-h" or "--help"]) { Console.Out.WriteLine(ServerOptions.Usage); return 0; }
+        if (args is ["bench", ..])
+        {
+            try { return await BenchCommand.RunAsync(args[1..]); }
+            catch (Exception e) when (e is ArgumentException or GgufFormatException or IOException)
+            {
+                Console.Error.WriteLine($"eurus-server: {e.Message}");
+                return 1;
+            }
+        }
+        WebApplication app;
+        try
+        {
+            app = Build(ServerOptions.Parse(args));
+        }
+        catch (Exception e) when (e is ArgumentException or GgufFormatException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"eurus-server: {e.Message}");
+            Console.Error.WriteLine(ServerOptions.Usage);
+            return 1;
+        }
+        await app.RunAsync();
+        return 0;
+    }
+
+    /// <summary>
+    /// Loads the model and builds the app bound to <see cref="ServerOptions.Host"/>:<see cref="ServerOptions.Port"/>
+    /// (not started). Disposing the app's services frees the model.
+    /// </summary>
+    public static WebApplication Build(ServerOptions options)
+    {
+        var model = EurusModel.Load(options.ModelPath, new ModelOptions
+        {
+            Threads = options.Threads, ContextLength = options.ContextLength, KvCacheType = options.KvCacheType, SlidingWindow = options.SlidingWindow,
+        });
+        ServerState state;
+        try
+        {
+            var generator = new BatchedGenerator(model, new BatchedGeneratorOptions { MaxSequences = options.Parallel, QueueCapacity = options.Queue });
+            state = new ServerState(model, generator, options);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddSingleton(state);
+        builder.Services.Configure<KestrelServerOptions>(k => k.Limits.MaxRequestBodySize = options.MaxBodyBytes);
+        builder.WebHost.UseUrls($"http://{(options.Host.Contains(':') ? $"[{options.Host}]" : options.Host)}:{options.Port}");
+        var app = builder.Build();
+        app.Lifetime.ApplicationStopped.Register(state.Dispose);
+
+        // Responses the framework ends without a body (404 unknown route, 405 wrong method) get an error body too.
+        app.UseStatusCodePages(async c =>
+        {
+            var http = c.HttpContext;
+            await ApiException.Write(http, http.Response.StatusCode, $"{http.Request.Method} {http.Request.Path}: status {http.Response.StatusCode}.",
+                http.Response.StatusCode >= 500 ? "server_error" : "invalid_request_error");
+        });
+        app.Use(Errors);
+        app.Use(ApiKey);
+        app.MapGet("/health", (ServerState s) => Results.Json(new
+        {
+            status = "ok",
+            slots_idle = s.Options.Parallel - s.Generator.ActiveSequences,
+            slots_processing = s.Generator.ActiveSequences,
+            requests_queued = s.Generator.QueuedRequests,
+            steps = s.Generator.Steps,
+            step_tokens = s.Generator.StepTokens,
+        }));
+        app.MapGet("/v1/models", (ServerState s) => Results.Json(new
+        {
+            @object = "list",
+            data = new[] { new { id = s.ModelId, @object = "model", created = s.Created, owned_by = "eurus-cpu" } },
+        }));
+        app.MapPost("/v1/chat/completions", CompletionEndpoints.Chat);
+        app.MapPost("/v1/completions", CompletionEndpoints.Completion);
+        app.MapPost("/tokenize", TokenEndpoints.Tokenize);
+        app.MapPost("/detokenize", TokenEndpoints.Detokenize);
+        return app;
+    }
+
+    /// <summary>Every failure becomes an OpenAI-style error body; nothing escapes to crash a connection or the process.</summary>
+    private static async Task Errors(HttpContext ctx, RequestDelegate next)
+    {
+        try
+        {
+            await next(ctx);
+        }
+        catch (Exception e) when (ctx.RequestAborted.IsCancellationRequested && e is OperationCanceledException or IOException)
+        {
+            // The client went away; its generation was cancelled with the request.
+        }
+        catch (Exception e) when (!ctx.Response.HasStarted)
+        {
+            var error = e switch
+            {
+                ApiException a => a,
+                JsonException j => ApiException.BadRequest($"Malformed JSON body: {j.Message}"),
+                Microsoft.AspNetCore.Http.BadHttpRequestException b => new ApiException(b.StatusCode, b.Message),
+                QueueFullException q => new ApiException(429, q.Message, "server_busy", code: "queue_full"),
+                ContextFullException c => ApiException.BadRequest(c.Message, code: "context_length_exceeded"),
+                ArgumentException a => ApiException.BadRequest(a.Message, a.ParamName),
+                _ => new ApiException(500, $"Internal error: {e.Message}", "server_error"),
+            };
+            ctx.Response.Clear();
+            await error.Write(ctx);
+        }
+    }
+
+    private static Task ApiKey(HttpContext ctx, RequestDelegate next)
+    {
+        var key = ctx.RequestServices.GetRequiredService<ServerState>().Options.ApiKey;
+        if (key is null || ctx.Request.Path == "/health") return next(ctx);
+        string header = ctx.Request.Headers.Authorization.ToString();
+        var expected = Encoding.UTF8.GetBytes("Bearer " + key);
+        if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header), expected)) return next(ctx);
+        ctx.Response.Headers.WWWAuthenticate = "Bearer";
+        return ApiException.Write(ctx, 401, "Invalid or missing API key (send 'Authorization: Bearer KEY').", "invalid_request_error", code: "invalid_api_key");
+    }
+}

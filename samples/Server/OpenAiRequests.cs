@@ -1,0 +1,74 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Eurus.Server;
+
+// Request bodies of the OpenAI API, as far as this server understands them. Unknown fields are ignored (clients send
+// many); known fields of the wrong JSON type fail deserialisation and become a 400. Fields that are a string or an
+// array in OpenAI's schema are read as JsonElement and checked by hand.
+
+public sealed class ChatMessageDto
+{
+    public string? Role { get; set; }
+    /// <summary>A string, or an array of parts of which the "text" ones are used.</summary>
+    public JsonElement Content { get; set; }
+}
+
+public class SamplingFields
+{
+    public string? Model { get; set; }
+    public bool Stream { get; set; }
+    public StreamOptionsDto? StreamOptions { get; set; }
+    public float? Temperature { get; set; }
+    public float? TopP { get; set; }
+    public int? TopK { get; set; }
+    public float? MinP { get; set; }
+    public float? RepeatPenalty { get; set; }
+    public float? FrequencyPenalty { get; set; }
+    public float? PresencePenalty { get; set; }
+    public int? MaxTokens { get; set; }
+    public int? MaxCompletionTokens { get; set; }
+    public long? Seed { get; set; }
+    public int? N { get; set; }
+    /// <summary>llama-server's: keep generating past the end-of-sequence token.</summary>
+    public bool IgnoreEos { get; set; }
+    /// <summary>A string or an array of strings.</summary>
+    public JsonElement Stop { get; set; }
+}
+
+public sealed class StreamOptionsDto
+{
+    public bool IncludeUsage { get; set; }
+}
+
+public sealed class ChatRequest : SamplingFields
+{
+    public List<ChatMessageDto>? Messages { get; set; }
+    /// <summary>Refused when non-empty: the server has no tool calling, and ignoring tools would answer wrongly.</summary>
+    public JsonElement Tools { get; set; }
+}
+
+public sealed class CompletionRequest : SamplingFields
+{
+    /// <summary>A string, an array of one string, or an array of token ids.</summary>
+    public JsonElement Prompt { get; set; }
+}
+
+public sealed class TokenizeRequest
+{
+    public string? Content { get; set; }
+    public bool AddSpecial { get; set; }
+}
+
+public sealed class DetokenizeRequest
+{
+    public List<int>? Tokens { get; set; }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.Strict,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ChatRequest))]
+[JsonSerializable(typeof(CompletionRequest))]
+[JsonSerializable(typeof(TokenizeRequest))]
+[JsonSerializable(typeof(DetokenizeRequest))]
+internal sealed partial class RequestJson : JsonSerializerContext;

@@ -1,0 +1,3 @@
+using Eurus.Server;
+
+return await EurusServer.RunAsync(args);

@@ -29,7 +29,7 @@ public static unsafe class KQuantReference
 
     /// <summary>The 6-bit scale and min of sub-block <paramref name="j"/> (0–7) from a Q4_K/Q5_K scales array.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (int Scale, int Min) ScaleMin(byte* s, int j) => j < 4
+    internal static (int Scale, int Min) ScaleMin(byte* s, int j) => j < 4
         ? (s[j] & 63, s[j + 4] & 63)
         : ((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4));
 
@@ -369,7 +369,7 @@ public static unsafe class KQuantReference
 
     /// <summary>The 6-bit quant (0…63) of element <paramref name="i"/> of a Q6_K block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Q6(BlockQ6_K* blk, int i)
+    internal static int Q6(BlockQ6_K* blk, int i)
     {
         int h = i / 128, e = i % 128, quarter = e / 32, l = e % 32;
         byte ql = blk->Ql[64 * h + l + 32 * (quarter & 1)];

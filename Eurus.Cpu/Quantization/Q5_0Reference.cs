@@ -41,7 +41,7 @@ public static unsafe class Q5_0Reference
     }
 
     /// <summary>The 5-bit quant (0…31) of element <paramref name="j"/>.</summary>
-    public static int Quant(BlockQ5_0* blk, int j)
+    internal static int Quant(BlockQ5_0* blk, int j)
     {
         uint qh = blk->Qh[0] | (uint)blk->Qh[1] << 8 | (uint)blk->Qh[2] << 16 | (uint)blk->Qh[3] << 24;
         int low = j < 16 ? blk->Qs[j] & 0x0F : blk->Qs[j - 16] >> 4;

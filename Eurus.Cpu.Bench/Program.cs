@@ -5,6 +5,11 @@ if (args.Length > 0 && args[0] == "quick")
     Eurus.Cpu.Bench.QuickKernelTiming.Run();
     return;
 }
+if (args.Length > 0 && args[0] == "kquick")
+{
+    Eurus.Cpu.Bench.KQuantKernelTiming.Run();
+    return;
+}
 if (args.Length > 0 && args[0] == "alloc")
 {
     // Bytes allocated per decoded token (all threads), on the model given or the bundled demo model.

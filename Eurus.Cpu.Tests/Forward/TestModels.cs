@@ -46,6 +46,20 @@ internal static class TestModels
         WeightType = GgmlType.F32, Seed = 7, VocabularyFrom = TestPaths.Q8,
     }));
 
+    /// <summary>The demo F32 model quantized by llama.cpp itself (llama_model_quantize, default mixture rules).</summary>
+    public static string DemoLlamaQuantized(LLama.Native.LLamaFtype ftype) =>
+        Make($"kjv-tiny-llama-{ftype}.gguf", p => Oracle.LlamaOracle.Quantize(TestPaths.F32, p, ftype));
+
+    /// <summary>
+    /// A synthetic GQA model whose row lengths are multiples of 256 (as K-quants need), written by our own writer in a
+    /// llama-quantize mixture (<see cref="QuantMix"/>), so llama.cpp reads blocks our quantizer made.
+    /// </summary>
+    public static string SyntheticMix(QuantMix mix) => Make($"synthetic-256-{mix}.gguf", p => SyntheticModel.Write(p, new SyntheticModelOptions
+    {
+        Dim = 256, Layers = 4, Heads = 8, KvHeads = 2, FeedForward = 512, ContextLength = 512,
+        Mix = mix, Seed = 11, VocabularyFrom = TestPaths.Q8,
+    }));
+
     /// <summary>Re-encodes every matrix of <paramref name="src"/> as <paramref name="type"/> (norms stay F32).</summary>
     public static void Convert(string src, string dst, GgmlType type)
     {

@@ -69,7 +69,7 @@ public class SyntheticModelTests
     {
         using var tmp = TestPaths.Temp();
         string path = tmp.File("k.gguf");
-        // Rewrite the tiny model with one tensor declared as Q4_K (a type the engine does not run yet).
+        // Rewrite the tiny model with one tensor declared as Q3_K (a type the engine does not run yet).
         SyntheticModel.Write(path, SyntheticModelOptions.Tiny with { Dim = 256, Heads = 4, KvHeads = 2 });
         string bad = tmp.File("k2.gguf");
         using (var f = GgufFile.Open(path))
@@ -80,7 +80,7 @@ public class SyntheticModelTests
             {
                 var bytes = f.GetTensorData(t).ToArray();
                 if (t.Name == "blk.0.attn_q.weight")
-                    w.AddTensor(t.Name, GgmlType.Q4_K, t.Dimensions.ToArray(), new byte[GgmlTypeInfo.RowBytes(GgmlType.Q4_K, t.RowLength) * t.RowCount]);
+                    w.AddTensor(t.Name, GgmlType.Q3_K, t.Dimensions.ToArray(), new byte[GgmlTypeInfo.RowBytes(GgmlType.Q3_K, t.RowLength) * t.RowCount]);
                 else
                     w.AddTensor(t.Name, t.Type, t.Dimensions.ToArray(), bytes);
             }
@@ -88,7 +88,7 @@ public class SyntheticModelTests
         }
         using var g = GgufFile.Open(bad);
         var e = Assert.Throws<GgufFormatException>(() => MistralConfig.FromGguf(g));
-        Assert.Contains("Q4_K", e.Message);
+        Assert.Contains("Q3_K", e.Message);
         Assert.Contains("blk.0.attn_q.weight", e.Message);
     }
 }

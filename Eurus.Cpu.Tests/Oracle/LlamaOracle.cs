@@ -163,7 +163,33 @@ internal static class LlamaOracle
         TypeV = GGMLType.GGML_TYPE_F32,
     };
 
+    /// <summary>
+    /// Quantizes <paramref name="source"/> into <paramref name="destination"/> with llama.cpp's own quantizer
+    /// (<c>llama_model_quantize</c>, default mixture rules, no importance matrix, output tensor quantized).
+    /// </summary>
+    public static void Quantize(string source, string destination, LLamaFtype ftype)
+    {
+        lock (Gate)
+        {
+            Configure();
+            if (!LLamaQuantizer.Quantize(source, destination, ftype, nthread: 2, allowRequantize: false, quantizeOutputTensor: true))
+                throw new InvalidOperationException($"llama.cpp failed to quantize {source} to {ftype}.");
+        }
+    }
+
     private static LLamaWeights Load(string path)
+    {
+        Configure();
+        string full = Path.GetFullPath(path);
+        if (!Models.TryGetValue(full, out var model))
+        {
+            model = LLamaWeights.LoadFromFile(Parameters(full, 512));
+            Models[full] = model;
+        }
+        return model;
+    }
+
+    private static void Configure()
     {
         if (!_configured)
         {
@@ -172,12 +198,5 @@ internal static class LlamaOracle
             NativeLogConfig.llama_log_set((level, msg) => { });
             _configured = true;
         }
-        string full = Path.GetFullPath(path);
-        if (!Models.TryGetValue(full, out var model))
-        {
-            model = LLamaWeights.LoadFromFile(Parameters(full, 512));
-            Models[full] = model;
-        }
-        return model;
     }
 }

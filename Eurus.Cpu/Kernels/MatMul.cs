@@ -26,7 +26,8 @@ internal sealed unsafe class MatMul : IDisposable
 
     // What the activation buffers currently hold: the input they were made from and which forms are ready.
     private (nint X, int Tokens, int Cols) _preparedInput;
-    private bool _q4Ready, _q8Ready, _f16Ready, _bf16Ready;
+    private bool _q4Ready, _q8Ready, _f16Ready, _bf16Ready, _q8kReady;
+    private KQuantActivations? _q8k; // Q8_K activations, created on the first K-quant multiply
 
     /// <summary>A matmul with its own pool of <paramref name="threads"/> threads.</summary>
     public MatMul(int maxTokens, int maxCols, int threads, bool needHalf, bool needBFloat)
@@ -68,7 +69,7 @@ internal sealed unsafe class MatMul : IDisposable
             if (!sameInput)
             {
                 _preparedInput = input;
-                _q4Ready = _q8Ready = _f16Ready = _bf16Ready = false;
+                _q4Ready = _q8Ready = _f16Ready = _bf16Ready = _q8kReady = false;
             }
             switch (w.Type)
             {
@@ -84,6 +85,11 @@ internal sealed unsafe class MatMul : IDisposable
                         _pool.Run(_prepareWork, tokens);
                         if (q4) _q4Ready = true; else _q8Ready = true;
                     }
+                    break;
+                case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
+                    _q8k ??= new KQuantActivations(_maxTokens, _maxCols);
+                    if (!_q8kReady) _q8k.Prepare(x, tokens, cols);
+                    _q8kReady = true;
                     break;
                 case GgmlType.F16:
                     if (_f16.Length == 0) throw new InvalidOperationException("This matmul was made without F16 buffers.");
@@ -169,6 +175,15 @@ internal sealed unsafe class MatMul : IDisposable
                             else
                                 PackedGemm.Q8Tile4(packed.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);
                         }
+                if (KQuantDot.Handles(w.Type) && KQuantTile.Supported && !KQuantTile.Disabled)
+                {
+                    for (; t + 8 <= tokens; t += 8)
+                        for (int r = r0; r < r1; r++)
+                            KQuantTile.Tile8(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!, t, py + (long)t * rows + r, rows);
+                    for (; t + 4 <= tokens; t += 4)
+                        for (int r = r0; r < r1; r++)
+                            KQuantTile.Tile4(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!, t, py + (long)t * rows + r, rows);
+                }
                 for (; t < tokens; t++)
                 for (int r = r0; r < r1; r++)
                 {
@@ -176,6 +191,7 @@ internal sealed unsafe class MatMul : IDisposable
                     {
                         GgmlType.Q4_0 => PackedDot.Q4(packed!.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(t)),
                         GgmlType.Q8_0 => PackedDot.Q8(packed!.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX.For(t)),
+                        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => KQuantDot.Dot(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!.For(t)),
                         GgmlType.F32 => System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(w.Data + (long)r * w.RowBytes, cols), new ReadOnlySpan<float>(px + (long)t * cols, cols)),
                         GgmlType.F16 => HalfDot.F16((Half*)(w.Data + (long)r * w.RowBytes), RowOf(owner._f16x, t, cols), cols),
                         GgmlType.BF16 => HalfDot.BF16((ushort*)(w.Data + (long)r * w.RowBytes), RowOf(owner._bf16x, t, cols), cols),
@@ -193,6 +209,7 @@ internal sealed unsafe class MatMul : IDisposable
     public void Dispose()
     {
         _packedX.Dispose();
+        _q8k?.Dispose();
         if (_ownsPool) _pool.Dispose();
     }
 }

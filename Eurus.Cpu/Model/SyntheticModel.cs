@@ -52,7 +52,7 @@ public static class SyntheticModel
         var w = new GgufWriter(path);
         w.Add("general.architecture", "llama");
         w.Add("general.name", o.Name);
-        w.Add("general.file_type", FileType(o.WeightType));
+        w.Add("general.file_type", o.Mix is { } mix ? QuantMixRules.FileType(mix) : FileType(o.WeightType));
         w.Add("llama.context_length", (uint)o.ContextLength);
         w.Add("llama.embedding_length", (uint)o.Dim);
         w.Add("llama.block_count", (uint)o.Layers);
@@ -99,7 +99,7 @@ public static class SyntheticModel
         for (int ti = 0; ti < plan.Count; ti++)
         {
             var (name, cols, rows, isNorm) = plan[ti];
-            var type = isNorm ? GgmlType.F32 : o.WeightType;
+            var type = isNorm ? GgmlType.F32 : o.Mix is { } m ? QuantMixRules.TensorType(m, name, o.Layers, cols) : o.WeightType;
             // Embeddings have unit scale; matrices 1/sqrt(fan_in); norms 1 ± 0.1.
             float std = name == "token_embd.weight" ? 1f : 1f / MathF.Sqrt(cols);
             ulong tensorSeed = Mix(o.Seed ^ Mix((ulong)ti + 0x9E3779B97F4A7C15UL));
@@ -155,6 +155,10 @@ public static class SyntheticModel
         GgmlType.F16 => 1,
         GgmlType.Q4_0 => 2,
         GgmlType.Q8_0 => 7,
+        GgmlType.Q5_0 => 8,
+        GgmlType.Q4_K => 14, // "Q4_K_S", the mostly-Q4_K file type
+        GgmlType.Q5_K => 16, // "Q5_K_S"
+        GgmlType.Q6_K => 18,
         GgmlType.BF16 => 32,
         _ => throw new NotSupportedException($"No file type for {type}."),
     };

@@ -27,6 +27,11 @@ public sealed record SyntheticModelOptions
     public int? SlidingWindow { get; init; }
     /// <summary>Type of the 2-D weight matrices (norms stay F32).</summary>
     public GgmlType WeightType { get; init; } = GgmlType.F32;
+    /// <summary>
+    /// A llama-quantize mixture choosing each matrix's type (see <see cref="Quantization.QuantMixRules"/>); when set it
+    /// replaces <see cref="WeightType"/>.
+    /// </summary>
+    public Quantization.QuantMix? Mix { get; init; }
     /// <summary>Seed of the weights; equal seeds give equal files.</summary>
     public ulong Seed { get; init; } = 1;
     /// <summary>A GGUF file whose tokenizer (tokens, scores, types, special ids) is copied.</summary>

@@ -18,6 +18,10 @@ public static class RowCodec
             case GgmlType.BF16: FloatConversion.SingleToBFloat16(row, MemoryMarshal.Cast<byte, ushort>(destination)); break;
             case GgmlType.Q8_0: QuantReference.QuantizeQ8_0(row, MemoryMarshal.Cast<byte, BlockQ8_0>(destination)); break;
             case GgmlType.Q4_0: QuantReference.QuantizeQ4_0(row, MemoryMarshal.Cast<byte, BlockQ4_0>(destination)); break;
+            case GgmlType.Q5_0: Q5_0Reference.Quantize(row, MemoryMarshal.Cast<byte, BlockQ5_0>(destination)); break;
+            case GgmlType.Q4_K: KQuantReference.QuantizeQ4_K(row, MemoryMarshal.Cast<byte, BlockQ4_K>(destination)); break;
+            case GgmlType.Q5_K: KQuantReference.QuantizeQ5_K(row, MemoryMarshal.Cast<byte, BlockQ5_K>(destination)); break;
+            case GgmlType.Q6_K: KQuantReference.QuantizeQ6_K(row, MemoryMarshal.Cast<byte, BlockQ6_K>(destination)); break;
             default: throw new NotSupportedException($"Encoding to {type} is not supported.");
         }
     }
@@ -34,6 +38,10 @@ public static class RowCodec
             case GgmlType.BF16: FloatConversion.BFloat16ToSingle(MemoryMarshal.Cast<byte, ushort>(source), destination); break;
             case GgmlType.Q8_0: QuantReference.DequantizeQ8_0(MemoryMarshal.Cast<byte, BlockQ8_0>(source), destination); break;
             case GgmlType.Q4_0: QuantReference.DequantizeQ4_0(MemoryMarshal.Cast<byte, BlockQ4_0>(source), destination); break;
+            case GgmlType.Q5_0: Q5_0Reference.Dequantize(MemoryMarshal.Cast<byte, BlockQ5_0>(source), destination); break;
+            case GgmlType.Q4_K: KQuantReference.DequantizeQ4_K(MemoryMarshal.Cast<byte, BlockQ4_K>(source), destination); break;
+            case GgmlType.Q5_K: KQuantReference.DequantizeQ5_K(MemoryMarshal.Cast<byte, BlockQ5_K>(source), destination); break;
+            case GgmlType.Q6_K: KQuantReference.DequantizeQ6_K(MemoryMarshal.Cast<byte, BlockQ6_K>(source), destination); break;
             default: throw new NotSupportedException($"Decoding {type} is not supported.");
         }
     }

@@ -55,7 +55,7 @@ internal static class BenchCommands
         return $"{mean.ToString("F2", CultureInfo.InvariantCulture)} ± {sd.ToString("F2", CultureInfo.InvariantCulture)}";
     }
 
-    /// <summary>eurus synth -o PATH [--preset tiny|7b] [--type q4_0|q8_0|f16|f32] [--seed N] [--vocab-from GGUF]</summary>
+    /// <summary>eurus synth -o PATH [--preset tiny|7b] [--type q4_0|q5_0|q8_0|q4_k|q5_k|q6_k|q4_k_m|q5_k_m|f16|f32] [--seed N] [--vocab-from GGUF]</summary>
     public static int Synth(CliArgs a)
     {
         a.Reject("o", "output", "preset", "type", "seed", "vocab-from");
@@ -66,15 +66,27 @@ internal static class BenchCommands
             "7b" => SyntheticModelOptions.Eurus7B,
             var p => throw new CliUsageException($"--preset must be tiny or 7b, not '{p}'."),
         };
-        var type = (a.Get("type") ?? "q4_0").ToLowerInvariant() switch
+        string typeName = (a.Get("type") ?? "q4_0").ToLowerInvariant();
+        // q4_k_m / q5_k_m: llama-quantize's mixtures (Q6_K for output, and attn_v/ffn_down of some layers).
+        Eurus.Cpu.Quantization.QuantMix? mix = typeName switch
+        {
+            "q4_k_m" => Eurus.Cpu.Quantization.QuantMix.Q4_K_M,
+            "q5_k_m" => Eurus.Cpu.Quantization.QuantMix.Q5_K_M,
+            _ => null,
+        };
+        var type = mix is not null ? GgmlType.F32 : typeName switch
         {
             "q4_0" => GgmlType.Q4_0,
             "q8_0" => GgmlType.Q8_0,
+            "q5_0" => GgmlType.Q5_0,
+            "q4_k" => GgmlType.Q4_K,
+            "q5_k" => GgmlType.Q5_K,
+            "q6_k" => GgmlType.Q6_K,
             "f16" => GgmlType.F16,
             "f32" => GgmlType.F32,
-            var t => throw new CliUsageException($"--type must be q4_0, q8_0, f16 or f32, not '{t}'."),
+            var t => throw new CliUsageException($"--type must be q4_0, q5_0, q8_0, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, f16 or f32, not '{t}'."),
         };
-        var o = preset with { WeightType = type, Seed = (ulong)a.GetInt(1, "seed"), VocabularyFrom = a.Get("vocab-from") };
+        var o = preset with { WeightType = type, Mix = mix, Seed = (ulong)a.GetInt(1, "seed"), VocabularyFrom = a.Get("vocab-from") };
         var sw = Stopwatch.StartNew();
         int lastPct = -1;
         SyntheticModel.Write(path, o, new Progress<double>(p =>

@@ -45,7 +45,7 @@ internal static class CliApp
               info      [-m MODEL]               print a GGUF file's metadata and tensor table
               bench     [-m MODEL] [-p 128] [-n 32] [-t THREADS] [-r 3]
                                                  prompt (pp) and generation (tg) speed, llama-bench style
-              synth     -o PATH [--preset tiny|7b] [--type q4_0|q8_0|f16|f32] [--seed N] [--vocab-from GGUF]
+              synth     -o PATH [--preset tiny|7b] [--type q4_0|q5_0|q8_0|q4_k|q5_k|q6_k|q4_k_m|q5_k_m|f16|f32] [--seed N] [--vocab-from GGUF]
                                                  write a synthetic model (7b: the exact Eurus-7B shape, ~4-8 GB)
               eval      --task math|gsm|code [--mode cot|pot] --data FILE.jsonl [-m MODEL] [--limit N] [--out FILE.jsonl]
                         [-n MAX_TOKENS] [--allow-code-execution] [--python python3] [--timeout 5]

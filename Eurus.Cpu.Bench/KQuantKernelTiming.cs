@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using Eurus.Cpu.Gguf;
+using Eurus.Cpu.Kernels;
+using Eurus.Cpu.Quantization;
+
+namespace Eurus.Cpu.Bench;
+
+/// <summary>
+/// Stopwatch timing of the K-quant matrix-vector products next to Q4_0 on a 7B FFN-sized matrix, in one process
+/// (run: <c>kquick</c>): ms per multiply and weight GB/s, for 1 and 2 threads, 1 and 32 tokens.
+/// </summary>
+internal static unsafe class KQuantKernelTiming
+{
+    public static void Run()
+    {
+        const int rows = 14336, cols = 4096;
+        var x = Enumerable.Range(0, cols * 32).Select(i => (float)Math.Sin(i)).ToArray();
+        var rowF = new float[cols];
+        foreach (var type in new[] { GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K })
+        {
+            long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
+            var data = GC.AllocateArray<byte>((int)(rowBytes * rows), pinned: true);
+            // Quantizing 58M weights with the reference K-quant search takes a while: quantize 64 rows, repeat them.
+            var rng = new Random(1);
+            for (int r = 0; r < 64; r++)
+            {
+                for (int i = 0; i < cols; i++) rowF[i] = (float)(rng.NextDouble() * 2 - 1);
+                RowCodec.Encode(type, rowF, data.AsSpan((int)(r * rowBytes), (int)rowBytes));
+            }
+            for (int r = 64; r < rows; r++) data.AsSpan(0, (int)(64 * rowBytes)).Slice((int)(r % 64 * rowBytes), (int)rowBytes).CopyTo(data.AsSpan((int)(r * rowBytes)));
+            fixed (byte* p = data)
+            {
+                using var packed = type is GgmlType.Q4_0 ? PackedMatrix.FromBlocks(type, rows, cols, data) : null;
+                var w = new WeightMatrix(p, type, rows, cols, packed);
+                foreach (int threads in new[] { 1, 2 })
+                    foreach (int tokens in new[] { 1, 32 })
+                    {
+                        using var mm = new MatMul(32, cols, threads, false, false);
+                        var y = new float[rows * tokens];
+                        mm.Multiply(w, x, tokens, y);
+                        int reps = tokens == 1 ? 30 : 2;
+                        var sw = Stopwatch.StartNew();
+                        for (int i = 0; i < reps; i++) mm.Multiply(w, x, tokens, y);
+                        double s = sw.Elapsed.TotalSeconds / reps;
+                        Console.WriteLine($"{type} {rows}x{cols} threads {threads} tokens {tokens}: {s * 1000:F2} ms, {data.Length / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
+                    }
+            }
+        }
+    }
+}

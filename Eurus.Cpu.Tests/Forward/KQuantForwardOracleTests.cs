@@ -1,0 +1,112 @@
+using Eurus.Cpu.Generation;
+using Eurus.Cpu.Gguf;
+using Eurus.Cpu.Quantization;
+using Eurus.Cpu.Tests.Oracle;
+using LLama.Native;
+
+namespace Eurus.Cpu.Tests.Forward;
+
+/// <summary>
+/// Files as people download them — K-quant mixtures and llama-quantize's default Q4_0 (whose output.weight is Q6_K)
+/// and "Q5_0" (Q5_0 matrices, run widened to Q8_0) — made by llama.cpp's own quantizer from the demo F32 model, plus a synthetic model our writer quantized to
+/// Q4_K_M: our logits at every position agree with llama.cpp's on the same file, greedy continuations match.
+/// </summary>
+public class KQuantForwardOracleTests
+{
+    private static readonly string[] Prompts =
+    [
+        "And God said",
+        "In the beginning God created the heaven and the earth. And the earth was without form, and void;",
+        "Jesus wept. 12345 é — [INST] hello [/INST]\n\nThe LORD is my shepherd; I shall not want.",
+    ];
+
+    internal static string PathOf(string name) => name switch
+    {
+        "Q4_K_M" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q4_K_M),
+        "Q5_K_M" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q5_K_M),
+        "Q6_K" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q6_K),
+        "Q4_0-mix" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q4_0),
+        "Q5_0-mix" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q5_0),
+        "SYN-Q4_K_M-ours" => TestModels.SyntheticMix(QuantMix.Q4_K_M),
+        _ => throw new ArgumentException(name),
+    };
+
+    /// <summary>
+    /// Logits within 1e-2 × the logit range at every position. Up to the first Q8 activation rounding that lands
+    /// differently (float sums in another order), llama.cpp and we agree to ~1e-6 × range; after one, the difference
+    /// persists through the KV cache. The random-weight synthetic model amplifies such a flip more than the trained
+    /// one (up to ~1.05e-2 × range observed), so it gets 2e-2, and must agree to 1e-4 × range on the first prompt —
+    /// which shows llama.cpp decodes the blocks our quantizer wrote exactly as we do.
+    /// </summary>
+    [Theory]
+    [InlineData("Q4_K_M", 1e-2)]
+    [InlineData("Q5_K_M", 1e-2)]
+    [InlineData("Q6_K", 1e-2)]
+    [InlineData("Q4_0-mix", 1e-2)]
+    [InlineData("Q5_0-mix", 1e-2)]
+    [InlineData("SYN-Q4_K_M-ours", 2e-2)]
+    public void LogitsAtEveryPositionMatchLlamaCpp(string name, double tolerance)
+    {
+        string path = PathOf(name);
+        using (var f = GgufFile.Open(path))
+            Assert.Contains(f.Tensors, t => t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K); // the file really mixes in K-quants
+        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256, BatchSize = 32 });
+        int vocab = model.Config.Vocab;
+        foreach (var prompt in Prompts)
+        {
+            double tol = prompt == Prompts[0] && name.StartsWith("SYN", StringComparison.Ordinal) ? 1e-4 : tolerance;
+            var ids = model.Tokenizer.Encode(prompt);
+            var expected = LlamaOracle.Logits(path, ids, 256);
+            using var session = model.CreateSession();
+            var ours = new float[ids.Length * vocab];
+            session.EvaluateAll(ids, ours);
+            for (int p = 0; p < ids.Length; p++)
+            {
+                var e = expected[p];
+                var o = ours.AsSpan(p * vocab, vocab);
+                float range = e.Max() - e.Min();
+                float maxDiff = 0;
+                for (int i = 0; i < vocab; i++) maxDiff = MathF.Max(maxDiff, MathF.Abs(e[i] - o[i]));
+                Assert.True(maxDiff <= tol * range,
+                    $"{name}, prompt '{prompt[..Math.Min(20, prompt.Length)]}…', position {p}: max |Δ| {maxDiff} > {tol} × range {range}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Greedy 64-token continuations equal llama.cpp's; as in <see cref="ForwardOracleTests"/>, a continuation may part
+    /// only at a genuine near-tie (within 0.5% of the logit range by the oracle's own logits), and at least one of the
+    /// four must be identical throughout.
+    /// </summary>
+    [Theory]
+    [InlineData("Q4_K_M")]
+    [InlineData("Q5_K_M")]
+    [InlineData("Q6_K")]
+    [InlineData("Q4_0-mix")]
+    [InlineData("Q5_0-mix")]
+    public async Task Greedy64TokenContinuationsAreIdentical(string name)
+    {
+        string path = PathOf(name);
+        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256 });
+        int identical = 0;
+        foreach (var prompt in new[] { "And God said", "The LORD is my shepherd", "And it came to pass", "Blessed are the poor in spirit" })
+        {
+            var ids = model.Tokenizer.Encode(prompt);
+            var expected = LlamaOracle.Greedy(path, ids, 64, 256);
+            using var session = model.CreateSession();
+            var ours = new List<int>();
+            await foreach (var t in session.GenerateTokensAsync(ids, Eurus.Cpu.Sampling.SamplingSettings.Greedy with { MaxTokens = 64, StopAtEos = false }))
+                if (t.Id >= 0) ours.Add(t.Id);
+            Assert.Equal(64, ours.Count);
+            int split = Enumerable.Range(0, 64).FirstOrDefault(i => ours[i] != expected[i], -1);
+            if (split < 0) { identical++; continue; }
+            var prefix = ids.Concat(expected.Take(split)).ToArray();
+            var row = LlamaOracle.Logits(path, prefix, 256)[^1];
+            float range = row.Max() - row.Min();
+            float gap = row[expected[split]] - row[ours[split]];
+            Assert.True(gap <= 5e-3f * range,
+                $"{name} '{prompt}': parted from llama.cpp at generated token {split} where its margin was {gap} (range {range}): not a near-tie");
+        }
+        Assert.True(identical >= 1, $"{name}: no continuation was fully identical");
+    }
+}

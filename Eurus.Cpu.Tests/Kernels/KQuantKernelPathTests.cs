@@ -1,0 +1,195 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Eurus.Cpu.Gguf;
+using Eurus.Cpu.Kernels;
+using Eurus.Cpu.Quantization;
+using Xunit.Abstractions;
+
+namespace Eurus.Cpu.Tests.Kernels;
+
+/// <summary>
+/// Every SIMD path of the K-quant dot products (<see cref="KQuantDot"/>) against the scalar reference
+/// (<see cref="KQuantVecDotReference"/>) on quantized rows and on blocks of random bytes (every bit pattern of the
+/// quants, scales and mins a file may hold). Re-run with instruction sets switched off by
+/// <see cref="KernelIsaChildProcessTests"/>.
+/// </summary>
+public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
+{
+    private static readonly int[] BlockCounts = [1, 2, 3, 5, 16, 17, 56];
+
+    private delegate float Path(byte* w, int blocks, byte* x);
+
+    private static (string Name, bool Supported)[] Paths() =>
+    [
+        ("avx512", Avx512BW.IsSupported),
+        ("avx2", Avx2.IsSupported && Fma.IsSupported),
+        ("v128", Vector128.IsHardwareAccelerated),
+        ("scalar", true),
+    ];
+
+    private static Dictionary<string, Path> PathsOf(GgmlType type) => type switch
+    {
+        GgmlType.Q4_K => new()
+        {
+            ["avx512"] = KQuantDot.Q4KAvx512, ["avx2"] = KQuantDot.Q4KAvx2, ["v128"] = KQuantDot.Q4KV128,
+            ["scalar"] = KQuantDot.Q4KScalar, ["dispatch"] = (w, n, x) => KQuantDot.Dot(GgmlType.Q4_K, w, n, x),
+        },
+        GgmlType.Q5_K => new()
+        {
+            ["avx512"] = KQuantDot.Q5KAvx512, ["avx2"] = KQuantDot.Q5KAvx2, ["v128"] = KQuantDot.Q5KV128,
+            ["scalar"] = KQuantDot.Q5KScalar, ["dispatch"] = (w, n, x) => KQuantDot.Dot(GgmlType.Q5_K, w, n, x),
+        },
+        _ => new()
+        {
+            ["avx512"] = KQuantDot.Q6KAvx512, ["avx2"] = KQuantDot.Q6KAvx2, ["v128"] = KQuantDot.Q6KV128,
+            ["scalar"] = KQuantDot.Q6KScalar, ["dispatch"] = (w, n, x) => KQuantDot.Dot(GgmlType.Q6_K, w, n, x),
+        },
+    };
+
+    private static float[] Random(int n, int seed, float spread)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * (rng.Next(4) == 0 ? spread : 1)).ToArray();
+    }
+
+    private static float Reference(GgmlType type, byte[] w, BlockQ8_K[] x) => type switch
+    {
+        GgmlType.Q4_K => KQuantVecDotReference.Q4_K(MemoryMarshal.Cast<byte, BlockQ4_K>(w), x),
+        GgmlType.Q5_K => KQuantVecDotReference.Q5_K(MemoryMarshal.Cast<byte, BlockQ5_K>(w), x),
+        _ => KQuantVecDotReference.Q6_K(MemoryMarshal.Cast<byte, BlockQ6_K>(w), x),
+    };
+
+    /// <summary>Random bytes everywhere except the fp16 scales, which get finite values of either sign.</summary>
+    private static byte[] RandomBlocks(GgmlType type, int blocks, int seed)
+    {
+        var rng = new Random(seed);
+        int size = GgmlTypeInfo.BlockBytes(type);
+        var bytes = new byte[blocks * size];
+        rng.NextBytes(bytes);
+        var halves = type == GgmlType.Q6_K ? new[] { 208 } : new[] { 0, 2 };
+        for (int b = 0; b < blocks; b++)
+            foreach (int off in halves)
+                BitConverter.TryWriteBytes(bytes.AsSpan(b * size + off, 2), (Half)((rng.NextDouble() * 2 - 1) * 0.01));
+        return bytes;
+    }
+
+    private void Check(GgmlType type, bool randomBytes)
+    {
+        var paths = PathsOf(type);
+        foreach (int blocks in BlockCounts)
+        {
+            int cols = blocks * 256;
+            var xf = Random(cols, 1000 + blocks, 3);
+            var w = randomBytes ? RandomBlocks(type, blocks, blocks) : KQuantReference.Quantize(type, Random(cols, blocks, 10));
+            var x = new BlockQ8_K[blocks];
+            KQuantReference.QuantizeQ8_K(xf, x);
+            float reference = Reference(type, w, x);
+            // Tolerance: float rounding of the per-super-block products, relative to Σ|terms|.
+            var wf = new float[cols];
+            RowCodec.Decode(type, w, wf);
+            var xq = new float[cols];
+            KQuantReference.DequantizeQ8_K(x, xq);
+            float magnitude = 0;
+            double plain = 0;
+            for (int i = 0; i < cols; i++)
+            {
+                magnitude += MathF.Abs(wf[i] * xq[i]);
+                plain += (double)wf[i] * xq[i];
+            }
+            // The reference's integer arithmetic (scales, mins, offsets via block sums) agrees with the dequantized values.
+            Assert.True(Math.Abs(plain - reference) <= 1e-5 * magnitude + 1e-6, $"{type} reference {reference} vs dequantized dot {plain}");
+            fixed (byte* pw = w)
+            fixed (BlockQ8_K* px = x)
+                foreach (var (name, path) in paths)
+                {
+                    if (Paths().Any(p => p.Name == name && !p.Supported)) continue; // run in the ISA child processes
+                    float got = path(pw, blocks, (byte*)px);
+                    Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f,
+                        $"{type} {name}, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}: reference {reference}, got {got}");
+                }
+        }
+        foreach (var (name, supported) in Paths())
+            if (!supported) output.WriteLine($"kernel path '{name}' is not available in this process; it runs in the ISA child processes.");
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void PathsMatchTheReferenceOnQuantizedRows(GgmlType type) => Check(type, randomBytes: false);
+
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void PathsMatchTheReferenceOnRandomBlocks(GgmlType type) => Check(type, randomBytes: true);
+
+    /// <summary>The four- and eight-token prompt tiles (AVX-512) equal the reference for each of their tokens.</summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void TokenTilesMatchTheReference(GgmlType type)
+    {
+        if (!KQuantTile.Supported)
+        {
+            output.WriteLine("the K-quant tiles need AVX-512; the matmul loops the one-token kernels here.");
+            return;
+        }
+        foreach (int width in new[] { 4, 8 })
+        foreach (int blocks in BlockCounts)
+        {
+            int cols = blocks * 256;
+            var w = RandomBlocks(type, blocks, 77 + blocks);
+            // Tokens 1…width of a (width + 2)-token preparation: the tile reads the block-major sums at an offset.
+            var xf = Random((width + 2) * cols, 500 + blocks, 3);
+            using var acts = new KQuantActivations(width + 2, cols);
+            acts.Prepare(xf, width + 2, cols);
+            var x = new BlockQ8_K[width * blocks];
+            for (int k = 0; k < width; k++) KQuantReference.QuantizeQ8_K(xf.AsSpan((k + 1) * cols, cols), x.AsSpan(k * blocks, blocks));
+            var y = new float[width * 3];
+            fixed (byte* pw = w)
+            fixed (float* py = y)
+            {
+                if (width == 4) KQuantTile.Tile4(type, pw, blocks, acts, 1, py, 3);
+                else KQuantTile.Tile8(type, pw, blocks, acts, 1, py, 3);
+            }
+            for (int k = 0; k < width; k++)
+            {
+                var xk = x.AsSpan(k * blocks, blocks).ToArray();
+                float reference = Reference(type, w, xk);
+                var wf = new float[cols];
+                var xq = new float[cols];
+                RowCodec.Decode(type, w, wf);
+                KQuantReference.DequantizeQ8_K(xk, xq);
+                float magnitude = 0;
+                for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[i] * xq[i]);
+                Assert.True(MathF.Abs(reference - y[3 * k]) <= 1e-5f * magnitude + 1e-6f,
+                    $"{type} {width}-token tile, {blocks} blocks, token {k}: reference {reference}, got {y[3 * k]}");
+            }
+        }
+    }
+
+    /// <summary>The whole-word scale unpacking of the SIMD paths equals the per-byte rule of the layout, for every input.</summary>
+    [Fact]
+    public void ScaleUnpackingMatchesTheLayoutRule()
+    {
+        var rng = new Random(5);
+        var s = new byte[12];
+        for (int n = 0; n < 20000; n++)
+        {
+            rng.NextBytes(s);
+            fixed (byte* p = s)
+            {
+                var (scales, mins) = KQuantDot.UnpackScales(p);
+                for (int j = 0; j < 8; j++)
+                {
+                    var (sc, m) = KQuantReference.ScaleMin(p, j);
+                    Assert.Equal(sc, (int)((scales >> (8 * j)) & 0xFF));
+                    Assert.Equal(m, (int)((mins >> (8 * j)) & 0xFF));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+using Eurus.Cpu.Gguf;
+using Eurus.Cpu.Kernels;
+using Eurus.Cpu.Quantization;
+
+namespace Eurus.Cpu.Tests.Kernels;
+
+/// <summary>
+/// The matmul on K-quant weights (Q8_K activation preparation, four-token tiles where AVX-512 has them, the one-token
+/// kernel otherwise, threading) against <see cref="KQuantVecDotReference"/>, for token counts around the tile sizes (4 and 8);
+/// the same input multiplied by two weight types reuses its prepared activations. Re-run in the ISA child processes.
+/// </summary>
+public unsafe class KQuantMatMulTests
+{
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void MultiplyMatchesTheReference(GgmlType type)
+    {
+        const int rows = 37, cols = 768;
+        var rng = new Random(9);
+        var wf = Enumerable.Range(0, rows * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
+        var file = new byte[rowBytes * rows];
+        for (int r = 0; r < rows; r++) RowCodec.Encode(type, wf.AsSpan(r * cols, cols), file.AsSpan(r * rowBytes, rowBytes));
+        // A Q8_0 matrix of the same input first: the K-quant multiply must prepare its own activations after it.
+        var other = QuantReference.QuantizeQ8_0(wf.AsSpan(0, 3 * cols));
+        foreach (int tokens in new[] { 1, 3, 4, 5, 8, 9, 13 })
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+                var y = new float[tokens * rows];
+                var y0 = new float[tokens * 3];
+                fixed (byte* p = file)
+                fixed (byte* p0 = other)
+                {
+                    using var packed = PackedMatrix.FromBlocks(GgmlType.Q8_0, 3, cols, other);
+                    using var mm = new MatMul(13, cols, threads, needHalf: false, needBFloat: false);
+                    mm.Multiply(new WeightMatrix(p0, GgmlType.Q8_0, 3, cols, packed), x, tokens, y0);
+                    mm.Multiply(new WeightMatrix(p, type, rows, cols), x, tokens, y, sameInput: true);
+                }
+                for (int t = 0; t < tokens; t++)
+                {
+                    var q8 = new BlockQ8_K[cols / 256];
+                    KQuantReference.QuantizeQ8_K(x.AsSpan(t * cols, cols), q8);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var row = file.AsSpan(r * rowBytes, rowBytes);
+                        float expected = type switch
+                        {
+                            GgmlType.Q4_K => KQuantVecDotReference.Q4_K(MemoryMarshal.Cast<byte, BlockQ4_K>(row), q8),
+                            GgmlType.Q5_K => KQuantVecDotReference.Q5_K(MemoryMarshal.Cast<byte, BlockQ5_K>(row), q8),
+                            _ => KQuantVecDotReference.Q6_K(MemoryMarshal.Cast<byte, BlockQ6_K>(row), q8),
+                        };
+                        float got = y[t * rows + r];
+                        Assert.True(MathF.Abs(expected - got) <= 1e-4f * MathF.Max(1, MathF.Abs(expected)),
+                            $"{type}, {tokens} tokens, {threads} threads, token {t} row {r}: expected {expected}, got {got}");
+                    }
+                }
+            }
+    }
+}

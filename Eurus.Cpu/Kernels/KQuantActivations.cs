@@ -1,0 +1,75 @@
+using System.Runtime.InteropServices;
+using Eurus.Cpu.Quantization;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// Activations quantized to Q8_K (<see cref="BlockQ8_K"/>, once per matmul input) for the K-quant dot products in
+/// <see cref="KQuantDot"/>: per token, cols / 256 blocks in the file format. For the four-token tiles
+/// (<see cref="KQuantTile"/>) each block's scale and its eight 32-element sums (bsums[2j] + bsums[2j+1], what the
+/// Q4_K/Q5_K mins multiply) are also stored block-major — all tokens of block b side by side — so a tile reads its
+/// four tokens' sums and scales with one load each.
+/// </summary>
+internal sealed unsafe class KQuantActivations : IDisposable
+{
+    private readonly int _maxTokens, _maxBlocks;
+    private byte* _data;
+    private short* _pairs;
+    private float* _scales;
+
+    public KQuantActivations(int maxTokens, int maxCols)
+    {
+        _maxTokens = maxTokens;
+        _maxBlocks = Math.Max(1, maxCols / BlockQ8_K.Elements);
+        long blocks = (long)maxTokens * _maxBlocks;
+        _data = (byte*)NativeMemory.AlignedAlloc((nuint)(blocks * BlockQ8_K.Bytes + 64), 64);
+        _pairs = (short*)NativeMemory.AlignedAlloc((nuint)(blocks * 16 + 64), 64);
+        _scales = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
+    }
+
+    /// <summary>Blocks per token of the current preparation.</summary>
+    public int Blocks { get; private set; }
+
+    /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats (a multiple of 256).</summary>
+    public void Prepare(ReadOnlySpan<float> x, int tokens, int cols)
+    {
+        if (tokens > _maxTokens || cols % BlockQ8_K.Elements != 0 || cols / BlockQ8_K.Elements > _maxBlocks)
+            throw new ArgumentOutOfRangeException(nameof(cols), $"{tokens} tokens of {cols} do not fit K-quant activations.");
+        Blocks = cols / BlockQ8_K.Elements;
+        for (int t = 0; t < tokens; t++)
+        {
+            var blocks = new Span<BlockQ8_K>(For(t), Blocks);
+            KQuantReference.QuantizeQ8_K(x.Slice(t * cols, cols), blocks);
+            for (int b = 0; b < Blocks; b++)
+            {
+                short* pairs = Pairs(b, t);
+                fixed (BlockQ8_K* blk = &blocks[b])
+                {
+                    for (int j = 0; j < 8; j++) pairs[j] = (short)(blk->BSums[2 * j] + blk->BSums[2 * j + 1]);
+                    *Scales(b, t) = blk->D;
+                }
+            }
+        }
+    }
+
+    /// <summary>Start of token <paramref name="token"/>'s blocks.</summary>
+    public byte* For(int token) => _data + (long)token * Blocks * BlockQ8_K.Bytes;
+
+    /// <summary>The eight 32-element sums of block <paramref name="block"/> of <paramref name="token"/>; the next token's follow.</summary>
+    public short* Pairs(int block, int token) => _pairs + ((long)block * _maxTokens + token) * 8;
+
+    /// <summary>The scale of block <paramref name="block"/> of <paramref name="token"/>; the next token's follows.</summary>
+    public float* Scales(int block, int token) => _scales + (long)block * _maxTokens + token;
+
+    /// <summary>Elements between block b and block b+1 of one token in <see cref="Pairs"/> (×8) and <see cref="Scales"/>.</summary>
+    public int BlockStride => _maxTokens;
+
+    public void Dispose()
+    {
+        if (_data == null) return;
+        NativeMemory.AlignedFree(_data);
+        NativeMemory.AlignedFree(_pairs);
+        NativeMemory.AlignedFree(_scales);
+        _data = null;
+    }
+}

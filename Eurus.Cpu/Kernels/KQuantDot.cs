@@ -1,0 +1,530 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Eurus.Cpu.Gguf;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// Dot products of one K-quant weight row (the file's own layout, read through the mapping: no repacking) with a
+/// token's Q8_K activations. Per super-block the integer sum is exact: unsigned quants × signed activations
+/// multiply-added in pairs, times the sub-block scale (int16 multiply-add), accumulated in int32; the Q4_K/Q5_K mins
+/// and Q6_K's −32 offset come from the activation block sums. Each super-block's integer sum is then scaled by the
+/// fp16 super-block scale × the activation scale in float (for Q4_K/Q5_K minus dmin × Σ min·bsum).
+/// Paths: Vector512 (AVX-512BW), Vector256 (AVX2), Vector128 (portable SSE/NEON), scalar — dispatched widest-first,
+/// each tested against <see cref="KQuantVecDotReference"/>.
+/// </summary>
+internal static unsafe class KQuantDot
+{
+    // Byte offsets inside the blocks (see BlockQ4_K, BlockQ5_K, BlockQ6_K, BlockQ8_K).
+    internal const int Q8Bytes = 292, Q8Qs = 4, Q8BSums = 260;
+    internal const int Q4Bytes = 144, Q4Scales = 4, Q4Qs = 16;
+    internal const int Q5Bytes = 176, Q5Scales = 4, Q5Qh = 16, Q5Qs = 48;
+    internal const int Q6Bytes = 210, Q6Qh = 128, Q6Scales = 192, Q6D = 208;
+
+    /// <summary>True for the weight types this class multiplies.</summary>
+    public static bool Handles(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+
+    /// <summary>Row <paramref name="w"/> (<paramref name="blocks"/> super-blocks) · Q8_K activations <paramref name="x"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(GgmlType type, byte* w, int blocks, byte* x) => type switch
+    {
+        GgmlType.Q4_K => Q4K(w, blocks, x),
+        GgmlType.Q5_K => Q5K(w, blocks, x),
+        GgmlType.Q6_K => Q6K(w, blocks, x),
+        _ => throw new NotSupportedException($"{type} is not a K-quant."),
+    };
+
+    public static float Q4K(byte* w, int blocks, byte* x)
+    {
+        if (Avx512BW.IsSupported) return Q4KAvx512(w, blocks, x);
+        if (Avx2.IsSupported && Fma.IsSupported) return Q4KAvx2(w, blocks, x);
+        if (Vector128.IsHardwareAccelerated) return Q4KV128(w, blocks, x);
+        return Q4KScalar(w, blocks, x);
+    }
+
+    public static float Q5K(byte* w, int blocks, byte* x)
+    {
+        if (Avx512BW.IsSupported) return Q5KAvx512(w, blocks, x);
+        if (Avx2.IsSupported && Fma.IsSupported) return Q5KAvx2(w, blocks, x);
+        if (Vector128.IsHardwareAccelerated) return Q5KV128(w, blocks, x);
+        return Q5KScalar(w, blocks, x);
+    }
+
+    public static float Q6K(byte* w, int blocks, byte* x)
+    {
+        if (Avx512BW.IsSupported) return Q6KAvx512(w, blocks, x);
+        if (Avx2.IsSupported && Fma.IsSupported) return Q6KAvx2(w, blocks, x);
+        if (Vector128.IsHardwareAccelerated) return Q6KV128(w, blocks, x);
+        return Q6KScalar(w, blocks, x);
+    }
+
+    /// <summary>
+    /// The eight 6-bit scales and eight mins of a Q4_K/Q5_K super-block, one per byte, from the twelve packed bytes
+    /// with whole-word masks: scales 0–3 and mins 0–3 are the low six bits of bytes 0–3 and 4–7; scales and mins 4–7
+    /// take their low nibbles from bytes 8–11 and their top two bits from the top bits of bytes 0–3 and 4–7.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (ulong Scales, ulong Mins) UnpackScales(byte* s)
+    {
+        uint w0 = Unsafe.ReadUnaligned<uint>(s), w1 = Unsafe.ReadUnaligned<uint>(s + 4), w2 = Unsafe.ReadUnaligned<uint>(s + 8);
+        uint scLo = w0 & 0x3F3F3F3Fu, mLo = w1 & 0x3F3F3F3Fu;
+        uint scHi = (w2 & 0x0F0F0F0Fu) | (((w0 >> 6) & 0x03030303u) << 4);
+        uint mHi = ((w2 >> 4) & 0x0F0F0F0Fu) | (((w1 >> 6) & 0x03030303u) << 4);
+        return (scLo | (ulong)scHi << 32, mLo | (ulong)mHi << 32);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Half(byte* p) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(p));
+
+    /// <summary>Σ_j min_j · (bsums[2j] + bsums[2j+1]) for one Q8_K block (scalar).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int MinSum(ulong mins, short* bs)
+    {
+        int s = 0;
+        for (int j = 0; j < 8; j++) s += (int)((mins >> (8 * j)) & 0xFF) * (bs[2 * j] + bs[2 * j + 1]);
+        return s;
+    }
+
+    /// <summary>Σ_j min_j · (bsums[2j] + bsums[2j+1]) as four int32 partial sums (SSSE3 horizontal add of pairs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> MinSum128(ulong mins, short* bs)
+    {
+        var pairs = Ssse3.HorizontalAdd(Vector128.Load(bs), Vector128.Load(bs + 8));
+        var m16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(mins).AsByte());
+        return Sse2.MultiplyAddAdjacent(m16, pairs);
+    }
+
+    // 16 unsigned bytes × 16 signed bytes → four int32 partial sums (portable; products of ≤ 63 × 127 fit int16 pairwise).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Mul16(Vector128<byte> q, Vector128<sbyte> a)
+    {
+        var (ql, qh) = Vector128.Widen(q);
+        var (al, ah) = Vector128.Widen(a);
+        var (pl, ph) = Vector128.Widen(ql.AsInt16() * al + qh.AsInt16() * ah);
+        return pl + ph;
+    }
+
+    // ---------------------------------------------------------------- Q4_K
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4KScalar(byte* w, int blocks, byte* x)
+    {
+        float sum = 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q4Bytes, xb = x + (long)b * Q8Bytes;
+            var (sc, mn) = UnpackScales(wb + Q4Scales);
+            byte* q = wb + Q4Qs;
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            int isum = 0;
+            for (int j = 0; j < 8; j++)
+            {
+                int c = j >> 1, shift = 4 * (j & 1), sub = 0;
+                for (int i = 0; i < 32; i++) sub += ((q[32 * c + i] >> shift) & 0xF) * a[32 * j + i];
+                isum += (int)((sc >> (8 * j)) & 0xFF) * sub;
+            }
+            float dx = *(float*)xb;
+            sum += Half(wb) * dx * isum - Half(wb + 2) * dx * MinSum(mn, (short*)(xb + Q8BSums));
+        }
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4KV128(byte* w, int blocks, byte* x)
+    {
+        var acc = Vector128<float>.Zero;
+        float mins = 0;
+        var mask = Vector128.Create((byte)0x0F);
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q4Bytes, xb = x + (long)b * Q8Bytes;
+            var (sc, mn) = UnpackScales(wb + Q4Scales);
+            byte* q = wb + Q4Qs;
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            var isum = Vector128<int>.Zero;
+            for (int c = 0; c < 4; c++)
+            {
+                var v0 = Vector128.Load(q + 32 * c);
+                var v1 = Vector128.Load(q + 32 * c + 16);
+                var lo = Mul16(v0 & mask, Vector128.Load(a + 64 * c)) + Mul16(v1 & mask, Vector128.Load(a + 64 * c + 16));
+                var hi = Mul16(Vector128.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask, Vector128.Load(a + 64 * c + 32))
+                       + Mul16(Vector128.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask, Vector128.Load(a + 64 * c + 48));
+                isum += lo * Vector128.Create((int)((sc >> (16 * c)) & 0xFF)) + hi * Vector128.Create((int)((sc >> (16 * c + 8)) & 0xFF));
+            }
+            float dx = *(float*)xb;
+            acc += Vector128.ConvertToSingle(isum) * Vector128.Create(Half(wb) * dx);
+            mins += Half(wb + 2) * dx * MinSum(mn, (short*)(xb + Q8BSums));
+        }
+        return Vector128.Sum(acc) - mins;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4KAvx2(byte* w, int blocks, byte* x)
+    {
+        var acc = Vector256<float>.Zero;
+        var accMin = Vector128<float>.Zero;
+        var mask = Vector256.Create((byte)0x0F);
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q4Bytes, xb = x + (long)b * Q8Bytes;
+            var (sc, mn) = UnpackScales(wb + Q4Scales);
+            byte* q = wb + Q4Qs;
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            var isum = Vector256<int>.Zero;
+            for (int c = 0; c < 4; c++)
+            {
+                var v = Vector256.Load(q + 32 * c);
+                var plo = Avx2.MultiplyAddAdjacent(v & mask, Vector256.Load(a + 64 * c));
+                var phi = Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, Vector256.Load(a + 64 * c + 32));
+                isum += Avx2.MultiplyAddAdjacent(plo, Vector256.Create((short)((sc >> (16 * c)) & 0xFF)))
+                      + Avx2.MultiplyAddAdjacent(phi, Vector256.Create((short)((sc >> (16 * c + 8)) & 0xFF)));
+            }
+            float dx = *(float*)xb;
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), Vector256.Create(Half(wb) * dx), acc);
+            accMin = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(MinSum128(mn, (short*)(xb + Q8BSums))), Vector128.Create(Half(wb + 2) * dx), accMin);
+        }
+        return Vector256.Sum(acc) - Vector128.Sum(accMin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4KAvx512(byte* w, int blocks, byte* x)
+    {
+        var acc = Vector512<float>.Zero;
+        var accMin = Vector128<float>.Zero;
+        var mask = Vector512.Create((byte)0x0F);
+        // Chunk c's 64 products: lanes 0–15 belong to sub-block 2c, lanes 16–31 to 2c+1.
+        var i0 = Idx16[0]; var i1 = Idx16[1]; var i2 = Idx16[2]; var i3 = Idx16[3];
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q4Bytes, xb = x + (long)b * Q8Bytes;
+            Sse.Prefetch0(wb + 1024);
+            var (sc, mn) = UnpackScales(wb + Q4Scales);
+            var s = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(sc).AsByte()).ToVector256Unsafe().ToVector512Unsafe();
+            byte* q = wb + Q4Qs;
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            var isum = Q4Chunk512(q, a, mask, Avx512BW.PermuteVar32x16(s, i0))
+                     + Q4Chunk512(q + 32, a + 64, mask, Avx512BW.PermuteVar32x16(s, i1))
+                     + Q4Chunk512(q + 64, a + 128, mask, Avx512BW.PermuteVar32x16(s, i2))
+                     + Q4Chunk512(q + 96, a + 192, mask, Avx512BW.PermuteVar32x16(s, i3));
+            float dx = *(float*)xb;
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), Vector512.Create(Half(wb) * dx), acc);
+            accMin = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(MinSum128(mn, (short*)(xb + Q8BSums))), Vector128.Create(Half(wb + 2) * dx), accMin);
+        }
+        return Vector512.Sum(acc) - Vector128.Sum(accMin);
+    }
+
+    // Constant shuffle/permute operands, built once (not per call: a row is only a few super-blocks long).
+    internal static readonly Vector512<short>[] Idx16 = [ScaleIndex(0, 16), ScaleIndex(2, 16), ScaleIndex(4, 16), ScaleIndex(6, 16)];
+    internal static readonly Vector512<short>[] Idx8 = [ScaleIndex(0, 8), ScaleIndex(4, 8), ScaleIndex(8, 8), ScaleIndex(12, 8)];
+    internal static readonly Vector512<byte>[] HighBits = [HighBitMask(0), HighBitMask(1), HighBitMask(2), HighBitMask(3)];
+    private static readonly Vector256<byte>[] Pairs = [ScalePair(0), ScalePair(1), ScalePair(2), ScalePair(3)];
+
+    /// <summary>Permutation indices repeating scale <c>first + lane / group</c> over the 32 int16 lanes.</summary>
+    private static Vector512<short> ScaleIndex(int first, int group)
+    {
+        var idx = Vector512<short>.Zero;
+        for (int lane = 0; lane < 32; lane++) idx = idx.WithElement(lane, (short)(first + lane / group));
+        return idx;
+    }
+
+    // One chunk of 64: 32 bytes of nibbles (low = first 32 elements, high = next 32) against 64 activations.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Q4Chunk512(byte* q, sbyte* a, Vector512<byte> mask, Vector512<short> scales)
+    {
+        var v = Vector256.Load(q);
+        var nib = Vector512.Create(v, Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte()) & mask;
+        return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(nib, Vector512.Load(a)), scales);
+    }
+
+    // ---------------------------------------------------------------- Q5_K
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5KScalar(byte* w, int blocks, byte* x)
+    {
+        float sum = 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q5Bytes, xb = x + (long)b * Q8Bytes;
+            var (sc, mn) = UnpackScales(wb + Q5Scales);
+            byte* q = wb + Q5Qs, qh = wb + Q5Qh;
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            int isum = 0;
+            for (int j = 0; j < 8; j++)
+            {
+                int c = j >> 1, shift = 4 * (j & 1), sub = 0;
+                for (int i = 0; i < 32; i++) sub += (((q[32 * c + i] >> shift) & 0xF) | (((qh[i] >> j) & 1) << 4)) * a[32 * j + i];
+                isum += (int)((sc >> (8 * j)) & 0xFF) * sub;
+            }
+            float dx = *(float*)xb;
+            sum += Half(wb) * dx * isum - Half(wb + 2) * dx * MinSum(mn, (short*)(xb + Q8BSums));
+        }
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5KV128(byte* w, int blocks, byte* x)
+    {
+        var acc = Vector128<float>.Zero;
+        float mins = 0;
+        var mask = Vector128.Create((byte)0x0F);
+        var sixteen = Vector128.Create((byte)0x10);
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q5Bytes, xb = x + (long)b * Q8Bytes;
+            var (sc, mn) = UnpackScales(wb + Q5Scales);
+            byte* q = wb + Q5Qs;
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            var h0 = Vector128.Load(wb + Q5Qh);
+            var h1 = Vector128.Load(wb + Q5Qh + 16);
+            var isum = Vector128<int>.Zero;
+            for (int c = 0; c < 4; c++)
+            {
+                var m1 = Vector128.Create((byte)(1 << (2 * c)));
+                var m2 = Vector128.Create((byte)(2 << (2 * c)));
+                var v0 = Vector128.Load(q + 32 * c);
+                var v1 = Vector128.Load(q + 32 * c + 16);
+                var lo0 = (v0 & mask) | (Vector128.Equals(h0 & m1, m1) & sixteen);
+                var lo1 = (v1 & mask) | (Vector128.Equals(h1 & m1, m1) & sixteen);
+                var hi0 = (Vector128.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask) | (Vector128.Equals(h0 & m2, m2) & sixteen);
+                var hi1 = (Vector128.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask) | (Vector128.Equals(h1 & m2, m2) & sixteen);
+                var lo = Mul16(lo0, Vector128.Load(a + 64 * c)) + Mul16(lo1, Vector128.Load(a + 64 * c + 16));
+                var hi = Mul16(hi0, Vector128.Load(a + 64 * c + 32)) + Mul16(hi1, Vector128.Load(a + 64 * c + 48));
+                isum += lo * Vector128.Create((int)((sc >> (16 * c)) & 0xFF)) + hi * Vector128.Create((int)((sc >> (16 * c + 8)) & 0xFF));
+            }
+            float dx = *(float*)xb;
+            acc += Vector128.ConvertToSingle(isum) * Vector128.Create(Half(wb) * dx);
+            mins += Half(wb + 2) * dx * MinSum(mn, (short*)(xb + Q8BSums));
+        }
+        return Vector128.Sum(acc) - mins;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5KAvx2(byte* w, int blocks, byte* x)
+    {
+        var acc = Vector256<float>.Zero;
+        var accMin = Vector128<float>.Zero;
+        var mask = Vector256.Create((byte)0x0F);
+        var sixteen = Vector256.Create((byte)0x10);
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q5Bytes, xb = x + (long)b * Q8Bytes;
+            var (sc, mn) = UnpackScales(wb + Q5Scales);
+            byte* q = wb + Q5Qs;
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            var h = Vector256.Load(wb + Q5Qh);
+            var isum = Vector256<int>.Zero;
+            for (int c = 0; c < 4; c++)
+            {
+                var m1 = Vector256.Create((byte)(1 << (2 * c)));
+                var m2 = Vector256.Create((byte)(2 << (2 * c)));
+                var v = Vector256.Load(q + 32 * c);
+                var lo = (v & mask) | (Vector256.Equals(h & m1, m1) & sixteen);
+                var hi = (Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask) | (Vector256.Equals(h & m2, m2) & sixteen);
+                var plo = Avx2.MultiplyAddAdjacent(lo, Vector256.Load(a + 64 * c));
+                var phi = Avx2.MultiplyAddAdjacent(hi, Vector256.Load(a + 64 * c + 32));
+                isum += Avx2.MultiplyAddAdjacent(plo, Vector256.Create((short)((sc >> (16 * c)) & 0xFF)))
+                      + Avx2.MultiplyAddAdjacent(phi, Vector256.Create((short)((sc >> (16 * c + 8)) & 0xFF)));
+            }
+            float dx = *(float*)xb;
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), Vector256.Create(Half(wb) * dx), acc);
+            accMin = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(MinSum128(mn, (short*)(xb + Q8BSums))), Vector128.Create(Half(wb + 2) * dx), accMin);
+        }
+        return Vector256.Sum(acc) - Vector128.Sum(accMin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5KAvx512(byte* w, int blocks, byte* x)
+    {
+        var acc = Vector512<float>.Zero;
+        var accMin = Vector128<float>.Zero;
+        var mask = Vector512.Create((byte)0x0F);
+        var sixteen = Vector512.Create((byte)0x10);
+        var i0 = Idx16[0]; var i1 = Idx16[1]; var i2 = Idx16[2]; var i3 = Idx16[3];
+        // Fifth-bit masks of chunk c: bit 2c for its first 32 elements, bit 2c+1 for the next 32.
+        var b0 = HighBits[0]; var b1 = HighBits[1]; var b2 = HighBits[2]; var b3 = HighBits[3];
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q5Bytes, xb = x + (long)b * Q8Bytes;
+            Sse.Prefetch0(wb + 1024);
+            var (sc, mn) = UnpackScales(wb + Q5Scales);
+            var s = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(sc).AsByte()).ToVector256Unsafe().ToVector512Unsafe();
+            var h256 = Vector256.Load(wb + Q5Qh);
+            var h = Vector512.Create(h256, h256);
+            byte* q = wb + Q5Qs;
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            var isum = Q5Chunk512(q, a, h, b0, mask, sixteen, Avx512BW.PermuteVar32x16(s, i0))
+                     + Q5Chunk512(q + 32, a + 64, h, b1, mask, sixteen, Avx512BW.PermuteVar32x16(s, i1))
+                     + Q5Chunk512(q + 64, a + 128, h, b2, mask, sixteen, Avx512BW.PermuteVar32x16(s, i2))
+                     + Q5Chunk512(q + 96, a + 192, h, b3, mask, sixteen, Avx512BW.PermuteVar32x16(s, i3));
+            float dx = *(float*)xb;
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), Vector512.Create(Half(wb) * dx), acc);
+            accMin = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(MinSum128(mn, (short*)(xb + Q8BSums))), Vector128.Create(Half(wb + 2) * dx), accMin);
+        }
+        return Vector512.Sum(acc) - Vector128.Sum(accMin);
+    }
+
+    private static Vector512<byte> HighBitMask(int c) =>
+        Vector512.Create(Vector256.Create((byte)(1 << (2 * c))), Vector256.Create((byte)(2 << (2 * c))));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Q5Chunk512(byte* q, sbyte* a, Vector512<byte> h, Vector512<byte> bit, Vector512<byte> mask, Vector512<byte> sixteen, Vector512<short> scales)
+    {
+        var v = Vector256.Load(q);
+        var nib = (Vector512.Create(v, Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte()) & mask) | (Vector512.Equals(h & bit, bit) & sixteen);
+        return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(nib, Vector512.Load(a)), scales);
+    }
+
+    // ---------------------------------------------------------------- Q6_K
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q6KScalar(byte* w, int blocks, byte* x)
+    {
+        float sum = 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q6Bytes, xb = x + (long)b * Q8Bytes;
+            sbyte* sc = (sbyte*)(wb + Q6Scales);
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            int isum = 0;
+            for (int h = 0; h < 2; h++)
+            {
+                byte* ql = wb + 64 * h, qh = wb + Q6Qh + 32 * h;
+                for (int quarter = 0; quarter < 4; quarter++)
+                    for (int half16 = 0; half16 < 2; half16++)
+                    {
+                        int sub = 0;
+                        for (int i = 16 * half16; i < 16 * half16 + 16; i++)
+                        {
+                            byte l = ql[i + 32 * (quarter & 1)];
+                            int q = (quarter < 2 ? l & 0xF : l >> 4) | (((qh[i] >> (2 * quarter)) & 3) << 4);
+                            sub += (q - 32) * a[128 * h + 32 * quarter + i];
+                        }
+                        isum += sc[8 * h + 2 * quarter + half16] * sub;
+                    }
+            }
+            sum += Half(wb + Q6D) * *(float*)xb * isum;
+        }
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q6KV128(byte* w, int blocks, byte* x)
+    {
+        var acc = Vector128<float>.Zero;
+        var mask = Vector128.Create((byte)0x0F);
+        var top = Vector128.Create((byte)0x30);
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q6Bytes, xb = x + (long)b * Q8Bytes;
+            sbyte* sc = (sbyte*)(wb + Q6Scales);
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            short* bs = (short*)(xb + Q8BSums);
+            int offset = 0;
+            for (int j = 0; j < 16; j++) offset += sc[j] * bs[j];
+            var isum = Vector128.Create(-32 * offset, 0, 0, 0);
+            for (int h = 0; h < 2; h++)
+                for (int half16 = 0; half16 < 2; half16++)
+                {
+                    // 16 consecutive l of this half: four groups of 16 elements (l, l+32, l+64, l+96).
+                    byte* ql = wb + 64 * h + 16 * half16;
+                    var l0 = Vector128.Load(ql);
+                    var l1 = Vector128.Load(ql + 32);
+                    var hb = Vector128.Load(wb + Q6Qh + 32 * h + 16 * half16).AsUInt16();
+                    var q0 = (l0 & mask) | (Vector128.ShiftLeft(hb, 4).AsByte() & top);
+                    var q1 = (l1 & mask) | (Vector128.ShiftLeft(hb, 2).AsByte() & top);
+                    var q2 = (Vector128.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & mask) | (hb.AsByte() & top);
+                    var q3 = (Vector128.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & mask) | (Vector128.ShiftRightLogical(hb, 2).AsByte() & top);
+                    sbyte* ab = a + 128 * h + 16 * half16;
+                    int s0 = 8 * h + half16;
+                    isum += Mul16(q0, Vector128.Load(ab)) * Vector128.Create((int)sc[s0])
+                          + Mul16(q1, Vector128.Load(ab + 32)) * Vector128.Create((int)sc[s0 + 2])
+                          + Mul16(q2, Vector128.Load(ab + 64)) * Vector128.Create((int)sc[s0 + 4])
+                          + Mul16(q3, Vector128.Load(ab + 96)) * Vector128.Create((int)sc[s0 + 6]);
+                }
+            acc += Vector128.ConvertToSingle(isum) * Vector128.Create(Half(wb + Q6D) * *(float*)xb);
+        }
+        return Vector128.Sum(acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q6KAvx2(byte* w, int blocks, byte* x)
+    {
+        var acc = Vector256<float>.Zero;
+        var mask = Vector256.Create((byte)0x0F);
+        var top = Vector256.Create((byte)0x30);
+        // pshufb patterns: in the low 128-bit lane scale 2k of the half (int16 bytes 4k, 4k+1) repeated, in the high lane scale 2k+1.
+        var p0 = Pairs[0]; var p1 = Pairs[1]; var p2 = Pairs[2]; var p3 = Pairs[3];
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q6Bytes, xb = x + (long)b * Q8Bytes;
+            var sc16 = Avx2.ConvertToVector256Int16((sbyte*)(wb + Q6Scales));
+            var isum = Vector256<int>.Zero - Vector256.ShiftLeft(Avx2.MultiplyAddAdjacent(sc16, Vector256.Load((short*)(xb + Q8BSums))), 5);
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            for (int h = 0; h < 2; h++)
+            {
+                byte* ql = wb + 64 * h;
+                var l0 = Vector256.Load(ql);
+                var l1 = Vector256.Load(ql + 32);
+                var hb = Vector256.Load(wb + Q6Qh + 32 * h).AsUInt16();
+                var s = h == 0 ? Vector256.Create(sc16.GetLower(), sc16.GetLower()).AsByte() : Vector256.Create(sc16.GetUpper(), sc16.GetUpper()).AsByte();
+                var q0 = (l0 & mask) | (Vector256.ShiftLeft(hb, 4).AsByte() & top);
+                var q1 = (l1 & mask) | (Vector256.ShiftLeft(hb, 2).AsByte() & top);
+                var q2 = (Vector256.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & mask) | (hb.AsByte() & top);
+                var q3 = (Vector256.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & mask) | (Vector256.ShiftRightLogical(hb, 2).AsByte() & top);
+                sbyte* ah = a + 128 * h;
+                isum += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, Vector256.Load(ah)), Avx2.Shuffle(s, p0).AsInt16())
+                      + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q1, Vector256.Load(ah + 32)), Avx2.Shuffle(s, p1).AsInt16())
+                      + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q2, Vector256.Load(ah + 64)), Avx2.Shuffle(s, p2).AsInt16())
+                      + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q3, Vector256.Load(ah + 96)), Avx2.Shuffle(s, p3).AsInt16());
+            }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), Vector256.Create(Half(wb + Q6D) * *(float*)xb), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    private static Vector256<byte> ScalePair(int k)
+    {
+        var p = Vector256<byte>.Zero;
+        for (int i = 0; i < 32; i++) p = p.WithElement(i, (byte)(4 * k + (i >= 16 ? 2 : 0) + (i & 1)));
+        return p;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q6KAvx512(byte* w, int blocks, byte* x)
+    {
+        var acc = Vector512<float>.Zero;
+        var mask = Vector512.Create((byte)0x0F);
+        var top = Vector512.Create((byte)0x30);
+        // 64 elements per multiply: four sub-blocks of 16, eight int16 lanes each.
+        var i00 = Idx8[0]; var i01 = Idx8[1]; var i10 = Idx8[2]; var i11 = Idx8[3];
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* wb = w + (long)b * Q6Bytes, xb = x + (long)b * Q8Bytes;
+            Sse.Prefetch0(wb + 1024);
+            var sc16 = Avx2.ConvertToVector256Int16((sbyte*)(wb + Q6Scales));
+            var s = sc16.ToVector512Unsafe();
+            var offset = Vector256.ShiftLeft(Avx2.MultiplyAddAdjacent(sc16, Vector256.Load((short*)(xb + Q8BSums))), 5);
+            sbyte* a = (sbyte*)(xb + Q8Qs);
+            var isum = Q6Half512(wb, wb + Q6Qh, a, mask, top, Avx512BW.PermuteVar32x16(s, i00), Avx512BW.PermuteVar32x16(s, i01))
+                     + Q6Half512(wb + 64, wb + Q6Qh + 32, a + 128, mask, top, Avx512BW.PermuteVar32x16(s, i10), Avx512BW.PermuteVar32x16(s, i11))
+                     - offset.ToVector512();
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), Vector512.Create(Half(wb + Q6D) * *(float*)xb), acc);
+        }
+        return Vector512.Sum(acc);
+    }
+
+    // Half a Q6_K block: the 64 low nibbles of ql are elements 0–63 in order, the high nibbles 64–127.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Q6Half512(byte* ql, byte* qh, sbyte* a, Vector512<byte> mask, Vector512<byte> top, Vector512<short> sLo, Vector512<short> sHi)
+    {
+        var l = Vector512.Load(ql);
+        var hb = Vector256.Load(qh).AsUInt16();
+        var hLo = Vector512.Create(Vector256.ShiftLeft(hb, 4), Vector256.ShiftLeft(hb, 2)).AsByte() & top;
+        var hHi = Vector512.Create(hb, Vector256.ShiftRightLogical(hb, 2)).AsByte() & top;
+        var lo = (l & mask) | hLo;
+        var hi = (Vector512.ShiftRightLogical(l.AsUInt16(), 4).AsByte() & mask) | hHi;
+        return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo, Vector512.Load(a)), sLo)
+             + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(hi, Vector512.Load(a + 64)), sHi);
+    }
+}

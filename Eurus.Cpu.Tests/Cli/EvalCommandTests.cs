@@ -20,7 +20,7 @@ public class EvalCommandTests
     // The CLI is built with the tests (a project reference without the assembly); same configuration as this test run.
     private static string CliDll()
     {
-        string config = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name; // bin/<config>/net10.0/
+        string config = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name; // bin/<config>/net10.0
         string dll = Path.Combine(RepoRoot(), "samples", "Eurus.Cli", "bin", config, "net10.0", "eurus.dll");
         Assert.True(File.Exists(dll), $"the CLI was not built at {dll}");
         return dll;
@@ -54,7 +54,7 @@ public class EvalCommandTests
         {
             var o = JsonNode.Parse(lines[i])!;
             Assert.Equal(questions[i], (string)o["question"]!);
-            Assert.StartsWith("[INST] ", (string)o["prompt"]!);
+            Assert.StartsWith("<s>[INST] ", (string)o["prompt"]!);
             Assert.Contains(questions[i], (string)o["prompt"]!);
             Assert.EndsWith(" [/INST]", (string)o["prompt"]!);
             Assert.InRange((int)o["generated_tokens"]!, 1, 12);

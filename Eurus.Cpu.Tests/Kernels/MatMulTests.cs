@@ -26,7 +26,7 @@ public unsafe class MatMulTests
         int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
         var file = new byte[rowBytes * rows];
         for (int r = 0; r < rows; r++) RowCodec.Encode(type, wf.AsSpan(r * cols, cols), file.AsSpan(r * rowBytes, rowBytes));
-        foreach (int tokens in new[] { 1, 2, 3, 4, 5, 8, 9 })
+        foreach (int tokens in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9 })
             foreach (int threads in new[] { 1, 2 })
             {
                 var x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();

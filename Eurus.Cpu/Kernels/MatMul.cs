@@ -160,6 +160,7 @@ internal sealed unsafe class MatMul : IDisposable
                 int r1 = Math.Min(r0 + RowBlock, rowEnd);
                 int t = 0;
                 if (packed is not null && PackedGemm.Supported)
+                {
                     for (; t + 4 <= tokens; t += 4)
                         for (int r = r0; r < r1; r++)
                         {
@@ -175,6 +176,23 @@ internal sealed unsafe class MatMul : IDisposable
                             else
                                 PackedGemm.Q8Tile4(packed.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);
                         }
+                    // Two or three tokens left (or a server step decoding two or three sequences): two-token tiles.
+                    for (; t + 2 <= tokens; t += 2)
+                        for (int r = r0; r < r1; r++)
+                        {
+                            if (w.Type == GgmlType.Q4_0 && r + 1 < r1)
+                            {
+                                PackedGemm.Q4Tile2x2(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1),
+                                    blocks, owner._packedX, t, py + (long)t * rows + r, rows);
+                                r++;
+                            }
+                            else if (w.Type == GgmlType.Q4_0)
+                                for (int k = t; k < t + 2; k++)
+                                    py[(long)k * rows + r] = PackedDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(k));
+                            else
+                                PackedGemm.Q8Tile2(packed.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);
+                        }
+                }
                 if (KQuantDot.Handles(w.Type) && KQuantTile.Supported && !KQuantTile.Disabled)
                 {
                     for (; t + 8 <= tokens; t += 8)

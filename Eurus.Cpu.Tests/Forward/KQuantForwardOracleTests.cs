@@ -51,25 +51,11 @@ public class KQuantForwardOracleTests
         using (var f = GgufFile.Open(path))
             Assert.Contains(f.Tensors, t => t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K); // the file really mixes in K-quants
         using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256, BatchSize = 32 });
-        int vocab = model.Config.Vocab;
         foreach (var prompt in Prompts)
         {
             double tol = prompt == Prompts[0] && name.StartsWith("SYN", StringComparison.Ordinal) ? 1e-4 : tolerance;
             var ids = model.Tokenizer.Encode(prompt);
-            var expected = LlamaOracle.Logits(path, ids, 256);
-            using var session = model.CreateSession();
-            var ours = new float[ids.Length * vocab];
-            session.EvaluateAll(ids, ours);
-            for (int p = 0; p < ids.Length; p++)
-            {
-                var e = expected[p];
-                var o = ours.AsSpan(p * vocab, vocab);
-                float range = e.Max() - e.Min();
-                float maxDiff = 0;
-                for (int i = 0; i < vocab; i++) maxDiff = MathF.Max(maxDiff, MathF.Abs(e[i] - o[i]));
-                Assert.True(maxDiff <= tol * range,
-                    $"{name}, prompt '{prompt[..Math.Min(20, prompt.Length)]}…', position {p}: max |Δ| {maxDiff} > {tol} × range {range}");
-            }
+            OracleAssert.LogitsMatch($"{name}, prompt '{prompt[..Math.Min(20, prompt.Length)]}…'", path, model, ids, tol);
         }
     }
 
@@ -91,21 +77,7 @@ public class KQuantForwardOracleTests
         int identical = 0;
         foreach (var prompt in new[] { "And God said", "The LORD is my shepherd", "And it came to pass", "Blessed are the poor in spirit" })
         {
-            var ids = model.Tokenizer.Encode(prompt);
-            var expected = LlamaOracle.Greedy(path, ids, 64, 256);
-            using var session = model.CreateSession();
-            var ours = new List<int>();
-            await foreach (var t in session.GenerateTokensAsync(ids, Eurus.Cpu.Sampling.SamplingSettings.Greedy with { MaxTokens = 64, StopAtEos = false }))
-                if (t.Id >= 0) ours.Add(t.Id);
-            Assert.Equal(64, ours.Count);
-            int split = Enumerable.Range(0, 64).FirstOrDefault(i => ours[i] != expected[i], -1);
-            if (split < 0) { identical++; continue; }
-            var prefix = ids.Concat(expected.Take(split)).ToArray();
-            var row = LlamaOracle.Logits(path, prefix, 256)[^1];
-            float range = row.Max() - row.Min();
-            float gap = row[expected[split]] - row[ours[split]];
-            Assert.True(gap <= 5e-3f * range,
-                $"{name} '{prompt}': parted from llama.cpp at generated token {split} where its margin was {gap} (range {range}): not a near-tie");
+            if (await OracleAssert.GreedyMatches($"{name} '{prompt}'", path, model, model.Tokenizer.Encode(prompt))) identical++;
         }
         Assert.True(identical >= 1, $"{name}: no continuation was fully identical");
     }

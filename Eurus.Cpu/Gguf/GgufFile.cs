@@ -1,5 +1,3 @@
-using System.IO.MemoryMappedFiles;
-
 namespace Eurus.Cpu.Gguf;
 
 /// <summary>
@@ -24,18 +22,16 @@ public sealed unsafe class GgufFile : IDisposable
     internal const int MaxArrayDepth = 3;
     internal const int MaxDims = 4;
 
-    private readonly MemoryMappedFile? _map;
-    private readonly MemoryMappedViewAccessor? _view;
+    private readonly Mapping.ReadOnlyFileMapping _mapping;
     private byte* _base;
     private readonly Dictionary<string, GgufTensorInfo> _byName;
 
-    private GgufFile(string path, long length, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* basePtr)
+    private GgufFile(string path, long length, Mapping.ReadOnlyFileMapping mapping)
     {
         FilePath = path;
         FileLength = length;
-        _map = map;
-        _view = view;
-        _base = basePtr;
+        _mapping = mapping;
+        _base = mapping.Base;
         _byName = new Dictionary<string, GgufTensorInfo>(StringComparer.Ordinal);
         Metadata = null!;
         Tensors = null!;
@@ -78,29 +74,18 @@ public sealed unsafe class GgufFile : IDisposable
             fs.Dispose();
             throw new GgufFormatException(path, 0, $"file is {length} bytes, too short for a GGUF header (24 bytes).");
         }
-        MemoryMappedFile? map = null;
-        MemoryMappedViewAccessor? view = null;
+        var mapping = Mapping.ReadOnlyFileMapping.Create(fs);
         GgufFile? file = null;
         try
         {
-            map = MemoryMappedFile.CreateFromFile(fs, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            p += view.PointerOffset;
-            file = new GgufFile(path, length, map, view, p);
+            file = new GgufFile(path, length, mapping);
             file.Parse();
             return file;
         }
         catch
         {
             if (file is not null) file.Dispose();
-            else
-            {
-                view?.Dispose();
-                map?.Dispose();
-                fs.Dispose();
-            }
+            else mapping.Dispose();
             throw;
         }
     }
@@ -382,8 +367,6 @@ public sealed unsafe class GgufFile : IDisposable
     {
         if (_base == null) return;
         _base = null;
-        _view?.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view?.Dispose();
-        _map?.Dispose();
+        _mapping.Dispose();
     }
 }

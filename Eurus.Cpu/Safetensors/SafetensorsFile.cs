@@ -1,4 +1,3 @@
-using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Eurus.Cpu.Quantization;
@@ -23,21 +22,19 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private const string MetadataKey = "__metadata__";
 
     private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
-    private readonly MemoryMappedFile? _map;
-    private readonly MemoryMappedViewAccessor? _view;
+    private readonly Mapping.ReadOnlyFileMapping _mapping;
     private byte* _base;
     private readonly Dictionary<string, SafetensorsTensorInfo> _byName = new(StringComparer.Ordinal);
     private readonly List<SafetensorsTensorInfo> _tensors = [];
     private readonly Dictionary<string, string> _metadata = new(StringComparer.Ordinal);
 
-    private SafetensorsFile(string path, long length, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* basePtr)
+    private SafetensorsFile(string path, long length, Mapping.ReadOnlyFileMapping mapping)
     {
         _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         FilePath = path;
         FileLength = length;
-        _map = map;
-        _view = view;
-        _base = basePtr;
+        _mapping = mapping;
+        _base = mapping.Base;
     }
 
     /// <summary>Path the file was opened from.</summary>
@@ -71,29 +68,18 @@ public sealed unsafe class SafetensorsFile : IDisposable
             fs.Dispose();
             throw new SafetensorsFormatException(path, null, $"file is {length} bytes, too short for the 8-byte header length.");
         }
-        MemoryMappedFile? map = null;
-        MemoryMappedViewAccessor? view = null;
+        var mapping = Mapping.ReadOnlyFileMapping.Create(fs);
         SafetensorsFile? file = null;
         try
         {
-            map = MemoryMappedFile.CreateFromFile(fs, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            p += view.PointerOffset;
-            file = new SafetensorsFile(path, length, map, view, p);
+            file = new SafetensorsFile(path, length, mapping);
             file.Parse();
             return file;
         }
         catch
         {
             if (file is not null) file.Dispose();
-            else
-            {
-                view?.Dispose();
-                map?.Dispose();
-                fs.Dispose();
-            }
+            else mapping.Dispose();
             throw;
         }
     }
@@ -294,9 +280,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     {
         if (_base == null) return;
         _base = null;
-        _view?.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view?.Dispose();
-        _map?.Dispose();
+        _mapping.Dispose();
         _handle.Dispose();
     }
 }

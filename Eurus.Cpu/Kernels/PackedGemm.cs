@@ -39,6 +39,8 @@ internal static unsafe class PackedGemm
         for (int q = 0; q < quads; q++)
         {
             int b = q * 4;
+            Sse.Prefetch0(wqA + b * 16 + 4096); // rows stream from memory on the first token tile: prefetch as the decode kernel does
+            Sse.Prefetch0(wqB + b * 16 + 4096);
             var (loA, hiA) = PackedDot.Nibbles512(wqA + b * 16, mask);
             var dA = PackedDot.Scales16(wsA + b, idx);
             var (loB, hiB) = PackedDot.Nibbles512(wqB + b * 16, mask);
@@ -87,6 +89,9 @@ internal static unsafe class PackedGemm
         for (int q = 0; q < quads; q++)
         {
             int b = q * 4;
+            // Two tokens leave the loop light enough for memory to lead (a decode step): prefetch like the decode kernel.
+            Sse.Prefetch0(wqA + b * 16 + 4096);
+            Sse.Prefetch0(wqB + b * 16 + 4096);
             var (loA, hiA) = PackedDot.Nibbles512(wqA + b * 16, mask);
             var dA = PackedDot.Scales16(wsA + b, idx);
             var (loB, hiB) = PackedDot.Nibbles512(wqB + b * 16, mask);
@@ -140,6 +145,8 @@ internal static unsafe class PackedGemm
         int b = 0;
         for (; b + 4 <= blocks; b += 4)
         {
+            Sse.Prefetch0(wq + b * 32 + 4096);
+            Sse.Prefetch0(wq + b * 32 + 4096 + 64);
             var (dw01, dw23) = PackedDot.Scales8x2(ws + b);
             for (int h = 0; h < 2; h++)
             {
@@ -170,6 +177,8 @@ internal static unsafe class PackedGemm
         int b = 0;
         for (; b + 4 <= blocks; b += 4)
         {
+            Sse.Prefetch0(wq + b * 32 + 4096);
+            Sse.Prefetch0(wq + b * 32 + 4096 + 64);
             var (dw01, dw23) = PackedDot.Scales8x2(ws + b);
             for (int h = 0; h < 2; h++)
             {

@@ -23,15 +23,14 @@ public sealed unsafe class GgufFile : IDisposable
     internal const int MaxDims = 4;
 
     private readonly Mapping.ReadOnlyFileMapping _mapping;
-    private byte* _base;
+    private byte* _base => _mapping.Base; // null once disposed
     private readonly Dictionary<string, GgufTensorInfo> _byName;
 
-    private GgufFile(string path, long length, Mapping.ReadOnlyFileMapping mapping)
+    private GgufFile(string path, Mapping.ReadOnlyFileMapping mapping)
     {
         FilePath = path;
-        FileLength = length;
+        FileLength = mapping.Length;
         _mapping = mapping;
-        _base = mapping.Base;
         _byName = new Dictionary<string, GgufTensorInfo>(StringComparer.Ordinal);
         Metadata = null!;
         Tensors = null!;
@@ -67,18 +66,12 @@ public sealed unsafe class GgufFile : IDisposable
         ArgumentNullException.ThrowIfNull(path);
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("GGUF reading needs a little-endian CPU.");
-        var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
-        long length = fs.Length;
-        if (length < 24)
-        {
-            fs.Dispose();
-            throw new GgufFormatException(path, 0, $"file is {length} bytes, too short for a GGUF header (24 bytes).");
-        }
-        var mapping = Mapping.ReadOnlyFileMapping.Create(fs);
+        var mapping = Mapping.ReadOnlyFileMapping.Open(path, 24,
+            length => new GgufFormatException(path, 0, $"file is {length} bytes, too short for a GGUF header (24 bytes)."));
         GgufFile? file = null;
         try
         {
-            file = new GgufFile(path, length, mapping);
+            file = new GgufFile(path, mapping);
             file.Parse();
             return file;
         }
@@ -366,7 +359,6 @@ public sealed unsafe class GgufFile : IDisposable
     public void Dispose()
     {
         if (_base == null) return;
-        _base = null;
         _mapping.Dispose();
     }
 }

@@ -26,6 +26,22 @@ internal sealed unsafe class ReadOnlyFileMapping : IDisposable
     /// <summary>Length of the file in bytes.</summary>
     public long Length { get; }
 
+    /// <summary>
+    /// Opens and maps <paramref name="path"/>; a file shorter than <paramref name="minLength"/> (≥ 1: empty files
+    /// cannot be mapped) is closed and reported with the reader's own exception from <paramref name="tooShort"/>.
+    /// </summary>
+    public static ReadOnlyFileMapping Open(string path, long minLength, Func<long, Exception> tooShort)
+    {
+        var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
+        long length = fs.Length;
+        if (length < Math.Max(1, minLength))
+        {
+            fs.Dispose();
+            throw tooShort(length);
+        }
+        return Create(fs);
+    }
+
     /// <summary>Maps <paramref name="file"/> (non-empty), taking ownership of it: it is closed with the mapping, or now if mapping fails.</summary>
     public static ReadOnlyFileMapping Create(FileStream file)
     {

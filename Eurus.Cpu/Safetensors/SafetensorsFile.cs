@@ -23,18 +23,17 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
     private readonly Mapping.ReadOnlyFileMapping _mapping;
-    private byte* _base;
+    private byte* _base => _mapping.Base; // null once disposed
     private readonly Dictionary<string, SafetensorsTensorInfo> _byName = new(StringComparer.Ordinal);
     private readonly List<SafetensorsTensorInfo> _tensors = [];
     private readonly Dictionary<string, string> _metadata = new(StringComparer.Ordinal);
 
-    private SafetensorsFile(string path, long length, Mapping.ReadOnlyFileMapping mapping)
+    private SafetensorsFile(string path, Mapping.ReadOnlyFileMapping mapping)
     {
         _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         FilePath = path;
-        FileLength = length;
+        FileLength = mapping.Length;
         _mapping = mapping;
-        _base = mapping.Base;
     }
 
     /// <summary>Path the file was opened from.</summary>
@@ -61,18 +60,12 @@ public sealed unsafe class SafetensorsFile : IDisposable
         ArgumentNullException.ThrowIfNull(path);
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("safetensors reading needs a little-endian CPU.");
-        var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
-        long length = fs.Length;
-        if (length < 8)
-        {
-            fs.Dispose();
-            throw new SafetensorsFormatException(path, null, $"file is {length} bytes, too short for the 8-byte header length.");
-        }
-        var mapping = Mapping.ReadOnlyFileMapping.Create(fs);
+        var mapping = Mapping.ReadOnlyFileMapping.Open(path, 8,
+            length => new SafetensorsFormatException(path, null, $"file is {length} bytes, too short for the 8-byte header length."));
         SafetensorsFile? file = null;
         try
         {
-            file = new SafetensorsFile(path, length, mapping);
+            file = new SafetensorsFile(path, mapping);
             file.Parse();
             return file;
         }
@@ -279,7 +272,6 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public void Dispose()
     {
         if (_base == null) return;
-        _base = null;
         _mapping.Dispose();
         _handle.Dispose();
     }

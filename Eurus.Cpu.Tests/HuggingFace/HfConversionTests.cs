@@ -153,6 +153,80 @@ public class HfConversionTests(ITestOutputHelper output)
         if (OperatingSystem.IsLinux()) Assert.False(File.Exists(direct.FilePath), "the temporary GGUF should be unlinked once mapped");
     }
 
+    /// <summary>
+    /// <c>eurus convert --type q4_k_m|q5_k_m|q6_k</c>: every matrix gets the type llama-quantize gives it when it quantizes
+    /// our F32 conversion of the same folder, the file type is llama.cpp's, and each quantized row decodes to within
+    /// llama.cpp's own squared error (our K-quantizer follows its reference algorithm, so most blocks are byte-identical).
+    /// </summary>
+    [Theory]
+    [InlineData(QuantMix.Q4_K_M, LLama.Native.LLamaFtype.MOSTLY_Q4_K_M)]
+    [InlineData(QuantMix.Q5_K_M, LLama.Native.LLamaFtype.MOSTLY_Q5_K_M)]
+    [InlineData(QuantMix.Q6_K, LLama.Native.LLamaFtype.MOSTLY_Q6_K)]
+    public void MixtureConversionMatchesLlamaQuantize(QuantMix mix, LLama.Native.LLamaFtype ftype)
+    {
+        using var dir = TestPaths.Temp();
+        string theirsPath = dir.File("llama.gguf");
+        Oracle.LlamaOracle.Quantize(HfTestModels.Converted(GgmlType.F32), theirsPath, ftype);
+        using var ours = GgufFile.Open(HfTestModels.Converted(mix));
+        using var theirs = GgufFile.Open(theirsPath);
+        using var f32 = GgufFile.Open(HfTestModels.Converted(GgmlType.F32));
+        Assert.Equal(theirs.Metadata.GetUInt32("general.file_type"), ours.Metadata.GetUInt32("general.file_type"));
+        Assert.Equal(theirs.Tensors.Select(t => (t.Name, t.Type)).OrderBy(t => t.Name), ours.Tensors.Select(t => (t.Name, t.Type)).OrderBy(t => t.Name));
+        Assert.Contains(ours.Tensors, t => t.Type == GgmlType.Q6_K);
+        long blocks = 0, same = 0;
+        foreach (var t in ours.Tensors.Where(t => t.Dimensions.Count == 2))
+        {
+            var their = theirs.GetTensor(t.Name);
+            var src = f32.GetTensor(t.Name);
+            int cols = (int)t.RowLength, blockBytes = GgmlTypeInfo.BlockBytes(t.Type);
+            var row = new float[cols];
+            var a = new float[cols];
+            var b = new float[cols];
+            double errOurs = 0, errTheirs = 0;
+            for (long r = 0; r < t.RowCount; r += Math.Max(1, t.RowCount / 64))
+            {
+                RowCodec.Decode(GgmlType.F32, f32.GetRowData(src, r), row);
+                RowCodec.Decode(t.Type, ours.GetRowData(t, r), a);
+                RowCodec.Decode(t.Type, theirs.GetRowData(their, r), b);
+                for (int i = 0; i < cols; i++)
+                {
+                    errOurs += (double)(a[i] - row[i]) * (a[i] - row[i]);
+                    errTheirs += (double)(b[i] - row[i]) * (b[i] - row[i]);
+                }
+                var x = ours.GetRowData(t, r);
+                var y = theirs.GetRowData(their, r);
+                for (int k = 0; k + blockBytes <= x.Length; k += blockBytes, blocks++)
+                    if (x.Slice(k, blockBytes).SequenceEqual(y.Slice(k, blockBytes))) same++;
+            }
+            Assert.True(errOurs <= errTheirs * 1.01 + 1e-12, $"{mix} {t.Name} ({t.Type}): squared error {errOurs} vs llama.cpp's {errTheirs}");
+        }
+        output.WriteLine($"{mix}: {same}/{blocks} sampled blocks byte-identical to llama-quantize's");
+        Assert.True(same * 2 > blocks, $"{mix}: only {same} of {blocks} blocks byte-identical");
+    }
+
+    [Fact]
+    public void PureTypesFallBackWhereRowsDoNotFitAndUnwritableTypesAreRefused()
+    {
+        using var dir = TestPaths.Temp();
+        HfConverter.Convert(HfTestModels.Folder, dir.File("q5k.gguf"), new HfConversionOptions { WeightType = GgmlType.Q5_K, Threads = 2 });
+        using (var g = GgufFile.Open(dir.File("q5k.gguf")))
+        {
+            Assert.All(g.Tensors.Where(t => t.Dimensions.Count == 2), t => Assert.Equal(GgmlType.Q5_K, t.Type));
+            Assert.Equal(16u, g.Metadata.GetUInt32("general.file_type"));
+        }
+        // Rows of 96 fit 32-element blocks but not 256-element super-blocks: K-quants fall back to Q8_0, Q4_0 stays.
+        Assert.Equal(GgmlType.Q8_0, HfConverter.MatrixType(GgmlType.Q4_K, null, "blk.0.ffn_up.weight", 4, 96, true));
+        Assert.Equal(GgmlType.Q4_0, HfConverter.MatrixType(GgmlType.Q4_0, null, "blk.0.ffn_up.weight", 4, 96, true));
+        Assert.Equal(GgmlType.F16, HfConverter.MatrixType(GgmlType.Q4_0, null, "blk.0.ffn_up.weight", 4, 100, true));
+        Assert.Equal(GgmlType.Q5_0, HfConverter.MatrixType(GgmlType.F32, QuantMix.Q4_K_M, "blk.1.ffn_up.weight", 4, 96, true));
+        Assert.Equal(GgmlType.Q8_0, HfConverter.MatrixType(GgmlType.F32, QuantMix.Q5_K_M, "blk.1.ffn_up.weight", 4, 96, true));
+        Assert.Equal(GgmlType.Q6_K, HfConverter.MatrixType(GgmlType.F32, QuantMix.Q4_K_M, "output.weight", 4, 256, true));
+        foreach (var bad in new[] { GgmlType.Q8_K, GgmlType.I8, (GgmlType)999 })
+            Assert.Throws<ArgumentException>(() => HfConverter.Convert(HfTestModels.Folder, dir.File("x.gguf"), new HfConversionOptions { WeightType = bad }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => HfConverter.Convert(HfTestModels.Folder, dir.File("x.gguf"), new HfConversionOptions { Mix = (QuantMix)42 }));
+        Assert.False(File.Exists(dir.File("x.gguf")));
+    }
+
     [Fact]
     public void ConversionIsDeterministicAcrossThreadCounts()
     {

@@ -1,5 +1,6 @@
 using Eurus.Cpu.Gguf;
 using Eurus.Cpu.HuggingFace;
+using Eurus.Cpu.Quantization;
 
 namespace Eurus.Cpu.Tests.HuggingFace;
 
@@ -16,17 +17,22 @@ internal static class HfTestModels
         return d;
     });
 
-    private static readonly Dictionary<GgmlType, string> Made = [];
+    private static readonly Dictionary<string, string> Made = [];
 
     /// <summary>The demo folder converted to <paramref name="type"/>.</summary>
-    public static string Converted(GgmlType type)
+    public static string Converted(GgmlType type) => Make(type.ToString(), new HfConversionOptions { WeightType = type, Threads = 2 });
+
+    /// <summary>The demo folder converted to llama-quantize's mixture <paramref name="mix"/> (for example Q4_K_M).</summary>
+    public static string Converted(QuantMix mix) => Make("mix-" + mix, new HfConversionOptions { Mix = mix, Threads = 2 });
+
+    private static string Make(string key, HfConversionOptions options)
     {
         lock (Made)
         {
-            if (Made.TryGetValue(type, out var p)) return p;
-            p = Path.Combine(Dir.Value, $"kjv-tiny-hf-{type}.gguf");
-            HfConverter.Convert(Folder, p, new HfConversionOptions { WeightType = type, Threads = 2 });
-            Made[type] = p;
+            if (Made.TryGetValue(key, out var p)) return p;
+            p = Path.Combine(Dir.Value, $"kjv-tiny-hf-{key}.gguf");
+            HfConverter.Convert(Folder, p, options);
+            Made[key] = p;
             return p;
         }
     }

@@ -61,6 +61,7 @@ public sealed class EurusModel : IDisposable
         HfConverter.Convert(folder, temp, new HfConversionOptions
         {
             WeightType = options.WeightType,
+            Mix = options.Mix,
             Threads = options.Threads,
             Progress = options.LoadProgress,
         });

@@ -18,9 +18,15 @@ public sealed record ModelOptions
     public int? SlidingWindow { get; init; }
     /// <summary>
     /// Type the weight matrices are converted to when <see cref="EurusModel.Load"/> is given a Hugging Face model folder:
-    /// Q8_0 (default), Q4_0, F16, BF16 or F32. Ignored for GGUF files.
+    /// Q8_0 (default), Q4_0, Q5_0, Q4_K, Q5_K, Q6_K, F16, BF16 or F32 (see <see cref="HuggingFace.HfConversionOptions.WeightType"/>).
+    /// Ignored for GGUF files, and when <see cref="Mix"/> is set.
     /// </summary>
     public Gguf.GgmlType WeightType { get; init; } = Gguf.GgmlType.Q8_0;
+    /// <summary>
+    /// A llama-quantize mixture (for example Q4_K_M) the matrices of a Hugging Face model folder are converted to; when set
+    /// it overrides <see cref="WeightType"/>. Ignored for GGUF files.
+    /// </summary>
+    public Quantization.QuantMix? Mix { get; init; }
     /// <summary>Receives the conversion progress (0 to 1) when loading a Hugging Face model folder.</summary>
     public IProgress<double>? LoadProgress { get; init; }
     /// <summary>Most prompt tokens evaluated per forward call (prefill batch).</summary>

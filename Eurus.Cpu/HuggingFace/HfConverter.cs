@@ -34,13 +34,13 @@ public static class HfConverter
         var c = hf.Config;
         var vocab = HfVocabulary.Read(folder, c.Vocab, hf.BosTokenId, hf.EosTokenId);
         using var ckpt = SafetensorsCheckpoint.Open(folder);
-        var plan = Plan(folder, hf, ckpt, options.WeightType);
+        var plan = Plan(folder, hf, ckpt, options.WeightType, options.Mix);
 
         var w = new GgufWriter(outputPath);
         w.Add("general.architecture", "llama");
         w.Add("general.name", hf.Name is { Length: > 0 } name ? name : Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar)));
-        w.Add("general.file_type", SyntheticModel.FileType(options.WeightType));
-        if (options.WeightType is GgmlType.Q8_0 or GgmlType.Q4_0) w.Add("general.quantization_version", 2u);
+        w.Add("general.file_type", options.Mix is { } mix ? QuantMixRules.FileType(mix) : SyntheticModel.FileType(options.WeightType));
+        if (plan.Any(p => GgmlTypeInfo.BlockElements(p.Type) > 1)) w.Add("general.quantization_version", 2u);
         w.Add("llama.context_length", (uint)c.ContextLength);
         w.Add("llama.embedding_length", (uint)c.Dim);
         w.Add("llama.block_count", (uint)c.Layers);
@@ -86,10 +86,11 @@ public static class HfConverter
     /// <summary>One output tensor: its GGUF name, type and dims (ggml order), the source tensor, and the RoPE head count to permute rows by (0: none).</summary>
     internal sealed record TensorPlan(string GgufName, GgmlType Type, long[] Dims, SafetensorsTensorInfo Source, int PermuteHeads);
 
-    internal static List<TensorPlan> Plan(string folder, HfModelConfig hf, SafetensorsCheckpoint ckpt, GgmlType weightType)
+    internal static List<TensorPlan> Plan(string folder, HfModelConfig hf, SafetensorsCheckpoint ckpt, GgmlType weightType, QuantMix? mix = null)
     {
         var c = hf.Config;
         var plan = new List<TensorPlan>();
+        bool hasOutput = !hf.TiedEmbeddings || ckpt.TryGetTensor("lm_head.weight", out _);
         string where = ckpt.Files.Count == 1 ? ckpt.Files[0].FilePath : Path.Combine(folder, SafetensorsCheckpoint.IndexFileName);
 
         SafetensorsTensorInfo Find(string[] names, long[] shape)
@@ -107,9 +108,7 @@ public static class HfConverter
         void Matrix(string gguf, string[] names, long rows, long cols, int permuteHeads = 0)
         {
             var t = Find(names, [rows, cols]);
-            // Quantized types need whole 32-element blocks per row; llama.cpp falls back to F16 for such rows too.
-            var type = weightType is GgmlType.Q8_0 or GgmlType.Q4_0 && cols % 32 != 0 ? GgmlType.F16 : weightType;
-            plan.Add(new TensorPlan(gguf, type, [cols, rows], t, permuteHeads));
+            plan.Add(new TensorPlan(gguf, MatrixType(weightType, mix, gguf, c.Layers, cols, hasOutput), [cols, rows], t, permuteHeads));
         }
         void Norm(string gguf, string[] names, long n) => plan.Add(new TensorPlan(gguf, GgmlType.F32, [n], Find(names, [n]), 0));
 
@@ -132,9 +131,25 @@ public static class HfConverter
             Matrix($"blk.{l}.ffn_down.weight", M("down_proj"), c.Dim, c.FeedForward);
         }
         Norm("output_norm.weight", ["model.norm.weight"], c.Dim);
-        if (!hf.TiedEmbeddings || ckpt.TryGetTensor("lm_head.weight", out _))
-            Matrix("output.weight", ["lm_head.weight"], c.Vocab, c.Dim);
+        if (hasOutput) Matrix("output.weight", ["lm_head.weight"], c.Vocab, c.Dim);
         return plan;
+    }
+
+    /// <summary>
+    /// The type matrix <paramref name="name"/> is written in: the mixture's choice, or <paramref name="weightType"/> with
+    /// llama.cpp's fallbacks for rows that do not fit the blocks (K-quants need multiples of 256 → Q8_0; 32-element
+    /// blocks need multiples of 32 → F16).
+    /// </summary>
+    internal static GgmlType MatrixType(GgmlType weightType, QuantMix? mix, string name, int layers, long cols, bool hasOutput)
+    {
+        var type = weightType;
+        if (mix is { } m)
+        {
+            try { type = QuantMixRules.TensorType(m, name, layers, cols, hasOutput); }
+            catch (NotSupportedException) { type = GgmlType.Q8_0; }
+        }
+        else if (type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && cols % 256 != 0) type = GgmlType.Q8_0;
+        return GgmlTypeInfo.BlockElements(type) > 1 && cols % GgmlTypeInfo.BlockElements(type) != 0 ? GgmlType.F16 : type;
     }
 
     /// <summary>

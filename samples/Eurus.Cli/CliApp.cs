@@ -51,11 +51,11 @@ internal static class CliApp
                         [-n MAX_TOKENS] [--allow-code-execution] [--python python3] [--timeout 5]
                                                  the paper's evaluation: card prompt, greedy, graded; 'accuracy: X/Y'
                                                  (pot and code run model-written Python: unsafe, needs the flag)
-              convert   FOLDER -o OUT.gguf [--type q8_0|q4_0|f16|bf16|f32] [-t THREADS]
+              convert   FOLDER -o OUT.gguf [--type q8_0|q4_0|q5_0|q4_k|q5_k|q6_k|q4_k_m|q5_k_m|f16|bf16|f32] [-t THREADS]
                                                  convert a Hugging Face folder (safetensors, config.json, tokenizer.model)
               pull      ORG/NAME [--revision main] [--dir DIR] [--endpoint URL]
                                                  download a model from a Hugging Face hub (HF_ENDPOINT, HF_TOKEN)
-            -m also takes a Hugging Face folder or hf:ORG/NAME (--type q8_0|q4_0|f16 picks the weight type, default q8_0).
+            -m also takes a Hugging Face folder or hf:ORG/NAME (--type as for convert picks the weight type, default q8_0).
             Without -m the bundled demo model (kjv-tiny Q8_0) is used. Add --verbose for stack traces.
             """);
         return 0;

@@ -31,6 +31,7 @@ internal static class Commands
         if (!File.Exists(path) && !Directory.Exists(path)) throw new CliUsageException($"model file not found: {path}");
         var bar = new HfCommands.ProgressBar("converting");
         var kv = a.Get("kv-type") ?? "f32";
+        var (type, mix) = HfCommands.ParseType(a.Get("type"), Eurus.Cpu.Gguf.GgmlType.Q8_0);
         var options = new ModelOptions
         {
             Threads = a.GetInt(Environment.ProcessorCount, "t", "threads"),
@@ -43,7 +44,8 @@ internal static class Commands
             },
             SlidingWindow = a.Get("window") is null ? null : a.GetInt(0, "window"),
             BatchSize = a.GetInt(64, "b", "batch-size"),
-            WeightType = HfCommands.ParseType(a.Get("type"), Eurus.Cpu.Gguf.GgmlType.Q8_0),
+            WeightType = type,
+            Mix = mix,
             LoadProgress = new HfCommands.SyncProgress<double>(f => bar.Report(f, null)),
         };
         try { return EurusModel.Load(path, options); }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Eurus.Cpu.Gguf;
 using Eurus.Cpu.HuggingFace;
+using Eurus.Cpu.Quantization;
 
 namespace Eurus.Cli;
 
@@ -11,15 +12,27 @@ internal static class HfCommands
     /// <summary>Options the model-loading commands accept for Hugging Face sources.</summary>
     internal static readonly string[] OptionNames = ["type", "endpoint", "revision", "dir"];
 
-    internal static GgmlType ParseType(string? text, GgmlType fallback) => text?.ToLowerInvariant() switch
+    internal const string TypeNames = "q8_0, q4_0, q5_0, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, f16, bf16 or f32";
+
+    /// <summary>
+    /// A --type value: a single matrix type, or one of llama-quantize's mixtures (q4_k_m, q5_k_m, and q6_k, whose
+    /// rules also keep rows that are not a multiple of 256 in Q8_0).
+    /// </summary>
+    internal static (GgmlType Type, QuantMix? Mix) ParseType(string? text, GgmlType fallback) => text?.ToLowerInvariant() switch
     {
-        null => fallback,
-        "q8_0" => GgmlType.Q8_0,
-        "q4_0" => GgmlType.Q4_0,
-        "f16" => GgmlType.F16,
-        "bf16" => GgmlType.BF16,
-        "f32" => GgmlType.F32,
-        _ => throw new CliUsageException($"--type must be q8_0, q4_0, f16, bf16 or f32, not '{text}'."),
+        null => (fallback, null),
+        "q8_0" => (GgmlType.Q8_0, null),
+        "q4_0" => (GgmlType.Q4_0, null),
+        "q5_0" => (GgmlType.Q5_0, null),
+        "q4_k" => (GgmlType.Q4_K, null),
+        "q5_k" => (GgmlType.Q5_K, null),
+        "q6_k" => (GgmlType.Q6_K, QuantMix.Q6_K),
+        "q4_k_m" => (GgmlType.Q4_K, QuantMix.Q4_K_M),
+        "q5_k_m" => (GgmlType.Q5_K, QuantMix.Q5_K_M),
+        "f16" => (GgmlType.F16, null),
+        "bf16" => (GgmlType.BF16, null),
+        "f32" => (GgmlType.F32, null),
+        _ => throw new CliUsageException($"--type must be {TypeNames}, not '{text}'."),
     };
 
     /// <summary>
@@ -100,21 +113,22 @@ internal static class HfCommands
     public static int Convert(CliArgs a)
     {
         a.Reject("o", "output", "type", "t", "threads");
-        if (a.Positional.Count != 1) throw new CliUsageException("convert needs one model folder: eurus convert FOLDER -o OUT.gguf [--type q8_0|q4_0|f16|bf16|f32].");
+        if (a.Positional.Count != 1) throw new CliUsageException("convert needs one model folder: eurus convert FOLDER -o OUT.gguf [--type TYPE].");
         string folder = a.Positional[0];
         if (!HfConverter.IsModelFolder(folder)) throw new CliUsageException($"{folder} is not a Hugging Face model folder (no config.json).");
         string output = a.Get("o", "output") ?? throw new CliUsageException("convert needs -o OUT.gguf.");
-        var type = ParseType(a.Get("type"), GgmlType.Q8_0);
+        var (type, mix) = ParseType(a.Get("type"), GgmlType.Q8_0);
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler cancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += cancel;
         try
         {
             var sw = Stopwatch.StartNew();
-            var bar = new ProgressBar($"converting to {type}");
+            var bar = new ProgressBar($"converting to {(mix is { } m ? m.ToString() : type.ToString())}");
             HfConverter.Convert(folder, output, new HfConversionOptions
             {
                 WeightType = type,
+                Mix = mix,
                 Threads = a.GetInt(Environment.ProcessorCount, "t", "threads"),
                 Progress = new SyncProgress<double>(f => bar.Report(f, null)),
             }, cts.Token);

@@ -21,7 +21,7 @@ public unsafe class PackedDotBenchmarks : IThroughputBenchmark
 
     [Params(GgmlType.Q4_0, GgmlType.Q8_0)] public GgmlType Type { get; set; }
 
-    [Params("avx512", "avx2", "v128", "scalar")] public string Path { get; set; } = "scalar";
+    [Params("vnni", "avx512", "avx2", "v128", "scalar")] public string Path { get; set; } = "scalar";
 
     public (double Bytes, double Ops) Work() => (Rows * GgmlTypeInfo.RowBytes(Type, Cols), 2.0 * Rows * Cols);
 
@@ -30,6 +30,7 @@ public unsafe class PackedDotBenchmarks : IThroughputBenchmark
     {
         bool supported = Path switch
         {
+            "vnni" => AvxVnni.IsSupported,
             "avx512" => Avx512BW.IsSupported,
             "avx2" => Avx2.IsSupported && Fma.IsSupported,
             "v128" => Vector128.IsHardwareAccelerated,
@@ -38,9 +39,10 @@ public unsafe class PackedDotBenchmarks : IThroughputBenchmark
         if (!supported) throw new NotSupportedException($"The {Path} path is not available on this machine.");
         var rng = new Random(1);
         var wf = Enumerable.Range(0, Rows * Cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        _w = PackedMatrix.FromBlocks(Type, Rows, Cols, Type == GgmlType.Q4_0 ? QuantReference.QuantizeQ4_0(wf) : QuantReference.QuantizeQ8_0(wf));
+        _w = PackedMatrix.FromBlocks(Type, Rows, Cols, Type == GgmlType.Q4_0 ? QuantReference.QuantizeQ4_0(wf) : QuantReference.QuantizeQ8_0(wf),
+            interleaved: Path == "vnni");
         _x = new PackedActivations(1, Cols);
-        _x.Prepare(wf.AsSpan(0, Cols), 1, Cols, forQ4: true, forQ8: true);
+        _x.Prepare(wf.AsSpan(0, Cols), 1, Cols, forQ4: true, forQ8: true, forVnni: true);
     }
 
     [GlobalCleanup]
@@ -63,6 +65,8 @@ public unsafe class PackedDotBenchmarks : IThroughputBenchmark
             byte* q = w.RowQs(r);
             sum += (Type, Path) switch
             {
+                (GgmlType.Q4_0, "vnni") => VnniDot.Q4(s, q, blocks, x),
+                (_, "vnni") => VnniDot.Q8(s, q, blocks, x),
                 (GgmlType.Q4_0, "avx512") => PackedDot.Q4Avx512(s, q, blocks, x),
                 (GgmlType.Q4_0, "avx2") => PackedDot.Q4Avx2(s, q, blocks, x),
                 (GgmlType.Q4_0, "v128") => PackedDot.Q4V128(s, q, blocks, x),

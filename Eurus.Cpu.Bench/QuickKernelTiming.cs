@@ -44,15 +44,44 @@ internal static unsafe class QuickKernelTiming
             }
             var x = Enumerable.Range(0, cols * 32).Select(i => (float)Math.Sin(i)).ToArray();
             fixed (byte* p = data)
+            foreach (bool interleaved in VnniDot.Supported ? new[] { true, false } : [false])
             {
-                using var packed = PackedMatrix.FromBlocks(type, rows, cols, data);
+                using var packed = PackedMatrix.FromBlocks(type, rows, cols, data, interleaved);
                 var w = new WeightMatrix(p, type, rows, cols, packed);
+                if (interleaved && Environment.GetEnvironmentVariable("QUICK_DIRECT") is not null)
+                {
+                    using var acts = new PackedActivations(32, cols);
+                    acts.Prepare(x, 32, cols, false, false, forVnni: true);
+                    var yd = new float[rows * 32];
+                    int blocks = cols / 32;
+                    fixed (float* py = yd)
+                        for (int rep = 0; rep < 3; rep++)
+                        {
+                            var sw = Stopwatch.StartNew();
+                            for (int r0 = 0; r0 < rows; r0 += 32)
+                                for (int t = 0; t < 32; t += 4)
+                                    for (int r = r0; r < r0 + 32; r += 2)
+                                        if (type == GgmlType.Q4_0)
+                                            VnniDot.Q4Tile2x4(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
+                                        else
+                                            VnniDot.Q8Tile2x4(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
+                            double s = sw.Elapsed.TotalSeconds;
+                            Console.WriteLine($"{type} direct vnni tile, 32 tokens: {s * 1000:F2} ms, {2.0 * rows * cols * 32 / s / 1e9:F1} GOP/s");
+                            sw.Restart();
+                            var x0 = acts.For(0);
+                            float sink = 0;
+                            for (int r = 0; r < rows; r++)
+                                sink += type == GgmlType.Q4_0 ? VnniDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, x0) : VnniDot.Q8(packed.RowScales(r), packed.RowQs(r), blocks, x0);
+                            s = sw.Elapsed.TotalSeconds;
+                            Console.WriteLine($"{type} direct vnni row, 1 token: {s * 1000:F2} ms, {2.0 * rows * cols / s / 1e9:F1} GOP/s {sink:E1}");
+                        }
+                }
                 foreach (int threads in new[] { 1, 2 })
                     foreach (int tokenArg in new[] { 1, 32, -32 })
                     {
                         PackedGemm.Disabled = tokenArg < 0;
-                        if (tokenArg < 0 && type != GgmlType.Q4_0) continue;
-                        string label = tokenArg < 0 ? "32 (no tile)" : tokenArg.ToString();
+                        if (tokenArg < 0 && (type != GgmlType.Q4_0 || interleaved)) continue;
+                        string label = (interleaved ? "vnni " : "") + (tokenArg < 0 ? "32 (no tile)" : tokenArg.ToString());
                         int tokens = Math.Abs(tokenArg);
                         var mm = new MatMul(32, cols, threads, false, false);
                         var y = new float[rows * tokens];
@@ -86,13 +115,17 @@ internal static unsafe class QuickKernelTiming
         const int cols = 4096, blocks = cols / 32, rows = 16;
         var rng = new Random(2);
         var wf = Enumerable.Range(0, cols * rows).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        using var p4 = PackedMatrix.FromBlocks(GgmlType.Q4_0, rows, cols, QuantReference.QuantizeQ4_0(wf));
-        using var p8 = PackedMatrix.FromBlocks(GgmlType.Q8_0, rows, cols, QuantReference.QuantizeQ8_0(wf));
+        using var p4 = PackedMatrix.FromBlocks(GgmlType.Q4_0, rows, cols, QuantReference.QuantizeQ4_0(wf), interleaved: false);
+        using var p8 = PackedMatrix.FromBlocks(GgmlType.Q8_0, rows, cols, QuantReference.QuantizeQ8_0(wf), interleaved: false);
+        using var v4 = PackedMatrix.FromBlocks(GgmlType.Q4_0, rows, cols, QuantReference.QuantizeQ4_0(wf), interleaved: true);
+        using var v8 = PackedMatrix.FromBlocks(GgmlType.Q8_0, rows, cols, QuantReference.QuantizeQ8_0(wf), interleaved: true);
         using var acts = new PackedActivations(1, cols);
-        acts.Prepare(wf.AsSpan(0, cols), 1, cols, true, true);
+        acts.Prepare(wf.AsSpan(0, cols), 1, cols, true, true, forVnni: true);
         var x = acts.For(0);
         var list = new (string, PackedMatrix, int, Path)[]
         {
+            ("q4 vnni", v4, 18, (s, q, n, in t) => VnniDot.Q4(s, q, n, t)),
+            ("q8 vnni", v8, 34, (s, q, n, in t) => VnniDot.Q8(s, q, n, t)),
             ("q4 avx512", p4, 18, (s, q, n, in t) => PackedDot.Q4Avx512(s, q, n, t)),
             ("q4 avx2", p4, 18, (s, q, n, in t) => PackedDot.Q4Avx2(s, q, n, t)),
             ("q4 v128", p4, 18, (s, q, n, in t) => PackedDot.Q4V128(s, q, n, t)),

@@ -5,14 +5,18 @@ using System.Runtime.Intrinsics.X86;
 namespace Eurus.Cpu.Tests.Kernels;
 
 /// <summary>
-/// Re-runs <see cref="KernelPathTests"/> in child processes with instruction sets switched off (.NET 10 names),
-/// so the AVX2, Vector128 and scalar paths are exercised and checked even on an AVX-512 machine.
+/// Re-runs <see cref="KernelPathTests"/> (and the matmul tests, which go through the dispatch) in child processes
+/// with instruction sets switched off (.NET 10 names), so the AVX-512BW (without AVX-VNNI), AVX2, Vector128 and scalar
+/// paths are exercised and checked even on a machine whose widest path is another.
 /// </summary>
 public class KernelIsaChildProcessTests
 {
+    private static string Vnni => AvxVnni.IsSupported ? "vnni," : "";
+
     public static TheoryData<string, string, string> Configurations() => new()
     {
-        { "DOTNET_EnableAVX512", "0", Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : "v128,scalar" },
+        { "DOTNET_EnableAVXVNNI", "0", (Avx512BW.IsSupported ? "avx512," : "") + (Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : "v128,scalar") },
+        { "DOTNET_EnableAVX512", "0", Vnni + (Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : "v128,scalar") },
         { "DOTNET_EnableAVX2", "0", "v128,scalar" },
         { "DOTNET_EnableHWIntrinsic", "0", "scalar" },
     };
@@ -24,7 +28,7 @@ public class KernelIsaChildProcessTests
         if (!Sse2.IsSupported && !System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported)
             Assert.Fail("This machine has no SIMD at all; the ISA matrix is meaningless here.");
         if (!Avx512BW.IsSupported && variable == "DOTNET_EnableAVX512")
-            expectedPaths = Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : Vector128.IsHardwareAccelerated ? "v128,scalar" : "scalar";
+            expectedPaths = Vnni + (Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : Vector128.IsHardwareAccelerated ? "v128,scalar" : "scalar");
         string dll = typeof(KernelPathTests).Assembly.Location;
         var psi = new ProcessStartInfo("dotnet")
         {

@@ -23,6 +23,7 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
 
     private static (string Name, bool Supported)[] Paths() =>
     [
+        ("vnni", AvxVnni.IsSupported),
         ("avx512", Avx512BW.IsSupported),
         ("avx2", Avx2.IsSupported && Fma.IsSupported),
         ("v128", Vector128.IsHardwareAccelerated),
@@ -36,6 +37,7 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         ["v128"] = (s, q, n, in x) => PackedDot.Q4V128(s, q, n, x),
         ["scalar"] = (s, q, n, in x) => PackedDot.Q4Scalar(s, q, n, x, 0),
         ["dispatch"] = (s, q, n, in x) => PackedDot.Q4(s, q, n, x),
+        ["vnni"] = (s, q, n, in x) => VnniDot.Q4(s, q, n, x),
     };
 
     private static readonly Dictionary<string, Path> Q8Paths = new()
@@ -45,6 +47,7 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         ["v128"] = (s, q, n, in x) => PackedDot.Q8V128(s, (sbyte*)q, n, x),
         ["scalar"] = (s, q, n, in x) => PackedDot.Q8Scalar(s, (sbyte*)q, n, x, 0),
         ["dispatch"] = (s, q, n, in x) => PackedDot.Q8(s, (sbyte*)q, n, x),
+        ["vnni"] = (s, q, n, in x) => VnniDot.Q8(s, q, n, x),
     };
 
     private static float[] Random(int n, int seed, float spread)
@@ -71,13 +74,16 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
             // Tolerance: float rounding of the per-block products, relative to Σ|terms|.
             float magnitude = 0;
             for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[i] * xf[i]);
-            using var packed = PackedMatrix.FromBlocks(type, 1, cols, file);
+            // The VNNI kernels read the interleaved layout, the others the plain one.
+            using var plain = PackedMatrix.FromBlocks(type, 1, cols, file, interleaved: false);
+            using var interleaved = PackedMatrix.FromBlocks(type, 1, cols, file, interleaved: true);
             using var acts = new PackedActivations(1, cols);
-            acts.Prepare(xf, 1, cols, forQ4: true, forQ8: true);
+            acts.Prepare(xf, 1, cols, forQ4: true, forQ8: true, forVnni: true);
             var token = acts.For(0);
             foreach (var (name, path) in paths)
             {
                 if (Paths().Any(p => p.Name == name && !p.Supported)) continue; // reported below, run in the child processes
+                var packed = name == "vnni" ? interleaved : plain;
                 float got = path(packed.RowScales(0), packed.RowQs(0), blocks, token);
                 Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-5f,
                     $"{type} {name}, {blocks} blocks: reference {reference}, got {got}");

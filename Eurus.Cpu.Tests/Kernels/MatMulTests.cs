@@ -12,15 +12,21 @@ namespace Eurus.Cpu.Tests.Kernels;
 /// </summary>
 public unsafe class MatMulTests
 {
+    // 5 blocks: a four-block quad plus a tail; 13: an eight-block VNNI group plus a tail; 16: two whole groups.
     [Theory]
-    [InlineData(GgmlType.Q4_0)]
-    [InlineData(GgmlType.Q8_0)]
-    [InlineData(GgmlType.F32)]
-    [InlineData(GgmlType.F16)]
-    [InlineData(GgmlType.BF16)]
-    public void MultiplyMatchesTheReference(GgmlType type)
+    [InlineData(GgmlType.Q4_0, 5)]
+    [InlineData(GgmlType.Q4_0, 13)]
+    [InlineData(GgmlType.Q4_0, 16)]
+    [InlineData(GgmlType.Q8_0, 5)]
+    [InlineData(GgmlType.Q8_0, 13)]
+    [InlineData(GgmlType.Q8_0, 16)]
+    [InlineData(GgmlType.F32, 5)]
+    [InlineData(GgmlType.F16, 5)]
+    [InlineData(GgmlType.BF16, 5)]
+    public void MultiplyMatchesTheReference(GgmlType type, int blocks)
     {
-        const int rows = 37, cols = 160; // 5 blocks: a four-block quad plus a tail
+        const int rows = 37;
+        int cols = blocks * 32;
         var rng = new Random(7);
         var wf = Enumerable.Range(0, rows * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
         int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
@@ -36,6 +42,13 @@ public unsafe class MatMulTests
                     using var packed = type is GgmlType.Q4_0 or GgmlType.Q8_0 ? PackedMatrix.FromBlocks(type, rows, cols, file) : null;
                     using var mm = new MatMul(9, cols, threads, needHalf: true, needBFloat: true);
                     mm.Multiply(new WeightMatrix(p, type, rows, cols, packed), x, tokens, y);
+                    // Each token of a batch equals that token multiplied alone (decoding), bit for bit.
+                    for (int t = 0; t < tokens; t++)
+                    {
+                        var alone = new float[rows];
+                        mm.Multiply(new WeightMatrix(p, type, rows, cols, packed), x.AsSpan(t * cols, cols), 1, alone);
+                        Assert.Equal(alone, y.AsSpan(t * rows, rows).ToArray());
+                    }
                 }
                 for (int t = 0; t < tokens; t++)
                 {
@@ -68,9 +81,9 @@ public unsafe class MatMulTests
     [Fact]
     public void ActivationsPreparedOnceServeMatricesOfOtherTypes()
     {
-        const int rows = 9, cols = 128, tokens = 5;
+        const int rows = 9, cols = 320, tokens = 5;
         var rng = new Random(3);
-        var types = new[] { GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.F16, GgmlType.Q4_0 };
+        var types = new[] { GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.F16, GgmlType.Q4_0, GgmlType.Q8_0 };
         var files = types.Select(type =>
         {
             int rb = (int)GgmlTypeInfo.RowBytes(type, cols);
@@ -89,7 +102,8 @@ public unsafe class MatMulTests
         {
             fixed (byte* p = files[i])
             {
-                using var packed = types[i] is GgmlType.Q4_0 or GgmlType.Q8_0 ? PackedMatrix.FromBlocks(types[i], rows, cols, files[i]) : null;
+                // The last two matrices use the plain layout: the activations' VNNI and plain forms coexist.
+                using var packed = types[i] is GgmlType.Q4_0 or GgmlType.Q8_0 ? PackedMatrix.FromBlocks(types[i], rows, cols, files[i], interleaved: i < 3 && VnniDot.Supported) : null;
                 var w = new WeightMatrix(p, types[i], rows, cols, packed);
                 var reused = new float[tokens * rows];
                 shared.Multiply(w, x, tokens, reused, sameInput: i > 0);

@@ -26,7 +26,7 @@ internal sealed unsafe class MatMul : IDisposable
 
     // What the activation buffers currently hold: the input they were made from and which forms are ready.
     private (nint X, int Tokens, int Cols) _preparedInput;
-    private bool _q4Ready, _q8Ready, _f16Ready, _bf16Ready, _q8kReady;
+    private bool _q4Ready, _q8Ready, _vnniReady, _f16Ready, _bf16Ready, _q8kReady;
     private KQuantActivations? _q8k; // Q8_K activations, created on the first K-quant multiply
 
     /// <summary>A matmul with its own pool of <paramref name="threads"/> threads.</summary>
@@ -69,21 +69,21 @@ internal sealed unsafe class MatMul : IDisposable
             if (!sameInput)
             {
                 _preparedInput = input;
-                _q4Ready = _q8Ready = _f16Ready = _bf16Ready = _q8kReady = false;
+                _q4Ready = _q8Ready = _vnniReady = _f16Ready = _bf16Ready = _q8kReady = false;
             }
             switch (w.Type)
             {
                 case GgmlType.Q8_0 or GgmlType.Q4_0:
                     if (w.Packed is null) throw new InvalidOperationException("Q4_0/Q8_0 matrices are multiplied in their packed layout.");
-                    bool q4 = w.Type == GgmlType.Q4_0;
-                    if (q4 ? !_q4Ready : !_q8Ready)
+                    bool q4 = w.Type == GgmlType.Q4_0, vnni = w.Packed.Interleaved;
+                    if (vnni ? !_vnniReady : q4 ? !_q4Ready : !_q8Ready)
                     {
-                        // Preparing one form leaves the other intact (the shared block scales are rewritten with equal
-                        // values). A prefill batch is quantized token by token across the pool.
+                        // Preparing one form leaves the others intact (the shared block scales are rewritten with equal
+                        // values); the VNNI form serves both types. A prefill batch is quantized token by token across the pool.
                         _packedX.Begin(tokens, cols);
-                        _prepareWork.Set((nint)px, cols, q4);
+                        _prepareWork.Set((nint)px, cols, q4, vnni);
                         _pool.Run(_prepareWork, tokens);
-                        if (q4) _q4Ready = true; else _q8Ready = true;
+                        if (vnni) _vnniReady = true; else if (q4) _q4Ready = true; else _q8Ready = true;
                     }
                     break;
                 case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
@@ -136,12 +136,13 @@ internal sealed unsafe class MatMul : IDisposable
     {
         private nint _x;
         private int _cols;
-        private bool _q4;
+        private bool _q4, _vnni;
 
-        public void Set(nint x, int cols, bool q4) => (_x, _cols, _q4) = (x, cols, q4);
+        public void Set(nint x, int cols, bool q4, bool vnni) => (_x, _cols, _q4, _vnni) = (x, cols, q4, vnni);
 
         public void Execute(int t) =>
-            packed.PrepareToken(new ReadOnlySpan<float>((float*)_x + (long)t * _cols, _cols), t, forQ4: _q4, forQ8: !_q4);
+            packed.PrepareToken(new ReadOnlySpan<float>((float*)_x + (long)t * _cols, _cols), t,
+                forQ4: _q4 && !_vnni, forQ8: !_q4 && !_vnni, forVnni: _vnni);
     }
 
     private readonly struct Job(WeightMatrix w, nint x, nint y, int tokens, MatMul owner)
@@ -159,6 +160,35 @@ internal sealed unsafe class MatMul : IDisposable
             {
                 int r1 = Math.Min(r0 + RowBlock, rowEnd);
                 int t = 0;
+                if (packed is { Interleaved: true })
+                {
+                    // AVX-VNNI: two rows × four tokens; a block's odd last row and the last tokens go row by row.
+                    bool q4 = w.Type == GgmlType.Q4_0;
+                    for (; t + 4 <= tokens; t += 4)
+                    {
+                        int r = r0;
+                        for (; r + 1 < r1; r += 2)
+                        {
+                            if (q4)
+                                VnniDot.Q4Tile2x4(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1),
+                                    blocks, owner._packedX, t, py + (long)t * rows + r, rows);
+                            else
+                                VnniDot.Q8Tile2x4(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1),
+                                    blocks, owner._packedX, t, py + (long)t * rows + r, rows);
+                        }
+                        for (; r < r1; r++)
+                            for (int k = t; k < t + 4; k++)
+                                py[(long)k * rows + r] = q4
+                                    ? VnniDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(k))
+                                    : VnniDot.Q8(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(k));
+                    }
+                    for (; t < tokens; t++)
+                        for (int r = r0; r < r1; r++)
+                            py[(long)t * rows + r] = q4
+                                ? VnniDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(t))
+                                : VnniDot.Q8(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(t));
+                    continue;
+                }
                 if (packed is not null && PackedGemm.Supported)
                 {
                     for (; t + 4 <= tokens; t += 4)

@@ -11,6 +11,9 @@ namespace Eurus.Cpu.Kernels;
 /// 8 × the sum of the eight values that SIMD lane j multiplies — Lo[4j..4j+3] and Hi[4j..4j+3]), so that
 /// Σ(q−8)·x stays an exact integer sum; for the Q8_0 kernels all values widened to int16 (X16), and as bytes (X8)
 /// with their negations (NX8) and each block's scale repeated eight times (D8), for the AVX-512 sign trick.
+/// For <see cref="VnniDot"/> (interleaved weights): the values in VNNI group order (XV: in each group of eight blocks,
+/// 32-byte vector k holds elements 4k…4k+3 of block i in int32 lane i; blocks after the last whole group in order) and
+/// per block 8·Σx and 128·Σx (Bias8, Bias128), the offsets of Q4_0's unsigned nibbles and Q8_0's +128 weights.
 /// </summary>
 internal sealed unsafe class PackedActivations : IDisposable
 {
@@ -22,6 +25,8 @@ internal sealed unsafe class PackedActivations : IDisposable
     private short* _x16;
     private sbyte* _x8, _nx8;
     private float* _d8;
+    private sbyte* _xv;
+    private int* _bias8, _bias128;
 
     /// <summary>Pointers to one token's prepared activations.</summary>
     public readonly struct Token
@@ -35,6 +40,9 @@ internal sealed unsafe class PackedActivations : IDisposable
         public sbyte* X8 { get; init; }
         public sbyte* NX8 { get; init; }
         public float* D8 { get; init; }
+        public sbyte* XV { get; init; }
+        public int* Bias8 { get; init; }
+        public int* Bias128 { get; init; }
     }
 
     public PackedActivations(int maxTokens, int maxCols)
@@ -52,6 +60,9 @@ internal sealed unsafe class PackedActivations : IDisposable
         _x8 = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
         _nx8 = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
         _d8 = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
+        _xv = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
+        _bias8 = (int*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
+        _bias128 = (int*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
     }
 
     /// <summary>Bytes from one token's X8 (and NX8, D8) to the next token's: 32 bytes per block in each array.</summary>
@@ -61,10 +72,10 @@ internal sealed unsafe class PackedActivations : IDisposable
     public int Blocks { get; private set; }
 
     /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats.</summary>
-    public void Prepare(ReadOnlySpan<float> x, int tokens, int cols, bool forQ4, bool forQ8)
+    public void Prepare(ReadOnlySpan<float> x, int tokens, int cols, bool forQ4, bool forQ8, bool forVnni = false)
     {
         Begin(tokens, cols);
-        for (int t = 0; t < tokens; t++) PrepareToken(x.Slice(t * cols, cols), t, forQ4, forQ8);
+        for (int t = 0; t < tokens; t++) PrepareToken(x.Slice(t * cols, cols), t, forQ4, forQ8, forVnni);
     }
 
     /// <summary>Sets the shape of the next preparation; then <see cref="PrepareToken"/> fills each token (in any order, concurrently).</summary>
@@ -76,7 +87,7 @@ internal sealed unsafe class PackedActivations : IDisposable
 
     /// <summary>Quantizes token <paramref name="t"/>'s row <paramref name="x"/> (length = 32 × <see cref="Blocks"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void PrepareToken(ReadOnlySpan<float> x, int t, bool forQ4, bool forQ8)
+    public void PrepareToken(ReadOnlySpan<float> x, int t, bool forQ4, bool forQ8, bool forVnni = false)
     {
         int nb = Blocks;
         if ((uint)t >= (uint)_maxTokens || x.Length != nb * 32) throw new ArgumentOutOfRangeException(nameof(t));
@@ -111,6 +122,21 @@ internal sealed unsafe class PackedActivations : IDisposable
                     }
                     for (int j = 0; j < 8; j++) _d8[i * 8 + j] = d;
                 }
+                if (forVnni)
+                {
+                    int sum = 0;
+                    for (int j = 0; j < 32; j++) sum += q[j];
+                    _bias8[i] = 8 * sum;
+                    _bias128[i] = 128 * sum;
+                    // Block b's element 4k + j goes to vector k, lane b mod 8, byte j of its group; tail blocks stay in order.
+                    long row = (long)t * nb * 32;
+                    if (b < nb / VnniDot.GroupBlocks * VnniDot.GroupBlocks)
+                    {
+                        sbyte* group = _xv + row + (b & ~7) * 32;
+                        for (int k = 0; k < 8; k++) *(int*)(group + k * 32 + (b & 7) * 4) = *(int*)(q + 4 * k);
+                    }
+                    else Buffer.MemoryCopy(q, _xv + row + b * 32, 32, 32);
+                }
             }
         }
     }
@@ -121,7 +147,7 @@ internal sealed unsafe class PackedActivations : IDisposable
         return new Token
         {
             D = _d + i, D16 = _d16 + i * 4, Bias = _bias + i * 4, Lo = _lo + i * 16, Hi = _hi + i * 16, X16 = _x16 + i * 32,
-            X8 = _x8 + i * 32, NX8 = _nx8 + i * 32, D8 = _d8 + i * 8,
+            X8 = _x8 + i * 32, NX8 = _nx8 + i * 32, D8 = _d8 + i * 8, XV = _xv + i * 32, Bias8 = _bias8 + i, Bias128 = _bias128 + i,
         };
     }
 
@@ -137,6 +163,9 @@ internal sealed unsafe class PackedActivations : IDisposable
         NativeMemory.AlignedFree(_x8);
         NativeMemory.AlignedFree(_nx8);
         NativeMemory.AlignedFree(_d8);
+        NativeMemory.AlignedFree(_xv);
+        NativeMemory.AlignedFree(_bias8);
+        NativeMemory.AlignedFree(_bias128);
         _d = null;
     }
 }

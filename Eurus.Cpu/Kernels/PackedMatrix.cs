@@ -10,12 +10,21 @@ namespace Eurus.Cpu.Kernels;
 /// way. Same size as the file's layout (18 / 34 bytes per block). Filled by reading the file (not through the memory
 /// map), so the file's pages stay out of the process's resident set and peak memory is about one copy of the weights.
 /// Measured: see the README's performance section.
+/// <para>
+/// Where <see cref="VnniDot"/> runs (AVX-VNNI), rows are <see cref="Interleaved"/>: within each group of eight blocks the
+/// quants are reordered so that int32 lane i of every 32-byte vector holds four consecutive values of block i. Q4_0: a
+/// group is four vectors P0–P3 (128 bytes), lane i of Pk = bytes 4k…4k+3 of block i's 16 nibble bytes, so the low
+/// nibbles of Pk are elements 4k…4k+3 and the high nibbles elements 16+4k…16+4k+3. Q8_0: eight vectors (256 bytes),
+/// lane i of vector k = elements 4k…4k+3 of block i, each stored +128 (unsigned). Scales are not moved, and blocks after
+/// the last whole group keep the file's order (signed for Q8_0).
+/// </para>
 /// </summary>
 internal sealed unsafe class PackedMatrix : IDisposable
 {
-    private PackedMatrix(GgmlType type, int rows, int cols)
+    private PackedMatrix(GgmlType type, int rows, int cols, bool interleaved)
     {
         Type = type;
+        Interleaved = interleaved;
         Rows = rows;
         Cols = cols;
         Blocks = cols / 32;
@@ -26,6 +35,8 @@ internal sealed unsafe class PackedMatrix : IDisposable
     }
 
     public GgmlType Type { get; }
+    /// <summary>Whether the quants are in <see cref="VnniDot"/>'s interleaved group order (see the class summary).</summary>
+    public bool Interleaved { get; }
     public int Rows { get; }
     public int Cols { get; }
     /// <summary>Blocks per row.</summary>
@@ -42,10 +53,13 @@ internal sealed unsafe class PackedMatrix : IDisposable
     public ushort* RowScales(int row) => Scales + (long)row * Blocks;
     public byte* RowQs(int row) => Qs + (long)row * Blocks * QsPerBlock;
 
-    /// <summary>Repacks rows given in the file layout (blocks of scale + quants).</summary>
-    public static PackedMatrix FromBlocks(GgmlType type, int rows, int cols, ReadOnlySpan<byte> fileLayout)
+    /// <summary>
+    /// Repacks rows given in the file layout (blocks of scale + quants); <paramref name="interleaved"/> defaults to
+    /// whether <see cref="VnniDot"/> runs here.
+    /// </summary>
+    public static PackedMatrix FromBlocks(GgmlType type, int rows, int cols, ReadOnlySpan<byte> fileLayout, bool? interleaved = null)
     {
-        var m = new PackedMatrix(type, rows, cols);
+        var m = new PackedMatrix(type, rows, cols, interleaved ?? VnniDot.Supported);
         m.Fill(0, rows, fileLayout);
         return m;
     }
@@ -53,7 +67,7 @@ internal sealed unsafe class PackedMatrix : IDisposable
     /// <summary>Reads a tensor's bytes from <paramref name="handle"/> at <paramref name="offset"/> and repacks them.</summary>
     public static PackedMatrix FromFile(SafeFileHandle handle, long offset, GgmlType type, int rows, int cols)
     {
-        var m = new PackedMatrix(type, rows, cols);
+        var m = new PackedMatrix(type, rows, cols, VnniDot.Supported);
         try
         {
             int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
@@ -94,6 +108,27 @@ internal sealed unsafe class PackedMatrix : IDisposable
                 Scales[dst] = *(ushort*)b;
                 Buffer.MemoryCopy(b + 2, Qs + dst * QsPerBlock, QsPerBlock, QsPerBlock);
             }
+        }
+        if (Interleaved)
+            for (int r = firstRow; r < firstRow + rows; r++) Interleave(RowQs(r), Blocks, Type == GgmlType.Q8_0);
+    }
+
+    /// <summary>Reorders one row's whole groups of eight blocks in place (see the class summary).</summary>
+    private static void Interleave(byte* row, int blocks, bool q8)
+    {
+        int bytes = q8 ? 32 : 16;
+        byte* tmp = stackalloc byte[8 * 32];
+        for (int g = 0; g + VnniDot.GroupBlocks <= blocks; g += VnniDot.GroupBlocks)
+        {
+            byte* src = row + (long)g * bytes;
+            Buffer.MemoryCopy(src, tmp, 8 * bytes, 8 * bytes);
+            for (int k = 0; k < bytes / 4; k++)
+                for (int i = 0; i < 8; i++)
+                    for (int j = 0; j < 4; j++)
+                    {
+                        byte v = tmp[i * bytes + 4 * k + j];
+                        src[k * 32 + i * 4 + j] = q8 ? (byte)(v ^ 0x80) : v; // Q8_0: signed q → q + 128
+                    }
         }
     }
 

@@ -22,6 +22,7 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
 
     private static (string Name, bool Supported)[] Paths() =>
     [
+        ("vnni", AvxVnni.IsSupported),
         ("avx512", Avx512BW.IsSupported),
         ("avx2", Avx2.IsSupported && Fma.IsSupported),
         ("v128", Vector128.IsHardwareAccelerated),
@@ -108,6 +109,16 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                     Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f,
                         $"{type} {name}, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}: reference {reference}, got {got}");
                 }
+            // AVX-VNNI (Q4_K only): the interleaved copy of the row against the VNNI form of the same activations.
+            if (type == GgmlType.Q4_K && AvxVnni.IsSupported)
+            {
+                using var packed = Q4KPacked.FromBlocks(1, cols, w);
+                using var acts = new KQuantActivations(1, cols);
+                acts.Prepare(xf, 1, cols, forVnni: true);
+                float got = VnniKQuant.Q4K(packed, 0, acts, 0);
+                Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f,
+                    $"{type} vnni, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}: reference {reference}, got {got}");
+            }
         }
         foreach (var (name, supported) in Paths())
             if (!supported) output.WriteLine($"kernel path '{name}' is not available in this process; it runs in the ISA child processes.");
@@ -155,6 +166,21 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 if (width == 4) KQuantTile.Tile4(type, pw, blocks, acts, 1, py, 3);
                 else KQuantTile.Tile8(type, pw, blocks, acts, 1, py, 3);
             }
+            // The VNNI Q4_K tile (two rows × four tokens; the row twice) on the same activations' VNNI form.
+            var yv = new float[4 * 2];
+            if (type == GgmlType.Q4_K && width == 4 && AvxVnni.IsSupported)
+            {
+                var two = w.Concat(w).ToArray();
+                using var packed = Q4KPacked.FromBlocks(2, cols, two);
+                using var va = new KQuantActivations(width + 2, cols);
+                va.Prepare(xf, width + 2, cols, forVnni: true);
+                fixed (float* py = yv) VnniKQuant.Q4KTile2x4(packed, 0, va, 1, py, 2);
+                for (int k = 0; k < 4; k++)
+                {
+                    Assert.Equal(yv[2 * k], yv[2 * k + 1]);
+                    Assert.Equal(VnniKQuant.Q4K(packed, 0, va, 1 + k), yv[2 * k]); // the tile equals the row kernel bit for bit
+                }
+            }
             for (int k = 0; k < width; k++)
             {
                 var xk = x.AsSpan(k * blocks, blocks).ToArray();
@@ -167,6 +193,9 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[i] * xq[i]);
                 Assert.True(MathF.Abs(reference - y[3 * k]) <= 1e-5f * magnitude + 1e-6f,
                     $"{type} {width}-token tile, {blocks} blocks, token {k}: reference {reference}, got {y[3 * k]}");
+                if (type == GgmlType.Q4_K && width == 4 && AvxVnni.IsSupported)
+                    Assert.True(MathF.Abs(reference - yv[2 * k]) <= 1e-5f * magnitude + 1e-6f,
+                        $"{type} vnni tile, {blocks} blocks, token {k}: reference {reference}, got {yv[2 * k]}");
             }
         }
     }

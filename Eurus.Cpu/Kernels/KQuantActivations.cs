@@ -8,7 +8,9 @@ namespace Eurus.Cpu.Kernels;
 /// <see cref="KQuantDot"/>: per token, cols / 256 blocks in the file format. For the four-token tiles
 /// (<see cref="KQuantTile"/>) each block's scale and its eight 32-element sums (bsums[2j] + bsums[2j+1], what the
 /// Q4_K/Q5_K mins multiply) are also stored block-major — all tokens of block b side by side — so a tile reads its
-/// four tokens' sums and scales with one load each.
+/// four tokens' sums and scales with one load each. For <see cref="VnniKQuant"/> (interleaved Q4_K weights) the values are
+/// also stored in <see cref="VnniDot"/>'s group order per super-block (XV), with each block's scale (D) and its eight
+/// 32-element sums times the scale (Min, what the mins multiply) as floats.
 /// </summary>
 internal sealed unsafe class KQuantActivations : IDisposable
 {
@@ -16,6 +18,8 @@ internal sealed unsafe class KQuantActivations : IDisposable
     private byte* _data;
     private short* _pairs;
     private float* _scales;
+    private sbyte* _xv;
+    private float* _d, _min;
 
     public KQuantActivations(int maxTokens, int maxCols)
     {
@@ -25,32 +29,63 @@ internal sealed unsafe class KQuantActivations : IDisposable
         _data = (byte*)NativeMemory.AlignedAlloc((nuint)(blocks * BlockQ8_K.Bytes + 64), 64);
         _pairs = (short*)NativeMemory.AlignedAlloc((nuint)(blocks * 16 + 64), 64);
         _scales = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
+        _xv = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 256 + 64), 64);
+        _d = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
+        _min = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
     }
 
     /// <summary>Blocks per token of the current preparation.</summary>
     public int Blocks { get; private set; }
 
     /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats (a multiple of 256).</summary>
-    public void Prepare(ReadOnlySpan<float> x, int tokens, int cols)
+    public void Prepare(ReadOnlySpan<float> x, int tokens, int cols, bool forVnni = false)
     {
-        if (tokens > _maxTokens || cols % BlockQ8_K.Elements != 0 || cols / BlockQ8_K.Elements > _maxBlocks)
+        Begin(tokens, cols);
+        for (int t = 0; t < tokens; t++) PrepareToken(x.Slice(t * cols, cols), t, forVnni);
+    }
+
+    /// <summary>Sets the shape of the next preparation; then <see cref="PrepareToken"/> fills each token (in any order, concurrently).</summary>
+    public void Begin(int tokens, int cols)
+    {
+        if (tokens < 1 || tokens > _maxTokens || cols % BlockQ8_K.Elements != 0 || cols / BlockQ8_K.Elements > _maxBlocks)
             throw new ArgumentOutOfRangeException(nameof(cols), $"{tokens} tokens of {cols} do not fit K-quant activations.");
         Blocks = cols / BlockQ8_K.Elements;
-        for (int t = 0; t < tokens; t++)
+    }
+
+    /// <summary>Quantizes token <paramref name="t"/>'s row <paramref name="x"/> (length 256 × <see cref="Blocks"/>).</summary>
+    public void PrepareToken(ReadOnlySpan<float> x, int t, bool forVnni)
+    {
+        if ((uint)t >= (uint)_maxTokens || x.Length != Blocks * BlockQ8_K.Elements) throw new ArgumentOutOfRangeException(nameof(t));
+        var blocks = new Span<BlockQ8_K>(For(t), Blocks);
+        KQuantReference.QuantizeQ8_K(x, blocks);
+        for (int b = 0; b < Blocks; b++)
         {
-            var blocks = new Span<BlockQ8_K>(For(t), Blocks);
-            KQuantReference.QuantizeQ8_K(x.Slice(t * cols, cols), blocks);
-            for (int b = 0; b < Blocks; b++)
+            short* pairs = Pairs(b, t);
+            fixed (BlockQ8_K* blk = &blocks[b])
             {
-                short* pairs = Pairs(b, t);
-                fixed (BlockQ8_K* blk = &blocks[b])
-                {
-                    for (int j = 0; j < 8; j++) pairs[j] = (short)(blk->BSums[2 * j] + blk->BSums[2 * j + 1]);
-                    *Scales(b, t) = blk->D;
-                }
+                for (int j = 0; j < 8; j++) pairs[j] = (short)(blk->BSums[2 * j] + blk->BSums[2 * j + 1]);
+                *Scales(b, t) = blk->D;
+                if (!forVnni) continue;
+                long i = (long)t * Blocks + b;
+                _d[i] = blk->D;
+                for (int j = 0; j < 8; j++) _min[i * 8 + j] = blk->D * pairs[j];
+                // Element 4k + m of sub-block j goes to vector k, lane j, byte m.
+                sbyte* xv = _xv + i * 256;
+                for (int j = 0; j < 8; j++)
+                    for (int k = 0; k < 8; k++)
+                        *(int*)(xv + k * 32 + j * 4) = *(int*)(blk->Qs + 32 * j + 4 * k);
             }
         }
     }
+
+    /// <summary>Token <paramref name="token"/>'s values in VNNI group order (256 bytes per super-block).</summary>
+    public sbyte* XV(int token) => _xv + (long)token * Blocks * 256;
+
+    /// <summary>Token <paramref name="token"/>'s super-block scales.</summary>
+    public float* D(int token) => _d + (long)token * Blocks;
+
+    /// <summary>Token <paramref name="token"/>'s scale × 32-element sums, eight per super-block.</summary>
+    public float* Min(int token) => _min + (long)token * Blocks * 8;
 
     /// <summary>Start of token <paramref name="token"/>'s blocks.</summary>
     public byte* For(int token) => _data + (long)token * Blocks * BlockQ8_K.Bytes;
@@ -70,6 +105,9 @@ internal sealed unsafe class KQuantActivations : IDisposable
         NativeMemory.AlignedFree(_data);
         NativeMemory.AlignedFree(_pairs);
         NativeMemory.AlignedFree(_scales);
+        NativeMemory.AlignedFree(_xv);
+        NativeMemory.AlignedFree(_d);
+        NativeMemory.AlignedFree(_min);
         _data = null;
     }
 }

@@ -23,10 +23,11 @@ internal sealed unsafe class MatMul : IDisposable
     private readonly int _threads;
     private readonly RowWork _rowWork;
     private readonly PrepareWork _prepareWork;
+    private readonly KPrepareWork _kPrepareWork;
 
     // What the activation buffers currently hold: the input they were made from and which forms are ready.
     private (nint X, int Tokens, int Cols) _preparedInput;
-    private bool _q4Ready, _q8Ready, _vnniReady, _f16Ready, _bf16Ready, _q8kReady;
+    private bool _q4Ready, _q8Ready, _vnniReady, _f16Ready, _bf16Ready, _q8kReady, _q8kVnniReady;
     private KQuantActivations? _q8k; // Q8_K activations, created on the first K-quant multiply
 
     /// <summary>A matmul with its own pool of <paramref name="threads"/> threads.</summary>
@@ -47,6 +48,7 @@ internal sealed unsafe class MatMul : IDisposable
         _bf16x = needBFloat ? GC.AllocateArray<float>(maxTokens * maxCols, pinned: true) : [];
         _rowWork = new RowWork();
         _prepareWork = new PrepareWork(_packedX);
+        _kPrepareWork = new KPrepareWork();
     }
 
     /// <summary>
@@ -69,7 +71,7 @@ internal sealed unsafe class MatMul : IDisposable
             if (!sameInput)
             {
                 _preparedInput = input;
-                _q4Ready = _q8Ready = _vnniReady = _f16Ready = _bf16Ready = _q8kReady = false;
+                _q4Ready = _q8Ready = _vnniReady = _f16Ready = _bf16Ready = _q8kReady = _q8kVnniReady = false;
             }
             switch (w.Type)
             {
@@ -88,8 +90,16 @@ internal sealed unsafe class MatMul : IDisposable
                     break;
                 case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
                     _q8k ??= new KQuantActivations(_maxTokens, _maxCols);
-                    if (!_q8kReady) _q8k.Prepare(x, tokens, cols);
-                    _q8kReady = true;
+                    // The VNNI form includes the plain one; a batch is quantized token by token across the pool.
+                    bool kv = w.Q4K is not null;
+                    if (kv ? !_q8kVnniReady : !_q8kReady)
+                    {
+                        _q8k.Begin(tokens, cols);
+                        _kPrepareWork.Set(_q8k, (nint)px, cols, kv);
+                        _pool.Run(_kPrepareWork, tokens);
+                        _q8kReady = true;
+                        _q8kVnniReady |= kv;
+                    }
                     break;
                 case GgmlType.F16:
                     if (_f16.Length == 0) throw new InvalidOperationException("This matmul was made without F16 buffers.");
@@ -143,6 +153,19 @@ internal sealed unsafe class MatMul : IDisposable
         public void Execute(int t) =>
             packed.PrepareToken(new ReadOnlySpan<float>((float*)_x + (long)t * _cols, _cols), t,
                 forQ4: _q4 && !_vnni, forQ8: !_q4 && !_vnni, forVnni: _vnni);
+    }
+
+    /// <summary>Quantizes token t of the current input to Q8_K.</summary>
+    private sealed class KPrepareWork : IParallelWork
+    {
+        private KQuantActivations? _acts;
+        private nint _x;
+        private int _cols;
+        private bool _vnni;
+
+        public void Set(KQuantActivations acts, nint x, int cols, bool vnni) => (_acts, _x, _cols, _vnni) = (acts, x, cols, vnni);
+
+        public void Execute(int t) => _acts!.PrepareToken(new ReadOnlySpan<float>((float*)_x + (long)t * _cols, _cols), t, _vnni);
     }
 
     private readonly struct Job(WeightMatrix w, nint x, nint y, int tokens, MatMul owner)
@@ -222,6 +245,20 @@ internal sealed unsafe class MatMul : IDisposable
                             else
                                 PackedGemm.Q8Tile2(packed.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);
                         }
+                }
+                if (w.Q4K is { } q4k)
+                {
+                    // AVX-VNNI Q4_K: two rows × four tokens, then row by row.
+                    for (; t + 4 <= tokens; t += 4)
+                    {
+                        int r = r0;
+                        for (; r + 1 < r1; r += 2) VnniKQuant.Q4KTile2x4(q4k, r, owner._q8k!, t, py + (long)t * rows + r, rows);
+                        for (; r < r1; r++)
+                            for (int k = t; k < t + 4; k++) py[(long)k * rows + r] = VnniKQuant.Q4K(q4k, r, owner._q8k!, k);
+                    }
+                    for (; t < tokens; t++)
+                        for (int r = r0; r < r1; r++) py[(long)t * rows + r] = VnniKQuant.Q4K(q4k, r, owner._q8k!, t);
+                    continue;
                 }
                 if (KQuantDot.Handles(w.Type) && KQuantTile.Supported && !KQuantTile.Disabled)
                 {

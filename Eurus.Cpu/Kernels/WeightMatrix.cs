@@ -9,9 +9,10 @@ namespace Eurus.Cpu.Kernels;
 /// </summary>
 internal readonly unsafe struct WeightMatrix
 {
-    public WeightMatrix(byte* data, GgmlType type, int rows, int cols, PackedMatrix? packed = null)
+    public WeightMatrix(byte* data, GgmlType type, int rows, int cols, PackedMatrix? packed = null, Q4KPacked? q4k = null)
     {
         Packed = packed;
+        Q4K = q4k;
         Data = data;
         Type = type;
         Rows = rows;
@@ -21,6 +22,9 @@ internal readonly unsafe struct WeightMatrix
 
     /// <summary>The SIMD-friendly copy of a Q4_0/Q8_0 matrix, used by the matmul instead of <see cref="Data"/>.</summary>
     public PackedMatrix? Packed { get; }
+
+    /// <summary>The AVX-VNNI copy of a Q4_K matrix (<see cref="VnniKQuant"/>), used instead of <see cref="Data"/> when set.</summary>
+    public Q4KPacked? Q4K { get; }
 
     /// <summary>Start of the data in the file's layout (the mapping).</summary>
     public byte* Data { get; }

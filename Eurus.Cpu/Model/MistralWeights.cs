@@ -16,10 +16,10 @@ internal sealed unsafe class MistralWeights : IDisposable
     public required LayerWeights[] Layers { get; init; }
 
     /// <summary>Repacked copies of the Q4_0/Q8_0 matrices, freed with the model.</summary>
-    private readonly List<PackedMatrix> _packed = [];
+    private readonly List<IDisposable> _packed = [];
 
     /// <summary>Bytes held by repacked matrices.</summary>
-    public long PackedBytes => _packed.Sum(p => p.Bytes);
+    public long PackedBytes => _packed.Sum(p => p switch { PackedMatrix m => m.Bytes, Q4KPacked k => (long)k.Rows * k.SuperBlocks * 148, _ => 0 });
 
     /// <summary>
     /// Views of every weight. Q4_0 and Q8_0 matrices (not the embedding table, which is only read a row at a time)
@@ -35,18 +35,23 @@ internal sealed unsafe class MistralWeights : IDisposable
             foreach (var n in new[] { "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down" })
                 names.Add($"blk.{l}.{n}.weight");
         names.Add(f.TryGetTensor("output.weight", out _) ? "output.weight" : "token_embd.weight");
-        var toPack = names.Distinct().Select(f.GetTensor).Where(t => t.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0).ToArray();
-        var packedByName = new PackedMatrix?[toPack.Length];
+        var toPack = names.Distinct().Select(f.GetTensor).Where(t => t.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0
+            || (t.Type == GgmlType.Q4_K && VnniDot.Supported)).ToArray();
+        var packedByName = new IDisposable?[toPack.Length];
         try
         {
             Parallel.For(0, toPack.Length, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, i =>
             {
                 var t = toPack[i];
                 // Q5_0 runs as the Q8_0 matrix of the same values (lossless, 34/22 of the size): a packed-only view.
-                packedByName[i] = t.Type == GgmlType.Q5_0
-                    ? PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength,
-                        Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength))
-                    : PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength);
+                // Q4_K is repacked only for the AVX-VNNI kernels; elsewhere it runs from the mapping.
+                packedByName[i] = t.Type switch
+                {
+                    GgmlType.Q5_0 => PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength,
+                        Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength)),
+                    GgmlType.Q4_K => Q4KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength),
+                    _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength),
+                };
             });
         }
         catch (AggregateException e)
@@ -54,15 +59,15 @@ internal sealed unsafe class MistralWeights : IDisposable
             foreach (var p in packedByName) p?.Dispose();
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
         }
-        var lookup = new Dictionary<string, PackedMatrix>();
+        var lookup = new Dictionary<string, IDisposable>();
         for (int i = 0; i < toPack.Length; i++) lookup[toPack[i].Name] = packedByName[i]!;
         var packed = lookup.Values.ToList();
         WeightMatrix M(string name, bool pack = true)
         {
             var t = f.GetTensor(name);
             var p = pack && lookup.TryGetValue(name, out var m) ? m : null;
-            if (p is not null && t.Type == GgmlType.Q5_0) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, p);
-            return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p);
+            if (p is PackedMatrix q5 && t.Type == GgmlType.Q5_0) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, q5);
+            return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p as PackedMatrix, p as Q4KPacked);
         }
         try
         {
@@ -75,7 +80,7 @@ internal sealed unsafe class MistralWeights : IDisposable
         }
     }
 
-    private static MistralWeights Build(GgufFile f, MistralConfig c, Func<string, bool, WeightMatrix> M0, List<PackedMatrix> packed)
+    private static MistralWeights Build(GgufFile f, MistralConfig c, Func<string, bool, WeightMatrix> M0, List<IDisposable> packed)
     {
         WeightMatrix M(string name, bool pack = true) => M0(name, pack);
         float* V(string name) => (float*)f.GetPointer(f.GetTensor(name));

@@ -1,0 +1,122 @@
+using System.Runtime.InteropServices;
+using Eurus.Cpu.Gguf;
+using Eurus.Cpu.Quantization;
+using Microsoft.Win32.SafeHandles;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// A Q4_K matrix repacked for <see cref="VnniKQuant"/> (AVX-VNNI machines): per super-block the 256 nibbles in
+/// <see cref="VnniDot"/>'s interleaved order with the eight 32-element sub-blocks in the roles of Q4_0's eight blocks
+/// (int32 lane j of every vector holds four consecutive quants of sub-block j: four vectors P0–P3 of 32 bytes, lane j of
+/// Pk = quants 4k…4k+3 in its low nibbles and 16+4k…16+4k+3 in its high nibbles), the fp16 d and dmin, and the six-bit
+/// scales and mins unpacked to one byte each (sc[8] then m[8]). 148 bytes per super-block instead of the file's 144.
+/// Filled by reading the file (not through the mapping), like <see cref="PackedMatrix"/>.
+/// </summary>
+internal sealed unsafe class Q4KPacked : IDisposable
+{
+    private Q4KPacked(int rows, int cols)
+    {
+        Rows = rows;
+        Cols = cols;
+        SuperBlocks = cols / 256;
+        long n = (long)rows * SuperBlocks;
+        Qs = (byte*)NativeMemory.AlignedAlloc((nuint)(n * 128 + 64), 64);
+        Halves = (ushort*)NativeMemory.AlignedAlloc((nuint)(n * 4 + 64), 64);
+        ScMin = (byte*)NativeMemory.AlignedAlloc((nuint)(n * 16 + 64), 64);
+    }
+
+    public int Rows { get; }
+    public int Cols { get; }
+    /// <summary>Super-blocks (256 elements) per row.</summary>
+    public int SuperBlocks { get; }
+    /// <summary>Interleaved nibbles, [rows × super-blocks × 128].</summary>
+    public byte* Qs { get; private set; }
+    /// <summary>fp16 d and dmin, [rows × super-blocks × 2].</summary>
+    public ushort* Halves { get; private set; }
+    /// <summary>Scales then mins, one byte each, [rows × super-blocks × 16].</summary>
+    public byte* ScMin { get; private set; }
+
+    public byte* RowQs(int row) => Qs + (long)row * SuperBlocks * 128;
+    public ushort* RowHalves(int row) => Halves + (long)row * SuperBlocks * 2;
+    public byte* RowScMin(int row) => ScMin + (long)row * SuperBlocks * 16;
+
+    /// <summary>Repacks rows given in the file layout (<see cref="BlockQ4_K"/>).</summary>
+    public static Q4KPacked FromBlocks(int rows, int cols, ReadOnlySpan<byte> fileLayout)
+    {
+        var m = new Q4KPacked(rows, cols);
+        m.Fill(0, rows, fileLayout);
+        return m;
+    }
+
+    /// <summary>Reads a Q4_K tensor's bytes from <paramref name="handle"/> at <paramref name="offset"/> and repacks them.</summary>
+    public static Q4KPacked FromFile(SafeFileHandle handle, long offset, int rows, int cols)
+    {
+        var m = new Q4KPacked(rows, cols);
+        try
+        {
+            int rowBytes = (int)GgmlTypeInfo.RowBytes(GgmlType.Q4_K, cols);
+            int chunkRows = Math.Max(1, (1 << 22) / rowBytes);
+            var buffer = new byte[chunkRows * rowBytes];
+            for (int r = 0; r < rows; r += chunkRows)
+            {
+                int n = Math.Min(chunkRows, rows - r);
+                var span = buffer.AsSpan(0, n * rowBytes);
+                long at = offset + (long)r * rowBytes;
+                int read = 0;
+                while (read < span.Length)
+                {
+                    int got = RandomAccess.Read(handle, span[read..], at + read);
+                    if (got <= 0) throw new EndOfStreamException($"the file ended while reading weights at {at + read}.");
+                    read += got;
+                }
+                m.Fill(r, n, span);
+            }
+            return m;
+        }
+        catch
+        {
+            m.Dispose();
+            throw;
+        }
+    }
+
+    private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)
+    {
+        byte* v = stackalloc byte[256];
+        fixed (byte* s = src)
+        {
+            for (long i = 0, n = (long)rows * SuperBlocks; i < n; i++)
+            {
+                byte* b = s + i * KQuantDot.Q4Bytes;
+                long dst = (long)firstRow * SuperBlocks + i;
+                Halves[dst * 2] = *(ushort*)b;
+                Halves[dst * 2 + 1] = *(ushort*)(b + 2);
+                var (sc, mn) = KQuantDot.UnpackScales(b + KQuantDot.Q4Scales);
+                *(ulong*)(ScMin + dst * 16) = sc;
+                *(ulong*)(ScMin + dst * 16 + 8) = mn;
+                // Quant e of sub-block j: the low (j even) or high (j odd) nibble of byte 32·(j/2) + e.
+                byte* q = b + KQuantDot.Q4Qs;
+                for (int j = 0; j < 8; j++)
+                    for (int e = 0; e < 32; e++)
+                        v[j * 32 + e] = (byte)((j & 1) == 0 ? q[32 * (j >> 1) + e] & 0x0F : q[32 * (j >> 1) + e] >> 4);
+                byte* o = Qs + dst * 128;
+                for (int k = 0; k < 4; k++)
+                    for (int j = 0; j < 8; j++)
+                        for (int m = 0; m < 4; m++)
+                            o[k * 32 + j * 4 + m] = (byte)(v[j * 32 + 4 * k + m] | (v[j * 32 + 16 + 4 * k + m] << 4));
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Qs == null) return;
+        NativeMemory.AlignedFree(Qs);
+        NativeMemory.AlignedFree(Halves);
+        NativeMemory.AlignedFree(ScMin);
+        Qs = null;
+        Halves = null;
+        ScMin = null;
+    }
+}

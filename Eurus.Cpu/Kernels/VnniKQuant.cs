@@ -1,0 +1,127 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// Q4_K dot products with AVX-VNNI on <see cref="Q4KPacked"/> rows and the VNNI form of <see cref="KQuantActivations"/>:
+/// per super-block eight <c>VPDPBUSD</c> leave int32 lane j holding sub-block j's exact Σ q·x (unsigned nibbles ×
+/// signed activations), which is then scaled in float by the row's d·sc_j and the token's scale, and the mins are
+/// removed with the row's dmin·m_j times the token's scale × 32-element sums:
+/// acc += float(Σq·x)_j · d·sc_j · dx − dmin·m_j · dx·Σx_j. Per (row, token) the row kernel and the tile do the same
+/// operations in the same order, so batched prompts equal decoding bit for bit. Runs where <see cref="VnniDot.Supported"/>.
+/// </summary>
+internal static unsafe class VnniKQuant
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) => AvxVnni.MultiplyWideningAndAdd(acc, w, Vector256.Load(x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> High(Vector256<byte> p, Vector256<byte> mask) => Vector256.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask;
+
+    /// <summary>A super-block's d·sc_j and dmin·m_j as eight floats each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> Sc, Vector256<float> Min) RowScales(ushort* halves, byte* scMin)
+    {
+        var sm = Vector128.Load(scMin);
+        var sc = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(sm));
+        var mn = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(sm, 8)));
+        return (sc * Vector256.Create(HalfTable.ToSingle(halves[0])), mn * Vector256.Create(HalfTable.ToSingle(halves[1])));
+    }
+
+    /// <summary>acc += float(sum)·sc·dx − min·tokenMin.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Scale(Vector256<int> sum, Vector256<float> sc, float dx, Vector256<float> min, float* tokenMin, Vector256<float> acc) =>
+        Fma.MultiplyAddNegated(min, Vector256.Load(tokenMin), Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), sc * Vector256.Create(dx), acc));
+
+    /// <summary>One row · one token.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4K(Q4KPacked w, int row, KQuantActivations acts, int token)
+    {
+        int blocks = w.SuperBlocks;
+        byte* wq = w.RowQs(row), sm = w.RowScMin(row);
+        ushort* h = w.RowHalves(row);
+        sbyte* xv = acts.XV(token);
+        float* dx = acts.D(token), mins = acts.Min(token);
+        var mask = Vector256.Create((byte)0x0F);
+        var acc = Vector256<float>.Zero;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* q = wq + b * 128;
+            sbyte* v = xv + b * 256;
+            Sse.Prefetch0(q + 2048);
+            var p0 = Vector256.Load(q);
+            var p1 = Vector256.Load(q + 32);
+            var p2 = Vector256.Load(q + 64);
+            var p3 = Vector256.Load(q + 96);
+            var s0 = Dp(Vector256<int>.Zero, p0 & mask, v);
+            var s1 = Dp(Vector256<int>.Zero, p1 & mask, v + 32);
+            s0 = Dp(s0, p2 & mask, v + 64);
+            s1 = Dp(s1, p3 & mask, v + 96);
+            s0 = Dp(s0, High(p0, mask), v + 128);
+            s1 = Dp(s1, High(p1, mask), v + 160);
+            s0 = Dp(s0, High(p2, mask), v + 192);
+            s1 = Dp(s1, High(p3, mask), v + 224);
+            var (sc, mn) = RowScales(h + 2 * b, sm + 16 * b);
+            acc = Scale(s0 + s1, sc, dx[b], mn, mins + 8 * b, acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>Rows <paramref name="row"/> and row + 1 × tokens t0…t0+3: y[t·stride + r].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q4KTile2x4(Q4KPacked w, int row, KQuantActivations acts, int t0, float* y, long stride)
+    {
+        int blocks = w.SuperBlocks;
+        byte* qA0 = w.RowQs(row), qB0 = w.RowQs(row + 1), smA = w.RowScMin(row), smB = w.RowScMin(row + 1);
+        ushort* hA = w.RowHalves(row), hB = w.RowHalves(row + 1);
+        sbyte* v0 = acts.XV(t0), v1 = acts.XV(t0 + 1), v2 = acts.XV(t0 + 2), v3 = acts.XV(t0 + 3);
+        float* d0 = acts.D(t0), d1 = acts.D(t0 + 1), d2 = acts.D(t0 + 2), d3 = acts.D(t0 + 3);
+        float* m0 = acts.Min(t0), m1 = acts.Min(t0 + 1), m2 = acts.Min(t0 + 2), m3 = acts.Min(t0 + 3);
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* qA = qA0 + b * 128, qB = qB0 + b * 128;
+            Sse.Prefetch0(qA + 2048);
+            Sse.Prefetch0(qB + 2048);
+            Vector256<int> sa0 = default, sa1 = default, sa2 = default, sa3 = default, sc0 = default, sc1 = default, sc2 = default, sc3 = default;
+            int o = b * 256;
+            for (int k = 0; k < 4; k++)
+            {
+                var pA = Vector256.Load(qA + k * 32);
+                var pB = Vector256.Load(qB + k * 32);
+                var lA = pA & mask;
+                var lB = pB & mask;
+                int ol = o + k * 32;
+                sa0 = Dp(sa0, lA, v0 + ol); sc0 = Dp(sc0, lB, v0 + ol);
+                sa1 = Dp(sa1, lA, v1 + ol); sc1 = Dp(sc1, lB, v1 + ol);
+                sa2 = Dp(sa2, lA, v2 + ol); sc2 = Dp(sc2, lB, v2 + ol);
+                sa3 = Dp(sa3, lA, v3 + ol); sc3 = Dp(sc3, lB, v3 + ol);
+                var hiA = High(pA, mask);
+                var hiB = High(pB, mask);
+                int oh = ol + 128;
+                sa0 = Dp(sa0, hiA, v0 + oh); sc0 = Dp(sc0, hiB, v0 + oh);
+                sa1 = Dp(sa1, hiA, v1 + oh); sc1 = Dp(sc1, hiB, v1 + oh);
+                sa2 = Dp(sa2, hiA, v2 + oh); sc2 = Dp(sc2, hiB, v2 + oh);
+                sa3 = Dp(sa3, hiA, v3 + oh); sc3 = Dp(sc3, hiB, v3 + oh);
+            }
+            var (scA, mnA) = RowScales(hA + 2 * b, smA + 16 * b);
+            var (scB, mnB) = RowScales(hB + 2 * b, smB + 16 * b);
+            int mb = 8 * b;
+            a0 = Scale(sa0, scA, d0[b], mnA, m0 + mb, a0); c0 = Scale(sc0, scB, d0[b], mnB, m0 + mb, c0);
+            a1 = Scale(sa1, scA, d1[b], mnA, m1 + mb, a1); c1 = Scale(sc1, scB, d1[b], mnB, m1 + mb, c1);
+            a2 = Scale(sa2, scA, d2[b], mnA, m2 + mb, a2); c2 = Scale(sc2, scB, d2[b], mnB, m2 + mb, c2);
+            a3 = Scale(sa3, scA, d3[b], mnA, m3 + mb, a3); c3 = Scale(sc3, scB, d3[b], mnB, m3 + mb, c3);
+        }
+        y[0] = Vector256.Sum(a0);
+        y[stride] = Vector256.Sum(a1);
+        y[2 * stride] = Vector256.Sum(a2);
+        y[3 * stride] = Vector256.Sum(a3);
+        y[1] = Vector256.Sum(c0);
+        y[stride + 1] = Vector256.Sum(c1);
+        y[2 * stride + 1] = Vector256.Sum(c2);
+        y[3 * stride + 1] = Vector256.Sum(c3);
+    }
+}

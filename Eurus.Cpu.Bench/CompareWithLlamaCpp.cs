@@ -8,7 +8,7 @@ namespace Eurus.Cpu.Bench;
 
 /// <summary>
 /// Side-by-side prompt (pp) and generation (tg) speed of Eurus.Cpu and llama.cpp (LLamaSharp 0.30, best CPU variant)
-/// on the same GGUF file in the same process: <c>compare -m FILE [-p 128] [-n 32] [-t 2] [-r 3]</c>.
+/// on the same GGUF file in the same process: <c>compare -m FILE [-p 128] [-n 32] [-t 2] [-r 3] [--only eurus|llama] [--sequential]</c>.
 /// </summary>
 internal static class CompareWithLlamaCpp
 {
@@ -18,95 +18,149 @@ internal static class CompareWithLlamaCpp
         string path = Arg("-m", "");
         int pp = int.Parse(Arg("-p", "128")), tg = int.Parse(Arg("-n", "32")), threads = int.Parse(Arg("-t", "2")), reps = int.Parse(Arg("-r", "3"));
         string which = Arg("--only", "both");
+        bool sequential = args.Contains("--sequential");
         if (!File.Exists(path)) { Console.Error.WriteLine("compare: -m FILE is required"); return; }
         var rng = new Random(1);
-        var rows = new List<string>();
-        double[]? ours = null, theirs = null;
-        if (which is "both" or "eurus") ours = Eurus(path, pp, tg, threads, reps, rng);
-        if (which is "both" or "llama") theirs = Llama(path, pp, tg, threads, reps);
+        // Both engines loaded at once and their rounds alternated (Eurus, llama, llama, Eurus, …), so a machine whose
+        // speed drifts over minutes (shared cloud cores) biases neither side; --sequential runs one engine after the
+        // other, for files too large to hold twice.
+        using var ours = which is "both" or "eurus" ? new EurusRunner(path, pp, tg, threads, rng) : null;
+        using var theirs = which is "both" or "llama" ? (sequential && ours is not null ? null : new LlamaRunner(path, pp, tg, threads)) : null;
+        var op = new List<double>(); var ot = new List<double>(); var lp = new List<double>(); var lt = new List<double>();
+        ours?.Round(); // warm-up rounds
+        theirs?.Round();
+        for (int r = 0; r < reps; r++)
+        {
+            if (r % 2 == 1 && theirs is not null) Add(theirs.Round(), lp, lt);
+            if (ours is not null) Add(ours.Round(), op, ot);
+            if (r % 2 == 0 && theirs is not null) Add(theirs.Round(), lp, lt);
+        }
+        if (sequential && which == "both")
+        {
+            ours!.Dispose();
+            using var late = new LlamaRunner(path, pp, tg, threads);
+            late.Round();
+            for (int r = 0; r < reps; r++) Add(late.Round(), lp, lt);
+        }
         Console.WriteLine($"| file | threads | test | Eurus.Cpu t/s | llama.cpp t/s | ratio |");
         Console.WriteLine($"|---|---|---|---|---|---|");
         for (int k = 0; k < 2; k++)
         {
-            string test = k == 0 ? $"pp{pp}" : $"tg{tg}";
-            string o = ours is null ? "-" : $"{ours[2 * k]:F2} ± {ours[2 * k + 1]:F2}";
-            string t = theirs is null ? "-" : $"{theirs[2 * k]:F2} ± {theirs[2 * k + 1]:F2}";
-            string r = ours is null || theirs is null ? "-" : $"{ours[2 * k] / theirs[2 * k]:F2}×";
-            Console.WriteLine($"| {Path.GetFileName(path)} | {threads} | {test} | {o} | {t} | {r} |");
+            var o = k == 0 ? op : ot;
+            var t = k == 0 ? lp : lt;
+            string os = o.Count == 0 ? "-" : Fmt(o);
+            string ts = t.Count == 0 ? "-" : Fmt(t);
+            string ratio = o.Count == 0 || t.Count == 0 ? "-" : $"{o.Average() / t.Average():F2}×";
+            Console.WriteLine($"| {Path.GetFileName(path)} | {threads} | {(k == 0 ? $"pp{pp}" : $"tg{tg}")} | {os} | {ts} | {ratio} |");
         }
     }
 
-    private static double[] Stats(List<double> pp, List<double> tg) => [.. MeanSd(pp), .. MeanSd(tg)];
+    private static void Add((double Pp, double Tg) r, List<double> pp, List<double> tg)
+    {
+        pp.Add(r.Pp);
+        tg.Add(r.Tg);
+    }
 
-    private static double[] MeanSd(List<double> x)
+    private static string Fmt(List<double> x)
     {
         double m = x.Average();
-        return [m, x.Count > 1 ? Math.Sqrt(x.Sum(v => (v - m) * (v - m)) / (x.Count - 1)) : 0];
+        double sd = x.Count > 1 ? Math.Sqrt(x.Sum(v => (v - m) * (v - m)) / (x.Count - 1)) : 0;
+        return $"{m:F2} ± {sd:F2}";
     }
 
-    private static double[] Eurus(string path, int pp, int tg, int threads, int reps, Random rng)
+    /// <summary>One round: a pp-token prompt from an empty context, then tg single-token steps; rates in tokens/s.</summary>
+    private sealed class EurusRunner : IDisposable
     {
-        var sw = Stopwatch.StartNew();
-        using var model = EurusModel.Load(path, new ModelOptions { Threads = threads, ContextLength = pp + tg + 8, BatchSize = pp });
-        Console.Error.WriteLine($"Eurus.Cpu: loaded in {sw.Elapsed.TotalSeconds:F1} s");
-        var prompt = Enumerable.Range(0, pp).Select(i => i == 0 ? 1 : rng.Next(3, model.Config.Vocab)).ToArray();
-        using var s = model.CreateSession();
-        s.Evaluate(prompt.AsSpan(0, 4));
-        var ppr = new List<double>(); var tgr = new List<double>();
-        var one = new int[1];
-        for (int r = 0; r < reps; r++)
+        private readonly EurusModel _model;
+        private readonly InferenceSession _session;
+        private readonly int[] _prompt;
+        private readonly int _tg;
+
+        public EurusRunner(string path, int pp, int tg, int threads, Random rng)
         {
-            s.Reset();
-            sw.Restart();
-            s.Evaluate(prompt);
-            ppr.Add(pp / sw.Elapsed.TotalSeconds);
-            s.Reset();
-            s.Evaluate([1]);
-            sw.Restart();
-            for (int i = 0; i < tg; i++) { one[0] = 3 + i; s.Evaluate(one); }
-            tgr.Add(tg / sw.Elapsed.TotalSeconds);
+            var sw = Stopwatch.StartNew();
+            _model = EurusModel.Load(path, new ModelOptions { Threads = threads, ContextLength = pp + tg + 8, BatchSize = pp });
+            Console.Error.WriteLine($"Eurus.Cpu: loaded in {sw.Elapsed.TotalSeconds:F1} s");
+            _prompt = Enumerable.Range(0, pp).Select(i => i == 0 ? 1 : rng.Next(3, _model.Config.Vocab)).ToArray();
+            _session = _model.CreateSession();
+            _tg = tg;
         }
-        return Stats(ppr, tgr);
+
+        public (double, double) Round()
+        {
+            var sw = Stopwatch.StartNew();
+            _session.Reset();
+            _session.Evaluate(_prompt);
+            double ppRate = _prompt.Length / sw.Elapsed.TotalSeconds;
+            _session.Reset();
+            _session.Evaluate([1]);
+            var one = new int[1];
+            sw.Restart();
+            for (int i = 0; i < _tg; i++) { one[0] = 3 + i; _session.Evaluate(one); }
+            return (ppRate, _tg / sw.Elapsed.TotalSeconds);
+        }
+
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _session.Dispose();
+            _model.Dispose();
+        }
     }
 
-    private static double[] Llama(string path, int pp, int tg, int threads, int reps)
+    private sealed class LlamaRunner : IDisposable
     {
-        NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithLogCallback((level, msg) => { });
-        NativeApi.llama_empty_call();
-        NativeLogConfig.llama_log_set((level, msg) => { });
-        var p = new ModelParams(path)
+        private readonly LLamaWeights _model;
+        private readonly LLamaContext _ctx;
+        private readonly LLamaBatch _batch = new();
+        private readonly int _pp, _tg;
+
+        public LlamaRunner(string path, int pp, int tg, int threads)
         {
-            GpuLayerCount = 0, ContextSize = (uint)(pp + tg + 8), BatchSize = (uint)pp, UBatchSize = (uint)pp, SeqMax = 1,
-            Threads = threads, BatchThreads = threads, FlashAttention = false,
-        };
-        var sw = Stopwatch.StartNew();
-        using var model = LLamaWeights.LoadFromFile(p);
-        using var ctx = model.CreateContext(p);
-        Console.Error.WriteLine($"llama.cpp: loaded in {sw.Elapsed.TotalSeconds:F1} s");
-        var ppr = new List<double>(); var tgr = new List<double>();
-        var batch = new LLamaBatch();
-        for (int r = 0; r < reps + 1; r++)
-        {
-            ctx.NativeHandle.MemoryClear(true);
-            batch.Clear();
-            for (int i = 0; i < pp; i++) batch.Add(i == 0 ? 1 : 3 + i % 1000, i, (LLamaSeqId)0, i == pp - 1);
-            sw.Restart();
-            if (ctx.Decode(batch) != DecodeResult.Ok) throw new InvalidOperationException("llama.cpp decode failed");
-            double ppRate = pp / sw.Elapsed.TotalSeconds;
-            ctx.NativeHandle.MemoryClear(true);
-            batch.Clear();
-            batch.Add(1, 0, (LLamaSeqId)0, true);
-            ctx.Decode(batch);
-            sw.Restart();
-            for (int i = 0; i < tg; i++)
+            NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithLogCallback((level, msg) => { });
+            NativeApi.llama_empty_call();
+            NativeLogConfig.llama_log_set((level, msg) => { });
+            var p = new ModelParams(path)
             {
-                batch.Clear();
-                batch.Add(3 + i, i + 1, (LLamaSeqId)0, true);
-                if (ctx.Decode(batch) != DecodeResult.Ok) throw new InvalidOperationException("llama.cpp decode failed");
-            }
-            double tgRate = tg / sw.Elapsed.TotalSeconds;
-            if (r > 0) { ppr.Add(ppRate); tgr.Add(tgRate); } // the first round warms up
+                GpuLayerCount = 0, ContextSize = (uint)(pp + tg + 8), BatchSize = (uint)pp, UBatchSize = (uint)pp, SeqMax = 1,
+                Threads = threads, BatchThreads = threads, FlashAttention = false,
+            };
+            var sw = Stopwatch.StartNew();
+            _model = LLamaWeights.LoadFromFile(p);
+            _ctx = _model.CreateContext(p);
+            Console.Error.WriteLine($"llama.cpp: loaded in {sw.Elapsed.TotalSeconds:F1} s");
+            (_pp, _tg) = (pp, tg);
         }
-        return Stats(ppr, tgr);
+
+        public (double, double) Round()
+        {
+            _ctx.NativeHandle.MemoryClear(true);
+            _batch.Clear();
+            for (int i = 0; i < _pp; i++) _batch.Add(i == 0 ? 1 : 3 + i % 1000, i, (LLamaSeqId)0, i == _pp - 1);
+            var sw = Stopwatch.StartNew();
+            if (_ctx.Decode(_batch) != DecodeResult.Ok) throw new InvalidOperationException("llama.cpp decode failed");
+            double ppRate = _pp / sw.Elapsed.TotalSeconds;
+            _ctx.NativeHandle.MemoryClear(true);
+            _batch.Clear();
+            _batch.Add(1, 0, (LLamaSeqId)0, true);
+            _ctx.Decode(_batch);
+            sw.Restart();
+            for (int i = 0; i < _tg; i++)
+            {
+                _batch.Clear();
+                _batch.Add(3 + i, i + 1, (LLamaSeqId)0, true);
+                if (_ctx.Decode(_batch) != DecodeResult.Ok) throw new InvalidOperationException("llama.cpp decode failed");
+            }
+            return (ppRate, _tg / sw.Elapsed.TotalSeconds);
+        }
+
+        public void Dispose()
+        {
+            _ctx.Dispose();
+            _model.Dispose();
+        }
     }
 }

@@ -109,13 +109,22 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                     Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f,
                         $"{type} {name}, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}: reference {reference}, got {got}");
                 }
-            // AVX-VNNI (Q4_K only): the interleaved copy of the row against the VNNI form of the same activations.
-            if (type == GgmlType.Q4_K && AvxVnni.IsSupported)
+            // AVX-VNNI (Q4_K, Q6_K): the repacked row against the VNNI form of the same activations.
+            if (type is GgmlType.Q4_K or GgmlType.Q6_K && AvxVnni.IsSupported)
             {
-                using var packed = Q4KPacked.FromBlocks(1, cols, w);
                 using var acts = new KQuantActivations(1, cols);
                 acts.Prepare(xf, 1, cols, forVnni: true);
-                float got = VnniKQuant.Q4K(packed, 0, acts, 0);
+                float got;
+                if (type == GgmlType.Q4_K)
+                {
+                    using var packed = Q4KPacked.FromBlocks(1, cols, w);
+                    got = VnniKQuant.Q4K(packed, 0, acts, 0);
+                }
+                else
+                {
+                    using var packed = Q6KPacked.FromBlocks(1, cols, w);
+                    got = VnniKQuant.Q6K(packed, 0, acts, 0);
+                }
                 Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f,
                     $"{type} vnni, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}: reference {reference}, got {got}");
             }
@@ -168,17 +177,24 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
             }
             // The VNNI Q4_K tile (two rows × four tokens; the row twice) on the same activations' VNNI form.
             var yv = new float[4 * 2];
-            if (type == GgmlType.Q4_K && width == 4 && AvxVnni.IsSupported)
+            bool vnniTile = type is GgmlType.Q4_K or GgmlType.Q6_K && width == 4 && AvxVnni.IsSupported;
+            if (vnniTile)
             {
                 var two = w.Concat(w).ToArray();
-                using var packed = Q4KPacked.FromBlocks(2, cols, two);
                 using var va = new KQuantActivations(width + 2, cols);
                 va.Prepare(xf, width + 2, cols, forVnni: true);
-                fixed (float* py = yv) VnniKQuant.Q4KTile2x4(packed, 0, va, 1, py, 2);
+                using var p4 = type == GgmlType.Q4_K ? Q4KPacked.FromBlocks(2, cols, two) : null;
+                using var p6 = type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(2, cols, two) : null;
+                fixed (float* py = yv)
+                {
+                    if (p4 is not null) VnniKQuant.Q4KTile2x4(p4, 0, va, 1, py, 2);
+                    else VnniKQuant.Q6KTile2x4(p6!, 0, va, 1, py, 2);
+                }
                 for (int k = 0; k < 4; k++)
                 {
                     Assert.Equal(yv[2 * k], yv[2 * k + 1]);
-                    Assert.Equal(VnniKQuant.Q4K(packed, 0, va, 1 + k), yv[2 * k]); // the tile equals the row kernel bit for bit
+                    // the tile equals the row kernel bit for bit
+                    Assert.Equal(p4 is not null ? VnniKQuant.Q4K(p4, 0, va, 1 + k) : VnniKQuant.Q6K(p6!, 0, va, 1 + k), yv[2 * k]);
                 }
             }
             for (int k = 0; k < width; k++)
@@ -193,7 +209,7 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[i] * xq[i]);
                 Assert.True(MathF.Abs(reference - y[3 * k]) <= 1e-5f * magnitude + 1e-6f,
                     $"{type} {width}-token tile, {blocks} blocks, token {k}: reference {reference}, got {y[3 * k]}");
-                if (type == GgmlType.Q4_K && width == 4 && AvxVnni.IsSupported)
+                if (vnniTile)
                     Assert.True(MathF.Abs(reference - yv[2 * k]) <= 1e-5f * magnitude + 1e-6f,
                         $"{type} vnni tile, {blocks} blocks, token {k}: reference {reference}, got {yv[2 * k]}");
             }

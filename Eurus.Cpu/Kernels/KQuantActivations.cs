@@ -10,7 +10,8 @@ namespace Eurus.Cpu.Kernels;
 /// Q4_K/Q5_K mins multiply) are also stored block-major — all tokens of block b side by side — so a tile reads its
 /// four tokens' sums and scales with one load each. For <see cref="VnniKQuant"/> (interleaved Q4_K weights) the values are
 /// also stored in <see cref="VnniDot"/>'s group order per super-block (XV), with each block's scale (D) and its eight
-/// 32-element sums times the scale (Min, what the mins multiply) as floats.
+/// 32-element sums times the scale (Min, what the mins multiply) as floats; and for Q6_K (<see cref="Q6KPacked"/>) in its
+/// 16-element sub-block order (XV16) with −32 × each 16-element sum (Start6).
 /// </summary>
 internal sealed unsafe class KQuantActivations : IDisposable
 {
@@ -18,8 +19,9 @@ internal sealed unsafe class KQuantActivations : IDisposable
     private byte* _data;
     private short* _pairs;
     private float* _scales;
-    private sbyte* _xv;
+    private sbyte* _xv, _xv16;
     private float* _d, _min;
+    private int* _start6;
 
     public KQuantActivations(int maxTokens, int maxCols)
     {
@@ -32,6 +34,8 @@ internal sealed unsafe class KQuantActivations : IDisposable
         _xv = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 256 + 64), 64);
         _d = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
         _min = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
+        _xv16 = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 256 + 64), 64);
+        _start6 = (int*)NativeMemory.AlignedAlloc((nuint)(blocks * 64 + 64), 64);
     }
 
     /// <summary>Blocks per token of the current preparation.</summary>
@@ -74,12 +78,24 @@ internal sealed unsafe class KQuantActivations : IDisposable
                 for (int j = 0; j < 8; j++)
                     for (int k = 0; k < 8; k++)
                         *(int*)(xv + k * 32 + j * 4) = *(int*)(blk->Qs + 32 * j + 4 * k);
+                // Q6_K's order: element 128·g + 16·j + 4·k + m goes to group g, vector k, lane j, byte m; and −32 × each
+                // 16-element sum, where its integer sums start.
+                sbyte* x16 = _xv16 + i * 256;
+                for (int e = 0; e < 256; e += 4)
+                    *(int*)(x16 + (e >> 7) * 128 + ((e >> 2) & 3) * 32 + ((e >> 4) & 7) * 4) = *(int*)(blk->Qs + e);
+                for (int j = 0; j < 16; j++) _start6[i * 16 + j] = -32 * blk->BSums[j];
             }
         }
     }
 
     /// <summary>Token <paramref name="token"/>'s values in VNNI group order (256 bytes per super-block).</summary>
     public sbyte* XV(int token) => _xv + (long)token * Blocks * 256;
+
+    /// <summary>Token <paramref name="token"/>'s values in <see cref="Q6KPacked"/>'s order (256 bytes per super-block).</summary>
+    public sbyte* XV16(int token) => _xv16 + (long)token * Blocks * 256;
+
+    /// <summary>Token <paramref name="token"/>'s −32 × 16-element sums, sixteen per super-block.</summary>
+    public int* Start6(int token) => _start6 + (long)token * Blocks * 16;
 
     /// <summary>Token <paramref name="token"/>'s super-block scales.</summary>
     public float* D(int token) => _d + (long)token * Blocks;
@@ -108,6 +124,8 @@ internal sealed unsafe class KQuantActivations : IDisposable
         NativeMemory.AlignedFree(_xv);
         NativeMemory.AlignedFree(_d);
         NativeMemory.AlignedFree(_min);
+        NativeMemory.AlignedFree(_xv16);
+        NativeMemory.AlignedFree(_start6);
         _data = null;
     }
 }

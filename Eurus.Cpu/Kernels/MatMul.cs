@@ -91,7 +91,7 @@ internal sealed unsafe class MatMul : IDisposable
                 case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
                     _q8k ??= new KQuantActivations(_maxTokens, _maxCols);
                     // The VNNI form includes the plain one; a batch is quantized token by token across the pool.
-                    bool kv = w.Q4K is not null;
+                    bool kv = w.Q4K is not null || w.Q6K is not null;
                     if (kv ? !_q8kVnniReady : !_q8kReady)
                     {
                         _q8k.Begin(tokens, cols);
@@ -258,6 +258,19 @@ internal sealed unsafe class MatMul : IDisposable
                     }
                     for (; t < tokens; t++)
                         for (int r = r0; r < r1; r++) py[(long)t * rows + r] = VnniKQuant.Q4K(q4k, r, owner._q8k!, t);
+                    continue;
+                }
+                if (w.Q6K is { } q6k)
+                {
+                    for (; t + 4 <= tokens; t += 4)
+                    {
+                        int r = r0;
+                        for (; r + 1 < r1; r += 2) VnniKQuant.Q6KTile2x4(q6k, r, owner._q8k!, t, py + (long)t * rows + r, rows);
+                        for (; r < r1; r++)
+                            for (int k = t; k < t + 4; k++) py[(long)k * rows + r] = VnniKQuant.Q6K(q6k, r, owner._q8k!, k);
+                    }
+                    for (; t < tokens; t++)
+                        for (int r = r0; r < r1; r++) py[(long)t * rows + r] = VnniKQuant.Q6K(q6k, r, owner._q8k!, t);
                     continue;
                 }
                 if (KQuantDot.Handles(w.Type) && KQuantTile.Supported && !KQuantTile.Disabled)

@@ -9,10 +9,11 @@ namespace Eurus.Cpu.Kernels;
 /// </summary>
 internal readonly unsafe struct WeightMatrix
 {
-    public WeightMatrix(byte* data, GgmlType type, int rows, int cols, PackedMatrix? packed = null, Q4KPacked? q4k = null)
+    public WeightMatrix(byte* data, GgmlType type, int rows, int cols, PackedMatrix? packed = null, Q4KPacked? q4k = null, Q6KPacked? q6k = null)
     {
         Packed = packed;
         Q4K = q4k;
+        Q6K = q6k;
         Data = data;
         Type = type;
         Rows = rows;
@@ -25,6 +26,9 @@ internal readonly unsafe struct WeightMatrix
 
     /// <summary>The AVX-VNNI copy of a Q4_K matrix (<see cref="VnniKQuant"/>), used instead of <see cref="Data"/> when set.</summary>
     public Q4KPacked? Q4K { get; }
+
+    /// <summary>The AVX-VNNI copy of a Q6_K matrix (<see cref="VnniKQuant"/>), used instead of <see cref="Data"/> when set.</summary>
+    public Q6KPacked? Q6K { get; }
 
     /// <summary>Start of the data in the file's layout (the mapping).</summary>
     public byte* Data { get; }

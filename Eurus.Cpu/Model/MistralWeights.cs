@@ -19,7 +19,7 @@ internal sealed unsafe class MistralWeights : IDisposable
     private readonly List<IDisposable> _packed = [];
 
     /// <summary>Bytes held by repacked matrices.</summary>
-    public long PackedBytes => _packed.Sum(p => p switch { PackedMatrix m => m.Bytes, Q4KPacked k => (long)k.Rows * k.SuperBlocks * 148, _ => 0 });
+    public long PackedBytes => _packed.Sum(p => p switch { PackedMatrix m => m.Bytes, Q4KPacked k => (long)k.Rows * k.SuperBlocks * 148, Q6KPacked k6 => k6.Bytes, _ => 0 });
 
     /// <summary>
     /// Views of every weight. Q4_0 and Q8_0 matrices (not the embedding table, which is only read a row at a time)
@@ -36,7 +36,7 @@ internal sealed unsafe class MistralWeights : IDisposable
                 names.Add($"blk.{l}.{n}.weight");
         names.Add(f.TryGetTensor("output.weight", out _) ? "output.weight" : "token_embd.weight");
         var toPack = names.Distinct().Select(f.GetTensor).Where(t => t.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0
-            || (t.Type == GgmlType.Q4_K && VnniDot.Supported)).ToArray();
+            || (t.Type is GgmlType.Q4_K or GgmlType.Q6_K && VnniDot.Supported)).ToArray();
         var packedByName = new IDisposable?[toPack.Length];
         try
         {
@@ -44,12 +44,13 @@ internal sealed unsafe class MistralWeights : IDisposable
             {
                 var t = toPack[i];
                 // Q5_0 runs as the Q8_0 matrix of the same values (lossless, 34/22 of the size): a packed-only view.
-                // Q4_K is repacked only for the AVX-VNNI kernels; elsewhere it runs from the mapping.
+                // Q4_K and Q6_K are repacked only for the AVX-VNNI kernels; elsewhere they run from the mapping.
                 packedByName[i] = t.Type switch
                 {
                     GgmlType.Q5_0 => PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength,
                         Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength)),
                     GgmlType.Q4_K => Q4KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength),
+                    GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength),
                     _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength),
                 };
             });
@@ -67,7 +68,7 @@ internal sealed unsafe class MistralWeights : IDisposable
             var t = f.GetTensor(name);
             var p = pack && lookup.TryGetValue(name, out var m) ? m : null;
             if (p is PackedMatrix q5 && t.Type == GgmlType.Q5_0) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, q5);
-            return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p as PackedMatrix, p as Q4KPacked);
+            return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p as PackedMatrix, p as Q4KPacked, p as Q6KPacked);
         }
         try
         {

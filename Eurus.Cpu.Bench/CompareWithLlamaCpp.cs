@@ -8,7 +8,7 @@ namespace Eurus.Cpu.Bench;
 
 /// <summary>
 /// Side-by-side prompt (pp) and generation (tg) speed of Eurus.Cpu and llama.cpp (LLamaSharp 0.30, best CPU variant)
-/// on the same GGUF file in the same process: <c>compare -m FILE [-p 128] [-n 32] [-t 2] [-r 3] [--only eurus|llama] [--sequential]</c>.
+/// on the same GGUF file in the same process: <c>compare -m FILE [-p 128] [-n 32] [-t 2] [-r 3] [--only eurus|llama] [--sequential] [--profile]</c>.
 /// </summary>
 internal static class CompareWithLlamaCpp
 {
@@ -19,6 +19,7 @@ internal static class CompareWithLlamaCpp
         int pp = int.Parse(Arg("-p", "128")), tg = int.Parse(Arg("-n", "32")), threads = int.Parse(Arg("-t", "2")), reps = int.Parse(Arg("-r", "3"));
         string which = Arg("--only", "both");
         bool sequential = args.Contains("--sequential");
+        bool profile = args.Contains("--profile");
         if (!File.Exists(path)) { Console.Error.WriteLine("compare: -m FILE is required"); return; }
         var rng = new Random(1);
         // Both engines loaded at once and their rounds alternated (Eurus, llama, llama, Eurus, …), so a machine whose
@@ -29,6 +30,27 @@ internal static class CompareWithLlamaCpp
         var op = new List<double>(); var ot = new List<double>(); var lp = new List<double>(); var lt = new List<double>();
         ours?.Round(); // warm-up rounds
         theirs?.Round();
+        if (profile && ours is not null)
+        {
+            // Where Eurus.Cpu's prompt time goes: matmuls by weight type, activation preparation, the rest.
+            Eurus.Cpu.Kernels.MatMul.Profile = true;
+            Array.Clear(Eurus.Cpu.Kernels.MatMul.ProfileTicks);
+            var sw = Stopwatch.StartNew();
+            ours.Prompt();
+            double total = sw.Elapsed.TotalSeconds;
+            Eurus.Cpu.Kernels.MatMul.Profile = false;
+            var ticks = Eurus.Cpu.Kernels.MatMul.ProfileTicks;
+            double sum = 0;
+            for (int i = 0; i < ticks.Length; i++)
+            {
+                if (ticks[i] == 0) continue;
+                double sec = (double)ticks[i] / Stopwatch.Frequency;
+                sum += sec;
+                string name = i == Eurus.Cpu.Kernels.MatMul.ProfilePrepareIndex ? "prepare activations" : $"matmul {(Eurus.Cpu.Gguf.GgmlType)i}";
+                Console.Error.WriteLine($"profile pp{pp}: {name}: {sec * 1000:F0} ms ({sec / total:P0})");
+            }
+            Console.Error.WriteLine($"profile pp{pp}: everything else: {(total - sum) * 1000:F0} ms ({(total - sum) / total:P0}) of {total * 1000:F0} ms");
+        }
         for (int r = 0; r < reps; r++)
         {
             if (r % 2 == 1 && theirs is not null) Add(theirs.Round(), lp, lt);
@@ -84,6 +106,12 @@ internal static class CompareWithLlamaCpp
             _prompt = Enumerable.Range(0, pp).Select(i => i == 0 ? 1 : rng.Next(3, _model.Config.Vocab)).ToArray();
             _session = _model.CreateSession();
             _tg = tg;
+        }
+
+        public void Prompt()
+        {
+            _session.Reset();
+            _session.Evaluate(_prompt);
         }
 
         public (double, double) Round()

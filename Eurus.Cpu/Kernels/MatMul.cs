@@ -30,6 +30,15 @@ internal sealed unsafe class MatMul : IDisposable
     private bool _q4Ready, _q8Ready, _vnniReady, _f16Ready, _bf16Ready, _q8kReady, _q8kVnniReady;
     private KQuantActivations? _q8k; // Q8_K activations, created on the first K-quant multiply
 
+    /// <summary>Benchmarks set this to accumulate <see cref="ProfileTicks"/> (Stopwatch ticks per weight type; index 0: activation preparation).</summary>
+    internal static bool Profile { get; set; }
+
+    /// <summary>Time spent in multiplies by weight type (index = (int)type) and preparing activations (index 0 is F32's; see <see cref="ProfilePrepareIndex"/>).</summary>
+    internal static readonly long[] ProfileTicks = new long[64];
+
+    /// <summary>The <see cref="ProfileTicks"/> slot for activation preparation.</summary>
+    internal const int ProfilePrepareIndex = 63;
+
     /// <summary>A matmul with its own pool of <paramref name="threads"/> threads.</summary>
     public MatMul(int maxTokens, int maxCols, int threads, bool needHalf, bool needBFloat)
         : this(maxTokens, maxCols, new WorkerPool(threads), needHalf, needBFloat) => _ownsPool = true;
@@ -61,6 +70,7 @@ internal sealed unsafe class MatMul : IDisposable
         if (tokens < 1 || tokens > _maxTokens || w.Cols > _maxCols) throw new ArgumentOutOfRangeException(nameof(tokens));
         if (x.Length < tokens * w.Cols || y.Length < tokens * w.Rows) throw new ArgumentException("Activation buffers are too small.");
         int cols = w.Cols;
+        long t0 = Profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         fixed (float* px = x)
         fixed (float* py = y)
         {
@@ -120,11 +130,14 @@ internal sealed unsafe class MatMul : IDisposable
                     _bf16Ready = true;
                     break;
             }
+            long t1 = Profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+            if (Profile) ProfileTicks[ProfilePrepareIndex] += t1 - t0;
             // 2. Rows in chunks across threads.
             int chunks = Math.Min(w.Rows, _threads == 1 ? 1 : _threads * 8);
             _rowWork.Set(new Job(w, (nint)px, (nint)py, tokens, this), w.Rows, chunks);
             try { _pool.Run(_rowWork, chunks); }
             finally { _rowWork.Clear(); }
+            if (Profile) ProfileTicks[(int)w.Type & 63] += System.Diagnostics.Stopwatch.GetTimestamp() - t1;
         }
     }
 

@@ -49,6 +49,44 @@ internal sealed class KvCache
         }
     }
 
+    /// <summary>
+    /// One head's attention for one query: <paramref name="output"/> = softmax(q·Kᵀ·scale)·V over positions
+    /// <paramref name="first"/>…first + count − 1 of <paramref name="layer"/>, the head's slice starting at
+    /// <paramref name="kvOffset"/> of each cached vector. <paramref name="scores"/> (count long) receives the weights;
+    /// <paramref name="scratch"/> (hd long) holds converted F16 rows. Both transformers attend through here, so their
+    /// results agree bit for bit.
+    /// </summary>
+    public unsafe void Attend(int layer, int first, int count, int kvOffset, int hd, ReadOnlySpan<float> q, float scale,
+        Span<float> scores, Span<float> output, Span<float> scratch)
+    {
+        scores = scores[..count];
+        output = output[..hd];
+        if (_k32 is null)
+        {
+            for (int j = 0; j < count; j++)
+                scores[j] = System.Numerics.Tensors.TensorPrimitives.Dot(q[..hd], Key(layer, first + j, kvOffset, hd, scratch)) * scale;
+            Kernels.Ops.Softmax(scores);
+            output.Clear();
+            for (int j = 0; j < count; j++)
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(Value(layer, first + j, kvOffset, hd, scratch), scores[j], output, output);
+            return;
+        }
+        if ((uint)kvOffset + (uint)hd > (uint)KvDim || q.Length < hd || (uint)count > (uint)Capacity || first < 0)
+            throw new ArgumentOutOfRangeException(nameof(count));
+        // Positions map to slots p mod capacity: at most two contiguous runs of slots.
+        int s0 = Slot(first), n1 = Math.Min(count, Capacity - s0);
+        long layerStart = (long)layer * Capacity * KvDim + kvOffset;
+        fixed (float* pk = _k32, pv = _v32!, pq = q, ps = scores, po = output)
+        {
+            Kernels.AttentionKernel.Scores(pq, pk + layerStart + (long)s0 * KvDim, KvDim, n1, hd, scale, ps);
+            if (n1 < count) Kernels.AttentionKernel.Scores(pq, pk + layerStart, KvDim, count - n1, hd, scale, ps + n1);
+            Kernels.Ops.Softmax(scores);
+            output.Clear();
+            Kernels.AttentionKernel.Accumulate(ps, pv + layerStart + (long)s0 * KvDim, KvDim, n1, hd, po);
+            if (n1 < count) Kernels.AttentionKernel.Accumulate(ps + n1, pv + layerStart, KvDim, count - n1, hd, po);
+        }
+    }
+
     /// <summary>Key of <paramref name="pos"/> for one layer, as floats (a view for F32, converted into <paramref name="scratch"/> for F16).</summary>
     public ReadOnlySpan<float> Key(int layer, int pos, int offset, int length, Span<float> scratch)
     {

@@ -169,15 +169,8 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
                 int pos = tokens[t].Position;
                 int first = o._window is int w ? Math.Max(0, pos - w + 1) : 0;
                 int count = pos - first + 1;
-                var q = o._q.AsSpan(t * c.Dim + h * hd, hd);
-                var scores = o._scores.AsSpan(h * o._maxCapacity, count);
-                for (int j = 0; j < count; j++)
-                    scores[j] = TensorPrimitives.Dot(q, cache.Key(Layer, first + j, kvOff, hd, tmp)) * scale;
-                Ops.Softmax(scores);
-                var outHead = o._ao.AsSpan(t * c.Dim + h * hd, hd);
-                outHead.Clear();
-                for (int j = 0; j < count; j++)
-                    TensorPrimitives.MultiplyAdd(cache.Value(Layer, first + j, kvOff, hd, tmp), scores[j], outHead, outHead);
+                cache.Attend(Layer, first, count, kvOff, hd, o._q.AsSpan(t * c.Dim + h * hd, hd), scale,
+                    o._scores.AsSpan(h * o._maxCapacity, count), o._ao.AsSpan(t * c.Dim + h * hd, hd), tmp);
             }
         }
     }

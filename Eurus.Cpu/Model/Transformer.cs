@@ -175,17 +175,8 @@ internal sealed unsafe class Transformer : IDisposable
                 int pos = _startPos + t;
                 int first = o._window is int w ? Math.Max(0, pos - w + 1) : 0;
                 int count = pos - first + 1;
-                var q = o._q.AsSpan(t * c.Dim + h * hd, hd);
-                var scores = o._scores.AsSpan(h * cache.Capacity, count);
-                for (int j = 0; j < count; j++)
-                    scores[j] = TensorPrimitives.Dot(q, cache.Key(_layer, first + j, kvOff, hd, tmp)) * scale;
-                Ops.Softmax(scores);
-                var outHead = o._ao.AsSpan(t * c.Dim + h * hd, hd);
-                outHead.Clear();
-                for (int j = 0; j < count; j++)
-                {
-                    TensorPrimitives.MultiplyAdd(cache.Value(_layer, first + j, kvOff, hd, tmp), scores[j], outHead, outHead);
-                }
+                cache.Attend(_layer, first, count, kvOff, hd, o._q.AsSpan(t * c.Dim + h * hd, hd), scale,
+                    o._scores.AsSpan(h * cache.Capacity, count), o._ao.AsSpan(t * c.Dim + h * hd, hd), tmp);
             }
         }
     }

@@ -36,12 +36,14 @@ public class KQuantForwardOracleTests
     /// differently (float sums in another order), llama.cpp and we agree to ~1e-6 × range; after one, the difference
     /// persists through the KV cache. The random-weight synthetic model amplifies such a flip more than the trained
     /// one (up to ~1.05e-2 × range observed), so it gets 2e-2, and must agree to 1e-4 × range on the first prompt —
-    /// which shows llama.cpp decodes the blocks our quantizer wrote exactly as we do.
+    /// which shows llama.cpp decodes the blocks our quantizer wrote exactly as we do. On the all-Q6_K file one such flip
+    /// happens at position 7 of the third prompt with the vectorised exponentials (|Δ|/range 2.5e-7 at position 6,
+    /// 3.4e-3 from position 7 on, 1.07e-2 at its peak; the failure message prints the run by position), hence 2e-2 there.
     /// </summary>
     [Theory]
     [InlineData("Q4_K_M", 1e-2)]
     [InlineData("Q5_K_M", 1e-2)]
-    [InlineData("Q6_K", 1e-2)]
+    [InlineData("Q6_K", 2e-2)]
     [InlineData("Q4_0-mix", 1e-2)]
     [InlineData("Q5_0-mix", 1e-2)]
     [InlineData("SYN-Q4_K_M-ours", 2e-2)]

@@ -46,19 +46,29 @@ internal static class Ops
     {
         if (x.IsEmpty) return;
         float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, x);
+        TensorPrimitives.Exp(x, x);
         float sum = 0;
-        for (int i = 0; i < x.Length; i++) { float e = MathF.Exp(x[i] - max); x[i] = e; sum += e; }
+        for (int i = 0; i < x.Length; i++) sum += x[i]; // in order, as before vectorising the exponentials
         TensorPrimitives.Multiply(x, 1f / sum, x);
     }
 
-    /// <summary>gate = silu(gate) · up.</summary>
+    /// <summary>gate = silu(gate) · up = gate / (1 + e^−gate) · up (vectorised, in chunks through a stack buffer).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SiluMul(Span<float> gate, ReadOnlySpan<float> up)
     {
-        for (int i = 0; i < gate.Length; i++)
+        if (up.Length < gate.Length) throw new ArgumentException("up is shorter than gate.", nameof(up));
+        Span<float> sigmoid = stackalloc float[1024];
+        for (int i = 0; i < gate.Length; i += sigmoid.Length)
         {
-            float g = gate[i];
-            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+            int n = Math.Min(sigmoid.Length, gate.Length - i);
+            var g = gate.Slice(i, n);
+            var s = sigmoid[..n];
+            TensorPrimitives.Negate(g, s);
+            TensorPrimitives.Exp(s, s);
+            TensorPrimitives.Add(s, 1f, s);
+            TensorPrimitives.Divide(g, s, g);
+            TensorPrimitives.Multiply(g, up.Slice(i, n), g);
         }
     }
 }

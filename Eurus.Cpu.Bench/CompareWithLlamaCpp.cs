@@ -46,7 +46,12 @@ internal static class CompareWithLlamaCpp
                 if (ticks[i] == 0) continue;
                 double sec = (double)ticks[i] / Stopwatch.Frequency;
                 sum += sec;
-                string name = i == Eurus.Cpu.Kernels.MatMul.ProfilePrepareIndex ? "prepare activations" : $"matmul {(Eurus.Cpu.Gguf.GgmlType)i}";
+                string name = i switch
+                {
+                    Eurus.Cpu.Kernels.MatMul.ProfilePrepareIndex => "prepare activations",
+                    Eurus.Cpu.Kernels.MatMul.ProfileAttentionIndex => "attention",
+                    _ => $"matmul {(Eurus.Cpu.Gguf.GgmlType)i}",
+                };
                 Console.Error.WriteLine($"profile pp{pp}: {name}: {sec * 1000:F0} ms ({sec / total:P0})");
             }
             Console.Error.WriteLine($"profile pp{pp}: everything else: {(total - sum) * 1000:F0} ms ({(total - sum) / total:P0}) of {total * 1000:F0} ms");

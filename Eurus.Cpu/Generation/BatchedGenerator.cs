@@ -274,7 +274,7 @@ public sealed class BatchedGenerator : IDisposable
                 {
                     _queue.Remove(node);
                     var c = _model.Config;
-                    free.Cache ??= new KvCache(c.Layers, c.KvDim, _capacity, _model.Options.KvCacheType);
+                    free.Cache ??= new KvCache(c.Layers, c.KvDim, _capacity, _model.Options.KvCacheType, c.HeadDim);
                     free.Sequence = s;
                     s.Slot = free;
                     s.Clock.Start();

@@ -29,7 +29,7 @@ public sealed class InferenceSession : IDisposable
         int batch = Math.Min(model.Options.BatchSize, model.ContextLength);
         _window = model.SlidingWindow is int w && w < model.ContextLength ? w : null;
         int capacity = _window is int win ? Math.Min(model.ContextLength, win + batch) : model.ContextLength;
-        _cache = new KvCache(c.Layers, c.KvDim, capacity, model.Options.KvCacheType);
+        _cache = new KvCache(c.Layers, c.KvDim, capacity, model.Options.KvCacheType, c.HeadDim);
         _transformer = new Transformer(c, model.Weights, batch, capacity, model.Options.Threads, _window);
         _tokens.Capacity = model.ContextLength; // the conversation never outgrows the context: no regrowth while decoding
     }

@@ -39,6 +39,9 @@ internal sealed unsafe class MatMul : IDisposable
     /// <summary>The <see cref="ProfileTicks"/> slot for activation preparation.</summary>
     internal const int ProfilePrepareIndex = 63;
 
+    /// <summary>The <see cref="ProfileTicks"/> slot the transformer adds its attention time to.</summary>
+    internal const int ProfileAttentionIndex = 62;
+
     /// <summary>A matmul with its own pool of <paramref name="threads"/> threads.</summary>
     public MatMul(int maxTokens, int maxCols, int threads, bool needHalf, bool needBFloat)
         : this(maxTokens, maxCols, new WorkerPool(threads), needHalf, needBFloat) => _ownsPool = true;

@@ -116,9 +116,11 @@ internal sealed unsafe class Transformer : IDisposable
             }
 
             // Grouped-query attention over the cache, heads in parallel (each head runs the batch's tokens in order).
+            long a0 = MatMul.Profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             _attend.Set(cache, l, startPos, n);
             try { _pool.Run(_attend, _c.Heads); }
             finally { _attend.Clear(); }
+            if (MatMul.Profile) MatMul.ProfileTicks[MatMul.ProfileAttentionIndex] += System.Diagnostics.Stopwatch.GetTimestamp() - a0;
 
             // Output projection and residual.
             _mm.Multiply(L.Wo, _ao, n, _xb);

@@ -32,7 +32,8 @@ public unsafe class MatMulTests
         int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
         var file = new byte[rowBytes * rows];
         for (int r = 0; r < rows; r++) RowCodec.Encode(type, wf.AsSpan(r * cols, cols), file.AsSpan(r * rowBytes, rowBytes));
-        foreach (int tokens in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9 })
+        // 67 tokens: more than one chunk of MatMul.TokenBlock, with a tail of three.
+        foreach (int tokens in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, MatMul.TokenBlock + 3 })
             foreach (int threads in new[] { 1, 2 })
             {
                 var x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
@@ -40,7 +41,7 @@ public unsafe class MatMulTests
                 fixed (byte* p = file)
                 {
                     using var packed = type is GgmlType.Q4_0 or GgmlType.Q8_0 ? PackedMatrix.FromBlocks(type, rows, cols, file) : null;
-                    using var mm = new MatMul(9, cols, threads, needHalf: true, needBFloat: true);
+                    using var mm = new MatMul(Math.Max(9, tokens), cols, threads, needHalf: true, needBFloat: true);
                     mm.Multiply(new WeightMatrix(p, type, rows, cols, packed), x, tokens, y);
                     // Each token of a batch equals that token multiplied alone (decoding), bit for bit.
                     for (int t = 0; t < tokens; t++)

@@ -184,10 +184,22 @@ internal sealed unsafe class MatMul : IDisposable
         public void Execute(int t) => _acts!.PrepareToken(new ReadOnlySpan<float>((float*)_x + (long)t * _cols, _cols), t, _vnni);
     }
 
+    /// <summary>Tokens per chunk of <see cref="Job.Run"/> (see there).</summary>
+    internal const int TokenBlock = 64;
+
     private readonly struct Job(WeightMatrix w, nint x, nint y, int tokens, MatMul owner)
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int rowStart, int rowEnd)
+        {
+            // Tokens in chunks: a chunk's prepared activations stay in L2 while the rows stream past (a 512-token
+            // prompt's are 2–7 MB); each weight row is then read once per chunk instead of once per multiply.
+            for (int c0 = 0; c0 < tokens; c0 += TokenBlock)
+                RunChunk(rowStart, rowEnd, c0, Math.Min(tokens, c0 + TokenBlock));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void RunChunk(int rowStart, int rowEnd, int tFirst, int tEnd)
         {
             int cols = w.Cols, rows = w.Rows, blocks = cols / 32;
             float* px = (float*)x, py = (float*)y;
@@ -198,12 +210,12 @@ internal sealed unsafe class MatMul : IDisposable
             for (int r0 = rowStart; r0 < rowEnd; r0 += RowBlock)
             {
                 int r1 = Math.Min(r0 + RowBlock, rowEnd);
-                int t = 0;
+                int t = tFirst;
                 if (packed is { Interleaved: true })
                 {
                     // AVX-VNNI: two rows × four tokens; a block's odd last row and the last tokens go row by row.
                     bool q4 = w.Type == GgmlType.Q4_0;
-                    for (; t + 4 <= tokens; t += 4)
+                    for (; t + 4 <= tEnd; t += 4)
                     {
                         int r = r0;
                         for (; r + 1 < r1; r += 2)
@@ -221,7 +233,7 @@ internal sealed unsafe class MatMul : IDisposable
                                     ? VnniDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(k))
                                     : VnniDot.Q8(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(k));
                     }
-                    for (; t < tokens; t++)
+                    for (; t < tEnd; t++)
                         for (int r = r0; r < r1; r++)
                             py[(long)t * rows + r] = q4
                                 ? VnniDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(t))
@@ -230,7 +242,7 @@ internal sealed unsafe class MatMul : IDisposable
                 }
                 if (packed is not null && PackedGemm.Supported)
                 {
-                    for (; t + 4 <= tokens; t += 4)
+                    for (; t + 4 <= tEnd; t += 4)
                         for (int r = r0; r < r1; r++)
                         {
                             if (w.Type == GgmlType.Q4_0 && r + 1 < r1)
@@ -246,7 +258,7 @@ internal sealed unsafe class MatMul : IDisposable
                                 PackedGemm.Q8Tile4(packed.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);
                         }
                     // Two or three tokens left (or a server step decoding two or three sequences): two-token tiles.
-                    for (; t + 2 <= tokens; t += 2)
+                    for (; t + 2 <= tEnd; t += 2)
                         for (int r = r0; r < r1; r++)
                         {
                             if (w.Type == GgmlType.Q4_0 && r + 1 < r1)
@@ -265,40 +277,40 @@ internal sealed unsafe class MatMul : IDisposable
                 if (w.Q4K is { } q4k)
                 {
                     // AVX-VNNI Q4_K: two rows × four tokens, then row by row.
-                    for (; t + 4 <= tokens; t += 4)
+                    for (; t + 4 <= tEnd; t += 4)
                     {
                         int r = r0;
                         for (; r + 1 < r1; r += 2) VnniKQuant.Q4KTile2x4(q4k, r, owner._q8k!, t, py + (long)t * rows + r, rows);
                         for (; r < r1; r++)
                             for (int k = t; k < t + 4; k++) py[(long)k * rows + r] = VnniKQuant.Q4K(q4k, r, owner._q8k!, k);
                     }
-                    for (; t < tokens; t++)
+                    for (; t < tEnd; t++)
                         for (int r = r0; r < r1; r++) py[(long)t * rows + r] = VnniKQuant.Q4K(q4k, r, owner._q8k!, t);
                     continue;
                 }
                 if (w.Q6K is { } q6k)
                 {
-                    for (; t + 4 <= tokens; t += 4)
+                    for (; t + 4 <= tEnd; t += 4)
                     {
                         int r = r0;
                         for (; r + 1 < r1; r += 2) VnniKQuant.Q6KTile2x4(q6k, r, owner._q8k!, t, py + (long)t * rows + r, rows);
                         for (; r < r1; r++)
                             for (int k = t; k < t + 4; k++) py[(long)k * rows + r] = VnniKQuant.Q6K(q6k, r, owner._q8k!, k);
                     }
-                    for (; t < tokens; t++)
+                    for (; t < tEnd; t++)
                         for (int r = r0; r < r1; r++) py[(long)t * rows + r] = VnniKQuant.Q6K(q6k, r, owner._q8k!, t);
                     continue;
                 }
                 if (KQuantDot.Handles(w.Type) && KQuantTile.Supported && !KQuantTile.Disabled)
                 {
-                    for (; t + 8 <= tokens; t += 8)
+                    for (; t + 8 <= tEnd; t += 8)
                         for (int r = r0; r < r1; r++)
                             KQuantTile.Tile8(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!, t, py + (long)t * rows + r, rows);
-                    for (; t + 4 <= tokens; t += 4)
+                    for (; t + 4 <= tEnd; t += 4)
                         for (int r = r0; r < r1; r++)
                             KQuantTile.Tile4(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!, t, py + (long)t * rows + r, rows);
                 }
-                for (; t < tokens; t++)
+                for (; t < tEnd; t++)
                 for (int r = r0; r < r1; r++)
                 {
                     py[(long)t * rows + r] = w.Type switch

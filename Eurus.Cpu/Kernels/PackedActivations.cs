@@ -13,7 +13,8 @@ namespace Eurus.Cpu.Kernels;
 /// with their negations (NX8) and each block's scale repeated eight times (D8), for the AVX-512 sign trick.
 /// For <see cref="VnniDot"/> (interleaved weights): the values in VNNI group order (XV: in each group of eight blocks,
 /// 32-byte vector k holds elements 4k…4k+3 of block i in int32 lane i; blocks after the last whole group in order) and
-/// per block 8·Σx and 128·Σx (Bias8, Bias128), the offsets of Q4_0's unsigned nibbles and Q8_0's +128 weights.
+/// per block −8·Σx and −128·Σx (Start8, Start128: where a block's integer sum starts, removing the offsets of Q4_0's
+/// unsigned nibbles and Q8_0's +128 weights).
 /// </summary>
 internal sealed unsafe class PackedActivations : IDisposable
 {
@@ -26,7 +27,7 @@ internal sealed unsafe class PackedActivations : IDisposable
     private sbyte* _x8, _nx8;
     private float* _d8;
     private sbyte* _xv;
-    private int* _bias8, _bias128;
+    private int* _start8, _start128;
 
     /// <summary>Pointers to one token's prepared activations.</summary>
     public readonly struct Token
@@ -41,8 +42,8 @@ internal sealed unsafe class PackedActivations : IDisposable
         public sbyte* NX8 { get; init; }
         public float* D8 { get; init; }
         public sbyte* XV { get; init; }
-        public int* Bias8 { get; init; }
-        public int* Bias128 { get; init; }
+        public int* Start8 { get; init; }
+        public int* Start128 { get; init; }
     }
 
     public PackedActivations(int maxTokens, int maxCols)
@@ -61,8 +62,8 @@ internal sealed unsafe class PackedActivations : IDisposable
         _nx8 = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
         _d8 = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
         _xv = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
-        _bias8 = (int*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
-        _bias128 = (int*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
+        _start8 = (int*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
+        _start128 = (int*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
     }
 
     /// <summary>Bytes from one token's X8 (and NX8, D8) to the next token's: 32 bytes per block in each array.</summary>
@@ -126,8 +127,8 @@ internal sealed unsafe class PackedActivations : IDisposable
                 {
                     int sum = 0;
                     for (int j = 0; j < 32; j++) sum += q[j];
-                    _bias8[i] = 8 * sum;
-                    _bias128[i] = 128 * sum;
+                    _start8[i] = -8 * sum;
+                    _start128[i] = -128 * sum;
                     // Block b's element 4k + j goes to vector k, lane b mod 8, byte j of its group; tail blocks stay in order.
                     long row = (long)t * nb * 32;
                     if (b < nb / VnniDot.GroupBlocks * VnniDot.GroupBlocks)
@@ -147,7 +148,7 @@ internal sealed unsafe class PackedActivations : IDisposable
         return new Token
         {
             D = _d + i, D16 = _d16 + i * 4, Bias = _bias + i * 4, Lo = _lo + i * 16, Hi = _hi + i * 16, X16 = _x16 + i * 32,
-            X8 = _x8 + i * 32, NX8 = _nx8 + i * 32, D8 = _d8 + i * 8, XV = _xv + i * 32, Bias8 = _bias8 + i, Bias128 = _bias128 + i,
+            X8 = _x8 + i * 32, NX8 = _nx8 + i * 32, D8 = _d8 + i * 8, XV = _xv + i * 32, Start8 = _start8 + i, Start128 = _start128 + i,
         };
     }
 
@@ -164,8 +165,8 @@ internal sealed unsafe class PackedActivations : IDisposable
         NativeMemory.AlignedFree(_nx8);
         NativeMemory.AlignedFree(_d8);
         NativeMemory.AlignedFree(_xv);
-        NativeMemory.AlignedFree(_bias8);
-        NativeMemory.AlignedFree(_bias128);
+        NativeMemory.AlignedFree(_start8);
+        NativeMemory.AlignedFree(_start128);
         _d = null;
     }
 }

@@ -83,7 +83,6 @@ internal sealed unsafe class Q4KPacked : IDisposable
 
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)
     {
-        byte* v = stackalloc byte[256];
         fixed (byte* s = src)
         {
             for (long i = 0, n = (long)rows * SuperBlocks; i < n; i++)
@@ -95,16 +94,17 @@ internal sealed unsafe class Q4KPacked : IDisposable
                 var (sc, mn) = KQuantDot.UnpackScales(b + KQuantDot.Q4Scales);
                 *(ulong*)(ScMin + dst * 16) = sc;
                 *(ulong*)(ScMin + dst * 16 + 8) = mn;
-                // Quant e of sub-block j: the low (j even) or high (j odd) nibble of byte 32·(j/2) + e.
+                // Quant e of sub-block j is the low (j even) or high (j odd) nibble of byte 32·(j/2) + e; four bytes at a
+                // time: lane j of vector k takes quants 4k…4k+3 (low nibbles) and 16+4k…16+4k+3 (high nibbles).
                 byte* q = b + KQuantDot.Q4Qs;
-                for (int j = 0; j < 8; j++)
-                    for (int e = 0; e < 32; e++)
-                        v[j * 32 + e] = (byte)((j & 1) == 0 ? q[32 * (j >> 1) + e] & 0x0F : q[32 * (j >> 1) + e] >> 4);
                 byte* o = Qs + dst * 128;
-                for (int k = 0; k < 4; k++)
-                    for (int j = 0; j < 8; j++)
-                        for (int m = 0; m < 4; m++)
-                            o[k * 32 + j * 4 + m] = (byte)(v[j * 32 + 4 * k + m] | (v[j * 32 + 16 + 4 * k + m] << 4));
+                for (int p = 0; p < 4; p++)
+                    for (int k = 0; k < 4; k++)
+                    {
+                        uint lo = *(uint*)(q + 32 * p + 4 * k), hi = *(uint*)(q + 32 * p + 16 + 4 * k);
+                        *(uint*)(o + k * 32 + 8 * p) = (lo & 0x0F0F0F0Fu) | ((hi & 0x0F0F0F0Fu) << 4);
+                        *(uint*)(o + k * 32 + 8 * p + 4) = ((lo >> 4) & 0x0F0F0F0Fu) | (hi & 0xF0F0F0F0u);
+                    }
             }
         }
     }

@@ -84,6 +84,7 @@ internal sealed unsafe class Q6KPacked : IDisposable
 
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)
     {
+        byte* tmp = stackalloc byte[256];
         fixed (byte* s = src)
         {
             for (long i = 0, n = (long)rows * SuperBlocks; i < n; i++)
@@ -92,13 +93,23 @@ internal sealed unsafe class Q6KPacked : IDisposable
                 long dst = (long)firstRow * SuperBlocks + i;
                 D[dst] = *(ushort*)((byte*)blk + KQuantDot.Q6D);
                 for (int j = 0; j < 16; j++) Scales[dst * 16 + j] = blk->Scales[j];
+                // The six-bit quants in element order (as KQuantReference.Q6), then element e = 128·g + 16·i + 4·k + m
+                // to group g, vector k, lane i, byte m, four bytes at a time.
+                byte* ql = (byte*)blk, qh = (byte*)blk + KQuantDot.Q6Qh;
+                for (int h = 0; h < 2; h++)
+                    for (int l = 0; l < 32; l++)
+                    {
+                        int a = ql[64 * h + l], c = ql[64 * h + l + 32], bits = qh[32 * h + l];
+                        tmp[128 * h + l] = (byte)((a & 0xF) | ((bits & 3) << 4));
+                        tmp[128 * h + l + 32] = (byte)((c & 0xF) | (((bits >> 2) & 3) << 4));
+                        tmp[128 * h + l + 64] = (byte)((a >> 4) | (((bits >> 4) & 3) << 4));
+                        tmp[128 * h + l + 96] = (byte)((c >> 4) | (((bits >> 6) & 3) << 4));
+                    }
                 byte* o = Qs + dst * 256;
-                // Element e = 128·g + 16·i + 4·k + m → group g, vector k, lane i, byte m.
-                for (int e = 0; e < 256; e++)
-                {
-                    int g = e >> 7, i16 = (e >> 4) & 7, k = (e >> 2) & 3, m = e & 3;
-                    o[g * 128 + k * 32 + i16 * 4 + m] = (byte)KQuantReference.Q6(blk, e);
-                }
+                for (int g = 0; g < 2; g++)
+                    for (int i16 = 0; i16 < 8; i16++)
+                        for (int k = 0; k < 4; k++)
+                            *(uint*)(o + g * 128 + k * 32 + i16 * 4) = *(uint*)(tmp + 128 * g + 16 * i16 + 4 * k);
             }
         }
     }

@@ -15,8 +15,8 @@ namespace Eurus.Cpu.Kernels;
 /// consecutive values of block i. Eight <c>VPDPBUSD</c> then leave lane i holding block i's whole integer sum, so the
 /// float work — the −8 (Q4_0) or −128 (Q8_0) offset, the int→float conversion and the d_w·d_x scale — is done once per
 /// eight blocks instead of once per block. Q4_0 nibbles are unsigned (0–15); Q8_0 weights are stored +128 (0–255); the
-/// offset times Σx (<see cref="PackedActivations.Token.Bias8"/>, <see cref="PackedActivations.Token.Bias128"/>) is
-/// subtracted as an integer, so each block's sum is exact. Blocks after the last whole group stay in the file's order
+/// offset times Σx is where each block's integer sum starts (<see cref="PackedActivations.Token.Start8"/>,
+/// <see cref="PackedActivations.Token.Start128"/>), so each block's sum is exact. Blocks after the last whole group stay in the file's order
 /// and go through the scalar tail.
 /// </para>
 /// <para>
@@ -57,9 +57,9 @@ internal static unsafe class VnniDot
     private static Vector256<float> Scale(Vector256<int> sum, Vector256<float> dw, float* dx, Vector256<float> acc) =>
         Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), dw * Vector256.Load(dx), acc);
 
-    /// <summary>A group's starting integer sums: minus the offset times Σx of each block.</summary>
+    /// <summary>A group's starting integer sums: minus the offset times Σx of each block (prepared with the activations).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Start(int* bias) => Vector256<int>.Zero - Vector256.Load(bias);
+    private static Vector256<int> Start(int* start) => Vector256.Load(start);
 
     // ---------------------------------------------------------------- Q4_0
 
@@ -71,7 +71,7 @@ internal static unsafe class VnniDot
         var m = Vector256.Create((byte)0x0F);
         var acc = Vector256<float>.Zero;
         sbyte* xv = x.XV;
-        int* bias = x.Bias8;
+        int* bias = x.Start8;
         float* dx = x.D;
         for (int g = 0; g < groups; g++)
         {
@@ -104,7 +104,7 @@ internal static unsafe class VnniDot
         {
             byte* q = wq + b * 16;
             sbyte* v = x.XV + b * 32;
-            int isum = -x.Bias8[b];
+            int isum = x.Start8[b];
             for (int j = 0; j < 16; j++) isum += (q[j] & 0x0F) * v[j] + (q[j] >> 4) * v[16 + j];
             sum += isum * (HalfTable.ToSingle(ws[b]) * x.D[b]);
         }
@@ -123,7 +123,7 @@ internal static unsafe class VnniDot
         var x2 = acts.For(t0 + 2);
         var x3 = acts.For(t0 + 3);
         sbyte* v0 = x0.XV, v1 = x1.XV, v2 = x2.XV, v3 = x3.XV;
-        int* b0 = x0.Bias8, b1 = x1.Bias8, b2 = x2.Bias8, b3 = x3.Bias8;
+        int* b0 = x0.Start8, b1 = x1.Start8, b2 = x2.Start8, b3 = x3.Start8;
         float* d0 = x0.D, d1 = x1.D, d2 = x2.D, d3 = x3.D;
         int groups = blocks / GroupBlocks;
         var m = Vector256.Create((byte)0x0F);
@@ -183,7 +183,7 @@ internal static unsafe class VnniDot
         int groups = blocks / GroupBlocks;
         var acc = Vector256<float>.Zero;
         sbyte* xv = x.XV;
-        int* bias = x.Bias128;
+        int* bias = x.Start128;
         float* dx = x.D;
         for (int g = 0; g < groups; g++)
         {
@@ -230,7 +230,7 @@ internal static unsafe class VnniDot
         var x2 = acts.For(t0 + 2);
         var x3 = acts.For(t0 + 3);
         sbyte* v0 = x0.XV, v1 = x1.XV, v2 = x2.XV, v3 = x3.XV;
-        int* b0 = x0.Bias128, b1 = x1.Bias128, b2 = x2.Bias128, b3 = x3.Bias128;
+        int* b0 = x0.Start128, b1 = x1.Start128, b2 = x2.Start128, b3 = x3.Start128;
         float* d0 = x0.D, d1 = x1.D, d2 = x2.D, d3 = x3.D;
         int groups = blocks / GroupBlocks;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;

@@ -184,8 +184,9 @@ internal sealed unsafe class MatMul : IDisposable
         public void Execute(int t) => _acts!.PrepareToken(new ReadOnlySpan<float>((float*)_x + (long)t * _cols, _cols), t, _vnni);
     }
 
-    /// <summary>Tokens per chunk of <see cref="Job.Run"/> (see there).</summary>
-    internal const int TokenBlock = 64;
+    /// <summary>Tokens per chunk of <see cref="Job.Run"/> (see there); benchmarks may set EURUS_TOKEN_BLOCK to compare.</summary>
+    internal static readonly int TokenBlock =
+        int.TryParse(Environment.GetEnvironmentVariable("EURUS_TOKEN_BLOCK"), out int tb) && tb >= 4 ? tb : 64;
 
     private readonly struct Job(WeightMatrix w, nint x, nint y, int tokens, MatMul owner)
     {

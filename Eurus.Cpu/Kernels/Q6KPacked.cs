@@ -56,23 +56,7 @@ internal sealed unsafe class Q6KPacked : IDisposable
         var m = new Q6KPacked(rows, cols);
         try
         {
-            int rowBytes = (int)GgmlTypeInfo.RowBytes(GgmlType.Q6_K, cols);
-            int chunkRows = Math.Max(1, (1 << 22) / rowBytes);
-            var buffer = new byte[chunkRows * rowBytes];
-            for (int r = 0; r < rows; r += chunkRows)
-            {
-                int n = Math.Min(chunkRows, rows - r);
-                var span = buffer.AsSpan(0, n * rowBytes);
-                long at = offset + (long)r * rowBytes;
-                int read = 0;
-                while (read < span.Length)
-                {
-                    int got = RandomAccess.Read(handle, span[read..], at + read);
-                    if (got <= 0) throw new EndOfStreamException($"the file ended while reading weights at {at + read}.");
-                    read += got;
-                }
-                m.Fill(r, n, span);
-            }
+            TensorChunks.Read(handle, offset, (int)GgmlTypeInfo.RowBytes(GgmlType.Q6_K, cols), rows, m.Fill);
             return m;
         }
         catch

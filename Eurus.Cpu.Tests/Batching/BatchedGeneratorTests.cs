@@ -60,7 +60,9 @@ public class BatchedGeneratorTests
     [Fact]
     public async Task FullQueueIsRefusedAndCancellationFreesTheSlot()
     {
-        using var model = EurusModel.Load(TestPaths.Q8, new ModelOptions { Threads = 1, ContextLength = 256 });
+        // A long context: on the demo model (256 positions) a consumer starved by a busy machine could see the running
+        // stream end with ContextFull before its cancellation arrived.
+        using var model = EurusModel.Load(Forward.TestModels.SyntheticLongContext, new ModelOptions { Threads = 1 });
         using var gen = new BatchedGenerator(model, new BatchedGeneratorOptions { MaxSequences = 1, QueueCapacity = 1 });
         var endless = new SamplingSettings { Seed = 1, MaxTokens = 100_000, StopAtEos = false };
         var prompt = model.Tokenizer.Encode("And God said");

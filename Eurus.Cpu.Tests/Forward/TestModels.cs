@@ -39,6 +39,16 @@ internal static class TestModels
         WeightType = type, Seed = 42, VocabularyFrom = TestPaths.Q8,
     }));
 
+    /// <summary>
+    /// A small synthetic model with a 32768-token context: a stream that must still be running when the test cancels it
+    /// cannot end by filling its context first, however long the test's thread is starved.
+    /// </summary>
+    public static string SyntheticLongContext => Make("synthetic-long-context.gguf", p => SyntheticModel.Write(p, new SyntheticModelOptions
+    {
+        Dim = 64, Layers = 2, Heads = 4, KvHeads = 2, FeedForward = 128, ContextLength = 32768,
+        WeightType = GgmlType.Q8_0, Seed = 3, VocabularyFrom = TestPaths.Q8,
+    }));
+
     /// <summary>A synthetic model whose file declares a sliding window of 8.</summary>
     public static string SyntheticWindow => Make("synthetic-window.gguf", p => SyntheticModel.Write(p, new SyntheticModelOptions
     {

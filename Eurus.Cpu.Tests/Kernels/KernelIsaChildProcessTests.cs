@@ -15,6 +15,7 @@ public class KernelIsaChildProcessTests
 
     public static TheoryData<string, string, string> Configurations() => new()
     {
+        { "DOTNET_EnableGFNI", "0", (AvxVnni.IsSupported ? "vnni," : "") + (Avx512BW.IsSupported ? "avx512," : "") + (Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : "v128,scalar") },
         { "DOTNET_EnableAVXVNNI", "0", (Avx512BW.IsSupported ? "avx512," : "") + (Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : "v128,scalar") },
         { "DOTNET_EnableAVX512", "0", Vnni + (Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : "v128,scalar") },
         { "DOTNET_EnableAVX2", "0", "v128,scalar" },

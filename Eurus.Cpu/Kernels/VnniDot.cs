@@ -32,6 +32,12 @@ internal static unsafe class VnniDot
     /// <summary>Tests and benchmarks switch the VNNI layout off to reach the other paths.</summary>
     internal static bool Disabled { get; set; }
 
+    /// <summary>
+    /// The GF(2) affine matrix (GFNI <c>GF2P8AFFINEQB</c>) that shifts each byte right by four: output bit i takes input
+    /// bit i + 4 (matrix byte 7 − i = 1 &lt;&lt; (i + 4)) for i &lt; 4, and 0 above — a Q4 high nibble in one instruction.
+    /// </summary>
+    internal const ulong ShiftRight4 = 0x1020408000000000UL;
+
     /// <summary>Blocks per interleaved group.</summary>
     public const int GroupBlocks = 8;
 
@@ -50,7 +56,10 @@ internal static unsafe class VnniDot
     private static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) => AvxVnni.MultiplyWideningAndAdd(acc, w, Vector256.Load(x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> High(Vector256<byte> p, Vector256<byte> mask) => Vector256.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask;
+    private static Vector256<byte> High(Vector256<byte> p, Vector256<byte> mask) =>
+        Gfni.V256.IsSupported
+            ? Gfni.V256.GaloisFieldAffineTransform(p, Vector256.Create(VnniDot.ShiftRight4).AsByte(), 0) // one instruction
+            : Vector256.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask;
 
     /// <summary>acc += float(sum) · d_w · d_x for one group of eight blocks (the sums start from −bias).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -214,31 +214,8 @@ internal sealed unsafe class MatMul : IDisposable
                 int t = tFirst;
                 if (packed is { Interleaved: true })
                 {
-                    // AVX-VNNI: two rows × four tokens; a block's odd last row and the last tokens go row by row.
-                    bool q4 = w.Type == GgmlType.Q4_0;
-                    for (; t + 4 <= tEnd; t += 4)
-                    {
-                        int r = r0;
-                        for (; r + 1 < r1; r += 2)
-                        {
-                            if (q4)
-                                VnniDot.Q4Tile2x4(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1),
-                                    blocks, owner._packedX, t, py + (long)t * rows + r, rows);
-                            else
-                                VnniDot.Q8Tile2x4(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1),
-                                    blocks, owner._packedX, t, py + (long)t * rows + r, rows);
-                        }
-                        for (; r < r1; r++)
-                            for (int k = t; k < t + 4; k++)
-                                py[(long)k * rows + r] = q4
-                                    ? VnniDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(k))
-                                    : VnniDot.Q8(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(k));
-                    }
-                    for (; t < tEnd; t++)
-                        for (int r = r0; r < r1; r++)
-                            py[(long)t * rows + r] = q4
-                                ? VnniDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(t))
-                                : VnniDot.Q8(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(t));
+                    if (w.Type == GgmlType.Q4_0) RunVnni(new Q4_0Vnni(packed, blocks, owner._packedX), r0, r1, t, tEnd, py, rows);
+                    else RunVnni(new Q8_0Vnni(packed, blocks, owner._packedX), r0, r1, t, tEnd, py, rows);
                     continue;
                 }
                 if (packed is not null && PackedGemm.Supported)
@@ -277,29 +254,12 @@ internal sealed unsafe class MatMul : IDisposable
                 }
                 if (w.Q4K is { } q4k)
                 {
-                    // AVX-VNNI Q4_K: two rows × four tokens, then row by row.
-                    for (; t + 4 <= tEnd; t += 4)
-                    {
-                        int r = r0;
-                        for (; r + 1 < r1; r += 2) VnniKQuant.Q4KTile2x4(q4k, r, owner._q8k!, t, py + (long)t * rows + r, rows);
-                        for (; r < r1; r++)
-                            for (int k = t; k < t + 4; k++) py[(long)k * rows + r] = VnniKQuant.Q4K(q4k, r, owner._q8k!, k);
-                    }
-                    for (; t < tEnd; t++)
-                        for (int r = r0; r < r1; r++) py[(long)t * rows + r] = VnniKQuant.Q4K(q4k, r, owner._q8k!, t);
+                    RunVnni(new Q4KVnni(q4k, owner._q8k!), r0, r1, t, tEnd, py, rows);
                     continue;
                 }
                 if (w.Q6K is { } q6k)
                 {
-                    for (; t + 4 <= tEnd; t += 4)
-                    {
-                        int r = r0;
-                        for (; r + 1 < r1; r += 2) VnniKQuant.Q6KTile2x4(q6k, r, owner._q8k!, t, py + (long)t * rows + r, rows);
-                        for (; r < r1; r++)
-                            for (int k = t; k < t + 4; k++) py[(long)k * rows + r] = VnniKQuant.Q6K(q6k, r, owner._q8k!, k);
-                    }
-                    for (; t < tEnd; t++)
-                        for (int r = r0; r < r1; r++) py[(long)t * rows + r] = VnniKQuant.Q6K(q6k, r, owner._q8k!, t);
+                    RunVnni(new Q6KVnni(q6k, owner._q8k!), r0, r1, t, tEnd, py, rows);
                     continue;
                 }
                 if (KQuantDot.Handles(w.Type) && KQuantTile.Supported && !KQuantTile.Disabled)
@@ -327,6 +287,57 @@ internal sealed unsafe class MatMul : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// AVX-VNNI rows of one row block: two rows × four tokens, then a block's odd last row and the last tokens one at a
+    /// time (the tiles equal the row kernel bit for bit). Generic over the kernel struct, so each type gets its own copy
+    /// with the calls inlined.
+    /// </summary>
+    private static void RunVnni<TKernel>(TKernel k, int r0, int r1, int t, int tEnd, float* py, int rows) where TKernel : struct, IVnniKernel
+    {
+        for (; t + 4 <= tEnd; t += 4)
+        {
+            int r = r0;
+            for (; r + 1 < r1; r += 2) k.Tile(r, t, py + (long)t * rows + r, rows);
+            for (; r < r1; r++)
+                for (int j = t; j < t + 4; j++) py[(long)j * rows + r] = k.Row(r, j);
+        }
+        for (; t < tEnd; t++)
+            for (int r = r0; r < r1; r++) py[(long)t * rows + r] = k.Row(r, t);
+    }
+
+    /// <summary>A two-row × four-token tile writing y[t·stride + r], and the one-token row kernel it equals.</summary>
+    private interface IVnniKernel
+    {
+        void Tile(int row, int t, float* y, long stride);
+        float Row(int row, int t);
+    }
+
+    private readonly struct Q4_0Vnni(PackedMatrix m, int blocks, PackedActivations x) : IVnniKernel
+    {
+        public void Tile(int row, int t, float* y, long stride) =>
+            VnniDot.Q4Tile2x4(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
+        public float Row(int row, int t) => VnniDot.Q4(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
+    }
+
+    private readonly struct Q8_0Vnni(PackedMatrix m, int blocks, PackedActivations x) : IVnniKernel
+    {
+        public void Tile(int row, int t, float* y, long stride) =>
+            VnniDot.Q8Tile2x4(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
+        public float Row(int row, int t) => VnniDot.Q8(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
+    }
+
+    private readonly struct Q4KVnni(Q4KPacked m, KQuantActivations x) : IVnniKernel
+    {
+        public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q4KTile2x4(m, row, x, t, y, stride);
+        public float Row(int row, int t) => VnniKQuant.Q4K(m, row, x, t);
+    }
+
+    private readonly struct Q6KVnni(Q6KPacked m, KQuantActivations x) : IVnniKernel
+    {
+        public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q6KTile2x4(m, row, x, t, y, stride);
+        public float Row(int row, int t) => VnniKQuant.Q6K(m, row, x, t);
     }
 
     // Token t's row of a pinned activation array.

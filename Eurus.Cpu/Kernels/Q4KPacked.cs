@@ -37,6 +37,8 @@ internal sealed unsafe class Q4KPacked : IDisposable
     /// <summary>Scales then mins, one byte each, [rows × super-blocks × 16].</summary>
     public byte* ScMin { get; private set; }
 
+    public long Bytes => (long)Rows * SuperBlocks * (128 + 4 + 16);
+
     public byte* RowQs(int row) => Qs + (long)row * SuperBlocks * 128;
     public ushort* RowHalves(int row) => Halves + (long)row * SuperBlocks * 2;
     public byte* RowScMin(int row) => ScMin + (long)row * SuperBlocks * 16;

@@ -36,7 +36,7 @@ internal static unsafe class VnniDot
     /// The GF(2) affine matrix (GFNI <c>GF2P8AFFINEQB</c>) that shifts each byte right by four: output bit i takes input
     /// bit i + 4 (matrix byte 7 − i = 1 &lt;&lt; (i + 4)) for i &lt; 4, and 0 above — a Q4 high nibble in one instruction.
     /// </summary>
-    internal const ulong ShiftRight4 = 0x1020408000000000UL;
+    private const ulong ShiftRight4 = 0x1020408000000000UL;
 
     /// <summary>Blocks per interleaved group.</summary>
     public const int GroupBlocks = 8;
@@ -52,14 +52,39 @@ internal static unsafe class VnniDot
         return (magnitude.AsUInt32() | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
     }
 
+    /// <summary>acc += the eight lane sums of four u8 × s8 products (<c>VPDPBUSD</c>) of weights and 32 activation bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) => AvxVnni.MultiplyWideningAndAdd(acc, w, Vector256.Load(x));
+    internal static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) => AvxVnni.MultiplyWideningAndAdd(acc, w, Vector256.Load(x));
 
+    /// <summary>The high nibble of every byte (Q4 quants 16–31 of a block in the interleaved layouts).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> High(Vector256<byte> p, Vector256<byte> mask) =>
+    internal static Vector256<byte> High(Vector256<byte> p, Vector256<byte> mask) =>
         Gfni.V256.IsSupported
-            ? Gfni.V256.GaloisFieldAffineTransform(p, Vector256.Create(VnniDot.ShiftRight4).AsByte(), 0) // one instruction
+            ? Gfni.V256.GaloisFieldAffineTransform(p, Vector256.Create(ShiftRight4).AsByte(), 0) // one instruction
             : Vector256.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask;
+
+    /// <summary>
+    /// <paramref name="start"/> + the integer sums of one interleaved group of 128 nibble bytes (Q4_0's eight blocks,
+    /// Q4_K's eight sub-blocks) with its 256 activation bytes, one block per lane. Two chains so the eight multiply-adds
+    /// overlap; integer sums, so the split changes nothing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<int> Nibbles(byte* q, sbyte* v, Vector256<int> start, Vector256<byte> m)
+    {
+        var p0 = Vector256.Load(q);
+        var p1 = Vector256.Load(q + 32);
+        var p2 = Vector256.Load(q + 64);
+        var p3 = Vector256.Load(q + 96);
+        var s0 = Dp(start, p0 & m, v);
+        var s1 = Dp(Vector256<int>.Zero, p1 & m, v + 32);
+        s0 = Dp(s0, p2 & m, v + 64);
+        s1 = Dp(s1, p3 & m, v + 96);
+        s0 = Dp(s0, High(p0, m), v + 128);
+        s1 = Dp(s1, High(p1, m), v + 160);
+        s0 = Dp(s0, High(p2, m), v + 192);
+        s1 = Dp(s1, High(p3, m), v + 224);
+        return s0 + s1;
+    }
 
     /// <summary>acc += float(sum) · d_w · d_x for one group of eight blocks (the sums start from −bias).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -87,20 +112,7 @@ internal static unsafe class VnniDot
             byte* q = wq + g * 128;
             sbyte* v = xv + g * 256;
             Sse.Prefetch0(q + 2048);
-            var p0 = Vector256.Load(q);
-            var p1 = Vector256.Load(q + 32);
-            var p2 = Vector256.Load(q + 64);
-            var p3 = Vector256.Load(q + 96);
-            // Two chains so the eight multiply-adds overlap; integer sums, so the split changes nothing.
-            var s0 = Dp(Start(bias + g * 8), p0 & m, v);
-            var s1 = Dp(Vector256<int>.Zero, p1 & m, v + 32);
-            s0 = Dp(s0, p2 & m, v + 64);
-            s1 = Dp(s1, p3 & m, v + 96);
-            s0 = Dp(s0, High(p0, m), v + 128);
-            s1 = Dp(s1, High(p1, m), v + 160);
-            s0 = Dp(s0, High(p2, m), v + 192);
-            s1 = Dp(s1, High(p3, m), v + 224);
-            acc = Scale(s0 + s1, Half8(ws + g * 8), dx + g * 8, acc);
+            acc = Scale(Nibbles(q, v, Start(bias + g * 8), m), Half8(ws + g * 8), dx + g * 8, acc);
         }
         return Vector256.Sum(acc) + Q4Tail(ws, wq, blocks, x, groups * GroupBlocks);
     }

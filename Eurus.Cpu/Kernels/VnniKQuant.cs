@@ -16,15 +16,6 @@ namespace Eurus.Cpu.Kernels;
 /// </summary>
 internal static unsafe class VnniKQuant
 {
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) => AvxVnni.MultiplyWideningAndAdd(acc, w, Vector256.Load(x));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> High(Vector256<byte> p, Vector256<byte> mask) =>
-        Gfni.V256.IsSupported
-            ? Gfni.V256.GaloisFieldAffineTransform(p, Vector256.Create(VnniDot.ShiftRight4).AsByte(), 0) // one instruction
-            : Vector256.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask;
-
     /// <summary>A super-block's d·sc_j and dmin·m_j as eight floats each.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector256<float> Sc, Vector256<float> Min) RowScales(ushort* halves, byte* scMin)
@@ -56,20 +47,8 @@ internal static unsafe class VnniKQuant
             byte* q = wq + b * 128;
             sbyte* v = xv + b * 256;
             Sse.Prefetch0(q + 2048);
-            var p0 = Vector256.Load(q);
-            var p1 = Vector256.Load(q + 32);
-            var p2 = Vector256.Load(q + 64);
-            var p3 = Vector256.Load(q + 96);
-            var s0 = Dp(Vector256<int>.Zero, p0 & mask, v);
-            var s1 = Dp(Vector256<int>.Zero, p1 & mask, v + 32);
-            s0 = Dp(s0, p2 & mask, v + 64);
-            s1 = Dp(s1, p3 & mask, v + 96);
-            s0 = Dp(s0, High(p0, mask), v + 128);
-            s1 = Dp(s1, High(p1, mask), v + 160);
-            s0 = Dp(s0, High(p2, mask), v + 192);
-            s1 = Dp(s1, High(p3, mask), v + 224);
             var (sc, mn) = RowScales(h + 2 * b, sm + 16 * b);
-            acc = Scale(s0 + s1, sc, dx[b], mn, mins + 8 * b, acc);
+            acc = Scale(VnniDot.Nibbles(q, v, Vector256<int>.Zero, mask), sc, dx[b], mn, mins + 8 * b, acc);
         }
         return Vector256.Sum(acc);
     }
@@ -100,17 +79,17 @@ internal static unsafe class VnniKQuant
                 var lA = pA & mask;
                 var lB = pB & mask;
                 int ol = o + k * 32;
-                sa0 = Dp(sa0, lA, v0 + ol); sc0 = Dp(sc0, lB, v0 + ol);
-                sa1 = Dp(sa1, lA, v1 + ol); sc1 = Dp(sc1, lB, v1 + ol);
-                sa2 = Dp(sa2, lA, v2 + ol); sc2 = Dp(sc2, lB, v2 + ol);
-                sa3 = Dp(sa3, lA, v3 + ol); sc3 = Dp(sc3, lB, v3 + ol);
-                var hiA = High(pA, mask);
-                var hiB = High(pB, mask);
+                sa0 = VnniDot.Dp(sa0, lA, v0 + ol); sc0 = VnniDot.Dp(sc0, lB, v0 + ol);
+                sa1 = VnniDot.Dp(sa1, lA, v1 + ol); sc1 = VnniDot.Dp(sc1, lB, v1 + ol);
+                sa2 = VnniDot.Dp(sa2, lA, v2 + ol); sc2 = VnniDot.Dp(sc2, lB, v2 + ol);
+                sa3 = VnniDot.Dp(sa3, lA, v3 + ol); sc3 = VnniDot.Dp(sc3, lB, v3 + ol);
+                var hiA = VnniDot.High(pA, mask);
+                var hiB = VnniDot.High(pB, mask);
                 int oh = ol + 128;
-                sa0 = Dp(sa0, hiA, v0 + oh); sc0 = Dp(sc0, hiB, v0 + oh);
-                sa1 = Dp(sa1, hiA, v1 + oh); sc1 = Dp(sc1, hiB, v1 + oh);
-                sa2 = Dp(sa2, hiA, v2 + oh); sc2 = Dp(sc2, hiB, v2 + oh);
-                sa3 = Dp(sa3, hiA, v3 + oh); sc3 = Dp(sc3, hiB, v3 + oh);
+                sa0 = VnniDot.Dp(sa0, hiA, v0 + oh); sc0 = VnniDot.Dp(sc0, hiB, v0 + oh);
+                sa1 = VnniDot.Dp(sa1, hiA, v1 + oh); sc1 = VnniDot.Dp(sc1, hiB, v1 + oh);
+                sa2 = VnniDot.Dp(sa2, hiA, v2 + oh); sc2 = VnniDot.Dp(sc2, hiB, v2 + oh);
+                sa3 = VnniDot.Dp(sa3, hiA, v3 + oh); sc3 = VnniDot.Dp(sc3, hiB, v3 + oh);
             }
             var (scA, mnA) = RowScales(hA + 2 * b, smA + 16 * b);
             var (scB, mnB) = RowScales(hB + 2 * b, smB + 16 * b);
@@ -154,14 +133,14 @@ internal static unsafe class VnniKQuant
             Sse.Prefetch0(q + 4096 + 192);
             var sA = Vector256.Load(start + b * 16);
             var sB = Vector256.Load(start + b * 16 + 8);
-            sA = Dp(sA, Vector256.Load(q), v);
-            sB = Dp(sB, Vector256.Load(q + 128), v + 128);
-            sA = Dp(sA, Vector256.Load(q + 32), v + 32);
-            sB = Dp(sB, Vector256.Load(q + 160), v + 160);
-            sA = Dp(sA, Vector256.Load(q + 64), v + 64);
-            sB = Dp(sB, Vector256.Load(q + 192), v + 192);
-            sA = Dp(sA, Vector256.Load(q + 96), v + 96);
-            sB = Dp(sB, Vector256.Load(q + 224), v + 224);
+            sA = VnniDot.Dp(sA, Vector256.Load(q), v);
+            sB = VnniDot.Dp(sB, Vector256.Load(q + 128), v + 128);
+            sA = VnniDot.Dp(sA, Vector256.Load(q + 32), v + 32);
+            sB = VnniDot.Dp(sB, Vector256.Load(q + 160), v + 160);
+            sA = VnniDot.Dp(sA, Vector256.Load(q + 64), v + 64);
+            sB = VnniDot.Dp(sB, Vector256.Load(q + 192), v + 192);
+            sA = VnniDot.Dp(sA, Vector256.Load(q + 96), v + 96);
+            sB = VnniDot.Dp(sB, Vector256.Load(q + 224), v + 224);
             // As llama.cpp: the integer Σ sc_i·(Σ q·x)_i, then × d·dx in float.
             var isum = Avx2.MultiplyLow(sA, Avx2.ConvertToVector256Int32(sc + b * 16)) + Avx2.MultiplyLow(sB, Avx2.ConvertToVector256Int32(sc + b * 16 + 8));
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), Vector256.Create(HalfTable.ToSingle(wd[b]) * dx[b]), acc);
@@ -203,10 +182,10 @@ internal static unsafe class VnniKQuant
                     var wA = Vector256.Load(qA + off);
                     var wB = Vector256.Load(qB + off);
                     int ok = o + k * 32;
-                    sa0 = Dp(sa0, wA, v0 + ok); sc0 = Dp(sc0, wB, v0 + ok);
-                    sa1 = Dp(sa1, wA, v1 + ok); sc1 = Dp(sc1, wB, v1 + ok);
-                    sa2 = Dp(sa2, wA, v2 + ok); sc2 = Dp(sc2, wB, v2 + ok);
-                    sa3 = Dp(sa3, wA, v3 + ok); sc3 = Dp(sc3, wB, v3 + ok);
+                    sa0 = VnniDot.Dp(sa0, wA, v0 + ok); sc0 = VnniDot.Dp(sc0, wB, v0 + ok);
+                    sa1 = VnniDot.Dp(sa1, wA, v1 + ok); sc1 = VnniDot.Dp(sc1, wB, v1 + ok);
+                    sa2 = VnniDot.Dp(sa2, wA, v2 + ok); sc2 = VnniDot.Dp(sc2, wB, v2 + ok);
+                    sa3 = VnniDot.Dp(sa3, wA, v3 + ok); sc3 = VnniDot.Dp(sc3, wB, v3 + ok);
                 }
                 var rA = Avx2.ConvertToVector256Int32(scA0 + so);
                 var rB = Avx2.ConvertToVector256Int32(scB0 + so);

@@ -19,7 +19,7 @@ internal sealed unsafe class MistralWeights : IDisposable
     private readonly List<IDisposable> _packed = [];
 
     /// <summary>Bytes held by repacked matrices.</summary>
-    public long PackedBytes => _packed.Sum(p => p switch { PackedMatrix m => m.Bytes, Q4KPacked k => (long)k.Rows * k.SuperBlocks * 148, Q6KPacked k6 => k6.Bytes, _ => 0 });
+    public long PackedBytes => _packed.Sum(p => p switch { PackedMatrix m => m.Bytes, Q4KPacked k => k.Bytes, Q6KPacked k6 => k6.Bytes, _ => 0 });
 
     /// <summary>
     /// Views of every weight. Q4_0 and Q8_0 matrices (not the embedding table, which is only read a row at a time)

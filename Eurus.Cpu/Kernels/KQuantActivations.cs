@@ -11,7 +11,11 @@ namespace Eurus.Cpu.Kernels;
 /// four tokens' sums and scales with one load each. For <see cref="VnniKQuant"/> (interleaved Q4_K weights) the values are
 /// also stored in <see cref="VnniDot"/>'s group order per super-block (XV), with each block's scale (D) and its eight
 /// 32-element sums times the scale (Min, what the mins multiply) as floats; and for Q6_K (<see cref="Q6KPacked"/>) in its
-/// 16-element sub-block order (XV16) with −32 × each 16-element sum (Start6).
+/// 16-element sub-block order (XV16) with −32 × each 16-element sum (Start6). These VNNI forms are block-major too:
+/// super-block b of all the prepared tokens side by side (token t at t × 256 bytes, t scales, 8t sums, 16t starts), so
+/// a tile reaches its four tokens from one pointer with constant offsets; consecutive super-blocks of one token are
+/// <see cref="XVStride"/> bytes apart (the tokens' 256-byte slabs plus a 64-byte pad, so that a token's super-blocks do
+/// not all fall into the same cache sets when the token count is a power of two).
 /// </summary>
 internal sealed unsafe class KQuantActivations : IDisposable
 {
@@ -31,15 +35,24 @@ internal sealed unsafe class KQuantActivations : IDisposable
         _data = (byte*)NativeMemory.AlignedAlloc((nuint)(blocks * BlockQ8_K.Bytes + 64), 64);
         _pairs = (short*)NativeMemory.AlignedAlloc((nuint)(blocks * 16 + 64), 64);
         _scales = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
-        _xv = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 256 + 64), 64);
+        _xv = (sbyte*)NativeMemory.AlignedAlloc((nuint)((long)_maxBlocks * (maxTokens * 256L + Pad) + 64), 64);
         _d = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
         _min = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
-        _xv16 = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 256 + 64), 64);
+        _xv16 = (sbyte*)NativeMemory.AlignedAlloc((nuint)((long)_maxBlocks * (maxTokens * 256L + Pad) + 64), 64);
         _start6 = (int*)NativeMemory.AlignedAlloc((nuint)(blocks * 64 + 64), 64);
     }
 
+    /// <summary>Bytes after each super-block's token slabs in the block-major VNNI arrays (one cache line).</summary>
+    private const int Pad = 64;
+
     /// <summary>Blocks per token of the current preparation.</summary>
     public int Blocks { get; private set; }
+
+    /// <summary>Tokens of the current preparation: the block-major arrays' token count.</summary>
+    public int Tokens { get; private set; }
+
+    /// <summary>Bytes between super-block b and b + 1 of one token in <see cref="XV"/> and <see cref="XV16"/>.</summary>
+    public long XVStride => Tokens * 256L + Pad;
 
     /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats (a multiple of 256).</summary>
     public void Prepare(ReadOnlySpan<float> x, int tokens, int cols, bool forVnni = false)
@@ -54,12 +67,13 @@ internal sealed unsafe class KQuantActivations : IDisposable
         if (tokens < 1 || tokens > _maxTokens || cols % BlockQ8_K.Elements != 0 || cols / BlockQ8_K.Elements > _maxBlocks)
             throw new ArgumentOutOfRangeException(nameof(cols), $"{tokens} tokens of {cols} do not fit K-quant activations.");
         Blocks = cols / BlockQ8_K.Elements;
+        Tokens = tokens;
     }
 
     /// <summary>Quantizes token <paramref name="t"/>'s row <paramref name="x"/> (length 256 × <see cref="Blocks"/>).</summary>
     public void PrepareToken(ReadOnlySpan<float> x, int t, bool forVnni)
     {
-        if ((uint)t >= (uint)_maxTokens || x.Length != Blocks * BlockQ8_K.Elements) throw new ArgumentOutOfRangeException(nameof(t));
+        if ((uint)t >= (uint)Tokens || x.Length != Blocks * BlockQ8_K.Elements) throw new ArgumentOutOfRangeException(nameof(t));
         var blocks = new Span<BlockQ8_K>(For(t), Blocks);
         KQuantReference.QuantizeQ8_K(x, blocks);
         for (int b = 0; b < Blocks; b++)
@@ -70,17 +84,18 @@ internal sealed unsafe class KQuantActivations : IDisposable
                 for (int j = 0; j < 8; j++) pairs[j] = (short)(blk->BSums[2 * j] + blk->BSums[2 * j + 1]);
                 *Scales(b, t) = blk->D;
                 if (!forVnni) continue;
-                long i = (long)t * Blocks + b;
+                long i = (long)b * Tokens + t;
                 _d[i] = blk->D;
                 for (int j = 0; j < 8; j++) _min[i * 8 + j] = blk->D * pairs[j];
                 // Element 4k + m of sub-block j goes to vector k, lane j, byte m.
-                sbyte* xv = _xv + i * 256;
+                long slab = b * XVStride + t * 256L;
+                sbyte* xv = _xv + slab;
                 for (int j = 0; j < 8; j++)
                     for (int k = 0; k < 8; k++)
                         *(int*)(xv + k * 32 + j * 4) = *(int*)(blk->Qs + 32 * j + 4 * k);
                 // Q6_K's order: element 128·g + 16·j + 4·k + m goes to group g, vector k, lane j, byte m; and −32 × each
                 // 16-element sum, where its integer sums start.
-                sbyte* x16 = _xv16 + i * 256;
+                sbyte* x16 = _xv16 + slab;
                 for (int e = 0; e < 256; e += 4)
                     *(int*)(x16 + (e >> 7) * 128 + ((e >> 2) & 3) * 32 + ((e >> 4) & 7) * 4) = *(int*)(blk->Qs + e);
                 for (int j = 0; j < 16; j++) _start6[i * 16 + j] = -32 * blk->BSums[j];
@@ -88,20 +103,23 @@ internal sealed unsafe class KQuantActivations : IDisposable
         }
     }
 
-    /// <summary>Token <paramref name="token"/>'s values in VNNI group order (256 bytes per super-block).</summary>
-    public sbyte* XV(int token) => _xv + (long)token * Blocks * 256;
+    /// <summary>
+    /// Token <paramref name="token"/>'s first super-block in VNNI group order (256 bytes; the next token's follows, the
+    /// token's next super-block is <see cref="XVStride"/> bytes on).
+    /// </summary>
+    public sbyte* XV(int token) => _xv + token * 256L;
 
-    /// <summary>Token <paramref name="token"/>'s values in <see cref="Q6KPacked"/>'s order (256 bytes per super-block).</summary>
-    public sbyte* XV16(int token) => _xv16 + (long)token * Blocks * 256;
+    /// <summary>Token <paramref name="token"/>'s first super-block in <see cref="Q6KPacked"/>'s order (laid out as <see cref="XV"/>).</summary>
+    public sbyte* XV16(int token) => _xv16 + token * 256L;
 
-    /// <summary>Token <paramref name="token"/>'s −32 × 16-element sums, sixteen per super-block.</summary>
-    public int* Start6(int token) => _start6 + (long)token * Blocks * 16;
+    /// <summary>Token <paramref name="token"/>'s −32 × 16-element sums of its first super-block (16; then the next token's; 16 × <see cref="Tokens"/> per super-block).</summary>
+    public int* Start6(int token) => _start6 + token * 16L;
 
-    /// <summary>Token <paramref name="token"/>'s super-block scales.</summary>
-    public float* D(int token) => _d + (long)token * Blocks;
+    /// <summary>Token <paramref name="token"/>'s first super-block scale (then the next token's; <see cref="Tokens"/> per super-block).</summary>
+    public float* D(int token) => _d + token;
 
-    /// <summary>Token <paramref name="token"/>'s scale × 32-element sums, eight per super-block.</summary>
-    public float* Min(int token) => _min + (long)token * Blocks * 8;
+    /// <summary>Token <paramref name="token"/>'s scale × 32-element sums of its first super-block (8; then the next token's; 8 × <see cref="Tokens"/> per super-block).</summary>
+    public float* Min(int token) => _min + token * 8L;
 
     /// <summary>Start of token <paramref name="token"/>'s blocks.</summary>
     public byte* For(int token) => _data + (long)token * Blocks * BlockQ8_K.Bytes;

@@ -49,6 +49,7 @@ internal sealed unsafe class MatMul : IDisposable
     /// <summary>A matmul sharing <paramref name="pool"/> (owned by the caller) with the rest of a forward pass.</summary>
     public MatMul(int maxTokens, int maxCols, WorkerPool pool, bool needHalf, bool needBFloat)
     {
+        KernelStatics.Initialize();
         _maxTokens = maxTokens;
         _maxCols = maxCols;
         _pool = pool;

@@ -12,7 +12,7 @@ namespace Eurus.Cpu.Kernels;
 /// </summary>
 internal static unsafe class PackedDot
 {
-    private static readonly float TwoPow112 = BitConverter.UInt32BitsToSingle((127 + 112) << 23);
+    private const float TwoPow112 = (float)(1UL << 56) * (1UL << 56); // a constant, not a static field: see KernelStatics
 
     /// <summary>Four fp16 scales → float, exactly for every finite value (bit shift plus a power-of-two multiply).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -41,7 +41,7 @@ internal static unsafe class VnniDot
     /// <summary>Blocks per interleaved group.</summary>
     public const int GroupBlocks = 8;
 
-    private static readonly float TwoPow112 = BitConverter.UInt32BitsToSingle((127 + 112) << 23);
+    private const float TwoPow112 = (float)(1UL << 56) * (1UL << 56); // a constant, not a static field: see KernelStatics
 
     /// <summary>Eight fp16 scales → float, exactly for every finite value (as <see cref="PackedDot.Half4"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -217,6 +217,56 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
     }
 
     /// <summary>The whole-word scale unpacking of the SIMD paths equals the per-byte rule of the layout, for every input.</summary>
+    /// <summary>
+    /// The activation quantizer (<see cref="Q8KQuantizer"/>: AVX2, or the reference where AVX2 is off) equals the scalar
+    /// reference bit for bit: random blocks, blocks whose largest magnitude appears with both signs (the first wins),
+    /// all-zero blocks, tiny, huge and subnormal values, and blocks holding an infinity or NaN (the reference's
+    /// handling).
+    /// </summary>
+    [Fact]
+    public void ActivationQuantizerMatchesTheReference()
+    {
+        output.WriteLine($"Q8_K quantizer: {(Avx2.IsSupported ? "avx2" : "scalar")}");
+        var rng = new Random(21);
+        var cases = new List<float[]>();
+        for (int c = 0; c < 40; c++)
+            cases.Add(Enumerable.Range(0, 256).Select(_ => (float)((rng.NextDouble() * 2 - 1) * Math.Pow(10, rng.Next(-6, 6)))).ToArray());
+        var tie = Enumerable.Range(0, 256).Select(i => (float)Math.Sin(i)).ToArray();
+        tie[7] = -3; tie[200] = 3;
+        cases.Add(tie);
+        var tie2 = (float[])tie.Clone();
+        tie2[7] = 3; tie2[200] = -3;
+        cases.Add(tie2);
+        cases.Add(new float[256]);
+        var halves = Enumerable.Range(0, 256).Select(i => (i - 128) * 0.5f).ToArray();
+        halves[0] = 127; // scale −1: every odd value is a tie, rounded half to even
+        cases.Add(halves);
+        cases.Add(Enumerable.Range(0, 256).Select(i => i * 1e-40f).ToArray()); // subnormal largest value
+        cases.Add(Enumerable.Range(0, 256).Select(i => (i - 128) * 1e35f).ToArray());
+        foreach (float special in new[] { float.PositiveInfinity, float.NegativeInfinity, float.NaN })
+        {
+            var b = Enumerable.Range(0, 256).Select(i => (float)Math.Cos(i)).ToArray();
+            b[100] = special;
+            cases.Add(b);
+        }
+        foreach (var x in cases)
+        {
+            var expected = new BlockQ8_K[1];
+            var got = new BlockQ8_K[1];
+            KQuantReference.QuantizeQ8_K(x, expected);
+            Q8KQuantizer.Quantize(x, got);
+            Assert.Equal(MemoryMarshal.AsBytes(expected.AsSpan()).ToArray(), MemoryMarshal.AsBytes(got.AsSpan()).ToArray());
+        }
+        // Several blocks at once, mixed with a special one.
+        var many = Enumerable.Range(0, 256 * 5).Select(i => (float)Math.Sin(i * 0.7) * (i % 256 + 1)).ToArray();
+        many[256 * 3 + 5] = float.NaN;
+        var e5 = new BlockQ8_K[5];
+        var g5 = new BlockQ8_K[5];
+        KQuantReference.QuantizeQ8_K(many, e5);
+        Q8KQuantizer.Quantize(many, g5);
+        Assert.Equal(MemoryMarshal.AsBytes(e5.AsSpan()).ToArray(), MemoryMarshal.AsBytes(g5.AsSpan()).ToArray());
+    }
+
     [Fact]
     public void ScaleUnpackingMatchesTheLayoutRule()
     {

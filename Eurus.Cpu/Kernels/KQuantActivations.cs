@@ -75,7 +75,7 @@ internal sealed unsafe class KQuantActivations : IDisposable
     {
         if ((uint)t >= (uint)Tokens || x.Length != Blocks * BlockQ8_K.Elements) throw new ArgumentOutOfRangeException(nameof(t));
         var blocks = new Span<BlockQ8_K>(For(t), Blocks);
-        KQuantReference.QuantizeQ8_K(x, blocks);
+        Q8KQuantizer.Quantize(x, blocks);
         for (int b = 0; b < Blocks; b++)
         {
             short* pairs = Pairs(b, t);

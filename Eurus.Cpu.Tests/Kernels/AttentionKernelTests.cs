@@ -26,8 +26,8 @@ public unsafe class AttentionKernelTests(ITestOutputHelper output)
     {
         var rng = new Random(5);
         int checkedPaths = 0;
-        foreach (int hd in new[] { 3, 4, 8, 16, 32, 48, 64, 80, 128, 144 })
-            foreach (int count in new[] { 0, 1, 3, 4, 5, 8, 17, 64, 129 })
+        foreach (int hd in new[] { 3, 4, 8, 16, 32, 48, 64, 80, 128, 144, 208, 256 })
+            foreach (int count in new[] { 0, 1, 3, 4, 5, 8, 12, 13, 17, 64, 129 })
             {
                 int stride = hd * 3 + 4; // the head's slice of a GQA cache row, rows further apart than the head
                 var keys = Enumerable.Range(0, Math.Max(1, count) * stride).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
@@ -62,5 +62,41 @@ public unsafe class AttentionKernelTests(ITestOutputHelper output)
         Assert.True(checkedPaths > 0);
         foreach (var (name, _, supported, _, _) in Paths())
             if (!supported) output.WriteLine($"attention path '{name}' is not available in this process; it runs in the ISA child processes.");
+    }
+    /// <summary>
+    /// Grouped-query attention of a prompt (<see cref="Eurus.Cpu.Model.KvCache.AttendGroup"/>: four query heads per KV
+    /// head, positions in blocks of 64) equals each head attended alone (<see cref="Eurus.Cpu.Model.KvCache.Attend"/>,
+    /// what decoding uses) bit for bit: counts around the four-key step and the 64-position block, a ring-buffer cache
+    /// whose positions wrap (two runs of slots), both KV heads, F32 and F16 caches.
+    /// </summary>
+    [Fact]
+    public void GroupedAttentionEqualsEachHeadAlone()
+    {
+        var rng = new Random(8);
+        const int hd = 128, kvHeads = 2, group = 4, capacity = 200;
+        foreach (var type in new[] { Eurus.Cpu.Model.KvCacheType.F32, Eurus.Cpu.Model.KvCacheType.F16 })
+        {
+            var cache = new Eurus.Cpu.Model.KvCache(2, kvHeads * hd, capacity, type, hd);
+            // 330 positions through a 200-slot ring: the last ones overwrite the first slots.
+            for (int pos = 0; pos < 330; pos++)
+                for (int layer = 0; layer < 2; layer++)
+                    cache.Store(layer, pos, Enumerable.Range(0, kvHeads * hd).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray(),
+                        Enumerable.Range(0, kvHeads * hd).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray());
+            var q = Enumerable.Range(0, group * hd).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+            var scratch = new float[hd];
+            foreach (var (first, count) in new[] { (329, 1), (326, 4), (325, 5), (266, 64), (265, 65), (200, 130), (131, 199), (130, 200), (0, 63), (10, 129) })
+                foreach (int kv in new[] { 0, 1 })
+                {
+                    var scores = new float[group * capacity];
+                    var grouped = new float[group * hd];
+                    cache.AttendGroup(1, first, count, kv * hd, hd, group, q, 0.088f, scores, capacity, grouped, scratch);
+                    for (int g = 0; g < group; g++)
+                    {
+                        var alone = new float[hd];
+                        cache.Attend(1, first, count, kv * hd, hd, q.AsSpan(g * hd, hd), 0.088f, new float[count], alone, scratch);
+                        Assert.True(alone.AsSpan().SequenceEqual(grouped.AsSpan(g * hd, hd)), $"{type}, first {first}, count {count}, kv head {kv}, head {g}");
+                    }
+                }
+        }
     }
 }

@@ -103,6 +103,65 @@ internal sealed class KvCache
         }
     }
 
+    /// <summary>Positions per block of <see cref="AttendGroup"/> (a block's keys, 32 KiB at head size 128, stay in L1).</summary>
+    private const int GroupBlock = 64;
+
+    /// <summary>
+    /// <see cref="Attend"/> for the <paramref name="heads"/> query heads that share the KV head at
+    /// <paramref name="kvOffset"/> (grouped-query attention), each head's result bit for bit what <see cref="Attend"/>
+    /// gives it: positions go in blocks of 64, every head's scores (then weighted values) for a block before the next
+    /// block, so a prompt reads each key and value row from L2 once per token rather than once per head. The heads'
+    /// queries and outputs are consecutive (<paramref name="q"/>, <paramref name="output"/>: heads × hd), their scores
+    /// <paramref name="scoreStride"/> apart. F16 caches go head by head through <see cref="Attend"/>.
+    /// </summary>
+    public unsafe void AttendGroup(int layer, int first, int count, int kvOffset, int hd, int heads, ReadOnlySpan<float> q, float scale,
+        Span<float> scores, int scoreStride, Span<float> output, Span<float> scratch)
+    {
+        if (heads < 1 || q.Length < heads * hd || output.Length < heads * hd || scoreStride < count || scores.Length < (heads - 1) * scoreStride + count)
+            throw new ArgumentOutOfRangeException(nameof(heads));
+        if (_k32 is null || heads == 1)
+        {
+            for (int g = 0; g < heads; g++)
+                Attend(layer, first, count, kvOffset, hd, q.Slice(g * hd, hd), scale, scores.Slice(g * scoreStride, count), output.Slice(g * hd, hd), scratch);
+            return;
+        }
+        if (hd != HeadDim || kvOffset % HeadDim != 0 || (uint)kvOffset >= (uint)KvDim || (uint)count > (uint)Capacity || count < 1 || first < 0)
+            throw new ArgumentOutOfRangeException(nameof(count));
+        // The same two runs of slots as Attend, each cut into blocks at multiples of 64 from its start (the kernels take
+        // keys four at a time from a call's start, so the cuts change no key's arithmetic; the value loop carries the
+        // output through memory between calls, in position order).
+        int s0 = Slot(first), n1 = Math.Min(count, Capacity - s0);
+        long headStart = Offset(layer, 0, kvOffset) - (long)Slot(0) * hd;
+        fixed (float* pk = _k32, pv = _v32!, pq = q, ps = scores, po = output)
+        {
+            for (int run = 0; run < 2; run++)
+            {
+                int slot = run == 0 ? s0 : 0, at = run == 0 ? 0 : n1, len = run == 0 ? n1 : count - n1;
+                for (int j = 0; j < len; j += GroupBlock)
+                {
+                    int m = Math.Min(GroupBlock, len - j);
+                    for (int g = 0; g < heads; g++)
+                        Kernels.AttentionKernel.Scores(pq + g * hd, pk + headStart + (long)(slot + j) * hd, hd, m, hd, scale, ps + (long)g * scoreStride + at + j);
+                }
+            }
+            for (int g = 0; g < heads; g++)
+            {
+                Kernels.Ops.Softmax(scores.Slice(g * scoreStride, count));
+                output.Slice(g * hd, hd).Clear();
+            }
+            for (int run = 0; run < 2; run++)
+            {
+                int slot = run == 0 ? s0 : 0, at = run == 0 ? 0 : n1, len = run == 0 ? n1 : count - n1;
+                for (int j = 0; j < len; j += GroupBlock)
+                {
+                    int m = Math.Min(GroupBlock, len - j);
+                    for (int g = 0; g < heads; g++)
+                        Kernels.AttentionKernel.Accumulate(ps + (long)g * scoreStride + at + j, pv + headStart + (long)(slot + j) * hd, hd, m, hd, po + g * hd);
+                }
+            }
+        }
+    }
+
     /// <summary>Key of <paramref name="pos"/> for one layer, as floats (a view for F32, converted into <paramref name="scratch"/> for F16).</summary>
     public ReadOnlySpan<float> Key(int layer, int pos, int offset, int length, Span<float> scratch)
     {

@@ -120,7 +120,7 @@ internal sealed unsafe class Transformer : IDisposable
             // Grouped-query attention over the cache, heads in parallel (each head runs the batch's tokens in order).
             long a0 = MatMul.Profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             _attend.Set(cache, l, startPos, n);
-            try { _pool.Run(_attend, _c.Heads); }
+            try { _pool.Run(_attend, _attend.Items); }
             finally { _attend.Clear(); }
             if (MatMul.Profile) MatMul.ProfileTicks[MatMul.ProfileAttentionIndex] += System.Diagnostics.Stopwatch.GetTimestamp() - a0;
 
@@ -213,12 +213,20 @@ internal sealed unsafe class Transformer : IDisposable
 
         public void Clear() => _cache = null;
 
+        /// <summary>
+        /// Work items: one per query head for a single token (decode: more items than KV heads for the threads); for a
+        /// prompt one per KV head, its query heads attended together (<see cref="KvCache.AttendGroup"/>).
+        /// </summary>
+        public int Items => _tokens == 1 ? o._c.Heads : o._c.KvHeads;
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Execute(int h)
+        public void Execute(int item)
         {
             var c = o._c;
             var cache = _cache!;
             int hd = c.HeadDim;
+            int heads = _tokens == 1 ? 1 : c.GroupSize;
+            int h = item * heads; // first query head
             int kvOff = h / c.GroupSize * hd;
             var tmp = o._kvTmp.AsSpan(h * 2 * hd, hd);
             float scale = 1f / MathF.Sqrt(hd);
@@ -227,8 +235,9 @@ internal sealed unsafe class Transformer : IDisposable
                 int pos = _startPos + t;
                 int first = o._window is int w ? Math.Max(0, pos - w + 1) : 0;
                 int count = pos - first + 1;
-                cache.Attend(_layer, first, count, kvOff, hd, o._q.AsSpan(t * c.Dim + h * hd, hd), scale,
-                    o._scores.AsSpan(h * cache.Capacity, count), o._ao.AsSpan(t * c.Dim + h * hd, hd), tmp);
+                cache.AttendGroup(_layer, first, count, kvOff, hd, heads, o._q.AsSpan(t * c.Dim + h * hd, heads * hd), scale,
+                    o._scores.AsSpan(h * cache.Capacity, (heads - 1) * cache.Capacity + count), cache.Capacity,
+                    o._ao.AsSpan(t * c.Dim + h * hd, heads * hd), tmp);
             }
         }
     }

@@ -8,7 +8,7 @@ namespace Eurus.Cpu.Tests.Forward;
 
 /// <summary>
 /// Files as people download them — K-quant mixtures and llama-quantize's default Q4_0 (whose output.weight is Q6_K)
-/// and "Q5_0" (Q5_0 matrices, run widened to Q8_0) — made by llama.cpp's own quantizer from the demo F32 model, plus a synthetic model our writer quantized to
+/// and "Q5_0" (Q5_0 matrices, run widened to Q8_0), "Q4_1" and "Q5_1" (run re-quantized to Q8_0) — made by llama.cpp's own quantizer from the demo F32 model, plus a synthetic model our writer quantized to
 /// Q4_K_M: our logits at every position agree with llama.cpp's on the same file, greedy continuations match.
 /// </summary>
 public class KQuantForwardOracleTests
@@ -27,6 +27,8 @@ public class KQuantForwardOracleTests
         "Q6_K" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q6_K),
         "Q4_0-mix" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q4_0),
         "Q5_0-mix" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q5_0),
+        "Q4_1-mix" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q4_1),
+        "Q5_1-mix" => TestModels.DemoLlamaQuantized(LLamaFtype.MOSTLY_Q5_1),
         "SYN-Q4_K_M-ours" => TestModels.SyntheticMix(QuantMix.Q4_K_M),
         _ => throw new ArgumentException(name),
     };
@@ -46,12 +48,18 @@ public class KQuantForwardOracleTests
     [InlineData("Q6_K", 2e-2)]
     [InlineData("Q4_0-mix", 1e-2)]
     [InlineData("Q5_0-mix", 1e-2)]
+    [InlineData("Q4_1-mix", 1e-2)]
+    [InlineData("Q5_1-mix", 1e-2)]
     [InlineData("SYN-Q4_K_M-ours", 2e-2)]
     public void LogitsAtEveryPositionMatchLlamaCpp(string name, double tolerance)
     {
         string path = PathOf(name);
         using (var f = GgufFile.Open(path))
+        {
             Assert.Contains(f.Tensors, t => t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K); // the file really mixes in K-quants
+            if (name.StartsWith("Q4_1", StringComparison.Ordinal)) Assert.Contains(f.Tensors, t => t.Type == GgmlType.Q4_1);
+            if (name.StartsWith("Q5_1", StringComparison.Ordinal)) Assert.Contains(f.Tensors, t => t.Type == GgmlType.Q5_1);
+        }
         using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256, BatchSize = 32 });
         foreach (var prompt in Prompts)
         {
@@ -72,6 +80,8 @@ public class KQuantForwardOracleTests
     [InlineData("Q6_K")]
     [InlineData("Q4_0-mix")]
     [InlineData("Q5_0-mix")]
+    [InlineData("Q4_1-mix")]
+    [InlineData("Q5_1-mix")]
     public async Task Greedy64TokenContinuationsAreIdentical(string name)
     {
         string path = PathOf(name);

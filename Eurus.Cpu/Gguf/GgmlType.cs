@@ -119,7 +119,7 @@ public static class GgmlTypeInfo
     /// <summary>True for the types whose tensors the engine can compute with today.</summary>
     public static bool IsSupported(GgmlType type) =>
         type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0
-            or GgmlType.Q5_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+            or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>Elements per block (1 for plain float types).</summary>
     public static int BlockElements(GgmlType type) =>

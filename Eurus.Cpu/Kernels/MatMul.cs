@@ -198,6 +198,20 @@ internal sealed unsafe class MatMul : IDisposable
             // prompt's are 2–7 MB); each weight row is then read once per chunk instead of once per multiply.
             for (int c0 = 0; c0 < tokens; c0 += TokenBlock)
                 RunChunk(rowStart, rowEnd, c0, Math.Min(tokens, c0 + TokenBlock));
+            if (w.Mins != null) AddMins(rowStart, rowEnd);
+        }
+
+        /// <summary>Q4_1/Q5_1: y[t, r] += Σ_b m[r, b] · (d·Σq)[t, b] for this job's rows (same per (r, t) for any batch).</summary>
+        private void AddMins(int rowStart, int rowEnd)
+        {
+            int nb = w.Cols / 32;
+            float* py = (float*)y;
+            for (int t = 0; t < tokens; t++)
+            {
+                var sums = new ReadOnlySpan<float>(owner._packedX.Sums(t), nb);
+                for (int r = rowStart; r < rowEnd; r++)
+                    py[(long)t * w.Rows + r] += System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(w.Mins + (long)r * nb, nb), sums);
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -28,6 +28,7 @@ internal sealed unsafe class PackedActivations : IDisposable
     private float* _d8;
     private sbyte* _xv;
     private int* _start8, _start128;
+    private float* _sums;
 
     /// <summary>Pointers to one token's prepared activations.</summary>
     public readonly struct Token
@@ -64,6 +65,7 @@ internal sealed unsafe class PackedActivations : IDisposable
         _xv = (sbyte*)NativeMemory.AlignedAlloc((nuint)(blocks * 32 + 64), 64);
         _start8 = (int*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
         _start128 = (int*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
+        _sums = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4 + 64), 64);
     }
 
     /// <summary>Bytes from one token's X8 (and NX8, D8) to the next token's: 32 bytes per block in each array.</summary>
@@ -101,6 +103,12 @@ internal sealed unsafe class PackedActivations : IDisposable
             _d[i] = d;
             fixed (sbyte* q = blocks[b].Qs)
             {
+                // Σq times the unrounded scale amax/127, rounded to fp16, as llama.cpp's Q8_1 activations carry it:
+                // what Q4_1/Q5_1 minimums multiply.
+                int total = 0;
+                for (int j = 0; j < 32; j++) total += q[j];
+                float amax = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(x.Slice(b * 32, 32)));
+                _sums[i] = (float)(Half)(amax / 127f * total);
                 if (forQ4)
                 {
                     for (int lane = 0; lane < 4; lane++)
@@ -142,6 +150,9 @@ internal sealed unsafe class PackedActivations : IDisposable
         }
     }
 
+    /// <summary>Token <paramref name="token"/>'s per-block d·Σq (fp16-rounded), <see cref="Blocks"/> of them.</summary>
+    public float* Sums(int token) => _sums + (long)token * Blocks;
+
     public Token For(int token)
     {
         long i = (long)token * Blocks;
@@ -167,6 +178,7 @@ internal sealed unsafe class PackedActivations : IDisposable
         NativeMemory.AlignedFree(_xv);
         NativeMemory.AlignedFree(_start8);
         NativeMemory.AlignedFree(_start128);
+        NativeMemory.AlignedFree(_sums);
         _d = null;
     }
 }

@@ -9,8 +9,10 @@ namespace Eurus.Cpu.Kernels;
 /// </summary>
 internal readonly unsafe struct WeightMatrix
 {
-    public WeightMatrix(byte* data, GgmlType type, int rows, int cols, PackedMatrix? packed = null, Q4KPacked? q4k = null, Q6KPacked? q6k = null)
+    public WeightMatrix(byte* data, GgmlType type, int rows, int cols, PackedMatrix? packed = null, Q4KPacked? q4k = null, Q6KPacked? q6k = null,
+        float* mins = null)
     {
+        Mins = mins;
         Packed = packed;
         Q4K = q4k;
         Q6K = q6k;
@@ -29,6 +31,12 @@ internal readonly unsafe struct WeightMatrix
 
     /// <summary>The AVX-VNNI copy of a Q6_K matrix (<see cref="VnniKQuant"/>), used instead of <see cref="Data"/> when set.</summary>
     public Q6KPacked? Q6K { get; }
+
+    /// <summary>
+    /// Q4_1 / Q5_1 run as a Q8_0 matrix of their quants (<see cref="Packed"/>) plus these per-block minimums
+    /// ([rows × cols/32] floats): y += Σ_b m_b · d_x·Σq_x (see <see cref="OffsetQuantMatrix"/>). Null otherwise.
+    /// </summary>
+    public float* Mins { get; }
 
     /// <summary>Start of the data in the file's layout (the mapping).</summary>
     public byte* Data { get; }

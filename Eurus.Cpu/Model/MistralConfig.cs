@@ -128,7 +128,7 @@ public sealed record MistralConfig
             if (shape.Length == 1 && t.Type != GgmlType.F32)
                 throw Fail(file, $"norm tensor '{name}' has type {t.Type}; norms must be F32.");
             if (!GgmlTypeInfo.IsSupported(t.Type))
-                throw Fail(file, $"tensor '{name}' has type {t.Type}, which Eurus.Cpu does not support yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K).");
+                throw Fail(file, $"tensor '{name}' has type {t.Type}, which Eurus.Cpu does not support yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K, Q6_K).");
         }
     }
 

@@ -36,6 +36,7 @@ internal sealed unsafe class MistralWeights : IDisposable
                 names.Add($"blk.{l}.{n}.weight");
         names.Add(f.TryGetTensor("output.weight", out _) ? "output.weight" : "token_embd.weight");
         var toPack = names.Distinct().Select(f.GetTensor).Where(t => t.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0
+            or GgmlType.Q4_1 or GgmlType.Q5_1
             || (t.Type is GgmlType.Q4_K or GgmlType.Q6_K && VnniDot.Supported)).ToArray();
         var packedByName = new IDisposable?[toPack.Length];
         try
@@ -49,6 +50,8 @@ internal sealed unsafe class MistralWeights : IDisposable
                 {
                     GgmlType.Q5_0 => PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength,
                         Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength)),
+                    // Q4_1 / Q5_1 (q·d + m) run as a Q8_0 matrix of the same quants plus per-block minimums (lossless).
+                    GgmlType.Q4_1 or GgmlType.Q5_1 => OffsetQuantMatrix.FromBlocks(t.Type, (int)t.RowCount, (int)t.RowLength, f.GetTensorData(t)),
                     GgmlType.Q4_K => Q4KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength),
                     GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength),
                     _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength),
@@ -68,6 +71,7 @@ internal sealed unsafe class MistralWeights : IDisposable
             var t = f.GetTensor(name);
             var p = pack && lookup.TryGetValue(name, out var m) ? m : null;
             if (p is PackedMatrix q5 && t.Type == GgmlType.Q5_0) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, q5);
+            if (p is OffsetQuantMatrix o) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, o.Q8, mins: o.Mins);
             return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p as PackedMatrix, p as Q4KPacked, p as Q6KPacked);
         }
         try

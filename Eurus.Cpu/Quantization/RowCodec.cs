@@ -39,6 +39,8 @@ public static class RowCodec
             case GgmlType.Q8_0: QuantReference.DequantizeQ8_0(MemoryMarshal.Cast<byte, BlockQ8_0>(source), destination); break;
             case GgmlType.Q4_0: QuantReference.DequantizeQ4_0(MemoryMarshal.Cast<byte, BlockQ4_0>(source), destination); break;
             case GgmlType.Q5_0: Q5_0Reference.Dequantize(MemoryMarshal.Cast<byte, BlockQ5_0>(source), destination); break;
+            case GgmlType.Q4_1: OffsetQuantReference.DequantizeQ4_1(MemoryMarshal.Cast<byte, BlockQ4_1>(source), destination); break;
+            case GgmlType.Q5_1: OffsetQuantReference.DequantizeQ5_1(MemoryMarshal.Cast<byte, BlockQ5_1>(source), destination); break;
             case GgmlType.Q4_K: KQuantReference.DequantizeQ4_K(MemoryMarshal.Cast<byte, BlockQ4_K>(source), destination); break;
             case GgmlType.Q5_K: KQuantReference.DequantizeQ5_K(MemoryMarshal.Cast<byte, BlockQ5_K>(source), destination); break;
             case GgmlType.Q6_K: KQuantReference.DequantizeQ6_K(MemoryMarshal.Cast<byte, BlockQ6_K>(source), destination); break;

@@ -7,8 +7,8 @@ namespace Eurus.Cpu.Kernels;
 /// One attention head's two loops over cached positions, on F32 keys and values stored <c>stride</c> floats apart:
 /// scores[j] = (q · k_j)·scale and out += Σ_j p_j·v_j. Per position the work is a 128-float dot product — too small
 /// for a library call each (the call and span overhead cost more than the arithmetic in a 512-token prompt) — so the
-/// loops run here with the head vector's lanes in registers: four keys at a time for the scores, the output's lanes
-/// accumulated across all positions for the values. Paths: Vector512, Vector256, Vector128 (head sizes that are a
+/// loops run here with the head vector's lanes in registers: four keys at a time for the scores (eight on the 512-bit
+/// path), the output's lanes accumulated across all positions for the values. Paths: Vector512, Vector256, Vector128 (head sizes that are a
 /// multiple of the width) and the scalar reference; each tested against it.
 /// </summary>
 internal static unsafe class AttentionKernel

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Eurus.Cpu.Gguf;
@@ -27,7 +28,7 @@ internal sealed unsafe class MatMul : IDisposable
 
     // What the activation buffers currently hold: the input they were made from and which forms are ready.
     private (nint X, int Tokens, int Cols) _preparedInput;
-    private bool _q4Ready, _q8Ready, _vnniReady, _f16Ready, _bf16Ready, _q8kReady, _q8kVnniReady;
+    private bool _q4Ready, _q8Ready, _vnniReady, _sumsReady, _f16Ready, _bf16Ready, _q8kReady, _q8kVnniReady;
     private KQuantActivations? _q8k; // Q8_K activations, created on the first K-quant multiply
 
     /// <summary>Benchmarks set this to accumulate <see cref="ProfileTicks"/> (Stopwatch ticks per weight type; index 0: activation preparation).</summary>
@@ -85,21 +86,22 @@ internal sealed unsafe class MatMul : IDisposable
             if (!sameInput)
             {
                 _preparedInput = input;
-                _q4Ready = _q8Ready = _vnniReady = _f16Ready = _bf16Ready = _q8kReady = _q8kVnniReady = false;
+                _q4Ready = _q8Ready = _vnniReady = _sumsReady = _f16Ready = _bf16Ready = _q8kReady = _q8kVnniReady = false;
             }
             switch (w.Type)
             {
                 case GgmlType.Q8_0 or GgmlType.Q4_0:
                     if (w.Packed is null) throw new InvalidOperationException("Q4_0/Q8_0 matrices are multiplied in their packed layout.");
-                    bool q4 = w.Type == GgmlType.Q4_0, vnni = w.Packed.Interleaved;
-                    if (vnni ? !_vnniReady : q4 ? !_q4Ready : !_q8Ready)
+                    bool q4 = w.Type == GgmlType.Q4_0, vnni = w.Packed.Interleaved, sums = w.Mins != null;
+                    if ((vnni ? !_vnniReady : q4 ? !_q4Ready : !_q8Ready) || (sums && !_sumsReady))
                     {
                         // Preparing one form leaves the others intact (the shared block scales are rewritten with equal
                         // values); the VNNI form serves both types. A prefill batch is quantized token by token across the pool.
                         _packedX.Begin(tokens, cols);
-                        _prepareWork.Set((nint)px, cols, q4, vnni);
+                        _prepareWork.Set((nint)px, cols, q4, vnni, sums);
                         _pool.Run(_prepareWork, tokens);
                         if (vnni) _vnniReady = true; else if (q4) _q4Ready = true; else _q8Ready = true;
+                        _sumsReady |= sums;
                     }
                     break;
                 case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
@@ -163,13 +165,13 @@ internal sealed unsafe class MatMul : IDisposable
     {
         private nint _x;
         private int _cols;
-        private bool _q4, _vnni;
+        private bool _q4, _vnni, _sums;
 
-        public void Set(nint x, int cols, bool q4, bool vnni) => (_x, _cols, _q4, _vnni) = (x, cols, q4, vnni);
+        public void Set(nint x, int cols, bool q4, bool vnni, bool sums) => (_x, _cols, _q4, _vnni, _sums) = (x, cols, q4, vnni, sums);
 
         public void Execute(int t) =>
             packed.PrepareToken(new ReadOnlySpan<float>((float*)_x + (long)t * _cols, _cols), t,
-                forQ4: _q4 && !_vnni, forQ8: !_q4 && !_vnni, forVnni: _vnni);
+                forQ4: _q4 && !_vnni, forQ8: !_q4 && !_vnni, forVnni: _vnni, forSums: _sums);
     }
 
     /// <summary>Quantizes token t of the current input to Q8_K.</summary>
@@ -201,17 +203,71 @@ internal sealed unsafe class MatMul : IDisposable
             if (w.Mins != null) AddMins(rowStart, rowEnd);
         }
 
-        /// <summary>Q4_1/Q5_1: y[t, r] += Σ_b m[r, b] · (d·Σq)[t, b] for this job's rows (same per (r, t) for any batch).</summary>
+        /// <summary>
+        /// Q4_1/Q5_1: y[t, r] += Σ_b m[r, b] · (d·Σq)[t, b] for this job's rows: one row's minimums against eight
+        /// tokens' sums at a time (eight independent chains), the remaining tokens one by one; each (r, t) is the
+        /// same chain of operations either way, so a batch equals decoding.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void AddMins(int rowStart, int rowEnd)
         {
-            int nb = w.Cols / 32;
+            int nb = w.Cols / 32, rows = w.Rows;
             float* py = (float*)y;
-            for (int t = 0; t < tokens; t++)
+            var x = owner._packedX;
+            int t = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; t + 8 <= tokens; t += 8)
+                {
+                    float* s0 = x.Sums(t);
+                    long ts = x.Sums(t + 1) - s0;
+                    for (int r = rowStart; r < rowEnd; r++)
+                    {
+                        float* m = w.Mins + (long)r * nb;
+                        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                        int b = 0;
+                        for (; b + 8 <= nb; b += 8)
+                        {
+                            var mv = Vector256.Load(m + b);
+                            float* s = s0 + b;
+                            a0 = Vector256.FusedMultiplyAdd(mv, Vector256.Load(s), a0);
+                            a1 = Vector256.FusedMultiplyAdd(mv, Vector256.Load(s + ts), a1);
+                            a2 = Vector256.FusedMultiplyAdd(mv, Vector256.Load(s + 2 * ts), a2);
+                            a3 = Vector256.FusedMultiplyAdd(mv, Vector256.Load(s + 3 * ts), a3);
+                            a4 = Vector256.FusedMultiplyAdd(mv, Vector256.Load(s + 4 * ts), a4);
+                            a5 = Vector256.FusedMultiplyAdd(mv, Vector256.Load(s + 5 * ts), a5);
+                            a6 = Vector256.FusedMultiplyAdd(mv, Vector256.Load(s + 6 * ts), a6);
+                            a7 = Vector256.FusedMultiplyAdd(mv, Vector256.Load(s + 7 * ts), a7);
+                        }
+                        py[(long)t * rows + r] += MinsTail(m, s0, b, nb, Vector256.Sum(a0));
+                        py[(long)(t + 1) * rows + r] += MinsTail(m, s0 + ts, b, nb, Vector256.Sum(a1));
+                        py[(long)(t + 2) * rows + r] += MinsTail(m, s0 + 2 * ts, b, nb, Vector256.Sum(a2));
+                        py[(long)(t + 3) * rows + r] += MinsTail(m, s0 + 3 * ts, b, nb, Vector256.Sum(a3));
+                        py[(long)(t + 4) * rows + r] += MinsTail(m, s0 + 4 * ts, b, nb, Vector256.Sum(a4));
+                        py[(long)(t + 5) * rows + r] += MinsTail(m, s0 + 5 * ts, b, nb, Vector256.Sum(a5));
+                        py[(long)(t + 6) * rows + r] += MinsTail(m, s0 + 6 * ts, b, nb, Vector256.Sum(a6));
+                        py[(long)(t + 7) * rows + r] += MinsTail(m, s0 + 7 * ts, b, nb, Vector256.Sum(a7));
+                    }
+                }
+            for (; t < tokens; t++)
             {
-                var sums = new ReadOnlySpan<float>(owner._packedX.Sums(t), nb);
+                float* s = x.Sums(t);
                 for (int r = rowStart; r < rowEnd; r++)
-                    py[(long)t * w.Rows + r] += System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(w.Mins + (long)r * nb, nb), sums);
+                {
+                    float* m = w.Mins + (long)r * nb;
+                    int b = 0;
+                    var a = Vector256<float>.Zero;
+                    if (Vector256.IsHardwareAccelerated)
+                        for (; b + 8 <= nb; b += 8) a = Vector256.FusedMultiplyAdd(Vector256.Load(m + b), Vector256.Load(s + b), a);
+                    py[(long)t * rows + r] += MinsTail(m, s, b, nb, Vector256.IsHardwareAccelerated ? Vector256.Sum(a) : 0f);
+                }
             }
+        }
+
+        /// <summary>sum + Σ m[b]·s[b] for b in [from, nb), in order.</summary>
+        private static float MinsTail(float* m, float* s, int from, int nb, float sum)
+        {
+            for (int b = from; b < nb; b++) sum += m[b] * s[b];
+            return sum;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -75,10 +75,10 @@ internal sealed unsafe class PackedActivations : IDisposable
     public int Blocks { get; private set; }
 
     /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats.</summary>
-    public void Prepare(ReadOnlySpan<float> x, int tokens, int cols, bool forQ4, bool forQ8, bool forVnni = false)
+    public void Prepare(ReadOnlySpan<float> x, int tokens, int cols, bool forQ4, bool forQ8, bool forVnni = false, bool forSums = false)
     {
         Begin(tokens, cols);
-        for (int t = 0; t < tokens; t++) PrepareToken(x.Slice(t * cols, cols), t, forQ4, forQ8, forVnni);
+        for (int t = 0; t < tokens; t++) PrepareToken(x.Slice(t * cols, cols), t, forQ4, forQ8, forVnni, forSums);
     }
 
     /// <summary>Sets the shape of the next preparation; then <see cref="PrepareToken"/> fills each token (in any order, concurrently).</summary>
@@ -90,7 +90,7 @@ internal sealed unsafe class PackedActivations : IDisposable
 
     /// <summary>Quantizes token <paramref name="t"/>'s row <paramref name="x"/> (length = 32 × <see cref="Blocks"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void PrepareToken(ReadOnlySpan<float> x, int t, bool forQ4, bool forQ8, bool forVnni = false)
+    public void PrepareToken(ReadOnlySpan<float> x, int t, bool forQ4, bool forQ8, bool forVnni = false, bool forSums = false)
     {
         int nb = Blocks;
         if ((uint)t >= (uint)_maxTokens || x.Length != nb * 32) throw new ArgumentOutOfRangeException(nameof(t));
@@ -103,12 +103,15 @@ internal sealed unsafe class PackedActivations : IDisposable
             _d[i] = d;
             fixed (sbyte* q = blocks[b].Qs)
             {
-                // Σq times the unrounded scale amax/127, rounded to fp16, as llama.cpp's Q8_1 activations carry it:
-                // what Q4_1/Q5_1 minimums multiply.
-                int total = 0;
-                for (int j = 0; j < 32; j++) total += q[j];
-                float amax = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(x.Slice(b * 32, 32)));
-                _sums[i] = (float)(Half)(amax / 127f * total);
+                if (forSums)
+                {
+                    // Σq times the unrounded scale amax/127, rounded to fp16, as llama.cpp's Q8_1 activations carry it
+                    // (±Inf past 65504, as there): what Q4_1/Q5_1 minimums multiply.
+                    int total = 0;
+                    for (int j = 0; j < 32; j++) total += q[j];
+                    float amax = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(x.Slice(b * 32, 32)));
+                    _sums[i] = (float)(Half)(amax / 127f * total);
+                }
                 if (forQ4)
                 {
                     for (int lane = 0; lane < 4; lane++)
@@ -150,7 +153,7 @@ internal sealed unsafe class PackedActivations : IDisposable
         }
     }
 
-    /// <summary>Token <paramref name="token"/>'s per-block d·Σq (fp16-rounded), <see cref="Blocks"/> of them.</summary>
+    /// <summary>Token <paramref name="token"/>'s per-block d·Σq (fp16-rounded; prepared with forSums), <see cref="Blocks"/> of them.</summary>
     public float* Sums(int token) => _sums + (long)token * Blocks;
 
     public Token For(int token)

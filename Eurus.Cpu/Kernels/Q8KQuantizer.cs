@@ -64,7 +64,7 @@ internal static unsafe class Q8KQuantizer
             }
         }
         float iscale = -127f / max;
-        if (!float.IsFinite(iscale)) return false; // a subnormal largest value: the reference's overflow handling
+        if (!float.IsFinite(iscale)) return false; // a largest magnitude below ~3.7e-37: the reference's overflow handling
         var vs = Vector256.Create(iscale);
         var lim = Vector256.Create(127);
         var order = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);

@@ -127,9 +127,9 @@ internal sealed class KvCache
         }
         if (hd != HeadDim || kvOffset % HeadDim != 0 || (uint)kvOffset >= (uint)KvDim || (uint)count > (uint)Capacity || count < 1 || first < 0)
             throw new ArgumentOutOfRangeException(nameof(count));
-        // The same two runs of slots as Attend, each cut into blocks at multiples of 64 from its start (the kernels take
-        // keys four at a time from a call's start, so the cuts change no key's arithmetic; the value loop carries the
-        // output through memory between calls, in position order).
+        // The same two runs of slots as Attend, each cut into blocks at multiples of 64 from its start (each key's score
+        // is the same arithmetic whichever step of the kernel takes it, and the cuts keep the steps' alignment anyway;
+        // the value loop carries the output through memory between calls, in position order).
         int s0 = Slot(first), n1 = Math.Min(count, Capacity - s0);
         long headStart = Offset(layer, 0, kvOffset) - (long)Slot(0) * hd;
         fixed (float* pk = _k32, pv = _v32!, pq = q, ps = scores, po = output)

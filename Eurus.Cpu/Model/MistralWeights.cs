@@ -15,11 +15,14 @@ internal sealed unsafe class MistralWeights : IDisposable
     /// <summary>Transformer blocks.</summary>
     public required LayerWeights[] Layers { get; init; }
 
-    /// <summary>Repacked copies of the Q4_0/Q8_0 matrices, freed with the model.</summary>
+    /// <summary>Repacked copies of the matrices (Q4_0/Q8_0/Q5_0/Q4_1/Q5_1, and Q4_K/Q6_K on AVX-VNNI machines), freed with the model.</summary>
     private readonly List<IDisposable> _packed = [];
 
     /// <summary>Bytes held by repacked matrices.</summary>
-    public long PackedBytes => _packed.Sum(p => p switch { PackedMatrix m => m.Bytes, Q4KPacked k => k.Bytes, Q6KPacked k6 => k6.Bytes, _ => 0 });
+    public long PackedBytes => _packed.Sum(p => p switch
+    {
+        PackedMatrix m => m.Bytes, Q4KPacked k => k.Bytes, Q6KPacked k6 => k6.Bytes, OffsetQuantMatrix o => o.Q8.Bytes + o.Q8.Rows * (o.Q8.Cols / 32) * 4L, _ => 0,
+    });
 
     /// <summary>
     /// Views of every weight. Q4_0 and Q8_0 matrices (not the embedding table, which is only read a row at a time)

@@ -201,8 +201,8 @@ internal sealed unsafe class Transformer : IDisposable
     }
 
     /// <summary>
-    /// softmax(q·Kᵀ/√d)·V of one head for every token of the batch (token t at startPos + t sees positions up to its
-    /// own, within the sliding window), into _ao. One instance, reused: an attention step allocates nothing.
+    /// softmax(q·Kᵀ/√d)·V of one head (or of a KV head's group of query heads) for every token of the batch (token t
+    /// at startPos + t sees positions up to its own, within the sliding window), into _ao. One instance, reused: an attention step allocates nothing.
     /// </summary>
     private sealed class AttendWork(Transformer o) : IParallelWork
     {
@@ -214,10 +214,13 @@ internal sealed unsafe class Transformer : IDisposable
         public void Clear() => _cache = null;
 
         /// <summary>
-        /// Work items: one per query head for a single token (decode: more items than KV heads for the threads); for a
-        /// prompt one per KV head, its query heads attended together (<see cref="KvCache.AttendGroup"/>).
+        /// Work items: for a prompt one per KV head, its query heads attended together (<see cref="KvCache.AttendGroup"/>);
+        /// one per query head for a single token, or when there are more threads than KV heads (8 items would leave
+        /// the rest idle). Both give every head the same result.
         /// </summary>
-        public int Items => _tokens == 1 ? o._c.Heads : o._c.KvHeads;
+        public int Items => Grouped ? o._c.KvHeads : o._c.Heads;
+
+        private bool Grouped => _tokens > 1 && o._pool.Threads <= o._c.KvHeads;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int item)
@@ -225,7 +228,7 @@ internal sealed unsafe class Transformer : IDisposable
             var c = o._c;
             var cache = _cache!;
             int hd = c.HeadDim;
-            int heads = _tokens == 1 ? 1 : c.GroupSize;
+            int heads = Grouped ? c.GroupSize : 1;
             int h = item * heads; // first query head
             int kvOff = h / c.GroupSize * hd;
             var tmp = o._kvTmp.AsSpan(h * 2 * hd, hd);

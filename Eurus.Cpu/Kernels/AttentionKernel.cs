@@ -56,7 +56,7 @@ internal static unsafe class AttentionKernel
     {
         int j = 0;
         // Eight keys per step keep eight independent multiply-add chains in flight (four left the FMA units half idle);
-        // each key's arithmetic is the same in every step, so the grouping changes no score.
+        // each key's arithmetic is the same in the step and in the one-key loop after it, so the grouping changes no score.
         for (; j + 8 <= count; j += 8)
         {
             float* k0 = keys + (long)j * stride;
@@ -82,24 +82,6 @@ internal static unsafe class AttentionKernel
             scores[j + 5] = Vector512.Sum(a5) * scale;
             scores[j + 6] = Vector512.Sum(a6) * scale;
             scores[j + 7] = Vector512.Sum(a7) * scale;
-        }
-        for (; j + 4 <= count; j += 4)
-        {
-            float* k0 = keys + (long)j * stride;
-            float* k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int i = 0; i < hd; i += 16)
-            {
-                var qv = Vector512.Load(q + i);
-                a0 = Vector512.FusedMultiplyAdd(qv, Vector512.Load(k0 + i), a0);
-                a1 = Vector512.FusedMultiplyAdd(qv, Vector512.Load(k1 + i), a1);
-                a2 = Vector512.FusedMultiplyAdd(qv, Vector512.Load(k2 + i), a2);
-                a3 = Vector512.FusedMultiplyAdd(qv, Vector512.Load(k3 + i), a3);
-            }
-            scores[j] = Vector512.Sum(a0) * scale;
-            scores[j + 1] = Vector512.Sum(a1) * scale;
-            scores[j + 2] = Vector512.Sum(a2) * scale;
-            scores[j + 3] = Vector512.Sum(a3) * scale;
         }
         for (; j < count; j++)
         {

@@ -10,13 +10,6 @@ namespace Eurus.Cpu.Quantization;
 /// </summary>
 internal static unsafe class OffsetQuantReference
 {
-    /// <summary>Quant <paramref name="j"/> (0–31) of a block's nibbles (and fifth bits, when <paramref name="qh"/> is given).</summary>
-    private static int Quant(byte* qs, uint qh, bool fifth, int j)
-    {
-        int q = j < 16 ? qs[j] & 0x0F : qs[j - 16] >> 4;
-        return fifth ? q | (int)((qh >> j) & 1) << 4 : q;
-    }
-
     /// <summary>Decodes Q4_1 blocks.</summary>
     public static void DequantizeQ4_1(ReadOnlySpan<BlockQ4_1> x, Span<float> y)
     {
@@ -25,7 +18,7 @@ internal static unsafe class OffsetQuantReference
             fixed (BlockQ4_1* blk = &x[b])
             {
                 float d = (float)blk->D, m = (float)blk->M;
-                for (int j = 0; j < 32; j++) y[b * 32 + j] = Quant(blk->Qs, 0, false, j) * d + m;
+                for (int j = 0; j < 32; j++) y[b * 32 + j] = Q5_0Reference.Nibble(blk->Qs, j) * d + m;
             }
     }
 
@@ -38,7 +31,7 @@ internal static unsafe class OffsetQuantReference
             {
                 float d = (float)blk->D, m = (float)blk->M;
                 uint qh = *(uint*)blk->Qh;
-                for (int j = 0; j < 32; j++) y[b * 32 + j] = Quant(blk->Qs, qh, true, j) * d + m;
+                for (int j = 0; j < 32; j++) y[b * 32 + j] = Q5_0Reference.Quant(blk->Qs, qh, j) * d + m;
             }
     }
 
@@ -57,7 +50,7 @@ internal static unsafe class OffsetQuantReference
             uint qh = five ? *(uint*)(p + 4) : 0;
             byte* qs = p + (five ? 8 : 4);
             o->D = *(Half*)p;
-            for (int j = 0; j < 32; j++) o->Qs[j] = (sbyte)Quant(qs, qh, five, j);
+            for (int j = 0; j < 32; j++) o->Qs[j] = (sbyte)(five ? Q5_0Reference.Quant(qs, qh, j) : Q5_0Reference.Nibble(qs, j));
             return (float)*(Half*)(p + 2);
         }
     }

@@ -41,12 +41,17 @@ public static unsafe class Q5_0Reference
     }
 
     /// <summary>The 5-bit quant (0…31) of element <paramref name="j"/>.</summary>
-    internal static int Quant(BlockQ5_0* blk, int j)
-    {
-        uint qh = blk->Qh[0] | (uint)blk->Qh[1] << 8 | (uint)blk->Qh[2] << 16 | (uint)blk->Qh[3] << 24;
-        int low = j < 16 ? blk->Qs[j] & 0x0F : blk->Qs[j - 16] >> 4;
-        return low | (int)((qh >> j) & 1) << 4;
-    }
+    internal static int Quant(BlockQ5_0* blk, int j) =>
+        Quant(blk->Qs, blk->Qh[0] | (uint)blk->Qh[1] << 8 | (uint)blk->Qh[2] << 16 | (uint)blk->Qh[3] << 24, j);
+
+    /// <summary>
+    /// The 5-bit quant of element <paramref name="j"/> from 16 nibble bytes (Q4_0's order) and 32 fifth bits (element
+    /// j's in bit j) — the layout Q5_0 and Q5_1 share.
+    /// </summary>
+    internal static int Quant(byte* qs, uint qh, int j) => Nibble(qs, j) | (int)((qh >> j) & 1) << 4;
+
+    /// <summary>The 4-bit quant of element <paramref name="j"/> in Q4_0's nibble order (low nibbles 0–15, high 16–31).</summary>
+    internal static int Nibble(byte* qs, int j) => j < 16 ? qs[j] & 0x0F : qs[j - 16] >> 4;
 
     /// <summary>Dequantizes Q5_0 blocks to floats.</summary>
     public static void Dequantize(ReadOnlySpan<BlockQ5_0> x, Span<float> y)

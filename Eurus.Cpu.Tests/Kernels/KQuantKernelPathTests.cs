@@ -185,10 +185,23 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 va.Prepare(xf, width + 2, cols, forVnni: true);
                 using var p4 = type == GgmlType.Q4_K ? Q4KPacked.FromBlocks(2, cols, two) : null;
                 using var p6 = type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(2, cols, two) : null;
+                var scales = new float[2 * blocks * VnniKQuant.ScaleFloats];
                 fixed (float* py = yv)
+                fixed (float* f = scales)
                 {
-                    if (p4 is not null) VnniKQuant.Q4KTile2x4(p4, 0, va, 1, py, 2);
-                    else VnniKQuant.Q6KTile2x4(p6!, 0, va, 1, py, 2);
+                    float* fB = f + blocks * VnniKQuant.ScaleFloats;
+                    if (p4 is not null)
+                    {
+                        VnniKQuant.Q4KScales(p4, 0, f);
+                        VnniKQuant.Q4KScales(p4, 1, fB);
+                        VnniKQuant.Q4KTile2x4(p4, 0, f, fB, va, 1, py, 2);
+                    }
+                    else
+                    {
+                        VnniKQuant.Q6KScales(p6!, 0, f);
+                        VnniKQuant.Q6KScales(p6!, 1, fB);
+                        VnniKQuant.Q6KTile2x4(p6!, 0, f, fB, va, 1, py, 2);
+                    }
                 }
                 for (int k = 0; k < 4; k++)
                 {

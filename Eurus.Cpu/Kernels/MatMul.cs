@@ -30,6 +30,8 @@ internal sealed unsafe class MatMul : IDisposable
     private (nint X, int Tokens, int Cols) _preparedInput;
     private bool _q4Ready, _q8Ready, _vnniReady, _sumsReady, _f16Ready, _bf16Ready, _q8kReady, _q8kVnniReady;
     private KQuantActivations? _q8k; // Q8_K activations, created on the first K-quant multiply
+    private float* _kScales;         // per row chunk: a row block's K-quant scales as floats (VnniKQuant.Q4KScales/Q6KScales)
+    private long _kScaleFloats;      // floats per chunk in _kScales
 
     /// <summary>Benchmarks set this to accumulate <see cref="ProfileTicks"/> (Stopwatch ticks per weight type; index 0: activation preparation).</summary>
     internal static bool Profile { get; set; }
@@ -108,6 +110,11 @@ internal sealed unsafe class MatMul : IDisposable
                     _q8k ??= new KQuantActivations(_maxTokens, _maxCols);
                     // The VNNI form includes the plain one; a batch is quantized token by token across the pool.
                     bool kv = w.Q4K is not null || w.Q6K is not null;
+                    if (kv && _kScales == null)
+                    {
+                        _kScaleFloats = (long)RowBlock * (_maxCols / 256) * VnniKQuant.ScaleFloats;
+                        _kScales = (float*)NativeMemory.AlignedAlloc((nuint)(MaxChunks * _kScaleFloats * sizeof(float)), 64);
+                    }
                     if (kv ? !_q8kVnniReady : !_q8kReady)
                     {
                         _q8k.Begin(tokens, cols);
@@ -139,7 +146,7 @@ internal sealed unsafe class MatMul : IDisposable
             long t1 = Profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             if (Profile) ProfileTicks[ProfilePrepareIndex] += t1 - t0;
             // 2. Rows in chunks across threads.
-            int chunks = Math.Min(w.Rows, _threads == 1 ? 1 : _threads * 8);
+            int chunks = Math.Min(w.Rows, MaxChunks);
             _rowWork.Set(new Job(w, (nint)px, (nint)py, tokens, this), w.Rows, chunks);
             try { _pool.Run(_rowWork, chunks); }
             finally { _rowWork.Clear(); }
@@ -157,7 +164,7 @@ internal sealed unsafe class MatMul : IDisposable
 
         public void Clear() => _job = default;
 
-        public void Execute(int c) => _job.Run((int)((long)_rows * c / _chunks), (int)((long)_rows * (c + 1) / _chunks));
+        public void Execute(int c) => _job.Run((int)((long)_rows * c / _chunks), (int)((long)_rows * (c + 1) / _chunks), c);
     }
 
     /// <summary>Quantizes token t of the current input.</summary>
@@ -187,6 +194,12 @@ internal sealed unsafe class MatMul : IDisposable
         public void Execute(int t) => _acts!.PrepareToken(new ReadOnlySpan<float>((float*)_x + (long)t * _cols, _cols), t, _vnni);
     }
 
+    /// <summary>Rows per block inside a chunk (see <see cref="Job.RunChunk"/>).</summary>
+    private const int RowBlock = 32;
+
+    /// <summary>Row chunks per multiply: one per thread alone, else eight per thread (uneven progress balances out).</summary>
+    private int MaxChunks => _threads == 1 ? 1 : _threads * 8;
+
     /// <summary>Tokens per chunk of <see cref="Job.Run"/> (see there); benchmarks may set EURUS_TOKEN_BLOCK to compare.</summary>
     internal static readonly int TokenBlock =
         int.TryParse(Environment.GetEnvironmentVariable("EURUS_TOKEN_BLOCK"), out int tb) && tb >= 4 ? tb : 64;
@@ -194,12 +207,12 @@ internal sealed unsafe class MatMul : IDisposable
     private readonly struct Job(WeightMatrix w, nint x, nint y, int tokens, MatMul owner)
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Run(int rowStart, int rowEnd)
+        public void Run(int rowStart, int rowEnd, int chunk)
         {
             // Tokens in chunks: a chunk's prepared activations stay in L2 while the rows stream past (a 512-token
             // prompt's are 2–7 MB); each weight row is then read once per chunk instead of once per multiply.
             for (int c0 = 0; c0 < tokens; c0 += TokenBlock)
-                RunChunk(rowStart, rowEnd, c0, Math.Min(tokens, c0 + TokenBlock));
+                RunChunk(rowStart, rowEnd, c0, Math.Min(tokens, c0 + TokenBlock), chunk);
             if (w.Mins != null) AddMins(rowStart, rowEnd);
         }
 
@@ -271,14 +284,13 @@ internal sealed unsafe class MatMul : IDisposable
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void RunChunk(int rowStart, int rowEnd, int tFirst, int tEnd)
+        private void RunChunk(int rowStart, int rowEnd, int tFirst, int tEnd, int chunk)
         {
             int cols = w.Cols, rows = w.Rows, blocks = cols / 32;
             float* px = (float*)x, py = (float*)y;
             var packed = w.Packed;
             // Blocks of rows small enough to stay in L2; inside a block, tiles of four tokens (AVX-512, Q4_0/Q8_0) reuse
             // each unpacked weight quad, and a token tile's activations stay in L1 while the block's rows stream past.
-            const int RowBlock = 32;
             for (int r0 = rowStart; r0 < rowEnd; r0 += RowBlock)
             {
                 int r1 = Math.Min(r0 + RowBlock, rowEnd);
@@ -325,12 +337,19 @@ internal sealed unsafe class MatMul : IDisposable
                 }
                 if (w.Q4K is { } q4k)
                 {
-                    RunVnni(new Q4KVnni(q4k, owner._q8k!), r0, r1, t, tEnd, py, rows);
+                    // The tiles read the block's scales as floats, converted here once instead of once per tile.
+                    float* scales = owner._kScales + chunk * owner._kScaleFloats;
+                    if (tEnd - t >= 4)
+                        for (int r = r0; r < r1; r++) VnniKQuant.Q4KScales(q4k, r, scales + (long)(r - r0) * q4k.SuperBlocks * VnniKQuant.ScaleFloats);
+                    RunVnni(new Q4KVnni(q4k, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
                     continue;
                 }
                 if (w.Q6K is { } q6k)
                 {
-                    RunVnni(new Q6KVnni(q6k, owner._q8k!), r0, r1, t, tEnd, py, rows);
+                    float* scales = owner._kScales + chunk * owner._kScaleFloats;
+                    if (tEnd - t >= 4)
+                        for (int r = r0; r < r1; r++) VnniKQuant.Q6KScales(q6k, r, scales + (long)(r - r0) * q6k.SuperBlocks * VnniKQuant.ScaleFloats);
+                    RunVnni(new Q6KVnni(q6k, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
                     continue;
                 }
                 if (KQuantDot.Handles(w.Type) && KQuantTile.Supported && !KQuantTile.Disabled)
@@ -399,15 +418,25 @@ internal sealed unsafe class MatMul : IDisposable
         public float Row(int row, int t) => VnniDot.Q8(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
     }
 
-    private readonly struct Q4KVnni(Q4KPacked m, KQuantActivations x) : IVnniKernel
+    /// <summary>Q4_K with the row block's scales (rows from <paramref name="r0"/>) at <paramref name="scales"/>.</summary>
+    private readonly struct Q4KVnni(Q4KPacked m, KQuantActivations x, float* scales, int r0) : IVnniKernel
     {
-        public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q4KTile2x4(m, row, x, t, y, stride);
+        public void Tile(int row, int t, float* y, long stride)
+        {
+            float* f = scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
+            VnniKQuant.Q4KTile2x4(m, row, f, f + m.SuperBlocks * VnniKQuant.ScaleFloats, x, t, y, stride);
+        }
         public float Row(int row, int t) => VnniKQuant.Q4K(m, row, x, t);
     }
 
-    private readonly struct Q6KVnni(Q6KPacked m, KQuantActivations x) : IVnniKernel
+    /// <summary>Q6_K with the row block's scales (rows from <paramref name="r0"/>) at <paramref name="scales"/>.</summary>
+    private readonly struct Q6KVnni(Q6KPacked m, KQuantActivations x, float* scales, int r0) : IVnniKernel
     {
-        public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q6KTile2x4(m, row, x, t, y, stride);
+        public void Tile(int row, int t, float* y, long stride)
+        {
+            float* f = scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
+            VnniKQuant.Q6KTile2x4(m, row, f, f + m.SuperBlocks * VnniKQuant.ScaleFloats, x, t, y, stride);
+        }
         public float Row(int row, int t) => VnniKQuant.Q6K(m, row, x, t);
     }
 
@@ -419,6 +448,8 @@ internal sealed unsafe class MatMul : IDisposable
     {
         _packedX.Dispose();
         _q8k?.Dispose();
+        if (_kScales != null) NativeMemory.AlignedFree(_kScales);
+        _kScales = null;
         if (_ownsPool) _pool.Dispose();
     }
 }

@@ -31,8 +31,8 @@ internal static unsafe class KQuantKernelTiming
             fixed (byte* p = data)
             {
                 using var packed = type is GgmlType.Q4_0 ? PackedMatrix.FromBlocks(type, rows, cols, data) : null;
-                using var q4k = type is GgmlType.Q4_K && VnniDot.Supported ? Q4KPacked.FromBlocks(rows, cols, data) : null;
-                var w = new WeightMatrix(p, type, rows, cols, packed, q4k);
+                using var qmk = type is GgmlType.Q4_K or GgmlType.Q5_K && VnniDot.Supported ? QmKPacked.FromBlocks(type, rows, cols, data) : null;
+                var w = new WeightMatrix(p, type, rows, cols, packed, qmk);
                 foreach (int threads in new[] { 1, 2 })
                     foreach (int tokens in new[] { 1, 32 })
                     {
@@ -43,7 +43,7 @@ internal static unsafe class KQuantKernelTiming
                         var sw = Stopwatch.StartNew();
                         for (int i = 0; i < reps; i++) mm.Multiply(w, x, tokens, y);
                         double s = sw.Elapsed.TotalSeconds / reps;
-                        Console.WriteLine($"{type}{(q4k is null ? "" : " (vnni)")}{(packed is { Interleaved: true } ? " (vnni)" : "")} {rows}x{cols} threads {threads} tokens {tokens}: {s * 1000:F2} ms, {data.Length / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
+                        Console.WriteLine($"{type}{(qmk is null ? "" : " (vnni)")}{(packed is { Interleaved: true } ? " (vnni)" : "")} {rows}x{cols} threads {threads} tokens {tokens}: {s * 1000:F2} ms, {data.Length / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
                     }
             }
         }

@@ -109,16 +109,16 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                     Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f,
                         $"{type} {name}, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}: reference {reference}, got {got}");
                 }
-            // AVX-VNNI (Q4_K, Q6_K): the repacked row against the VNNI form of the same activations.
-            if (type is GgmlType.Q4_K or GgmlType.Q6_K && AvxVnni.IsSupported)
+            // AVX-VNNI (Q4_K, Q5_K, Q6_K): the repacked row against the VNNI form of the same activations.
+            if (type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && AvxVnni.IsSupported)
             {
                 using var acts = new KQuantActivations(1, cols);
                 acts.Prepare(xf, 1, cols, forVnni: true);
                 float got;
-                if (type == GgmlType.Q4_K)
+                if (type is GgmlType.Q4_K or GgmlType.Q5_K)
                 {
-                    using var packed = Q4KPacked.FromBlocks(1, cols, w);
-                    got = VnniKQuant.Q4K(packed, 0, acts, 0);
+                    using var packed = QmKPacked.FromBlocks(type, 1, cols, w);
+                    got = type == GgmlType.Q4_K ? VnniKQuant.QmK<FourBits>(packed, 0, acts, 0) : VnniKQuant.QmK<FiveBits>(packed, 0, acts, 0);
                 }
                 else
                 {
@@ -175,15 +175,15 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 if (width == 4) KQuantTile.Tile4(type, pw, blocks, acts, 1, py, 3);
                 else KQuantTile.Tile8(type, pw, blocks, acts, 1, py, 3);
             }
-            // The VNNI Q4_K tile (two rows × four tokens; the row twice) on the same activations' VNNI form.
+            // The VNNI Q4_K/Q5_K/Q6_K tiles (two rows × four tokens; the row twice) on the same activations' VNNI form.
             var yv = new float[4 * 2];
-            bool vnniTile = type is GgmlType.Q4_K or GgmlType.Q6_K && width == 4 && AvxVnni.IsSupported;
+            bool vnniTile = type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && width == 4 && AvxVnni.IsSupported;
             if (vnniTile)
             {
                 var two = w.Concat(w).ToArray();
                 using var va = new KQuantActivations(width + 2, cols);
                 va.Prepare(xf, width + 2, cols, forVnni: true);
-                using var p4 = type == GgmlType.Q4_K ? Q4KPacked.FromBlocks(2, cols, two) : null;
+                using var p4 = type is GgmlType.Q4_K or GgmlType.Q5_K ? QmKPacked.FromBlocks(type, 2, cols, two) : null;
                 using var p6 = type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(2, cols, two) : null;
                 var scales = new float[2 * blocks * VnniKQuant.ScaleFloats];
                 fixed (float* py = yv)
@@ -192,9 +192,10 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                     float* fB = f + blocks * VnniKQuant.ScaleFloats;
                     if (p4 is not null)
                     {
-                        VnniKQuant.Q4KScales(p4, 0, f);
-                        VnniKQuant.Q4KScales(p4, 1, fB);
-                        VnniKQuant.Q4KTile2x4(p4, 0, f, fB, va, 1, py, 2);
+                        VnniKQuant.QmKScales(p4, 0, f);
+                        VnniKQuant.QmKScales(p4, 1, fB);
+                        if (type == GgmlType.Q4_K) VnniKQuant.QmKTile2x4<FourBits>(p4, 0, f, fB, va, 1, py, 2);
+                        else VnniKQuant.QmKTile2x4<FiveBits>(p4, 0, f, fB, va, 1, py, 2);
                     }
                     else
                     {
@@ -207,7 +208,7 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 {
                     Assert.Equal(yv[2 * k], yv[2 * k + 1]);
                     // the tile equals the row kernel bit for bit
-                    Assert.Equal(p4 is not null ? VnniKQuant.Q4K(p4, 0, va, 1 + k) : VnniKQuant.Q6K(p6!, 0, va, 1 + k), yv[2 * k]);
+                    Assert.Equal(p4 is null ? VnniKQuant.Q6K(p6!, 0, va, 1 + k) : type == GgmlType.Q4_K ? VnniKQuant.QmK<FourBits>(p4, 0, va, 1 + k) : VnniKQuant.QmK<FiveBits>(p4, 0, va, 1 + k), yv[2 * k]);
                 }
             }
             for (int k = 0; k < width; k++)

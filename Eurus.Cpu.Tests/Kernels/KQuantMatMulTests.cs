@@ -28,7 +28,7 @@ public unsafe class KQuantMatMulTests
         var other = QuantReference.QuantizeQ8_0(wf.AsSpan(0, 3 * cols));
         foreach (int tokens in new[] { 1, 3, 4, 5, 8, 9, 13 })
             foreach (int threads in new[] { 1, 2 })
-            foreach (bool vnni in type is GgmlType.Q4_K or GgmlType.Q6_K && VnniDot.Supported ? new[] { false, true } : [false])
+            foreach (bool vnni in type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && VnniDot.Supported ? new[] { false, true } : [false])
             {
                 var x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
                 var y = new float[tokens * rows];
@@ -39,14 +39,14 @@ public unsafe class KQuantMatMulTests
                     using var packed = PackedMatrix.FromBlocks(GgmlType.Q8_0, 3, cols, other);
                     using var mm = new MatMul(13, cols, threads, needHalf: false, needBFloat: false);
                     mm.Multiply(new WeightMatrix(p0, GgmlType.Q8_0, 3, cols, packed), x, tokens, y0);
-                    using var q4k = vnni && type == GgmlType.Q4_K ? Q4KPacked.FromBlocks(rows, cols, file) : null;
+                    using var qmk = vnni && type is GgmlType.Q4_K or GgmlType.Q5_K ? QmKPacked.FromBlocks(type, rows, cols, file) : null;
                     using var q6k = vnni && type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(rows, cols, file) : null;
-                    mm.Multiply(new WeightMatrix(p, type, rows, cols, q4k: q4k, q6k: q6k), x, tokens, y, sameInput: true);
+                    mm.Multiply(new WeightMatrix(p, type, rows, cols, qmk: qmk, q6k: q6k), x, tokens, y, sameInput: true);
                     // Each token of the batch equals that token multiplied alone (decoding), bit for bit.
                     for (int t = 0; t < tokens; t++)
                     {
                         var alone = new float[rows];
-                        mm.Multiply(new WeightMatrix(p, type, rows, cols, q4k: q4k, q6k: q6k), x.AsSpan(t * cols, cols), 1, alone);
+                        mm.Multiply(new WeightMatrix(p, type, rows, cols, qmk: qmk, q6k: q6k), x.AsSpan(t * cols, cols), 1, alone);
                         if (vnni || !KQuantTile.Supported) Assert.Equal(alone, y.AsSpan(t * rows, rows).ToArray());
                     }
                 }

@@ -109,7 +109,7 @@ internal sealed unsafe class MatMul : IDisposable
                 case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
                     _q8k ??= new KQuantActivations(_maxTokens, _maxCols);
                     // The VNNI form includes the plain one; a batch is quantized token by token across the pool.
-                    bool kv = w.Q4K is not null || w.Q6K is not null;
+                    bool kv = w.QmK is not null || w.Q6K is not null;
                     if (kv && _kScales == null)
                     {
                         _kScaleFloats = (long)RowBlock * (_maxCols / 256) * VnniKQuant.ScaleFloats;
@@ -335,13 +335,14 @@ internal sealed unsafe class MatMul : IDisposable
                                 PackedGemm.Q8Tile2(packed.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);
                         }
                 }
-                if (w.Q4K is { } q4k)
+                if (w.QmK is { } qmk)
                 {
                     // The tiles read the block's scales as floats, converted here once instead of once per tile.
                     float* scales = owner._kScales + chunk * owner._kScaleFloats;
                     if (tEnd - t >= 4)
-                        for (int r = r0; r < r1; r++) VnniKQuant.Q4KScales(q4k, r, scales + (long)(r - r0) * q4k.SuperBlocks * VnniKQuant.ScaleFloats);
-                    RunVnni(new Q4KVnni(q4k, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
+                        for (int r = r0; r < r1; r++) VnniKQuant.QmKScales(qmk, r, scales + (long)(r - r0) * qmk.SuperBlocks * VnniKQuant.ScaleFloats);
+                    if (qmk.Qh == null) RunVnni(new QmKVnni<FourBits>(qmk, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
+                    else RunVnni(new QmKVnni<FiveBits>(qmk, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
                     continue;
                 }
                 if (w.Q6K is { } q6k)
@@ -418,15 +419,15 @@ internal sealed unsafe class MatMul : IDisposable
         public float Row(int row, int t) => VnniDot.Q8(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
     }
 
-    /// <summary>Q4_K with the row block's scales (rows from <paramref name="r0"/>) at <paramref name="scales"/>.</summary>
-    private readonly struct Q4KVnni(Q4KPacked m, KQuantActivations x, float* scales, int r0) : IVnniKernel
+    /// <summary>Q4_K or Q5_K with the row block's scales (rows from <paramref name="r0"/>) at <paramref name="scales"/>.</summary>
+    private readonly struct QmKVnni<TBits>(QmKPacked m, KQuantActivations x, float* scales, int r0) : IVnniKernel where TBits : struct, IQuantBits
     {
         public void Tile(int row, int t, float* y, long stride)
         {
             float* f = scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
-            VnniKQuant.Q4KTile2x4(m, row, f, f + m.SuperBlocks * VnniKQuant.ScaleFloats, x, t, y, stride);
+            VnniKQuant.QmKTile2x4<TBits>(m, row, f, f + m.SuperBlocks * VnniKQuant.ScaleFloats, x, t, y, stride);
         }
-        public float Row(int row, int t) => VnniKQuant.Q4K(m, row, x, t);
+        public float Row(int row, int t) => VnniKQuant.QmK<TBits>(m, row, x, t);
     }
 
     /// <summary>Q6_K with the row block's scales (rows from <paramref name="r0"/>) at <paramref name="scales"/>.</summary>

@@ -4,7 +4,7 @@ namespace Eurus.Cpu.Kernels;
 
 /// <summary>
 /// Reads a tensor's rows from the model file in chunks of about 4 MiB for the repacked layouts (<see cref="PackedMatrix"/>,
-/// <see cref="Q4KPacked"/>, <see cref="Q6KPacked"/>): positional reads rather than the mapping, so the file's pages stay
+/// <see cref="QmKPacked"/>, <see cref="Q6KPacked"/>): positional reads rather than the mapping, so the file's pages stay
 /// out of the process's resident set and peak memory is about one copy of the weights.
 /// </summary>
 internal static class TensorChunks

@@ -1,19 +1,30 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Eurus.Cpu.Kernels;
 
+/// <summary>Type parameter of the Q4_K/Q5_K kernels: whether the quants have a fifth bit. Each kernel is compiled per type.</summary>
+internal interface IQuantBits;
+
+/// <summary>Q4_K: four-bit quants.</summary>
+internal struct FourBits : IQuantBits;
+
+/// <summary>Q5_K: four bits plus <see cref="QmKPacked.Qh"/>'s fifth bit.</summary>
+internal struct FiveBits : IQuantBits;
+
 /// <summary>
-/// Q4_K and Q6_K dot products with AVX-VNNI. Q4_K: on <see cref="Q4KPacked"/> rows and the VNNI form of <see cref="KQuantActivations"/>:
-/// per super-block eight <c>VPDPBUSD</c> leave int32 lane j holding sub-block j's exact Σ q·x (unsigned nibbles ×
-/// signed activations), which is then scaled in float by the row's d·sc_j and the token's scale, and the mins are
-/// removed with the row's dmin·m_j times the token's scale × 32-element sums:
-/// acc += float(Σq·x)_j · d·sc_j · dx − dmin·m_j · dx·Σx_j. Per (row, token) the row kernel and the tile do the same
-/// operations in the same order, so batched prompts equal decoding bit for bit. Q6_K: on <see cref="Q6KPacked"/> rows
-/// (bytes 0–63), two groups of eight 16-element sub-blocks per super-block, each group's exact integer sums starting
-/// from −32·Σx of its sub-blocks, then in float (Σ₀·sc₀·d + Σ₁·sc₁·d)·dx per super-block (llama.cpp multiplies the scales
-/// as integers; the float form spares the slow <c>VPMULLD</c> and differs only in rounding). Runs where <see cref="VnniDot.Supported"/>.
+/// Q4_K, Q5_K and Q6_K dot products with AVX-VNNI. Q4_K and Q5_K: on <see cref="QmKPacked"/> rows and the VNNI form of
+/// <see cref="KQuantActivations"/>: per super-block eight <c>VPDPBUSD</c> leave int32 lane j holding sub-block j's exact
+/// Σ q·x (unsigned quants — nibbles, with Q5_K's fifth bit or-ed in as 16 — × signed activations), which is then scaled
+/// in float by the row's d·sc_j and the token's scale, and the mins are removed with the row's dmin·m_j times the
+/// token's scale × 32-element sums: acc += float(Σq·x)_j · d·sc_j · dx − dmin·m_j · dx·Σx_j. Per (row, token) the row
+/// kernel and the tile do the same operations in the same order, so batched prompts equal decoding bit for bit. Q6_K:
+/// on <see cref="Q6KPacked"/> rows (bytes 0–63), two groups of eight 16-element sub-blocks per super-block, each group's
+/// exact integer sums starting from −32·Σx of its sub-blocks, then in float (Σ₀·sc₀·d + Σ₁·sc₁·d)·dx per super-block
+/// (llama.cpp multiplies the scales as integers; the float form spares the slow <c>VPMULLD</c> and differs only in
+/// rounding). Runs where <see cref="VnniDot.Supported"/>.
 /// </summary>
 internal static unsafe class VnniKQuant
 {
@@ -32,33 +43,71 @@ internal static unsafe class VnniKQuant
     private static Vector256<float> Scale(Vector256<int> sum, Vector256<float> sc, float dx, Vector256<float> min, float* tokenMin, Vector256<float> acc) =>
         Fma.MultiplyAddNegated(min, Vector256.Load(tokenMin), Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), sc * Vector256.Create(dx), acc));
 
-    /// <summary>One row · one token.</summary>
+    /// <summary>
+    /// Q5_K: bit <paramref name="v"/> of every byte of a fifth-bit plane moved to bit 4 (16 or 0), to be or-ed into the
+    /// four low bits of kernel vector v. GFNI: one affine transform whose matrix row for bit 4 selects bit v (the other
+    /// rows are zero); otherwise a 16-bit shift and a mask (bit 4 of each byte then comes from its own byte: shifts of
+    /// at most four left or three right).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> Fifth(Vector256<byte> h, [ConstantExpected(Min = 0, Max = 7)] int v)
+    {
+        if (Gfni.V256.IsSupported) return Gfni.V256.GaloisFieldAffineTransform(h, Vector256.Create((1UL << v) << 24).AsByte(), 0);
+        var shifted = v <= 4 ? Vector256.ShiftLeft(h.AsUInt16(), 4 - v) : Vector256.ShiftRightLogical(h.AsUInt16(), v - 4);
+        return shifted.AsByte() & Vector256.Create((byte)0x10);
+    }
+
+    /// <summary>
+    /// The integer sums of one super-block (<see cref="VnniDot.Nibbles"/>'s order), with Q5_K's fifth bits from the
+    /// plane at <paramref name="qh"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Quants<TBits>(byte* q, byte* qh, sbyte* v, Vector256<byte> m) where TBits : struct, IQuantBits
+    {
+        if (typeof(TBits) == typeof(FourBits)) return VnniDot.Nibbles(q, v, Vector256<int>.Zero, m);
+        var h = Vector256.Load(qh);
+        var p0 = Vector256.Load(q);
+        var p1 = Vector256.Load(q + 32);
+        var p2 = Vector256.Load(q + 64);
+        var p3 = Vector256.Load(q + 96);
+        var s0 = VnniDot.Dp(Vector256<int>.Zero, (p0 & m) | Fifth(h, 0), v);
+        var s1 = VnniDot.Dp(Vector256<int>.Zero, (p1 & m) | Fifth(h, 1), v + 32);
+        s0 = VnniDot.Dp(s0, (p2 & m) | Fifth(h, 2), v + 64);
+        s1 = VnniDot.Dp(s1, (p3 & m) | Fifth(h, 3), v + 96);
+        s0 = VnniDot.Dp(s0, VnniDot.High(p0, m) | Fifth(h, 4), v + 128);
+        s1 = VnniDot.Dp(s1, VnniDot.High(p1, m) | Fifth(h, 5), v + 160);
+        s0 = VnniDot.Dp(s0, VnniDot.High(p2, m) | Fifth(h, 6), v + 192);
+        s1 = VnniDot.Dp(s1, VnniDot.High(p3, m) | Fifth(h, 7), v + 224);
+        return s0 + s1;
+    }
+
+    /// <summary>One Q4_K (<typeparamref name="TBits"/> = <see cref="FourBits"/>) or Q5_K row · one token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4K(Q4KPacked w, int row, KQuantActivations acts, int token)
+    public static float QmK<TBits>(QmKPacked w, int row, KQuantActivations acts, int token) where TBits : struct, IQuantBits
     {
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
-        byte* q = w.RowQs(row), sm = w.RowScMin(row);
+        byte* q = w.RowQs(row), qh = w.RowQh(row), sm = w.RowScMin(row);
         ushort* h = w.RowHalves(row);
         sbyte* v = acts.XV(token);
         long vs = acts.XVStride;
         float* dx = acts.D(token), mins = acts.Min(token);
         var mask = Vector256.Create((byte)0x0F);
         var acc = Vector256<float>.Zero;
-        for (int b = 0; b < blocks; b++, q += 128, sm += 16, h += 2, v += vs, dx += tokens, mins += 8 * tokens)
+        for (int b = 0; b < blocks; b++, q += 128, qh += 32, sm += 16, h += 2, v += vs, dx += tokens, mins += 8 * tokens)
         {
             Sse.Prefetch0(q + 2048);
             var (sc, mn) = RowScales(h, sm);
-            acc = Scale(VnniDot.Nibbles(q, v, Vector256<int>.Zero, mask), sc, *dx, mn, mins, acc);
+            acc = Scale(Quants<TBits>(q, qh, v, mask), sc, *dx, mn, mins, acc);
         }
         return Vector256.Sum(acc);
     }
 
     /// <summary>
     /// Row <paramref name="row"/>'s d·sc_j then dmin·m_j of every super-block as floats (16 per super-block, <see cref="ScaleFloats"/>)
-    /// into <paramref name="dst"/>: what <see cref="Q4KTile2x4"/> reads, made once per row block instead of once per
+    /// into <paramref name="dst"/>: what <see cref="QmKTile2x4"/> reads, made once per row block instead of once per
     /// four-token tile (the same values the row kernel computes in its loop).
     /// </summary>
-    public static void Q4KScales(Q4KPacked w, int row, float* dst)
+    public static void QmKScales(QmKPacked w, int row, float* dst)
     {
         byte* sm = w.RowScMin(row);
         ushort* h = w.RowHalves(row);
@@ -70,71 +119,87 @@ internal static unsafe class VnniKQuant
         }
     }
 
-    /// <summary>Floats per super-block in the scales of <see cref="Q4KScales"/> and <see cref="Q6KScales"/>.</summary>
+    /// <summary>Floats per super-block in the scales of <see cref="QmKScales"/> and <see cref="Q6KScales"/>.</summary>
     public const int ScaleFloats = 16;
 
     /// <summary>
     /// Rows <paramref name="row"/> and row + 1 × tokens t0…t0+3: y[t·stride + r], with the rows' scales from
-    /// <see cref="Q4KScales"/> at <paramref name="fA"/> and <paramref name="fB"/>. The four tokens' activations, scales
+    /// <see cref="QmKScales"/> at <paramref name="fA"/> and <paramref name="fB"/>. The four tokens' activations, scales
     /// and sums are reached from one pointer each at constant offsets (the block-major <see cref="KQuantActivations"/>),
     /// which keeps the loop's general registers free and its loads simple (measured on one thread: a third faster than
     /// one pointer per token, 4% more for writing the four vectors of a super-block out instead of looping, and 7–12%
-    /// more for loading the scales made once per row block instead of converting them in every tile).
+    /// more for loading the scales made once per row block instead of converting them in every tile). Q5_K or-s each
+    /// vector's fifth bits in (<see cref="Fifth"/>) before its multiply-adds; for Q4_K that code is not compiled.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4KTile2x4(Q4KPacked w, int row, float* fA, float* fB, KQuantActivations acts, int t0, float* y, long stride)
+    public static void QmKTile2x4<TBits>(QmKPacked w, int row, float* fA, float* fB, KQuantActivations acts, int t0, float* y, long stride)
+        where TBits : struct, IQuantBits
     {
+        bool five = typeof(TBits) == typeof(FiveBits);
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
-        byte* qA = w.RowQs(row), qB = w.RowQs(row + 1);
+        byte* qA = w.RowQs(row), qB = w.RowQs(row + 1), hA = w.RowQh(row), hB = w.RowQh(row + 1);
         sbyte* v = acts.XV(t0);
         long vs = acts.XVStride;
         float* d = acts.D(t0), m = acts.Min(t0);
         var mask = Vector256.Create((byte)0x0F);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
-        for (int b = 0; b < blocks; b++, qA += 128, qB += 128, fA += ScaleFloats, fB += ScaleFloats, v += vs, d += tokens, m += 8 * tokens)
+        for (int b = 0; b < blocks; b++, qA += 128, qB += 128, hA += 32, hB += 32, fA += ScaleFloats, fB += ScaleFloats, v += vs, d += tokens, m += 8 * tokens)
         {
             Sse.Prefetch0(qA + 2048);
             Sse.Prefetch0(qB + 2048);
             Vector256<int> sa0 = default, sa1 = default, sa2 = default, sa3 = default, sc0 = default, sc1 = default, sc2 = default, sc3 = default;
-            Vector256<byte> pA, pB, wA, wB;
+            Vector256<byte> pA, pB, wA, wB, xA = default, xB = default;
+            if (five)
+            {
+                xA = Vector256.Load(hA);
+                xB = Vector256.Load(hB);
+            }
             // Vector k of each row: low nibbles × token i's bytes at v + 32k + 256i, high nibbles × those 128 bytes on.
             // Written out (no loop over k): the JIT then keeps every pointer in a register and all offsets constant.
             pA = Vector256.Load(qA + 0); pB = Vector256.Load(qB + 0); wA = pA & mask; wB = pB & mask;
+            if (five) { wA |= Fifth(xA, 0); wB |= Fifth(xB, 0); }
             sa0 = VnniDot.Dp(sa0, wA, v + 0); sc0 = VnniDot.Dp(sc0, wB, v + 0);
             sa1 = VnniDot.Dp(sa1, wA, v + 256); sc1 = VnniDot.Dp(sc1, wB, v + 256);
             sa2 = VnniDot.Dp(sa2, wA, v + 512); sc2 = VnniDot.Dp(sc2, wB, v + 512);
             sa3 = VnniDot.Dp(sa3, wA, v + 768); sc3 = VnniDot.Dp(sc3, wB, v + 768);
             wA = VnniDot.High(pA, mask); wB = VnniDot.High(pB, mask);
+            if (five) { wA |= Fifth(xA, 4); wB |= Fifth(xB, 4); }
             sa0 = VnniDot.Dp(sa0, wA, v + 128); sc0 = VnniDot.Dp(sc0, wB, v + 128);
             sa1 = VnniDot.Dp(sa1, wA, v + 384); sc1 = VnniDot.Dp(sc1, wB, v + 384);
             sa2 = VnniDot.Dp(sa2, wA, v + 640); sc2 = VnniDot.Dp(sc2, wB, v + 640);
             sa3 = VnniDot.Dp(sa3, wA, v + 896); sc3 = VnniDot.Dp(sc3, wB, v + 896);
             pA = Vector256.Load(qA + 32); pB = Vector256.Load(qB + 32); wA = pA & mask; wB = pB & mask;
+            if (five) { wA |= Fifth(xA, 1); wB |= Fifth(xB, 1); }
             sa0 = VnniDot.Dp(sa0, wA, v + 32); sc0 = VnniDot.Dp(sc0, wB, v + 32);
             sa1 = VnniDot.Dp(sa1, wA, v + 288); sc1 = VnniDot.Dp(sc1, wB, v + 288);
             sa2 = VnniDot.Dp(sa2, wA, v + 544); sc2 = VnniDot.Dp(sc2, wB, v + 544);
             sa3 = VnniDot.Dp(sa3, wA, v + 800); sc3 = VnniDot.Dp(sc3, wB, v + 800);
             wA = VnniDot.High(pA, mask); wB = VnniDot.High(pB, mask);
+            if (five) { wA |= Fifth(xA, 5); wB |= Fifth(xB, 5); }
             sa0 = VnniDot.Dp(sa0, wA, v + 160); sc0 = VnniDot.Dp(sc0, wB, v + 160);
             sa1 = VnniDot.Dp(sa1, wA, v + 416); sc1 = VnniDot.Dp(sc1, wB, v + 416);
             sa2 = VnniDot.Dp(sa2, wA, v + 672); sc2 = VnniDot.Dp(sc2, wB, v + 672);
             sa3 = VnniDot.Dp(sa3, wA, v + 928); sc3 = VnniDot.Dp(sc3, wB, v + 928);
             pA = Vector256.Load(qA + 64); pB = Vector256.Load(qB + 64); wA = pA & mask; wB = pB & mask;
+            if (five) { wA |= Fifth(xA, 2); wB |= Fifth(xB, 2); }
             sa0 = VnniDot.Dp(sa0, wA, v + 64); sc0 = VnniDot.Dp(sc0, wB, v + 64);
             sa1 = VnniDot.Dp(sa1, wA, v + 320); sc1 = VnniDot.Dp(sc1, wB, v + 320);
             sa2 = VnniDot.Dp(sa2, wA, v + 576); sc2 = VnniDot.Dp(sc2, wB, v + 576);
             sa3 = VnniDot.Dp(sa3, wA, v + 832); sc3 = VnniDot.Dp(sc3, wB, v + 832);
             wA = VnniDot.High(pA, mask); wB = VnniDot.High(pB, mask);
+            if (five) { wA |= Fifth(xA, 6); wB |= Fifth(xB, 6); }
             sa0 = VnniDot.Dp(sa0, wA, v + 192); sc0 = VnniDot.Dp(sc0, wB, v + 192);
             sa1 = VnniDot.Dp(sa1, wA, v + 448); sc1 = VnniDot.Dp(sc1, wB, v + 448);
             sa2 = VnniDot.Dp(sa2, wA, v + 704); sc2 = VnniDot.Dp(sc2, wB, v + 704);
             sa3 = VnniDot.Dp(sa3, wA, v + 960); sc3 = VnniDot.Dp(sc3, wB, v + 960);
             pA = Vector256.Load(qA + 96); pB = Vector256.Load(qB + 96); wA = pA & mask; wB = pB & mask;
+            if (five) { wA |= Fifth(xA, 3); wB |= Fifth(xB, 3); }
             sa0 = VnniDot.Dp(sa0, wA, v + 96); sc0 = VnniDot.Dp(sc0, wB, v + 96);
             sa1 = VnniDot.Dp(sa1, wA, v + 352); sc1 = VnniDot.Dp(sc1, wB, v + 352);
             sa2 = VnniDot.Dp(sa2, wA, v + 608); sc2 = VnniDot.Dp(sc2, wB, v + 608);
             sa3 = VnniDot.Dp(sa3, wA, v + 864); sc3 = VnniDot.Dp(sc3, wB, v + 864);
             wA = VnniDot.High(pA, mask); wB = VnniDot.High(pB, mask);
+            if (five) { wA |= Fifth(xA, 7); wB |= Fifth(xB, 7); }
             sa0 = VnniDot.Dp(sa0, wA, v + 224); sc0 = VnniDot.Dp(sc0, wB, v + 224);
             sa1 = VnniDot.Dp(sa1, wA, v + 480); sc1 = VnniDot.Dp(sc1, wB, v + 480);
             sa2 = VnniDot.Dp(sa2, wA, v + 736); sc2 = VnniDot.Dp(sc2, wB, v + 736);
@@ -218,7 +283,7 @@ internal static unsafe class VnniKQuant
     /// <summary>
     /// Q6_K rows <paramref name="row"/> and row + 1 × tokens t0…t0+3: y[t·stride + r], with the rows' scales from
     /// <see cref="Q6KScales"/> at <paramref name="fA"/> and <paramref name="fB"/>. Written out like
-    /// <see cref="Q4KTile2x4"/> (measured on one thread: a third faster than the loop over vectors with integer scale
+    /// <see cref="QmKTile2x4"/> (measured on one thread: a third faster than the loop over vectors with integer scale
     /// products it replaces).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

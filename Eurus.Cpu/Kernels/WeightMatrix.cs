@@ -9,12 +9,12 @@ namespace Eurus.Cpu.Kernels;
 /// </summary>
 internal readonly unsafe struct WeightMatrix
 {
-    public WeightMatrix(byte* data, GgmlType type, int rows, int cols, PackedMatrix? packed = null, Q4KPacked? q4k = null, Q6KPacked? q6k = null,
+    public WeightMatrix(byte* data, GgmlType type, int rows, int cols, PackedMatrix? packed = null, QmKPacked? qmk = null, Q6KPacked? q6k = null,
         float* mins = null)
     {
         Mins = mins;
         Packed = packed;
-        Q4K = q4k;
+        QmK = qmk;
         Q6K = q6k;
         Data = data;
         Type = type;
@@ -26,8 +26,8 @@ internal readonly unsafe struct WeightMatrix
     /// <summary>The SIMD-friendly copy of a Q4_0/Q8_0 matrix, used by the matmul instead of <see cref="Data"/>.</summary>
     public PackedMatrix? Packed { get; }
 
-    /// <summary>The AVX-VNNI copy of a Q4_K matrix (<see cref="VnniKQuant"/>), used instead of <see cref="Data"/> when set.</summary>
-    public Q4KPacked? Q4K { get; }
+    /// <summary>The AVX-VNNI copy of a Q4_K or Q5_K matrix (<see cref="VnniKQuant"/>), used instead of <see cref="Data"/> when set.</summary>
+    public QmKPacked? QmK { get; }
 
     /// <summary>The AVX-VNNI copy of a Q6_K matrix (<see cref="VnniKQuant"/>), used instead of <see cref="Data"/> when set.</summary>
     public Q6KPacked? Q6K { get; }

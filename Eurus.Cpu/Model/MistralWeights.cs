@@ -15,13 +15,13 @@ internal sealed unsafe class MistralWeights : IDisposable
     /// <summary>Transformer blocks.</summary>
     public required LayerWeights[] Layers { get; init; }
 
-    /// <summary>Repacked copies of the matrices (Q4_0/Q8_0/Q5_0/Q4_1/Q5_1, and Q4_K/Q6_K on AVX-VNNI machines), freed with the model.</summary>
+    /// <summary>Repacked copies of the matrices (Q4_0/Q8_0/Q5_0/Q4_1/Q5_1, and Q4_K/Q5_K/Q6_K on AVX-VNNI machines), freed with the model.</summary>
     private readonly List<IDisposable> _packed = [];
 
     /// <summary>Bytes held by repacked matrices.</summary>
     public long PackedBytes => _packed.Sum(p => p switch
     {
-        PackedMatrix m => m.Bytes, Q4KPacked k => k.Bytes, Q6KPacked k6 => k6.Bytes, OffsetQuantMatrix o => o.Q8.Bytes + o.Q8.Rows * (o.Q8.Cols / 32) * 4L, _ => 0,
+        PackedMatrix m => m.Bytes, QmKPacked k => k.Bytes, Q6KPacked k6 => k6.Bytes, OffsetQuantMatrix o => o.Q8.Bytes + o.Q8.Rows * (o.Q8.Cols / 32) * 4L, _ => 0,
     });
 
     /// <summary>
@@ -40,7 +40,7 @@ internal sealed unsafe class MistralWeights : IDisposable
         names.Add(f.TryGetTensor("output.weight", out _) ? "output.weight" : "token_embd.weight");
         var toPack = names.Distinct().Select(f.GetTensor).Where(t => t.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0
             or GgmlType.Q4_1 or GgmlType.Q5_1
-            || (t.Type is GgmlType.Q4_K or GgmlType.Q6_K && VnniDot.Supported)).ToArray();
+            || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && VnniDot.Supported)).ToArray();
         var packedByName = new IDisposable?[toPack.Length];
         try
         {
@@ -48,14 +48,14 @@ internal sealed unsafe class MistralWeights : IDisposable
             {
                 var t = toPack[i];
                 // Q5_0 runs as the Q8_0 matrix of the same values (lossless, 34/22 of the size): a packed-only view.
-                // Q4_K and Q6_K are repacked only for the AVX-VNNI kernels; elsewhere they run from the mapping.
+                // Q4_K, Q5_K and Q6_K are repacked only for the AVX-VNNI kernels; elsewhere they run from the mapping.
                 packedByName[i] = t.Type switch
                 {
                     GgmlType.Q5_0 => PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength,
                         Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength)),
                     // Q4_1 / Q5_1 (q·d + m) run as a Q8_0 matrix of the same quants plus per-block minimums (lossless).
                     GgmlType.Q4_1 or GgmlType.Q5_1 => OffsetQuantMatrix.FromBlocks(t.Type, (int)t.RowCount, (int)t.RowLength, f.GetTensorData(t)),
-                    GgmlType.Q4_K => Q4KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength),
+                    GgmlType.Q4_K or GgmlType.Q5_K => QmKPacked.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength),
                     GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength),
                     _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength),
                 };
@@ -75,7 +75,7 @@ internal sealed unsafe class MistralWeights : IDisposable
             var p = pack && lookup.TryGetValue(name, out var m) ? m : null;
             if (p is PackedMatrix q5 && t.Type == GgmlType.Q5_0) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, q5);
             if (p is OffsetQuantMatrix o) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, o.Q8, mins: o.Mins);
-            return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p as PackedMatrix, p as Q4KPacked, p as Q6KPacked);
+            return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p as PackedMatrix, p as QmKPacked, p as Q6KPacked);
         }
         try
         {

@@ -69,6 +69,9 @@ internal static class CompareWithLlamaCpp
             late.Round();
             for (int r = 0; r < reps; r++) Add(late.Round(), lp, lt);
         }
+        // Every round's rates on stderr (in run order per engine), to tell a slow phase from a steady difference.
+        for (int r = 0; r < Math.Max(op.Count, lp.Count); r++)
+            Console.Error.WriteLine($"round {r + 1}: Eurus.Cpu {(r < op.Count ? $"pp {op[r]:F2} tg {ot[r]:F2}" : "-")}, llama.cpp {(r < lp.Count ? $"pp {lp[r]:F2} tg {lt[r]:F2}" : "-")}");
         Console.WriteLine($"| file | threads | test | Eurus.Cpu t/s | llama.cpp t/s | ratio |");
         Console.WriteLine($"|---|---|---|---|---|---|");
         for (int k = 0; k < 2; k++)

@@ -175,42 +175,6 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 if (width == 4) KQuantTile.Tile4(type, pw, blocks, acts, 1, py, 3);
                 else KQuantTile.Tile8(type, pw, blocks, acts, 1, py, 3);
             }
-            // The VNNI Q4_K/Q5_K/Q6_K tiles (two rows × four tokens; the row twice) on the same activations' VNNI form.
-            var yv = new float[4 * 2];
-            bool vnniTile = type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && width == 4 && AvxVnni.IsSupported;
-            if (vnniTile)
-            {
-                var two = w.Concat(w).ToArray();
-                using var va = new KQuantActivations(width + 2, cols);
-                va.Prepare(xf, width + 2, cols, forVnni: true);
-                using var p4 = type is GgmlType.Q4_K or GgmlType.Q5_K ? QmKPacked.FromBlocks(type, 2, cols, two) : null;
-                using var p6 = type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(2, cols, two) : null;
-                var scales = new float[2 * blocks * VnniKQuant.ScaleFloats];
-                fixed (float* py = yv)
-                fixed (float* f = scales)
-                {
-                    float* fB = f + blocks * VnniKQuant.ScaleFloats;
-                    if (p4 is not null)
-                    {
-                        VnniKQuant.QmKScales(p4, 0, f);
-                        VnniKQuant.QmKScales(p4, 1, fB);
-                        if (type == GgmlType.Q4_K) VnniKQuant.QmKTile2x4<FourBits>(p4, 0, f, fB, va, 1, py, 2);
-                        else VnniKQuant.QmKTile2x4<FiveBits>(p4, 0, f, fB, va, 1, py, 2);
-                    }
-                    else
-                    {
-                        VnniKQuant.Q6KScales(p6!, 0, f);
-                        VnniKQuant.Q6KScales(p6!, 1, fB);
-                        VnniKQuant.Q6KTile2x4(p6!, 0, f, fB, va, 1, py, 2);
-                    }
-                }
-                for (int k = 0; k < 4; k++)
-                {
-                    Assert.Equal(yv[2 * k], yv[2 * k + 1]);
-                    // the tile equals the row kernel bit for bit
-                    Assert.Equal(p4 is null ? VnniKQuant.Q6K(p6!, 0, va, 1 + k) : type == GgmlType.Q4_K ? VnniKQuant.QmK<FourBits>(p4, 0, va, 1 + k) : VnniKQuant.QmK<FiveBits>(p4, 0, va, 1 + k), yv[2 * k]);
-                }
-            }
             for (int k = 0; k < width; k++)
             {
                 var xk = x.AsSpan(k * blocks, blocks).ToArray();
@@ -223,11 +187,100 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[i] * xq[i]);
                 Assert.True(MathF.Abs(reference - y[3 * k]) <= 1e-5f * magnitude + 1e-6f,
                     $"{type} {width}-token tile, {blocks} blocks, token {k}: reference {reference}, got {y[3 * k]}");
-                if (vnniTile)
-                    Assert.True(MathF.Abs(reference - yv[2 * k]) <= 1e-5f * magnitude + 1e-6f,
-                        $"{type} vnni tile, {blocks} blocks, token {k}: reference {reference}, got {yv[2 * k]}");
             }
         }
+    }
+
+    /// <summary>
+    /// The AVX-VNNI two-row × four-token tiles (<see cref="VnniKQuant"/>) on two different rows: each output equals the
+    /// row kernel bit for bit (what makes a batched prompt equal decoding) and the reference within rounding.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void VnniTilesEqualTheRowKernelAndMatchTheReference(GgmlType type)
+    {
+        if (!AvxVnni.IsSupported)
+        {
+            output.WriteLine("no AVX-VNNI in this process: the VNNI K-quant kernels do not run here.");
+            return;
+        }
+        foreach (int blocks in BlockCounts)
+        {
+            int cols = blocks * 256;
+            var rowA = RandomBlocks(type, blocks, 300 + blocks);
+            var rowB = KQuantReference.Quantize(type, Random(cols, 400 + blocks, 10));
+            var two = rowA.Concat(rowB).ToArray();
+            // Tokens 1…4 of a six-token preparation: the tile reads the block-major activations at an offset.
+            var xf = Random(6 * cols, 500 + blocks, 3);
+            using var va = new KQuantActivations(6, cols);
+            va.Prepare(xf, 6, cols, forVnni: true);
+            using var pm = type is GgmlType.Q4_K or GgmlType.Q5_K ? QmKPacked.FromBlocks(type, 2, cols, two) : null;
+            using var p6 = type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(2, cols, two) : null;
+            var y = new float[4 * 2];
+            var scales = new float[2 * blocks * VnniKQuant.ScaleFloats];
+            fixed (float* py = y)
+            fixed (float* f = scales)
+            {
+                float* fB = f + blocks * VnniKQuant.ScaleFloats;
+                if (pm is not null)
+                {
+                    VnniKQuant.QmKScales(pm, 0, f);
+                    VnniKQuant.QmKScales(pm, 1, fB);
+                    if (type == GgmlType.Q4_K) VnniKQuant.QmKTile2x4<FourBits>(pm, 0, f, fB, va, 1, py, 2);
+                    else VnniKQuant.QmKTile2x4<FiveBits>(pm, 0, f, fB, va, 1, py, 2);
+                }
+                else
+                {
+                    VnniKQuant.Q6KScales(p6!, 0, f);
+                    VnniKQuant.Q6KScales(p6!, 1, fB);
+                    VnniKQuant.Q6KTile2x4(p6!, 0, f, fB, va, 1, py, 2);
+                }
+            }
+            for (int k = 0; k < 4; k++)
+                for (int r = 0; r < 2; r++)
+                {
+                    float row = pm is null ? VnniKQuant.Q6K(p6!, r, va, 1 + k)
+                        : type == GgmlType.Q4_K ? VnniKQuant.QmK<FourBits>(pm, r, va, 1 + k) : VnniKQuant.QmK<FiveBits>(pm, r, va, 1 + k);
+                    Assert.Equal(row, y[2 * k + r]);
+                    var w = r == 0 ? rowA : rowB;
+                    var xk = new BlockQ8_K[blocks];
+                    KQuantReference.QuantizeQ8_K(xf.AsSpan((k + 1) * cols, cols), xk);
+                    float reference = Reference(type, w, xk);
+                    var wf = new float[cols];
+                    var xq = new float[cols];
+                    RowCodec.Decode(type, w, wf);
+                    KQuantReference.DequantizeQ8_K(xk, xq);
+                    float magnitude = 0;
+                    for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[i] * xq[i]);
+                    Assert.True(MathF.Abs(reference - y[2 * k + r]) <= 1e-5f * magnitude + 1e-6f,
+                        $"{type} vnni tile, {blocks} blocks, row {r}, token {k}: reference {reference}, got {y[2 * k + r]}");
+                }
+        }
+    }
+
+    /// <summary>
+    /// Q5_K's fifth-bit extraction (<see cref="VnniKQuant.Fifth"/>: GFNI, or shifts and a mask in the GFNI-off child
+    /// process) moves bit v of every byte value to bit 4 and clears the rest.
+    /// </summary>
+    [Fact]
+    public void FifthBitExtractionMovesBitVToBitFour()
+    {
+        var bytes = Enumerable.Range(0, 256).Select(i => (byte)i).ToArray();
+        for (int v = 0; v < 8; v++)
+            for (int start = 0; start < 256; start += 32)
+            {
+                var h = Vector256.Create(bytes.AsSpan(start, 32));
+                var got = v switch
+                {
+                    0 => VnniKQuant.Fifth(h, 0), 1 => VnniKQuant.Fifth(h, 1), 2 => VnniKQuant.Fifth(h, 2), 3 => VnniKQuant.Fifth(h, 3),
+                    4 => VnniKQuant.Fifth(h, 4), 5 => VnniKQuant.Fifth(h, 5), 6 => VnniKQuant.Fifth(h, 6), _ => VnniKQuant.Fifth(h, 7),
+                };
+                for (int i = 0; i < 32; i++)
+                    Assert.Equal((byte)(((start + i) >> v & 1) << 4), got.GetElement(i));
+            }
+        output.WriteLine($"GFNI in this process: {Gfni.V256.IsSupported}");
     }
 
     /// <summary>The whole-word scale unpacking of the SIMD paths equals the per-byte rule of the layout, for every input.</summary>

@@ -7,7 +7,8 @@ namespace Eurus.Cpu.Tests.Kernels;
 
 /// <summary>
 /// The matmul on K-quant weights (Q8_K activation preparation, four-token tiles where AVX-512 has them, the one-token
-/// kernel otherwise, threading) against <see cref="KQuantVecDotReference"/>, for token counts around the tile sizes (4 and 8);
+/// kernel otherwise, threading) against <see cref="KQuantVecDotReference"/>, for token counts around the tile sizes (4 and 8)
+/// and past one token chunk (70);
 /// the same input multiplied by two weight types reuses its prepared activations. Re-run in the ISA child processes.
 /// </summary>
 public unsafe class KQuantMatMulTests
@@ -26,7 +27,7 @@ public unsafe class KQuantMatMulTests
         for (int r = 0; r < rows; r++) RowCodec.Encode(type, wf.AsSpan(r * cols, cols), file.AsSpan(r * rowBytes, rowBytes));
         // A Q8_0 matrix of the same input first: the K-quant multiply must prepare its own activations after it.
         var other = QuantReference.QuantizeQ8_0(wf.AsSpan(0, 3 * cols));
-        foreach (int tokens in new[] { 1, 3, 4, 5, 8, 9, 13 })
+        foreach (int tokens in new[] { 1, 3, 4, 5, 8, 9, 13, 70 })
             foreach (int threads in new[] { 1, 2 })
             foreach (bool vnni in type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && VnniDot.Supported ? new[] { false, true } : [false])
             {
@@ -37,7 +38,8 @@ public unsafe class KQuantMatMulTests
                 fixed (byte* p0 = other)
                 {
                     using var packed = PackedMatrix.FromBlocks(GgmlType.Q8_0, 3, cols, other);
-                    using var mm = new MatMul(13, cols, threads, needHalf: false, needBFloat: false);
+                    // Room for more columns than used, and 70 tokens: two token chunks of the matmul (64), its scratch reused.
+                    using var mm = new MatMul(70, 2 * cols, threads, needHalf: false, needBFloat: false);
                     mm.Multiply(new WeightMatrix(p0, GgmlType.Q8_0, 3, cols, packed), x, tokens, y0);
                     using var qmk = vnni && type is GgmlType.Q4_K or GgmlType.Q5_K ? QmKPacked.FromBlocks(type, rows, cols, file) : null;
                     using var q6k = vnni && type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(rows, cols, file) : null;

@@ -30,7 +30,7 @@ internal sealed unsafe class MatMul : IDisposable
     private (nint X, int Tokens, int Cols) _preparedInput;
     private bool _q4Ready, _q8Ready, _vnniReady, _sumsReady, _f16Ready, _bf16Ready, _q8kReady, _q8kVnniReady;
     private KQuantActivations? _q8k; // Q8_K activations, created on the first K-quant multiply
-    private float* _kScales;         // per row chunk: a row block's K-quant scales as floats (VnniKQuant.Q4KScales/Q6KScales)
+    private float* _kScales;         // per row chunk: a row block's K-quant scales as floats (VnniKQuant.QmKScales/Q6KScales)
     private long _kScaleFloats;      // floats per chunk in _kScales
 
     /// <summary>Benchmarks set this to accumulate <see cref="ProfileTicks"/> (Stopwatch ticks per weight type; index 0: activation preparation).</summary>
@@ -339,8 +339,9 @@ internal sealed unsafe class MatMul : IDisposable
                 {
                     // The tiles read the block's scales as floats, converted here once instead of once per tile.
                     float* scales = owner._kScales + chunk * owner._kScaleFloats;
-                    if (tEnd - t >= 4)
-                        for (int r = r0; r < r1; r++) VnniKQuant.QmKScales(qmk, r, scales + (long)(r - r0) * qmk.SuperBlocks * VnniKQuant.ScaleFloats);
+                    System.Diagnostics.Debug.Assert(qmk.Type == w.Type);
+                    if (tEnd - t >= 4) // the rows of the block's row pairs (an odd last row runs the row kernel)
+                        for (int r = r0; r < r0 + ((r1 - r0) & ~1); r++) VnniKQuant.QmKScales(qmk, r, scales + (long)(r - r0) * qmk.SuperBlocks * VnniKQuant.ScaleFloats);
                     if (qmk.Qh == null) RunVnni(new QmKVnni<FourBits>(qmk, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
                     else RunVnni(new QmKVnni<FiveBits>(qmk, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
                     continue;
@@ -349,7 +350,7 @@ internal sealed unsafe class MatMul : IDisposable
                 {
                     float* scales = owner._kScales + chunk * owner._kScaleFloats;
                     if (tEnd - t >= 4)
-                        for (int r = r0; r < r1; r++) VnniKQuant.Q6KScales(q6k, r, scales + (long)(r - r0) * q6k.SuperBlocks * VnniKQuant.ScaleFloats);
+                        for (int r = r0; r < r0 + ((r1 - r0) & ~1); r++) VnniKQuant.Q6KScales(q6k, r, scales + (long)(r - r0) * q6k.SuperBlocks * VnniKQuant.ScaleFloats);
                     RunVnni(new Q6KVnni(q6k, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
                     continue;
                 }

@@ -90,7 +90,7 @@ internal sealed unsafe class QmKPacked : IDisposable
                 long dst = (long)firstRow * SuperBlocks + i;
                 Halves[dst * 2] = *(ushort*)b;
                 Halves[dst * 2 + 1] = *(ushort*)(b + 2);
-                var (sc, mn) = KQuantDot.UnpackScales(b + KQuantDot.Q4Scales);
+                var (sc, mn) = KQuantDot.UnpackScales(b + (five ? KQuantDot.Q5Scales : KQuantDot.Q4Scales));
                 *(ulong*)(ScMin + dst * 16) = sc;
                 *(ulong*)(ScMin + dst * 16 + 8) = mn;
                 // Quant e of sub-block j is the low (j even) or high (j odd) nibble of byte 32·(j/2) + e; four bytes at a

@@ -104,8 +104,8 @@ internal static unsafe class VnniKQuant
 
     /// <summary>
     /// Row <paramref name="row"/>'s d·sc_j then dmin·m_j of every super-block as floats (16 per super-block, <see cref="ScaleFloats"/>)
-    /// into <paramref name="dst"/>: what <see cref="QmKTile2x4"/> reads, made once per row block instead of once per
-    /// four-token tile (the same values the row kernel computes in its loop).
+    /// into <paramref name="dst"/>: what <see cref="QmKTile2x4"/> reads, made once per row block and token chunk instead
+    /// of once per four-token tile (the same values the row kernel computes in its loop).
     /// </summary>
     public static void QmKScales(QmKPacked w, int row, float* dst)
     {
@@ -128,7 +128,7 @@ internal static unsafe class VnniKQuant
     /// and sums are reached from one pointer each at constant offsets (the block-major <see cref="KQuantActivations"/>),
     /// which keeps the loop's general registers free and its loads simple (measured on one thread: a third faster than
     /// one pointer per token, 4% more for writing the four vectors of a super-block out instead of looping, and 7–12%
-    /// more for loading the scales made once per row block instead of converting them in every tile). Q5_K or-s each
+    /// more for loading the scales made once per row block and token chunk instead of converting them in every tile). Q5_K or-s each
     /// vector's fifth bits in (<see cref="Fifth"/>) before its multiply-adds; for Q4_K that code is not compiled.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -337,21 +337,15 @@ internal sealed unsafe class MatMul : IDisposable
                 }
                 if (w.QmK is { } qmk)
                 {
-                    // The tiles read the block's scales as floats, converted here once instead of once per tile.
-                    float* scales = owner._kScales + chunk * owner._kScaleFloats;
                     System.Diagnostics.Debug.Assert(qmk.Type == w.Type);
-                    if (tEnd - t >= 4) // the rows of the block's row pairs (an odd last row runs the row kernel)
-                        for (int r = r0; r < r0 + ((r1 - r0) & ~1); r++) VnniKQuant.QmKScales(qmk, r, scales + (long)(r - r0) * qmk.SuperBlocks * VnniKQuant.ScaleFloats);
+                    float* scales = owner._kScales + chunk * owner._kScaleFloats;
                     if (qmk.Qh == null) RunVnni(new QmKVnni<FourBits>(qmk, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
                     else RunVnni(new QmKVnni<FiveBits>(qmk, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
                     continue;
                 }
                 if (w.Q6K is { } q6k)
                 {
-                    float* scales = owner._kScales + chunk * owner._kScaleFloats;
-                    if (tEnd - t >= 4)
-                        for (int r = r0; r < r0 + ((r1 - r0) & ~1); r++) VnniKQuant.Q6KScales(q6k, r, scales + (long)(r - r0) * q6k.SuperBlocks * VnniKQuant.ScaleFloats);
-                    RunVnni(new Q6KVnni(q6k, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
+                    RunVnni(new Q6KVnni(q6k, owner._q8k!, owner._kScales + chunk * owner._kScaleFloats, r0), r0, r1, t, tEnd, py, rows);
                     continue;
                 }
                 if (KQuantDot.Handles(w.Type) && KQuantTile.Supported && !KQuantTile.Disabled)
@@ -388,6 +382,8 @@ internal sealed unsafe class MatMul : IDisposable
     /// </summary>
     private static void RunVnni<TKernel>(TKernel k, int r0, int r1, int t, int tEnd, float* py, int rows) where TKernel : struct, IVnniKernel
     {
+        if (t + 4 <= tEnd)
+            for (int r = r0; r + 1 < r1; r += 2) k.PreparePair(r);
         for (; t + 4 <= tEnd; t += 4)
         {
             int r = r0;
@@ -399,15 +395,20 @@ internal sealed unsafe class MatMul : IDisposable
             for (int r = r0; r < r1; r++) py[(long)t * rows + r] = k.Row(r, t);
     }
 
-    /// <summary>A two-row × four-token tile writing y[t·stride + r], and the one-token row kernel it equals.</summary>
+    /// <summary>
+    /// A two-row × four-token tile writing y[t·stride + r], the one-token row kernel it equals, and what the tiles of a
+    /// row pair need made once per row block and token chunk (the K-quants' scales as floats; nothing for Q4_0/Q8_0).
+    /// </summary>
     private interface IVnniKernel
     {
+        void PreparePair(int row);
         void Tile(int row, int t, float* y, long stride);
         float Row(int row, int t);
     }
 
     private readonly struct Q4_0Vnni(PackedMatrix m, int blocks, PackedActivations x) : IVnniKernel
     {
+        public void PreparePair(int row) { }
         public void Tile(int row, int t, float* y, long stride) =>
             VnniDot.Q4Tile2x4(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
         public float Row(int row, int t) => VnniDot.Q4(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
@@ -415,30 +416,38 @@ internal sealed unsafe class MatMul : IDisposable
 
     private readonly struct Q8_0Vnni(PackedMatrix m, int blocks, PackedActivations x) : IVnniKernel
     {
+        public void PreparePair(int row) { }
         public void Tile(int row, int t, float* y, long stride) =>
             VnniDot.Q8Tile2x4(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
         public float Row(int row, int t) => VnniDot.Q8(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
     }
 
-    /// <summary>Q4_K or Q5_K with the row block's scales (rows from <paramref name="r0"/>) at <paramref name="scales"/>.</summary>
+    /// <summary>
+    /// Q4_K or Q5_K with the row block's scales (rows from <paramref name="r0"/>) at <paramref name="scales"/>: converted
+    /// to floats once per row block and token chunk instead of once per tile.
+    /// </summary>
     private readonly struct QmKVnni<TBits>(QmKPacked m, KQuantActivations x, float* scales, int r0) : IVnniKernel where TBits : struct, IQuantBits
     {
-        public void Tile(int row, int t, float* y, long stride)
+        private float* Scales(int row) => scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
+        public void PreparePair(int row)
         {
-            float* f = scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
-            VnniKQuant.QmKTile2x4<TBits>(m, row, f, f + m.SuperBlocks * VnniKQuant.ScaleFloats, x, t, y, stride);
+            VnniKQuant.QmKScales(m, row, Scales(row));
+            VnniKQuant.QmKScales(m, row + 1, Scales(row + 1));
         }
+        public void Tile(int row, int t, float* y, long stride) => VnniKQuant.QmKTile2x4<TBits>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
         public float Row(int row, int t) => VnniKQuant.QmK<TBits>(m, row, x, t);
     }
 
-    /// <summary>Q6_K with the row block's scales (rows from <paramref name="r0"/>) at <paramref name="scales"/>.</summary>
+    /// <summary>Q6_K with the row block's scales (rows from <paramref name="r0"/>) at <paramref name="scales"/>, as <see cref="QmKVnni{TBits}"/>.</summary>
     private readonly struct Q6KVnni(Q6KPacked m, KQuantActivations x, float* scales, int r0) : IVnniKernel
     {
-        public void Tile(int row, int t, float* y, long stride)
+        private float* Scales(int row) => scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
+        public void PreparePair(int row)
         {
-            float* f = scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
-            VnniKQuant.Q6KTile2x4(m, row, f, f + m.SuperBlocks * VnniKQuant.ScaleFloats, x, t, y, stride);
+            VnniKQuant.Q6KScales(m, row, Scales(row));
+            VnniKQuant.Q6KScales(m, row + 1, Scales(row + 1));
         }
+        public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q6KTile2x4(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
         public float Row(int row, int t) => VnniKQuant.Q6K(m, row, x, t);
     }
 

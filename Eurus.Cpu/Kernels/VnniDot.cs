@@ -65,24 +65,27 @@ internal static unsafe class VnniDot
 
     /// <summary>
     /// <paramref name="start"/> + the integer sums of one interleaved group of 128 nibble bytes (Q4_0's eight blocks,
-    /// Q4_K's eight sub-blocks) with its 256 activation bytes, one block per lane. Two chains so the eight multiply-adds
-    /// overlap; integer sums, so the split changes nothing.
+    /// Q4_K's and Q5_K's eight sub-blocks) with its 256 activation bytes, one block per lane. Two chains so the eight
+    /// multiply-adds overlap; integer sums, so the split changes nothing. Q5_K (<typeparamref name="TBits"/> =
+    /// <see cref="FiveBits"/>) or-s each vector's fifth bits from the plane at <paramref name="qh"/> in
+    /// (<see cref="VnniKQuant.WithFifth"/>); for <see cref="FourBits"/> that code is not compiled and qh is not read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<int> Nibbles(byte* q, sbyte* v, Vector256<int> start, Vector256<byte> m)
+    internal static Vector256<int> Nibbles<TBits>(byte* q, byte* qh, sbyte* v, Vector256<int> start, Vector256<byte> m) where TBits : struct, IQuantBits
     {
+        var h = typeof(TBits) == typeof(FiveBits) ? Vector256.Load(qh) : default;
         var p0 = Vector256.Load(q);
         var p1 = Vector256.Load(q + 32);
         var p2 = Vector256.Load(q + 64);
         var p3 = Vector256.Load(q + 96);
-        var s0 = Dp(start, p0 & m, v);
-        var s1 = Dp(Vector256<int>.Zero, p1 & m, v + 32);
-        s0 = Dp(s0, p2 & m, v + 64);
-        s1 = Dp(s1, p3 & m, v + 96);
-        s0 = Dp(s0, High(p0, m), v + 128);
-        s1 = Dp(s1, High(p1, m), v + 160);
-        s0 = Dp(s0, High(p2, m), v + 192);
-        s1 = Dp(s1, High(p3, m), v + 224);
+        var s0 = Dp(start, VnniKQuant.WithFifth<TBits>(p0 & m, h, 0), v);
+        var s1 = Dp(Vector256<int>.Zero, VnniKQuant.WithFifth<TBits>(p1 & m, h, 1), v + 32);
+        s0 = Dp(s0, VnniKQuant.WithFifth<TBits>(p2 & m, h, 2), v + 64);
+        s1 = Dp(s1, VnniKQuant.WithFifth<TBits>(p3 & m, h, 3), v + 96);
+        s0 = Dp(s0, VnniKQuant.WithFifth<TBits>(High(p0, m), h, 4), v + 128);
+        s1 = Dp(s1, VnniKQuant.WithFifth<TBits>(High(p1, m), h, 5), v + 160);
+        s0 = Dp(s0, VnniKQuant.WithFifth<TBits>(High(p2, m), h, 6), v + 192);
+        s1 = Dp(s1, VnniKQuant.WithFifth<TBits>(High(p3, m), h, 7), v + 224);
         return s0 + s1;
     }
 
@@ -112,7 +115,7 @@ internal static unsafe class VnniDot
             byte* q = wq + g * 128;
             sbyte* v = xv + g * 256;
             Sse.Prefetch0(q + 2048);
-            acc = Scale(Nibbles(q, v, Start(bias + g * 8), m), Half8(ws + g * 8), dx + g * 8, acc);
+            acc = Scale(Nibbles<FourBits>(q, null, v, Start(bias + g * 8), m), Half8(ws + g * 8), dx + g * 8, acc);
         }
         return Vector256.Sum(acc) + Q4Tail(ws, wq, blocks, x, groups * GroupBlocks);
     }

@@ -57,29 +57,10 @@ internal static unsafe class VnniKQuant
         return shifted.AsByte() & Vector256.Create((byte)0x10);
     }
 
-    /// <summary>
-    /// The integer sums of one super-block (<see cref="VnniDot.Nibbles"/>'s order), with Q5_K's fifth bits from the
-    /// plane at <paramref name="qh"/>.
-    /// </summary>
+    /// <summary><paramref name="w"/> with Q5_K's fifth bits for kernel vector <paramref name="v"/> or-ed in; w itself for Q4_K.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Quants<TBits>(byte* q, byte* qh, sbyte* v, Vector256<byte> m) where TBits : struct, IQuantBits
-    {
-        if (typeof(TBits) == typeof(FourBits)) return VnniDot.Nibbles(q, v, Vector256<int>.Zero, m);
-        var h = Vector256.Load(qh);
-        var p0 = Vector256.Load(q);
-        var p1 = Vector256.Load(q + 32);
-        var p2 = Vector256.Load(q + 64);
-        var p3 = Vector256.Load(q + 96);
-        var s0 = VnniDot.Dp(Vector256<int>.Zero, (p0 & m) | Fifth(h, 0), v);
-        var s1 = VnniDot.Dp(Vector256<int>.Zero, (p1 & m) | Fifth(h, 1), v + 32);
-        s0 = VnniDot.Dp(s0, (p2 & m) | Fifth(h, 2), v + 64);
-        s1 = VnniDot.Dp(s1, (p3 & m) | Fifth(h, 3), v + 96);
-        s0 = VnniDot.Dp(s0, VnniDot.High(p0, m) | Fifth(h, 4), v + 128);
-        s1 = VnniDot.Dp(s1, VnniDot.High(p1, m) | Fifth(h, 5), v + 160);
-        s0 = VnniDot.Dp(s0, VnniDot.High(p2, m) | Fifth(h, 6), v + 192);
-        s1 = VnniDot.Dp(s1, VnniDot.High(p3, m) | Fifth(h, 7), v + 224);
-        return s0 + s1;
-    }
+    internal static Vector256<byte> WithFifth<TBits>(Vector256<byte> w, Vector256<byte> h, [ConstantExpected(Min = 0, Max = 7)] int v)
+        where TBits : struct, IQuantBits => typeof(TBits) == typeof(FiveBits) ? w | Fifth(h, v) : w;
 
     /// <summary>One Q4_K (<typeparamref name="TBits"/> = <see cref="FourBits"/>) or Q5_K row · one token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -97,7 +78,7 @@ internal static unsafe class VnniKQuant
         {
             Sse.Prefetch0(q + 2048);
             var (sc, mn) = RowScales(h, sm);
-            acc = Scale(Quants<TBits>(q, qh, v, mask), sc, *dx, mn, mins, acc);
+            acc = Scale(VnniDot.Nibbles<TBits>(q, qh, v, Vector256<int>.Zero, mask), sc, *dx, mn, mins, acc);
         }
         return Vector256.Sum(acc);
     }
@@ -135,7 +116,6 @@ internal static unsafe class VnniKQuant
     public static void QmKTile2x4<TBits>(QmKPacked w, int row, float* fA, float* fB, KQuantActivations acts, int t0, float* y, long stride)
         where TBits : struct, IQuantBits
     {
-        bool five = typeof(TBits) == typeof(FiveBits);
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
         byte* qA = w.RowQs(row), qB = w.RowQs(row + 1), hA = w.RowQh(row), hB = w.RowQh(row + 1);
         sbyte* v = acts.XV(t0);
@@ -148,58 +128,46 @@ internal static unsafe class VnniKQuant
             Sse.Prefetch0(qA + 2048);
             Sse.Prefetch0(qB + 2048);
             Vector256<int> sa0 = default, sa1 = default, sa2 = default, sa3 = default, sc0 = default, sc1 = default, sc2 = default, sc3 = default;
-            Vector256<byte> pA, pB, wA, wB, xA = default, xB = default;
-            if (five)
-            {
-                xA = Vector256.Load(hA);
-                xB = Vector256.Load(hB);
-            }
+            Vector256<byte> pA, pB, wA, wB;
+            Vector256<byte> xA = typeof(TBits) == typeof(FiveBits) ? Vector256.Load(hA) : default, xB = typeof(TBits) == typeof(FiveBits) ? Vector256.Load(hB) : default;
             // Vector k of each row: low nibbles × token i's bytes at v + 32k + 256i, high nibbles × those 128 bytes on.
             // Written out (no loop over k): the JIT then keeps every pointer in a register and all offsets constant.
-            pA = Vector256.Load(qA + 0); pB = Vector256.Load(qB + 0); wA = pA & mask; wB = pB & mask;
-            if (five) { wA |= Fifth(xA, 0); wB |= Fifth(xB, 0); }
+            pA = Vector256.Load(qA + 0); pB = Vector256.Load(qB + 0); wA = WithFifth<TBits>(pA & mask, xA, 0); wB = WithFifth<TBits>(pB & mask, xB, 0);
             sa0 = VnniDot.Dp(sa0, wA, v + 0); sc0 = VnniDot.Dp(sc0, wB, v + 0);
             sa1 = VnniDot.Dp(sa1, wA, v + 256); sc1 = VnniDot.Dp(sc1, wB, v + 256);
             sa2 = VnniDot.Dp(sa2, wA, v + 512); sc2 = VnniDot.Dp(sc2, wB, v + 512);
             sa3 = VnniDot.Dp(sa3, wA, v + 768); sc3 = VnniDot.Dp(sc3, wB, v + 768);
-            wA = VnniDot.High(pA, mask); wB = VnniDot.High(pB, mask);
-            if (five) { wA |= Fifth(xA, 4); wB |= Fifth(xB, 4); }
+            wA = WithFifth<TBits>(VnniDot.High(pA, mask), xA, 4); wB = WithFifth<TBits>(VnniDot.High(pB, mask), xB, 4);
             sa0 = VnniDot.Dp(sa0, wA, v + 128); sc0 = VnniDot.Dp(sc0, wB, v + 128);
             sa1 = VnniDot.Dp(sa1, wA, v + 384); sc1 = VnniDot.Dp(sc1, wB, v + 384);
             sa2 = VnniDot.Dp(sa2, wA, v + 640); sc2 = VnniDot.Dp(sc2, wB, v + 640);
             sa3 = VnniDot.Dp(sa3, wA, v + 896); sc3 = VnniDot.Dp(sc3, wB, v + 896);
-            pA = Vector256.Load(qA + 32); pB = Vector256.Load(qB + 32); wA = pA & mask; wB = pB & mask;
-            if (five) { wA |= Fifth(xA, 1); wB |= Fifth(xB, 1); }
+            pA = Vector256.Load(qA + 32); pB = Vector256.Load(qB + 32); wA = WithFifth<TBits>(pA & mask, xA, 1); wB = WithFifth<TBits>(pB & mask, xB, 1);
             sa0 = VnniDot.Dp(sa0, wA, v + 32); sc0 = VnniDot.Dp(sc0, wB, v + 32);
             sa1 = VnniDot.Dp(sa1, wA, v + 288); sc1 = VnniDot.Dp(sc1, wB, v + 288);
             sa2 = VnniDot.Dp(sa2, wA, v + 544); sc2 = VnniDot.Dp(sc2, wB, v + 544);
             sa3 = VnniDot.Dp(sa3, wA, v + 800); sc3 = VnniDot.Dp(sc3, wB, v + 800);
-            wA = VnniDot.High(pA, mask); wB = VnniDot.High(pB, mask);
-            if (five) { wA |= Fifth(xA, 5); wB |= Fifth(xB, 5); }
+            wA = WithFifth<TBits>(VnniDot.High(pA, mask), xA, 5); wB = WithFifth<TBits>(VnniDot.High(pB, mask), xB, 5);
             sa0 = VnniDot.Dp(sa0, wA, v + 160); sc0 = VnniDot.Dp(sc0, wB, v + 160);
             sa1 = VnniDot.Dp(sa1, wA, v + 416); sc1 = VnniDot.Dp(sc1, wB, v + 416);
             sa2 = VnniDot.Dp(sa2, wA, v + 672); sc2 = VnniDot.Dp(sc2, wB, v + 672);
             sa3 = VnniDot.Dp(sa3, wA, v + 928); sc3 = VnniDot.Dp(sc3, wB, v + 928);
-            pA = Vector256.Load(qA + 64); pB = Vector256.Load(qB + 64); wA = pA & mask; wB = pB & mask;
-            if (five) { wA |= Fifth(xA, 2); wB |= Fifth(xB, 2); }
+            pA = Vector256.Load(qA + 64); pB = Vector256.Load(qB + 64); wA = WithFifth<TBits>(pA & mask, xA, 2); wB = WithFifth<TBits>(pB & mask, xB, 2);
             sa0 = VnniDot.Dp(sa0, wA, v + 64); sc0 = VnniDot.Dp(sc0, wB, v + 64);
             sa1 = VnniDot.Dp(sa1, wA, v + 320); sc1 = VnniDot.Dp(sc1, wB, v + 320);
             sa2 = VnniDot.Dp(sa2, wA, v + 576); sc2 = VnniDot.Dp(sc2, wB, v + 576);
             sa3 = VnniDot.Dp(sa3, wA, v + 832); sc3 = VnniDot.Dp(sc3, wB, v + 832);
-            wA = VnniDot.High(pA, mask); wB = VnniDot.High(pB, mask);
-            if (five) { wA |= Fifth(xA, 6); wB |= Fifth(xB, 6); }
+            wA = WithFifth<TBits>(VnniDot.High(pA, mask), xA, 6); wB = WithFifth<TBits>(VnniDot.High(pB, mask), xB, 6);
             sa0 = VnniDot.Dp(sa0, wA, v + 192); sc0 = VnniDot.Dp(sc0, wB, v + 192);
             sa1 = VnniDot.Dp(sa1, wA, v + 448); sc1 = VnniDot.Dp(sc1, wB, v + 448);
             sa2 = VnniDot.Dp(sa2, wA, v + 704); sc2 = VnniDot.Dp(sc2, wB, v + 704);
             sa3 = VnniDot.Dp(sa3, wA, v + 960); sc3 = VnniDot.Dp(sc3, wB, v + 960);
-            pA = Vector256.Load(qA + 96); pB = Vector256.Load(qB + 96); wA = pA & mask; wB = pB & mask;
-            if (five) { wA |= Fifth(xA, 3); wB |= Fifth(xB, 3); }
+            pA = Vector256.Load(qA + 96); pB = Vector256.Load(qB + 96); wA = WithFifth<TBits>(pA & mask, xA, 3); wB = WithFifth<TBits>(pB & mask, xB, 3);
             sa0 = VnniDot.Dp(sa0, wA, v + 96); sc0 = VnniDot.Dp(sc0, wB, v + 96);
             sa1 = VnniDot.Dp(sa1, wA, v + 352); sc1 = VnniDot.Dp(sc1, wB, v + 352);
             sa2 = VnniDot.Dp(sa2, wA, v + 608); sc2 = VnniDot.Dp(sc2, wB, v + 608);
             sa3 = VnniDot.Dp(sa3, wA, v + 864); sc3 = VnniDot.Dp(sc3, wB, v + 864);
-            wA = VnniDot.High(pA, mask); wB = VnniDot.High(pB, mask);
-            if (five) { wA |= Fifth(xA, 7); wB |= Fifth(xB, 7); }
+            wA = WithFifth<TBits>(VnniDot.High(pA, mask), xA, 7); wB = WithFifth<TBits>(VnniDot.High(pB, mask), xB, 7);
             sa0 = VnniDot.Dp(sa0, wA, v + 224); sc0 = VnniDot.Dp(sc0, wB, v + 224);
             sa1 = VnniDot.Dp(sa1, wA, v + 480); sc1 = VnniDot.Dp(sc1, wB, v + 480);
             sa2 = VnniDot.Dp(sa2, wA, v + 736); sc2 = VnniDot.Dp(sc2, wB, v + 736);

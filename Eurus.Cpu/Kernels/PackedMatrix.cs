@@ -68,16 +68,7 @@ internal sealed unsafe class PackedMatrix : IDisposable
     public static PackedMatrix FromFile(SafeFileHandle handle, long offset, GgmlType type, int rows, int cols)
     {
         var m = new PackedMatrix(type, rows, cols, VnniDot.Supported);
-        try
-        {
-            TensorChunks.Read(handle, offset, (int)GgmlTypeInfo.RowBytes(type, cols), rows, m.Fill);
-            return m;
-        }
-        catch
-        {
-            m.Dispose();
-            throw;
-        }
+        return TensorChunks.ReadInto(m, m.Fill, handle, offset, (int)GgmlTypeInfo.RowBytes(type, cols), rows);
     }
 
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)

@@ -54,16 +54,7 @@ internal sealed unsafe class Q6KPacked : IDisposable
     public static Q6KPacked FromFile(SafeFileHandle handle, long offset, int rows, int cols)
     {
         var m = new Q6KPacked(rows, cols);
-        try
-        {
-            TensorChunks.Read(handle, offset, (int)GgmlTypeInfo.RowBytes(GgmlType.Q6_K, cols), rows, m.Fill);
-            return m;
-        }
-        catch
-        {
-            m.Dispose();
-            throw;
-        }
+        return TensorChunks.ReadInto(m, m.Fill, handle, offset, (int)GgmlTypeInfo.RowBytes(GgmlType.Q6_K, cols), rows);
     }
 
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)

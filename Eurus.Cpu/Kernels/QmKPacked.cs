@@ -66,16 +66,7 @@ internal sealed unsafe class QmKPacked : IDisposable
     public static QmKPacked FromFile(SafeFileHandle handle, long offset, GgmlType type, int rows, int cols)
     {
         var m = new QmKPacked(type, rows, cols);
-        try
-        {
-            TensorChunks.Read(handle, offset, (int)GgmlTypeInfo.RowBytes(type, cols), rows, m.Fill);
-            return m;
-        }
-        catch
-        {
-            m.Dispose();
-            throw;
-        }
+        return TensorChunks.ReadInto(m, m.Fill, handle, offset, (int)GgmlTypeInfo.RowBytes(type, cols), rows);
     }
 
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)

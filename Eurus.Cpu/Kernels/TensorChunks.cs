@@ -12,6 +12,24 @@ internal static class TensorChunks
     /// <summary>Receives rows <paramref name="firstRow"/>…firstRow + rows − 1 in the file's layout.</summary>
     public delegate void Fill(int firstRow, int rows, ReadOnlySpan<byte> bytes);
 
+    /// <summary>
+    /// Fills the freshly made <paramref name="target"/> with <paramref name="rows"/> rows of <paramref name="rowBytes"/>
+    /// bytes read at <paramref name="offset"/> (see <see cref="Read"/>) and returns it; disposes it if the read fails.
+    /// </summary>
+    public static T ReadInto<T>(T target, Fill fill, SafeFileHandle handle, long offset, int rowBytes, int rows) where T : IDisposable
+    {
+        try
+        {
+            Read(handle, offset, rowBytes, rows, fill);
+            return target;
+        }
+        catch
+        {
+            target.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Reads <paramref name="rows"/> rows of <paramref name="rowBytes"/> bytes at <paramref name="offset"/> and hands them to <paramref name="fill"/>.</summary>
     public static void Read(SafeFileHandle handle, long offset, int rowBytes, int rows, Fill fill)
     {

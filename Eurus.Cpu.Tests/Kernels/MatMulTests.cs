@@ -97,7 +97,9 @@ public unsafe class MatMulTests
             }
             return f;
         }).ToArray();
-        var x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        // Pinned, as the transformers' buffers are: sameInput is checked by address, and a GC may move a plain array.
+        var x = GC.AllocateArray<float>(tokens * cols, pinned: true);
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
         using var shared = new MatMul(tokens, cols, 2, needHalf: true, needBFloat: false);
         for (int i = 0; i < types.Length; i++)
         {

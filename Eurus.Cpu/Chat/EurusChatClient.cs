@@ -162,12 +162,15 @@ public sealed class EurusChatClient : IChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
-    /// <summary>Frees the client's session (not the model).</summary>
+    /// <summary>
+    /// Frees the client's session (not the model). A response being generated on another thread finishes its current
+    /// step and then ends with <see cref="ObjectDisposedException"/>; no memory is freed under it.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
         _session.Dispose();
-        _gate.Dispose();
+        // _gate (a SemaphoreSlim whose wait handle is never created) is not disposed: a running response releases it.
     }
 }

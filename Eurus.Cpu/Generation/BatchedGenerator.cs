@@ -55,17 +55,32 @@ public sealed class BatchedGenerator : IDisposable
         int stepTokens = options.StepTokens == 0 ? Math.Max(options.MaxSequences, _batch) : options.StepTokens;
         _window = model.SlidingWindow is int w && w < model.ContextLength ? w : null;
         // As in InferenceSession: a ring buffer of window + one prompt chunk when a window applies.
-        _capacity = _window is int win ? Math.Min(model.ContextLength, win + _batch) : model.ContextLength;
-        _forward = new MultiSequenceTransformer(c, model.Weights, stepTokens, _capacity, model.Options.Threads, _window);
-        _logits = GC.AllocateArray<float>(stepTokens * c.Vocab, pinned: true);
+        _capacity = _window is int win ? (int)Math.Min(model.ContextLength, (long)win + _batch) : model.ContextLength;
+        // Every slot's KV cache and the step's buffers, sized in long and checked against the memory this process may
+        // use before anything is allocated; then all of it is allocated here, so a busy server never runs out mid-way.
+        var sizes = RunSizes.For(c, model.ContextLength, _batch, _window, model.Options.KvCacheType, options.MaxSequences, stepTokens);
+        if (sizes.FirstTooLarge() is var (problem, _))
+            throw new ArgumentOutOfRangeException(nameof(options), $"A batched generator of {options.MaxSequences} sequences × {model.ContextLength} positions, {stepTokens} tokens per step: {problem}.");
+        sizes.CheckMemory(RunSizes.AvailableBytes, $"A batched generator of {options.MaxSequences} sequences × {model.ContextLength} positions");
+        MemoryBytes = sizes.TotalBytes;
         _slots = new Slot[options.MaxSequences];
-        for (int i = 0; i < _slots.Length; i++) _slots[i] = new Slot();
+        for (int i = 0; i < _slots.Length; i++)
+            _slots[i] = new Slot { Cache = new KvCache(c.Layers, c.KvDim, _capacity, model.Options.KvCacheType, c.HeadDim) };
+        _forward = new MultiSequenceTransformer(c, model.Weights, stepTokens, _capacity, model.Options.Threads, _window);
+        _logits = GC.AllocateArray<float>(checked(stepTokens * c.Vocab), pinned: true);
         _thread = new Thread(Loop) { IsBackground = true, Name = "Eurus batched decode" };
         _thread.Start();
     }
 
     /// <summary>The options in effect.</summary>
     public BatchedGeneratorOptions Options { get; }
+
+    /// <summary>
+    /// Bytes this generator holds: every slot's KV cache, allocated when it is created, and the step's scratch (an
+    /// estimate within a few percent). Creating it fails with <see cref="InsufficientMemoryException"/> when that is more
+    /// than this process may use.
+    /// </summary>
+    public long MemoryBytes { get; }
 
     /// <summary>The model this generator runs.</summary>
     public EurusModel Model => _model;
@@ -273,8 +288,6 @@ public sealed class BatchedGenerator : IDisposable
                 else if (Array.Find(_slots, x => x.Sequence is null) is { } free)
                 {
                     _queue.Remove(node);
-                    var c = _model.Config;
-                    free.Cache ??= new KvCache(c.Layers, c.KvDim, _capacity, _model.Options.KvCacheType, c.HeadDim);
                     free.Sequence = s;
                     s.Slot = free;
                     s.Clock.Start();
@@ -309,7 +322,7 @@ public sealed class BatchedGenerator : IDisposable
 
     private sealed class Slot
     {
-        public KvCache? Cache;
+        public required KvCache Cache;
         public Sequence? Sequence;
     }
 

@@ -3,7 +3,7 @@ namespace Eurus.Cpu.Generation;
 /// <summary>Options for a <see cref="BatchedGenerator"/>.</summary>
 public sealed record BatchedGeneratorOptions
 {
-    /// <summary>Sequences decoded together (slots); each holds its own KV cache of the model's context length.</summary>
+    /// <summary>Sequences decoded together (slots); each holds its own KV cache of the model's context length, all allocated (and checked against the memory this process may use) when the generator is created.</summary>
     public int MaxSequences { get; init; } = 4;
 
     /// <summary>Requests allowed to wait for a free slot; one more raises <see cref="QueueFullException"/>.</summary>

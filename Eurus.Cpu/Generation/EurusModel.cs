@@ -27,10 +27,40 @@ public sealed class EurusModel : IDisposable
         Config = config;
         Tokenizer = tokenizer;
         Options = options;
-        Weights = MistralWeights.FromGguf(file, config, options.Threads);
-        ContextLength = options.ContextLength == 0 ? config.ContextLength : Math.Min(options.ContextLength, config.ContextLength);
+        ContextLength = EffectiveContext(config, options);
         SlidingWindow = options.SlidingWindow ?? config.SlidingWindow;
+        // Sizes first, so an absurd file fails before its weights are repacked.
+        var sizes = CheckSizes(config, options, msg => new GgufFormatException(file.FilePath, -1, msg));
+        SessionMemoryBytes = sizes.TotalBytes;
+        Weights = MistralWeights.FromGguf(file, config, options.Threads);
         ChatTemplate = file.Metadata.GetStringOrDefault("tokenizer.chat_template");
+    }
+
+    private static int EffectiveContext(MistralConfig config, ModelOptions options) =>
+        options.ContextLength == 0 ? config.ContextLength : Math.Min(options.ContextLength, config.ContextLength);
+
+    /// <summary>
+    /// Sizes every buffer a session of this model will allocate (in <see langword="long"/>) and checks them once: each
+    /// must fit in an array, and one session within the memory this process may use. A buffer too large for the model
+    /// alone (its keys at its own context) is a format error made by <paramref name="formatError"/>; one made too large
+    /// by the options is an <see cref="ArgumentOutOfRangeException"/>; too little memory an <see cref="InsufficientMemoryException"/>.
+    /// </summary>
+    internal static RunSizes CheckSizes(MistralConfig config, ModelOptions options, Func<string, Exception> formatError)
+    {
+        int context = EffectiveContext(config, options);
+        int batch = Math.Min(options.BatchSize, context);
+        int? window = options.SlidingWindow ?? config.SlidingWindow;
+        var sizes = RunSizes.For(config, context, batch, window, options.KvCacheType);
+        if (sizes.FirstTooLarge() is var (problem, fromOptions))
+        {
+            string hint = $"a session of {context} positions: {problem}. Load it with a smaller ModelOptions.ContextLength{(fromOptions ? " or BatchSize" : "")}.";
+            // The model's own numbers at its own context (and the default batch) already overflow: the file is absurd.
+            bool modelAlone = options.ContextLength == 0 && RunSizes.For(config, config.ContextLength, Math.Min(new ModelOptions().BatchSize, config.ContextLength),
+                config.SlidingWindow, options.KvCacheType).FirstTooLarge() is not null;
+            throw modelAlone ? formatError("the metadata asks for " + hint) : new ArgumentOutOfRangeException(nameof(options), "These options ask for " + hint);
+        }
+        sizes.CheckMemory(RunSizes.AvailableBytes, $"A session of {context} positions");
+        return sizes;
     }
 
     /// <summary>
@@ -57,6 +87,9 @@ public sealed class EurusModel : IDisposable
     /// </summary>
     private static EurusModel LoadFolder(string folder, ModelOptions options)
     {
+        // The same size checks as a GGUF load, before minutes of conversion.
+        var hf = HfModelConfig.Read(folder);
+        CheckSizes(hf.Config, options, msg => new HuggingFaceFormatException(Path.Combine(folder, HfModelConfig.FileName), msg));
         string temp = Path.Combine(Path.GetTempPath(), $"eurus-hf-{Guid.NewGuid():N}.gguf");
         HfConverter.Convert(folder, temp, new HfConversionOptions
         {
@@ -118,6 +151,12 @@ public sealed class EurusModel : IDisposable
 
     /// <summary>Positions per session.</summary>
     public int ContextLength { get; }
+
+    /// <summary>
+    /// Bytes one <see cref="InferenceSession"/> holds: its KV cache for <see cref="ContextLength"/> positions and the
+    /// forward pass's scratch (an estimate within a few percent). Checked at load against the memory this process may use.
+    /// </summary>
+    public long SessionMemoryBytes { get; }
 
     /// <summary>Sliding attention window in effect, or null for full causal attention.</summary>
     public int? SlidingWindow { get; }

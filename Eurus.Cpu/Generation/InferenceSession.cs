@@ -71,14 +71,14 @@ public sealed class InferenceSession : IDisposable
     public void EvaluateAll(ReadOnlySpan<int> tokens, Span<float> logits)
     {
         int vocab = _model.Config.Vocab;
-        if (logits.Length < tokens.Length * vocab) throw new ArgumentException("Logits buffer too small.", nameof(logits));
+        if (logits.Length < (long)tokens.Length * vocab) throw new ArgumentException("Logits buffer too small.", nameof(logits));
         Flush(default);
         Append(tokens);
         int b = _transformer.MaxBatch;
         for (int i = 0; i < tokens.Length; i += b)
         {
             int n = Math.Min(b, tokens.Length - i);
-            _transformer.Forward(tokens.Slice(i, n), _evaluated, _cache, logits.Slice(i * vocab, n * vocab));
+            _transformer.Forward(tokens.Slice(i, n), _evaluated, _cache, logits.Slice(checked(i * vocab), checked(n * vocab)));
             _evaluated += n;
         }
     }

@@ -58,10 +58,10 @@ internal sealed unsafe class MatMul : IDisposable
         _pool = pool;
         _threads = pool.Threads;
         _packedX = new PackedActivations(maxTokens, maxCols);
-        _f16 = needHalf ? GC.AllocateArray<Half>(maxTokens * maxCols, pinned: true) : [];
-        _bf16 = needBFloat ? GC.AllocateArray<ushort>(maxTokens * maxCols, pinned: true) : [];
-        _f16x = needHalf ? GC.AllocateArray<float>(maxTokens * maxCols, pinned: true) : [];
-        _bf16x = needBFloat ? GC.AllocateArray<float>(maxTokens * maxCols, pinned: true) : [];
+        _f16 = needHalf ? GC.AllocateArray<Half>(checked(maxTokens * maxCols), pinned: true) : [];
+        _bf16 = needBFloat ? GC.AllocateArray<ushort>(checked(maxTokens * maxCols), pinned: true) : [];
+        _f16x = needHalf ? GC.AllocateArray<float>(checked(maxTokens * maxCols), pinned: true) : [];
+        _bf16x = needBFloat ? GC.AllocateArray<float>(checked(maxTokens * maxCols), pinned: true) : [];
         _rowWork = new RowWork();
         _prepareWork = new PrepareWork(_packedX);
         _kPrepareWork = new KPrepareWork();
@@ -75,7 +75,7 @@ internal sealed unsafe class MatMul : IDisposable
     public void Multiply(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y, bool sameInput = false)
     {
         if (tokens < 1 || tokens > _maxTokens || w.Cols > _maxCols) throw new ArgumentOutOfRangeException(nameof(tokens));
-        if (x.Length < tokens * w.Cols || y.Length < tokens * w.Rows) throw new ArgumentException("Activation buffers are too small.");
+        if (x.Length < (long)tokens * w.Cols || y.Length < (long)tokens * w.Rows) throw new ArgumentException("Activation buffers are too small.");
         int cols = w.Cols;
         long t0 = Profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         fixed (float* px = x)

@@ -40,6 +40,7 @@ internal sealed class WorkerPool : IDisposable
     private long _generation; // bumped once per step (and once at disposal)
     private int _sleepers;    // workers blocked in Monitor.Wait (or about to be)
     private volatile bool _disposed;
+    private int _runner;      // managed thread id of the thread inside Run, 0 when none
     private readonly ParallelOptions _parallelOptions;
     private ExceptionDispatchInfo? _failure;
 
@@ -62,7 +63,20 @@ internal sealed class WorkerPool : IDisposable
     /// <summary>Calls <paramref name="work"/>.Execute(i) for every i in [0, <paramref name="count"/>) and returns when all are done.</summary>
     public void Run(IParallelWork work, int count)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        // Marked running before the disposed check (both interlocked): Dispose either sees this run and waits for it,
+        // or this run sees Dispose and throws; workers never leave a step half done.
+        if (Interlocked.CompareExchange(ref _runner, Environment.CurrentManagedThreadId, 0) != 0)
+            throw new InvalidOperationException("WorkerPool.Run is not re-entrant: another step is running.");
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            RunStep(work, count);
+        }
+        finally { Volatile.Write(ref _runner, 0); }
+    }
+
+    private void RunStep(IParallelWork work, int count)
+    {
         if (count <= 0) return;
         if (UseParallelFor && Threads > 1 && count > 1)
         {
@@ -131,17 +145,29 @@ internal sealed class WorkerPool : IDisposable
                 spinStart = System.Diagnostics.Stopwatch.GetTimestamp();
             }
             seen = g;
-            if (_disposed) return;
+            // A bump while a Run is in flight is that run's step, even if Dispose has begun (it waits for the run to
+            // end, and the run ends only when every worker has done its part); with no run in flight it is Dispose's.
+            if (_disposed && Volatile.Read(ref _runner) == 0) return;
             Drain();
             Interlocked.Decrement(ref _remaining);
         }
     }
 
-    /// <summary>Stops the worker threads.</summary>
+    /// <summary>
+    /// Stops the worker threads. A step running on another thread is finished first (its workers would otherwise stop
+    /// half-way and leave <see cref="Run"/> waiting for them forever); a later <see cref="Run"/> throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        Interlocked.MemoryBarrier();
+        int runner = Volatile.Read(ref _runner);
+        if (runner != 0 && runner != Environment.CurrentManagedThreadId)
+        {
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _runner) != 0) spin.SpinOnce();
+        }
         Interlocked.Increment(ref _generation);
         lock (_sleepLock) Monitor.PulseAll(_sleepLock);
     }

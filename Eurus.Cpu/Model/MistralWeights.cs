@@ -119,9 +119,13 @@ internal sealed unsafe class MistralWeights : IDisposable
         return weights;
     }
 
-    /// <summary>Frees the repacked matrices.</summary>
+    /// <summary>Forward passes enter this before reading any weight and leave after (see <see cref="UseGate"/>).</summary>
+    public UseGate Gate { get; } = new();
+
+    /// <summary>Waits for running forward passes to finish their step, then frees the repacked matrices.</summary>
     public void Dispose()
     {
+        if (!Gate.Close()) return;
         foreach (var p in _packed) p.Dispose();
         _packed.Clear();
     }

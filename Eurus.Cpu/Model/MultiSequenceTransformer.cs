@@ -46,18 +46,18 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
         var all = new[] { w.TokenEmbedding, w.Output }.Concat(w.Layers.SelectMany(l => new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.Gate, l.Up, l.Down })).ToArray();
         _mm = new MatMul(maxTokens, Math.Max(c.Dim, c.FeedForward), _pool,
             all.Any(m => m.Type == Gguf.GgmlType.F16), all.Any(m => m.Type == Gguf.GgmlType.BF16));
-        _x = Pinned(maxTokens * c.Dim);
-        _xb = Pinned(maxTokens * c.Dim);
-        _q = Pinned(maxTokens * c.Dim);
-        _k = Pinned(maxTokens * c.KvDim);
-        _v = Pinned(maxTokens * c.KvDim);
-        _ao = Pinned(maxTokens * c.Dim);
-        _gate = Pinned(maxTokens * c.FeedForward);
-        _up = Pinned(maxTokens * c.FeedForward);
-        _scores = new float[c.Heads * maxKvCapacity];
-        _kvTmp = new float[c.Heads * c.HeadDim];
-        _cos = new float[maxTokens * c.RopeDim / 2];
-        _sin = new float[maxTokens * c.RopeDim / 2];
+        _x = Pinned(checked(maxTokens * c.Dim));
+        _xb = Pinned(checked(maxTokens * c.Dim));
+        _q = Pinned(checked(maxTokens * c.Dim));
+        _k = Pinned(checked(maxTokens * c.KvDim));
+        _v = Pinned(checked(maxTokens * c.KvDim));
+        _ao = Pinned(checked(maxTokens * c.Dim));
+        _gate = Pinned(checked(maxTokens * c.FeedForward));
+        _up = Pinned(checked(maxTokens * c.FeedForward));
+        _scores = new float[checked(c.Heads * maxKvCapacity)];
+        _kvTmp = new float[checked(c.Heads * c.HeadDim)];
+        _cos = new float[checked(maxTokens * (c.RopeDim / 2))];
+        _sin = new float[checked(maxTokens * (c.RopeDim / 2))];
         _tokens = new SequenceToken[maxTokens];
         _attend = new AttendAll(this);
     }
@@ -68,9 +68,15 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
     /// <summary>Most tokens one step accepts.</summary>
     public int MaxTokens { get; }
 
-    /// <summary>Frees native scratch memory and stops the worker threads.</summary>
+    private readonly UseGate _inUse = new();
+
+    /// <summary>
+    /// Waits for a running <see cref="Forward"/> (on another thread) to finish, then frees native scratch memory and
+    /// stops the worker threads; a later <see cref="Forward"/> throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
+        if (!_inUse.Close()) return;
         _mm.Dispose();
         _pool.Dispose();
     }
@@ -82,19 +88,32 @@ internal sealed unsafe class MultiSequenceTransformer : IDisposable
     /// </summary>
     public void Forward(ReadOnlySpan<SequenceToken> tokens, Span<float> logits)
     {
+        // Neither this step's scratch nor the weights may be freed while it runs (see UseGate).
+        _inUse.Enter(this);
+        try
+        {
+            _w.Gate.Enter(_w);
+            try { ForwardCore(tokens, logits); }
+            finally { _w.Gate.Exit(); }
+        }
+        finally { _inUse.Exit(); }
+    }
+
+    private void ForwardCore(ReadOnlySpan<SequenceToken> tokens, Span<float> logits)
+    {
         int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, hd = _c.HeadDim, vocab = _c.Vocab;
         if (n < 1 || n > MaxTokens) throw new ArgumentOutOfRangeException(nameof(tokens), $"1 to {MaxTokens} tokens per step.");
         int wanted = 0;
         foreach (var t in tokens)
         {
             if ((uint)t.Token >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t.Token} is outside the vocabulary (0..{vocab - 1}).");
-            if (t.Cache.Capacity > _maxCapacity || t.Cache.KvDim != kvDim || t.Cache.Layers != _c.Layers)
+            if (t.Cache.Capacity > _maxCapacity || t.Cache.KvDim != kvDim || t.Cache.Layers != _c.Layers || t.Cache.HeadDim != hd)
                 throw new ArgumentException("A cache does not fit this model or this step's scratch.", nameof(tokens));
             if (t.Position < 0 || (_window is null && t.Position >= t.Cache.Capacity))
                 throw new ArgumentOutOfRangeException(nameof(tokens), $"position {t.Position} is outside the cache (0..{t.Cache.Capacity - 1}).");
             if (t.WantLogits) wanted++;
         }
-        if (logits.Length < wanted * vocab) throw new ArgumentException("Logits buffer too small.", nameof(logits));
+        if (logits.Length < (long)wanted * vocab) throw new ArgumentException("Logits buffer too small.", nameof(logits));
         var x = _x.AsSpan(0, n * dim);
         int half = _c.RopeDim / 2;
         for (int t = 0; t < n; t++)

@@ -37,24 +37,30 @@ internal sealed unsafe class Transformer : IDisposable
         bool half = AllMatrices(w).Any(m => m.Type == Gguf.GgmlType.F16);
         bool bf = AllMatrices(w).Any(m => m.Type == Gguf.GgmlType.BF16);
         _mm = new MatMul(maxBatch, Math.Max(c.Dim, c.FeedForward), _pool, half, bf);
-        _x = Pinned(maxBatch * c.Dim);
-        _xb = Pinned(maxBatch * c.Dim);
-        _q = Pinned(maxBatch * c.Dim);
-        _k = Pinned(maxBatch * c.KvDim);
-        _v = Pinned(maxBatch * c.KvDim);
-        _ao = Pinned(maxBatch * c.Dim);
-        _gate = Pinned(maxBatch * c.FeedForward);
-        _up = Pinned(maxBatch * c.FeedForward);
-        _scores = new float[c.Heads * kvCapacity];
-        _kvTmp = new float[c.Heads * 2 * c.HeadDim];
-        _cos = new float[maxBatch * c.RopeDim / 2];
-        _sin = new float[maxBatch * c.RopeDim / 2];
+        _x = Pinned(checked(maxBatch * c.Dim));
+        _xb = Pinned(checked(maxBatch * c.Dim));
+        _q = Pinned(checked(maxBatch * c.Dim));
+        _k = Pinned(checked(maxBatch * c.KvDim));
+        _v = Pinned(checked(maxBatch * c.KvDim));
+        _ao = Pinned(checked(maxBatch * c.Dim));
+        _gate = Pinned(checked(maxBatch * c.FeedForward));
+        _up = Pinned(checked(maxBatch * c.FeedForward));
+        _scores = new float[checked(c.Heads * kvCapacity)];
+        _kvTmp = new float[checked(c.Heads * 2 * c.HeadDim)];
+        _cos = new float[checked(maxBatch * (c.RopeDim / 2))];
+        _sin = new float[checked(maxBatch * (c.RopeDim / 2))];
         _lastLogits = new float[c.Vocab];
     }
 
-    /// <summary>Frees native scratch memory and stops the worker threads.</summary>
+    private readonly UseGate _inUse = new();
+
+    /// <summary>
+    /// Waits for a running <see cref="Forward"/> (on another thread) to finish, then frees native scratch memory and
+    /// stops the worker threads; a later <see cref="Forward"/> throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
+        if (!_inUse.Close()) return;
         _mm.Dispose();
         _pool.Dispose();
     }
@@ -78,9 +84,27 @@ internal sealed unsafe class Transformer : IDisposable
     /// </summary>
     public void Forward(ReadOnlySpan<int> tokens, int startPos, KvCache cache, Span<float> allLogits = default)
     {
+        // Neither this pass's scratch nor the weights may be freed while it runs (see UseGate).
+        _inUse.Enter(this);
+        try
+        {
+            _w.Gate.Enter(_w);
+            try { ForwardCore(tokens, startPos, cache, allLogits); }
+            finally { _w.Gate.Exit(); }
+        }
+        finally { _inUse.Exit(); }
+    }
+
+    private void ForwardCore(ReadOnlySpan<int> tokens, int startPos, KvCache cache, Span<float> allLogits)
+    {
         int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, hd = _c.HeadDim, ffn = _c.FeedForward;
         if (n < 1 || n > MaxBatch) throw new ArgumentOutOfRangeException(nameof(tokens), $"1 to {MaxBatch} tokens per call.");
-        if (!allLogits.IsEmpty && allLogits.Length < n * _c.Vocab) throw new ArgumentException("Logits buffer too small.", nameof(allLogits));
+        if (!allLogits.IsEmpty && allLogits.Length < (long)n * _c.Vocab) throw new ArgumentException("Logits buffer too small.", nameof(allLogits));
+        ArgumentNullException.ThrowIfNull(cache);
+        if ((long)cache.Capacity * _c.Heads > _scores.Length || cache.KvDim != _c.KvDim || cache.Layers != _c.Layers || cache.HeadDim != _c.HeadDim)
+            throw new ArgumentException("The cache does not fit this model or this pass's scratch.", nameof(cache));
+        if (startPos < 0 || (_window is null && (long)startPos + n > cache.Capacity))
+            throw new ArgumentOutOfRangeException(nameof(startPos), $"positions {startPos}..{(long)startPos + n - 1} are outside the cache (0..{cache.Capacity - 1}).");
         var x = _x.AsSpan(0, n * dim);
 
         // Token embeddings (quantized rows are dequantized on lookup).

@@ -21,7 +21,7 @@ internal static class CliApp
                 _ => await Commands.RunAsync(cmd),
             };
         }
-        catch (Exception e) when (e is CliUsageException or GgufFormatException or IOException or UnauthorizedAccessException
+        catch (Exception e) when (e is CliUsageException or GgufFormatException or InsufficientMemoryException or IOException or UnauthorizedAccessException
                                       or ArgumentException or InvalidOperationException or NotSupportedException or FormatException
                                       or OperationCanceledException)
         {

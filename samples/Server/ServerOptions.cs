@@ -57,7 +57,7 @@ public sealed record ServerOptions
         usage: eurus-server [-m MODEL.gguf] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [-c 4096] [-t THREADS]
                             [--parallel 4] [--queue 64] [--kv-type f32|f16] [--window N] [limits]
                eurus-server bench [-m MODEL.gguf] [--streams 1,2,4,8] [-n 64] [-t THREADS] [-r 2]
-        OpenAI-compatible endpoints: POST /v1/chat/completions, POST /v1/completions (\"stream\": true for SSE),
+        OpenAI-compatible endpoints: POST /v1/chat/completions, POST /v1/completions ("stream": true for SSE),
         GET /v1/models, GET /health, POST /tokenize, POST /detokenize.
         limits (a request over one gets a 400, or 413 for the body, naming it):
           --max-body-bytes N     request body size (default 4194304)

@@ -5,7 +5,10 @@ using Eurus.Cpu.Sampling;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Eurus.Server.Tests;
 
@@ -26,10 +29,13 @@ internal sealed class TestServer : IAsyncDisposable
     public string BaseUrl { get; }
     public HttpClient Http { get; }
 
-    public static async Task<TestServer> StartAsync(ServerOptions? options = null)
+    /// <param name="transport">Changes to Kestrel's and its socket transport's options before they start (the server sets its own first).</param>
+    public static async Task<TestServer> StartAsync(ServerOptions? options = null, Action<KestrelServerOptions, SocketTransportOptions>? transport = null)
     {
         options ??= new ServerOptions();
         var app = EurusServer.Build(options with { ModelPath = ModelPath, Port = 0, Threads = 2, ContextLength = 256 });
+        transport?.Invoke(app.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value,
+            app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value);
         await app.StartAsync();
         string url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         Assert.StartsWith("http://127.0.0.1:", url);

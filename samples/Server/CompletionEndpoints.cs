@@ -14,9 +14,16 @@ internal static class CompletionEndpoints
     {
         var req = await Json.Read(ctx, RequestJson.Default.ChatRequest);
         if (req.Messages is not { Count: > 0 }) throw ApiException.BadRequest("'messages' must be a non-empty array.", "messages");
+        RequestLimits.Messages(req.Messages.Count, s.Options);
         if (req.Tools.ValueKind == JsonValueKind.Array && req.Tools.GetArrayLength() > 0)
             throw ApiException.BadRequest("Tools are not supported by this server.", "tools");
+        // Consecutive messages of one role are merged here, each run in one StringBuilder, the way the chat format
+        // merges them (a blank line between; LimitTests checks the prompt equals the library's for the messages
+        // unmerged): the format joins them two strings at a time, which is quadratic in the length of a run.
         var messages = new List<ChatMessage>();
+        var run = new StringBuilder();
+        ChatRole? runRole = null;
+        long bytes = 0;
         foreach (var m in req.Messages)
         {
             if (m is null) throw ApiException.BadRequest("A message is null.", "messages");
@@ -27,8 +34,18 @@ internal static class CompletionEndpoints
                 "assistant" => ChatRole.Assistant,
                 _ => throw ApiException.BadRequest($"Unsupported message role '{m.Role}' (system, user and assistant are).", "messages"),
             };
-            messages.Add(new ChatMessage(role, ContentText(m.Content)));
+            string text = ContentText(m.Content);
+            RequestLimits.PromptBytes(ref bytes, text, s.Options, "messages");
+            if (runRole == role)
+            {
+                run.Append("\n\n").Append(text);
+                continue;
+            }
+            if (runRole is ChatRole previous) messages.Add(new ChatMessage(previous, run.ToString()));
+            run.Clear().Append(text);
+            runRole = role;
         }
+        messages.Add(new ChatMessage(runRole!.Value, run.ToString()));
         var prompt = EurusChatClient.EncodePrompt(s.Model.Tokenizer, messages);
         await Run(ctx, s, req, prompt, chat: true);
     }
@@ -37,14 +54,23 @@ internal static class CompletionEndpoints
     {
         var req = await Json.Read(ctx, RequestJson.Default.CompletionRequest);
         var p = req.Prompt;
-        IReadOnlyList<int> prompt = p.ValueKind switch
+        string? text = p.ValueKind switch
         {
-            JsonValueKind.String => s.Model.Tokenizer.Encode(p.GetString()!),
-            JsonValueKind.Array when p.GetArrayLength() == 1 && p[0].ValueKind == JsonValueKind.String => s.Model.Tokenizer.Encode(p[0].GetString()!),
-            JsonValueKind.Array when p.GetArrayLength() > 0 && p.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out _)) =>
-                p.EnumerateArray().Select(e => e.GetInt32()).ToArray(),
-            _ => throw ApiException.BadRequest("'prompt' must be a string, an array of one string, or a non-empty array of token ids.", "prompt"),
+            JsonValueKind.String => p.GetString()!,
+            JsonValueKind.Array when p.GetArrayLength() == 1 && p[0].ValueKind == JsonValueKind.String => p[0].GetString()!,
+            _ => null,
         };
+        IReadOnlyList<int> prompt;
+        if (text is not null)
+        {
+            long bytes = 0;
+            RequestLimits.PromptBytes(ref bytes, text, s.Options, "prompt");
+            prompt = s.Model.Tokenizer.Encode(text);
+        }
+        else if (p.ValueKind == JsonValueKind.Array && p.GetArrayLength() > 0 && p.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out _)))
+            prompt = p.EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        else
+            throw ApiException.BadRequest("'prompt' must be a string, an array of one string, or a non-empty array of token ids.", "prompt");
         await Run(ctx, s, req, prompt, chat: false);
     }
 
@@ -71,21 +97,16 @@ internal static class CompletionEndpoints
     }
 
     /// <summary>The request's sampling fields as settings; llama.cpp's defaults where a field is absent.</summary>
-    internal static SamplingSettings Settings(SamplingFields r, int contextLength)
+    internal static SamplingSettings Settings(SamplingFields r, ServerOptions o, int contextLength, int vocab)
     {
-        if (r.N is int n && n != 1) throw ApiException.BadRequest(n < 1 ? "'n' must be at least 1." : "Only n = 1 is supported.", "n");
+        if (r.N is int n && n != 1) throw ApiException.BadRequest(n < 1 ? "'n' must be at least 1." : $"'n' is {n}; this server gives one choice per request (n = 1 only).", "n");
         int? max = r.MaxCompletionTokens ?? r.MaxTokens;
         if (max is int m && (m < 1 || m > contextLength))
             throw ApiException.BadRequest($"'max_tokens' must be from 1 to the context length {contextLength}, not {m}.", "max_tokens");
         if (r.Temperature is float t && !(t >= 0 && t <= 100)) throw ApiException.BadRequest("'temperature' must be from 0 to 100.", "temperature");
         if (r.TopK is < 0) throw ApiException.BadRequest("'top_k' must be ≥ 0.", "top_k");
-        var stops = r.Stop.ValueKind switch
-        {
-            JsonValueKind.Undefined or JsonValueKind.Null => [],
-            JsonValueKind.String => [r.Stop.GetString()!],
-            JsonValueKind.Array when r.Stop.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String) => r.Stop.EnumerateArray().Select(e => e.GetString()!).ToArray(),
-            _ => throw ApiException.BadRequest("'stop' must be a string or an array of strings.", "stop"),
-        };
+        var stops = RequestLimits.StopStrings(r.Stop, o);
+        RequestLimits.LogitBias(r.LogitBias, o, vocab);
         var d = new SamplingSettings();
         var settings = d with
         {
@@ -108,22 +129,57 @@ internal static class CompletionEndpoints
 
     private static async Task Run(HttpContext ctx, ServerState s, SamplingFields req, IReadOnlyList<int> prompt, bool chat)
     {
-        var settings = Settings(req, s.Generator.ContextLength);
+        var settings = Settings(req, s.Options, s.Generator.ContextLength, s.Model.Tokenizer.VocabSize);
         var ct = ctx.RequestAborted;
-        // Submitted with the request's abort token: a client that disconnects cancels its generation and frees its slot.
-        var generation = s.Generator.Submit(prompt, settings, ct);
+        // The generation's token: the request's abort token (a client that disconnects cancels its generation and
+        // frees its slot) and the wall-clock limit.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var timeout = s.Options.RequestTimeout;
+        var generation = s.Generator.Submit(prompt, settings, limit.Token);
+        // A client that has not taken the whole answer a grace period after the limit (a client that stopped reading)
+        // is disconnected, so its unsent answer is not held longer than that.
+        using var disconnect = new CancellationTokenSource();
+        using var abort = disconnect.Token.Register(ctx.Abort);
+        if (timeout > TimeSpan.Zero)
+        {
+            limit.CancelAfter(timeout);
+            disconnect.CancelAfter(timeout + ServerOptions.Grace(timeout));
+        }
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         string kind = chat ? "chat.completion" : "text_completion";
+
+        // Reads the tokens until the generation ends; a generation the time limit cancelled ends quietly (with what it
+        // produced), one the client cancelled throws (the error middleware drops it). The generator's channel is
+        // unbounded and it never waits for this reader: a slow client holds back only its own answer (see docs/serving.md).
+        async Task<(GenerationTimings Timings, bool TimedOut)> Consume(Func<string, Task> onText)
+        {
+            try
+            {
+                await foreach (var t in generation.WithCancellation(ct))
+                    if (t.Text.Length > 0) await onText(t.Text);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested && limit.IsCancellationRequested) { }
+            var timings = await generation.Completion;
+            return (timings, timings.FinishReason == FinishReason.Cancelled && !ct.IsCancellationRequested && limit.IsCancellationRequested);
+        }
+        string FinishReasonOf((GenerationTimings Timings, bool TimedOut) r) => r.TimedOut ? "length" : Finish(r.Timings);
+        object Warning() => new
+        {
+            code = "request_timeout",
+            message = $"The request reached this server's wall-clock limit of {timeout.TotalSeconds:0.###} s (--request-timeout); the answer is cut short.",
+        };
+
         if (!req.Stream)
         {
             var text = new StringBuilder();
-            await foreach (var t in generation.WithCancellation(ct)) text.Append(t.Text);
-            var timings = await generation.Completion;
+            var result = await Consume(t => { text.Append(t); return Task.CompletedTask; });
             object choice = chat
-                ? new { index = 0, message = new { role = "assistant", content = text.ToString() }, logprobs = (object?)null, finish_reason = Finish(timings) }
-                : new { index = 0, text = text.ToString(), logprobs = (object?)null, finish_reason = Finish(timings) };
-            await Results.Json(new { id, @object = kind, created, model = s.ModelId, choices = new[] { choice }, usage = Usage(timings) }).ExecuteAsync(ctx);
+                ? new { index = 0, message = new { role = "assistant", content = text.ToString() }, logprobs = (object?)null, finish_reason = FinishReasonOf(result) }
+                : new { index = 0, text = text.ToString(), logprobs = (object?)null, finish_reason = FinishReasonOf(result) };
+            var body = JsonSerializer.SerializeToNode(new { id, @object = kind, created, model = s.ModelId, choices = new[] { choice }, usage = Usage(result.Timings) })!.AsObject();
+            if (result.TimedOut) body["warning"] = JsonSerializer.SerializeToNode(Warning());
+            await Results.Json(body).ExecuteAsync(ctx);
             return;
         }
 
@@ -132,13 +188,14 @@ internal static class CompletionEndpoints
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         string chunkKind = chat ? "chat.completion.chunk" : "text_completion";
-        object Chunk(string? content, string? finish, bool first = false) => chat
+        object Chunk(string? content, string? finish, bool first = false, object? warning = null) => chat
             ? new
             {
                 id, @object = chunkKind, created, model = s.ModelId,
                 choices = new[] { new { index = 0, delta = first ? new { role = (string?)"assistant", content } : new { role = (string?)null, content }, logprobs = (object?)null, finish_reason = finish } },
+                warning,
             }
-            : new { id, @object = chunkKind, created, model = s.ModelId, choices = new[] { new { index = 0, text = content ?? "", logprobs = (object?)null, finish_reason = finish } } };
+            : new { id, @object = chunkKind, created, model = s.ModelId, choices = new[] { new { index = 0, text = content ?? "", logprobs = (object?)null, finish_reason = finish } }, warning };
 
         async Task Send(object payload)
         {
@@ -147,12 +204,10 @@ internal static class CompletionEndpoints
         }
 
         if (chat) await Send(Chunk("", null, first: true));
-        await foreach (var t in generation.WithCancellation(ct))
-            if (t.Text.Length > 0) await Send(Chunk(t.Text, null));
-        var done = await generation.Completion;
-        await Send(Chunk(chat ? null : "", Finish(done)));
+        var done = await Consume(t => Send(Chunk(t, null)));
+        await Send(Chunk(chat ? null : "", FinishReasonOf(done), warning: done.TimedOut ? Warning() : null));
         if (req.StreamOptions?.IncludeUsage == true)
-            await Send(new { id, @object = chunkKind, created, model = s.ModelId, choices = Array.Empty<object>(), usage = Usage(done) });
+            await Send(new { id, @object = chunkKind, created, model = s.ModelId, choices = Array.Empty<object>(), usage = Usage(done.Timings) });
         await response.WriteAsync("data: [DONE]\n\n", ct);
         await response.Body.FlushAsync(ct);
     }

@@ -10,31 +10,70 @@ namespace Eurus.Server;
 /// <summary>Builds and runs the OpenAI-compatible server.</summary>
 public static class EurusServer
 {
-    public static async Task<int> RunAsync(string[] args)
+    public static Task<int> RunAsync(string[] args) => RunAsync(args, Console.Out, Console.Error);
+
+    /// <summary>
+    /// Runs the server (or <c>bench</c>) until it is stopped. Bad arguments and anything that fails before the server
+    /// listens (model file, memory for the slots, the port) print one line on <paramref name="stderr"/> and return 1,
+    /// not a stack trace.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        if (args is ["-h" or "--help"]) { Console.Out.WriteLine(ServerOptions.Usage); return 0; }
+        if (args is ["-h" or "--help"]) { stdout.WriteLine(ServerOptions.Usage); return 0; }
         if (args is ["bench", ..])
         {
             try { return await BenchCommand.RunAsync(args[1..]); }
-            catch (Exception e) when (e is ArgumentException or GgufFormatException or IOException)
+            catch (Exception e)
             {
-                Console.Error.WriteLine($"eurus-server: {e.Message}");
+                stderr.WriteLine($"eurus-server: {OneLine(e)}");
                 return 1;
             }
         }
-        WebApplication app;
+        ServerOptions options;
         try
         {
-            app = Build(ServerOptions.Parse(args));
+            options = ServerOptions.Parse(args);
         }
-        catch (Exception e) when (e is ArgumentException or GgufFormatException or IOException or UnauthorizedAccessException)
+        catch (ArgumentException e)
         {
-            Console.Error.WriteLine($"eurus-server: {e.Message}");
-            Console.Error.WriteLine(ServerOptions.Usage);
+            stderr.WriteLine($"eurus-server: {e.Message}");
+            stderr.WriteLine(ServerOptions.Usage);
             return 1;
         }
-        await app.RunAsync();
+        WebApplication? app = null;
+        try
+        {
+            app = Build(options);
+            await app.StartAsync();
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"eurus-server: cannot start: {OneLine(e)}");
+            if (app is not null)
+            {
+                // The state is disposed when the app stops, which a failed start never reaches.
+                app.Services.GetService<ServerState>()?.Dispose();
+                try { await app.DisposeAsync(); } catch (Exception) { }
+            }
+            return 1;
+        }
+        await app.WaitForShutdownAsync();
+        await app.DisposeAsync();
         return 0;
+    }
+
+    /// <summary>An exception as one line: its message (and the inner ones' when they add to it), newlines folded.</summary>
+    internal static string OneLine(Exception e)
+    {
+        while (e is AggregateException { InnerExceptions.Count: 1 } or System.Reflection.TargetInvocationException or TypeInitializationException
+               && e.InnerException is not null)
+            e = e.InnerException!;
+        string message = e.Message;
+        if (e is OutOfMemoryException and not InsufficientMemoryException)
+            message = $"out of memory ({e.Message}); lower --parallel or -c, or use --kv-type f16";
+        else if (e is not (ArgumentException or IOException or UnauthorizedAccessException or GgufFormatException or InsufficientMemoryException))
+            message = $"{e.GetType().Name}: {message}";
+        return string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     /// <summary>
@@ -43,6 +82,7 @@ public static class EurusServer
     /// </summary>
     public static WebApplication Build(ServerOptions options)
     {
+        options.Validate();
         var model = EurusModel.Load(options.ModelPath, new ModelOptions
         {
             Threads = options.Threads, ContextLength = options.ContextLength, KvCacheType = options.KvCacheType, SlidingWindow = options.SlidingWindow,
@@ -60,11 +100,15 @@ public static class EurusServer
         }
 
         var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // Warnings and errors only. A failed start is reported by RunAsync in one line; the host's own report of it,
+        // a stack trace, is left out.
+        bool started = false;
+        builder.Logging.AddFilter((category, level) => level >= LogLevel.Warning && (started || category != "Microsoft.Extensions.Hosting.Internal.Host"));
         builder.Services.AddSingleton(state);
         builder.Services.Configure<KestrelServerOptions>(k => k.Limits.MaxRequestBodySize = options.MaxBodyBytes);
         builder.WebHost.UseUrls($"http://{(options.Host.Contains(':') ? $"[{options.Host}]" : options.Host)}:{options.Port}");
         var app = builder.Build();
+        app.Lifetime.ApplicationStarted.Register(() => started = true);
         app.Lifetime.ApplicationStopped.Register(state.Dispose);
 
         // Responses the framework ends without a body (404 unknown route, 405 wrong method) get an error body too.
@@ -114,6 +158,9 @@ public static class EurusServer
             {
                 ApiException a => a,
                 JsonException j => ApiException.BadRequest($"Malformed JSON body: {j.Message}"),
+                Microsoft.AspNetCore.Http.BadHttpRequestException { StatusCode: 413 } => new ApiException(413,
+                    $"The request body is larger than this server's limit of {ctx.RequestServices.GetRequiredService<ServerState>().Options.MaxBodyBytes} bytes (--max-body-bytes).",
+                    code: "request_too_large"),
                 Microsoft.AspNetCore.Http.BadHttpRequestException b => new ApiException(b.StatusCode, b.Message),
                 QueueFullException q => new ApiException(429, q.Message, "server_busy", code: "queue_full"),
                 ContextFullException c => ApiException.BadRequest(c.Message, code: "context_length_exceeded"),

@@ -34,6 +34,8 @@ public class SamplingFields
     public bool IgnoreEos { get; set; }
     /// <summary>A string or an array of strings.</summary>
     public JsonElement Stop { get; set; }
+    /// <summary>Token id → bias; checked (count, ids, range) but not applied: the sampler has no logit bias.</summary>
+    public JsonElement LogitBias { get; set; }
 }
 
 public sealed class StreamOptionsDto

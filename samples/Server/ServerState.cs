@@ -11,8 +11,12 @@ public sealed class ServerState(EurusModel model, BatchedGenerator generator, Se
     public string ModelId { get; } = Path.GetFileNameWithoutExtension(model.FilePath);
     public long Created { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
+    private int _disposed;
+
+    /// <summary>Stops the generator and frees the model (once; later calls do nothing).</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Generator.Dispose();
         Model.Dispose();
     }

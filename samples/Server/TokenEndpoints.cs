@@ -7,6 +7,8 @@ internal static class TokenEndpoints
     {
         var req = await Json.Read(ctx, RequestJson.Default.TokenizeRequest);
         if (req.Content is null) throw ApiException.BadRequest("'content' (a string) is required.", "content");
+        long bytes = 0;
+        RequestLimits.PromptBytes(ref bytes, req.Content, s.Options, "content");
         var tokens = s.Model.Tokenizer.Encode(req.Content, addBos: req.AddSpecial);
         await Results.Json(new { tokens }).ExecuteAsync(ctx);
     }

@@ -33,6 +33,22 @@ public class EurusChatClientTests
     }
 
     [Fact]
+    public void ManySameRoleMessagesAreMergedInLinearTime()
+    {
+        using var model = Load();
+        // 6000 user messages of 60 characters: merging them pairwise copied ~1 GB of text; joined once, a few MB.
+        var parts = Enumerable.Range(0, 6000).Select(i => $"verse {i}: and the evening and the morning were the day {i % 7}.").ToArray();
+        var messages = new List<ChatMessage> { new(ChatRole.System, "Be brief.") };
+        messages.AddRange(parts.Select(p => new ChatMessage(ChatRole.User, p)));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var merged = EurusChatClient.EncodePrompt(model.Tokenizer, messages);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var single = EurusChatClient.EncodePrompt(model.Tokenizer, [new(ChatRole.User, "Be brief.\n\n" + string.Join("\n\n", parts))]);
+        Assert.Equal(single, merged);
+        Assert.True(allocated < 300L << 20, $"encoding 6000 messages allocated {allocated >> 20} MiB");
+    }
+
+    [Fact]
     public void BadConversationsAreRefused()
     {
         using var model = Load();

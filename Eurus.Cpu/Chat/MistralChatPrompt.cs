@@ -17,22 +17,25 @@ internal static class MistralChatPrompt
     {
         ArgumentNullException.ThrowIfNull(messages);
         var system = new List<string>();
-        var turns = new List<(bool User, string Text)>();
+        // Each turn's messages are joined once at the end (one StringBuilder per run of a role): merging them pairwise
+        // would copy the text so far at every message, quadratic in a request of many small same-role messages.
+        var runs = new List<(bool User, List<string> Parts)>();
         foreach (var m in messages)
         {
             if (m is null) throw new ArgumentException("A message is null.", nameof(messages));
             string text = m.Text;
-            if (m.Role == ChatRole.System) { if (turns.Count > 0) throw new ArgumentException("System messages must come before the conversation.", nameof(messages)); system.Add(text); }
+            if (m.Role == ChatRole.System) { if (runs.Count > 0) throw new ArgumentException("System messages must come before the conversation.", nameof(messages)); system.Add(text); }
             else if (m.Role == ChatRole.User || m.Role == ChatRole.Assistant)
             {
                 bool user = m.Role == ChatRole.User;
-                if (turns.Count > 0 && turns[^1].User == user) turns[^1] = (user, turns[^1].Text + "\n\n" + text);
-                else turns.Add((user, text));
+                if (runs.Count > 0 && runs[^1].User == user) runs[^1].Parts.Add(text);
+                else runs.Add((user, [text]));
             }
             else throw new ArgumentException($"The Mistral chat format has no '{m.Role}' role (only system, user and assistant).", nameof(messages));
         }
-        if (turns.Count == 0 || !turns[0].User) throw new ArgumentException("The conversation must start with a user message.", nameof(messages));
-        if (system.Count > 0) turns[0] = (true, string.Join("\n\n", system) + "\n\n" + turns[0].Text);
+        if (runs.Count == 0 || !runs[0].User) throw new ArgumentException("The conversation must start with a user message.", nameof(messages));
+        if (system.Count > 0) runs[0].Parts.InsertRange(0, system);
+        var turns = runs.Select(r => (r.User, Text: string.Join("\n\n", r.Parts))).ToList();
 
         var ids = new List<int> { tokenizer.BosId };
         for (int i = 0; i < turns.Count; i += 2)

@@ -30,19 +30,21 @@ def _driver():
     _ChildProcessError, _ValueError, _set, _range = ChildProcessError, ValueError, set, range
     _Expr, _Expression, ONLY_AST = ast.Expr, ast.Expression, ast.PyCF_ONLY_AST
     _read, _write, _kill, _getpid, _listdir, _open = os.read, os.write, os.kill, os.getpid, os.listdir, open
-    _waitpid, WNOHANG, SIGKILL, _exit = os.waitpid, os.WNOHANG, signal.SIGKILL, os._exit
+    posix = os.name == "posix"  # Windows: none of the process handling or limits below
+    _waitpid, WNOHANG, SIGKILL, _exit = os.waitpid, getattr(os, "WNOHANG", 1), getattr(signal, "SIGKILL", 9), os._exit
     _settrace, _setprofile = sys.settrace, sys.setprofile
     _format_exception, _format_exception_only = traceback.format_exception, traceback.format_exception_only
     _sleep = __import__("time").sleep
 
     me = _getpid()
     # A session (and process group) of our own, so that the host can signal everything the cells start as one group.
-    try:
-        os.setsid()
-    except _OSError:
-        pass  # already a session leader (e.g. PID 1 of a container): same effect
-    own_session = os.getsid(0) == me
-    have_proc = os.path.isdir("/proc/self")
+    if posix:
+        try:
+            os.setsid()
+        except _OSError:
+            pass  # already a session leader (e.g. PID 1 of a container): same effect
+    own_session = posix and os.getsid(0) == me
+    have_proc = posix and os.path.isdir("/proc/self")
     # Linux: become a "child subreaper", so that orphaned descendants (double-forked daemons, even ones that call setsid)
     # are re-parented to us rather than to init, and stay findable as our descendants.
     subreaper = False
@@ -201,27 +203,31 @@ def _driver():
         return {pid for pid in found if procs[pid][0] not in (b"Z", b"X")}
 
     def end_processes():
-        """Kills whatever the cell left running (background children, daemons) and reaps it."""
+        """Kills whatever the cell left running (background children, daemons) and reaps it (Linux; elsewhere reaps)."""
+        if not posix:
+            return
         if subreaper and reap():
             return  # no child at all, and orphans would have been re-parented to us: nothing is left
-        if have_proc:
-            for _ in _range(100):  # a few rounds catch what was being forked while we looked
-                procs = scan()
-                targets = leftovers(procs)
-                if not targets:
-                    break
-                # Signals to a whole group reach a member that is forking at that moment too.
-                for group in {procs[p][2] for p in targets if procs[p][2] in targets}:
-                    try:
-                        _kill(-group, SIGKILL)
-                    except _OSError:
-                        pass
-                for pid in targets:
-                    try:
-                        _kill(pid, SIGKILL)
-                    except _OSError:
-                        pass
-                reap()
+        if not have_proc:
+            reap()  # macOS: the host kills the process group on timeout and Dispose
+            return
+        for _ in _range(100):  # a few rounds catch what was being forked while we looked
+            procs = scan()
+            targets = leftovers(procs)
+            if not targets:
+                break
+            # Signals to a whole group reach a member that is forking at that moment too.
+            for group in {procs[p][2] for p in targets if procs[p][2] in targets}:
+                try:
+                    _kill(-group, SIGKILL)
+                except _OSError:
+                    pass
+            for pid in targets:
+                try:
+                    _kill(pid, SIGKILL)
+                except _OSError:
+                    pass
+            reap()
         for _ in _range(1000):  # up to ~1 s for the killed to exit
             if reap():
                 break

@@ -236,7 +236,7 @@ public class PythonInterpreterTests
         Assert.True(r.Failed, r.Output);
         Assert.False(r.TimedOut);
         Assert.Contains("malformed", r.Output);
-        Assert.True(allocated < 256L << 20, $"{allocated} bytes allocated");
+        Assert.True(allocated < 1L << 30, $"{allocated} bytes allocated"); // the forged length is 2 GB; other tests run in parallel
         Assert.Equal(1, py.Restarts);
         Assert.Equal("ok\n", (await py.RunAsync("print('ok')")).Output);
     }

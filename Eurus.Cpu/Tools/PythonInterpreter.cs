@@ -21,7 +21,8 @@ namespace Eurus.Cpu.Tools;
 /// <para>What it does guarantee (Linux; macOS where noted): the interpreter starts as <c>python3 -I</c> (isolated mode:
 /// no PYTHON* variables, no user site-packages, neither the script's nor the working directory on <c>sys.path</c>) with
 /// a scrubbed environment — only PATH, LANG, and HOME and TMPDIR set to the working directory, nothing else of this
-/// process's environment (tokens, keys); the resource limits of <see cref="PythonOptions"/> (address space, CPU time,
+/// process's environment (tokens, keys; a <see cref="PythonOptions.PythonPath"/> that is a wrapper script, such as a
+/// pyenv shim, may add variables of its own); the resource limits of <see cref="PythonOptions"/> (address space, CPU time,
 /// file size, processes; no core dumps; Linux and macOS); its own session and process group, and on Linux it is a child
 /// subreaper, so processes a cell starts (background children, double-forked daemons, also ones that call
 /// <c>setsid</c>) are killed when the cell ends, and the whole tree on timeout, past

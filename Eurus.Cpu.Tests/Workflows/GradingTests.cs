@@ -82,6 +82,88 @@ public class GradingTests
         Assert.Contains("SyntaxError", broken.Execution.Output);
     }
 
+    // Each solution defines a wrong add (a - b): were the tests run, they would fail; a solution passing means they never ran.
+    [Theory]
+    [InlineData("import sys\ndef add(a, b):\n    return a - b\nsys.exit()")]
+    [InlineData("import sys\ndef add(a, b):\n    return a - b\nsys.exit(0)")]
+    [InlineData("def add(a, b):\n    return a - b\nexit()")]
+    [InlineData("def add(a, b):\n    return a - b\nquit()")]
+    [InlineData("def add(a, b):\n    return a - b\nraise SystemExit")]
+    [InlineData("import sys\ndef add(a, b):\n    return a - b\ndef main():\n    return 0\nif __name__ == \"__main__\":\n    sys.exit(main())")]
+    [InlineData("import os\ndef add(a, b):\n    return a - b\nos._exit(0)")]
+    [InlineData("import threading, os, time\ndef add(a, b):\n    return a - b\nthreading.Thread(target=lambda: (time.sleep(0.2), os._exit(0))).start()")]
+    public async Task ASolutionThatExitsDoesNotPass(string solution)
+    {
+        var r = await CodeAnswer.RunTestsAsync(solution, "assert add(2, 3) == 5", Fast);
+        Assert.False(r.Passed, r.Execution.Output);
+        Assert.True(r.Execution.Failed);
+    }
+
+    [Fact]
+    public async Task AnExpectedExitStillRunsTheTests()
+    {
+        const string program = "import sys\ndef add(a, b):\n    return a {0} b\ndef main():\n    print('main ran')\n    return {1}\n" +
+                               "if __name__ == \"__main__\":\n    sys.exit(main())";
+        var ok = await CodeAnswer.RunTestsAsync(string.Format(program, "+", "0"), "assert add(2, 3) == 5", Fast, allowSystemExit: true);
+        Assert.True(ok.Passed, ok.Execution.Output);
+        Assert.Equal("main ran\n", ok.Execution.Output);
+        var none = await CodeAnswer.RunTestsAsync(string.Format(program, "+", "None"), "assert add(2, 3) == 5", Fast, allowSystemExit: true);
+        Assert.True(none.Passed, none.Execution.Output);
+        // The tests do run after the exit: a wrong function fails them.
+        var wrong = await CodeAnswer.RunTestsAsync(string.Format(program, "-", "0"), "assert add(2, 3) == 5", Fast, allowSystemExit: true);
+        Assert.False(wrong.Passed);
+        Assert.Contains("AssertionError", wrong.Execution.Output);
+        // A non-zero status is a failure even when exiting is allowed, and any exit is one by default.
+        var status = await CodeAnswer.RunTestsAsync(string.Format(program, "+", "3"), "assert add(2, 3) == 5", Fast, allowSystemExit: true);
+        Assert.False(status.Passed);
+        Assert.Contains("status 3", status.Execution.Output);
+        var strict = await CodeAnswer.RunTestsAsync(string.Format(program, "+", "0"), "assert add(2, 3) == 5", Fast);
+        Assert.False(strict.Passed);
+        Assert.Contains("SystemExit", strict.Execution.Output);
+        // Exiting while the tests run is never allowed.
+        var during = await CodeAnswer.RunTestsAsync("import sys\ndef add(a, b):\n    sys.exit(0)", "assert add(2, 3) == 5", Fast, allowSystemExit: true);
+        Assert.False(during.Passed);
+        Assert.Contains("while the tests ran", during.Execution.Output);
+    }
+
+    [Theory]
+    [InlineData("import sys\ndef add(a, b):\n    sys.exit(0)")]                   // exits when a test calls it
+    [InlineData("import os\ndef add(a, b):\n    os._exit(0)")]
+    [InlineData("def add(a, b):\n    raise SystemExit(0)")]
+    [InlineData("import sys, uuid\ndef add(a, b):\n    print(uuid.uuid4().hex, uuid.uuid4())\n    sys.exit(0)")] // a made-up sentinel
+    public async Task ASolutionThatExitsDuringTheTestsDoesNotPass(string solution)
+    {
+        var r = await CodeAnswer.RunTestsAsync(solution, "assert add(2, 3) == 5\nassert add(1, 1) == 2", Fast);
+        Assert.False(r.Passed, r.Execution.Output);
+    }
+
+    [Fact]
+    public async Task ASolutionPrintingSentinelLookalikesDoesNotPass()
+    {
+        // Whatever it prints (GUIDs in every format, words like "passed"), it cannot know the sentinel of this run.
+        const string solution = "import sys, uuid\ndef add(a, b):\n    return a - b\n" +
+                                "for _ in range(50):\n    u = uuid.uuid4()\n    print(u, u.hex, str(u).upper(), 'ALL TESTS PASSED')\nsys.exit(0)";
+        var r = await CodeAnswer.RunTestsAsync(solution, "assert add(2, 3) == 5", Fast);
+        Assert.False(r.Passed, r.Execution.Output);
+    }
+
+    [Theory]
+    [InlineData("import builtins\nbuiltins.print = lambda *a, **k: None")]
+    [InlineData("import sys, io\nsys.stdout = sys.stderr = io.StringIO()")]
+    [InlineData("import builtins\nbuiltins.AssertionError = type('Quiet', (Exception,), {})")]
+    [InlineData("import builtins\nbuiltins.exec = lambda *a, **k: None\nbuiltins.compile = lambda *a, **k: compile('pass', '<x>', 'exec')")]
+    [InlineData("import sys\nsys.excepthook = lambda *a: None")]
+    [InlineData("import sys\nsys.settrace(lambda *a: None)\nsys.setprofile(lambda *a: None)")]
+    public async Task MonkeypatchingTheRuntimeDoesNotSkipTheTests(string patch)
+    {
+        var r = await CodeAnswer.RunTestsAsync("def add(a, b):\n    return a - b\n" + patch, "assert add(2, 3) == 5", Fast);
+        Assert.False(r.Passed, r.Execution.Output);
+        var right = await CodeAnswer.RunTestsAsync("def add(a, b):\n    return a + b\n" + patch, "assert add(2, 3) == 5", Fast);
+        Assert.True(right.Passed, right.Execution.Output);
+    }
+
+    private static PythonOptions Fast => new() { Timeout = TimeSpan.FromSeconds(3) };
+
     [Fact]
     public async Task PotAnswerIsTheLastBlocksOutput()
     {

@@ -118,4 +118,249 @@ public class PythonInterpreterTests
         Assert.Contains("MemoryError", r.Output);
         Assert.Equal("ok\n", (await py.RunAsync("print('ok')")).Output);
     }
+
+    [Fact]
+    public async Task TheHostEnvironmentIsNotPassedOn()
+    {
+        string name = "EURUS_TEST_SECRET_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(name, "hunter2");
+        try
+        {
+            // The interpreter itself, not a wrapper such as a pyenv shim (which adds variables of its own).
+            using var py = new PythonInterpreter(new PythonOptions { PythonPath = await RealPythonAsync() });
+            var r = await py.RunAsync($"import os, sys\nprint(os.environ.get('{name}'))\n" +
+                                      $"print(open('/proc/self/environ', 'rb').read().count(b'{name}') if os.path.exists('/proc/self/environ') else 0)\n" +
+                                      "print(sorted(os.environ))\nprint(os.environ['HOME'] == os.getcwd() == os.environ['TMPDIR'], sys.flags.isolated)");
+            Assert.False(r.Failed, r.Output);
+            var lines = r.Output.Split('\n');
+            Assert.Equal("None", lines[0]);
+            Assert.Equal("0", lines[1]);
+            var names = lines[2].Trim('[', ']').Split(", ").Select(n => n.Trim('\''));
+            Assert.All(names, n => Assert.Contains(n, new[] { "PATH", "LANG", "LC_CTYPE", "HOME", "TMPDIR" })); // LC_CTYPE: Python's C-locale coercion
+            Assert.Equal("True 1", lines[3]);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(name, null);
+        }
+    }
+
+    /// <summary>The executable behind <c>python3</c> (sys.executable).</summary>
+    private static async Task<string> RealPythonAsync()
+    {
+        using var py = new PythonInterpreter();
+        var r = await py.RunAsync("import sys\nprint(sys.executable)");
+        Assert.False(r.Failed, r.Output);
+        return r.Output.Trim();
+    }
+
+    // Starts a child with subprocess, a forked child and a double-forked daemon in its own session; prints their pids.
+    private const string StartChildren =
+        "import os, subprocess, time\n" +
+        "pids = [subprocess.Popen(['sleep', '1000']).pid]\n" +
+        "pid = os.fork()\n" +
+        "if pid == 0:\n    time.sleep(1000)\n    os._exit(0)\n" +
+        "pids.append(pid)\n" +
+        "r, w = os.pipe()\n" +
+        "if os.fork() == 0:\n    os.setsid()\n    p = os.fork()\n    if p == 0:\n        time.sleep(1000)\n        os._exit(0)\n" +
+        "    os.write(w, str(p).encode())\n    os._exit(0)\n" +
+        "pids.append(int(os.read(r, 20)))\n" +
+        "open('pids.txt', 'w').write(' '.join(map(str, pids)))\n";
+
+    [Fact]
+    public async Task ProcessesStartedByACellEndWithIt()
+    {
+        if (!OperatingSystem.IsLinux()) return; // reads /proc
+        using var py = new PythonInterpreter();
+        var r = await py.RunAsync(StartChildren + "print(' '.join(map(str, pids)))");
+        Assert.False(r.Failed, r.Output);
+        var pids = r.Output.Split(' ', StringSplitOptions.TrimEntries).Select(int.Parse).ToArray();
+        Assert.Equal(3, pids.Length);
+        await AssertGoneAsync(pids);
+        Assert.Equal("3\n", (await py.RunAsync("len(pids)")).Output); // the interpreter itself lives on, with its state
+    }
+
+    [Fact]
+    public async Task ATimeoutKillsEveryProcessTheCellStarted()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var py = new PythonInterpreter(new PythonOptions { Timeout = TimeSpan.FromSeconds(2) });
+        var r = await py.RunAsync(StartChildren + "while True:\n    pass");
+        Assert.True(r.TimedOut);
+        var pids = File.ReadAllText(Path.Combine(py.WorkingDirectory, "pids.txt")).Split(' ').Select(int.Parse).ToArray();
+        Assert.Equal(3, pids.Length);
+        await AssertGoneAsync(pids);
+        Assert.Equal("ok\n", (await py.RunAsync("print('ok')")).Output);
+    }
+
+    // Every pipe the cell can find gets a well-formed reply of the old protocol (length, newline, JSON).
+    private const string ForgeReply =
+        "import os\n" +
+        "def forge(payload):\n" +
+        "    for fd in map(int, os.listdir('/proc/self/fd')):\n" +
+        "        if fd > 2:\n" +
+        "            try:\n                os.write(fd, payload)\n            except OSError:\n                pass\n";
+
+    [Fact]
+    public async Task AForgedReplyIsRejectedAndTheInterpreterRestarts()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var py = new PythonInterpreter();
+        await py.RunAsync("x = 1");
+        string body = "{\"output\": \"forged\", \"error\": false, \"truncated\": false}";
+        var r = await py.RunAsync(ForgeReply + $"forge(b'{body.Length}\\n' + b'{body}')\nimport time\ntime.sleep(0.5)");
+        Assert.True(r.Failed, r.Output);
+        Assert.DoesNotContain("forged", r.Output);
+        Assert.Contains("malformed", r.Output);
+        Assert.Equal(1, py.Restarts);
+        Assert.Equal("ok\n", (await py.RunAsync("print('ok')")).Output);
+    }
+
+    [Fact]
+    public async Task AHugeReplyLengthIsRefusedWithoutAllocatingIt()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var py = new PythonInterpreter();
+        // Even a cell that digs the request's nonce out of the driver's frames can only announce a length, not make the host
+        // allocate it.
+        const string code = ForgeReply +
+            "import re, sys\nnonce = b''\nf = sys._getframe()\n" +
+            "while f is not None:\n" +
+            "    for v in list(f.f_locals.values()):\n" +
+            "        if isinstance(v, str) and re.fullmatch('[0-9a-f]{32}', v):\n            nonce = v.encode() + b' '\n" +
+            "    f = f.f_back\n" +
+            "forge(nonce + b'2000000000\\n')\nimport time\ntime.sleep(0.5)";
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        var r = await py.RunAsync(code);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.True(r.Failed, r.Output);
+        Assert.False(r.TimedOut);
+        Assert.Contains("malformed", r.Output);
+        Assert.True(allocated < 1L << 30, $"{allocated} bytes allocated"); // the forged length is 2 GB; other tests run in parallel
+        Assert.Equal(1, py.Restarts);
+        Assert.Equal("ok\n", (await py.RunAsync("print('ok')")).Output);
+    }
+
+    [Fact]
+    public async Task ResourceLimitsAreSet()
+    {
+        if (OperatingSystem.IsWindows()) return; // rlimits are POSIX
+        using var py = new PythonInterpreter(new PythonOptions { MaxFileBytes = 1 << 20, MaxCpuTime = TimeSpan.FromSeconds(100) });
+        var r = await py.RunAsync("import resource as r\n" +
+                                  "print(*(r.getrlimit(k) for k in (r.RLIMIT_CORE, r.RLIMIT_AS, r.RLIMIT_CPU, r.RLIMIT_FSIZE)))");
+        Assert.Equal($"(0, 0) ({2L << 30}, {2L << 30}) (100, 105) (1048576, 1048576)\n", r.Output); // the default address space: 2 GiB
+        var big = await py.RunAsync("open('big', 'wb').write(b'x' * (2 << 20))");
+        Assert.True(big.Failed);
+        Assert.Contains("File too large", big.Output);
+    }
+
+    [Fact]
+    public async Task TheCpuLimitEndsASpinningInterpreterBeforeTheTimeout()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var py = new PythonInterpreter(new PythonOptions { MaxCpuTime = TimeSpan.FromSeconds(1), Timeout = TimeSpan.FromSeconds(20) });
+        var r = await py.RunAsync("while True:\n    pass");
+        Assert.False(r.TimedOut);
+        Assert.True(r.Failed);
+        Assert.Contains("exited", r.Output);
+        Assert.True(r.Elapsed < TimeSpan.FromSeconds(15), r.Elapsed.ToString());
+        Assert.Equal(1, py.Restarts);
+        Assert.Equal("ok\n", (await py.RunAsync("print('ok')")).Output);
+    }
+
+    [Fact]
+    public async Task AForkBombIsStoppedAndLeavesNothingBehind()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var py = new PythonInterpreter(new PythonOptions { Timeout = TimeSpan.FromSeconds(5), MaxProcesses = 32 });
+        // Bounded on purpose (the machine is shared): at most 2000 forks, and every child exits by itself after 30 s.
+        var linear = await py.RunAsync(
+            "import os, time\nlog = open('linear.txt', 'a')\n" +
+            "for i in range(2000):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n" +
+            "    if pid == 0:\n        time.sleep(30)\n        os._exit(0)\n    log.write(f'{pid}\\n')\n    log.flush()\n" +
+            "print('forked', i)");
+        await AssertContainedAsync(py, linear, "linear.txt");
+        // Exponential: every process forks again, 8 times (at most 256 processes), then sleeps.
+        var doubling = await py.RunAsync(
+            "import os, time\nroot = os.getpid()\n" +
+            "for depth in range(8):\n    try:\n        os.fork()\n    except OSError:\n        break\n" +
+            "    with open('doubling.txt', 'a') as log:\n        log.write(f'{os.getpid()}\\n')\n" +
+            "time.sleep(30)\nif os.getpid() != root:\n    os._exit(0)");
+        await AssertContainedAsync(py, doubling, "doubling.txt");
+        Assert.Equal("ok\n", (await py.RunAsync("print('ok')")).Output);
+    }
+
+    /// <summary>
+    /// The cell was stopped past MaxProcesses (root; or, for another user, fork failed at RLIMIT_NPROC and the cell
+    /// ended), fewer than all processes were made, and every pid it logged is gone.
+    /// </summary>
+    private static async Task AssertContainedAsync(PythonInterpreter py, ExecutionResult r, string log)
+    {
+        bool stopped = r.Failed && r.Output.Contains("more than 32 processes");
+        bool refused = Environment.UserName != "root" && !r.Failed;
+        Assert.True(stopped || refused, r.Output);
+        Assert.False(r.TimedOut);
+        var lines = File.ReadAllText(Path.Combine(py.WorkingDirectory, log)).Split('\n');
+        var pids = lines[..^1].Select(int.Parse).Distinct().ToArray(); // the last line may be cut (or empty)
+        Assert.InRange(pids.Length, 1, 1999);
+        await AssertGoneAsync(pids);
+    }
+
+    [Fact]
+    public async Task ALauncherWrapsTheInterpreter()
+    {
+        if (OperatingSystem.IsWindows()) return; // a shell script stands in for a container
+        string name = "EURUS_TEST_SECRET_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(name, "hunter2");
+        try
+        {
+            using var dir = TestPaths.Temp();
+            string script = dir.File("launch.sh");
+            // No exec: the shell stays between the host and Python, as a container runtime would.
+            File.WriteAllText(script, "#!/bin/sh\nenv > \"$1/launcher-env.txt\"\nshift\n\"$@\"\n");
+            File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            using var py = new PythonInterpreter(new PythonOptions { Launcher = [script, "{WorkingDirectory}"], Timeout = TimeSpan.FromSeconds(2) });
+            var r = await py.RunAsync("import os, sys\nprint(sys.flags.isolated)\n_ = open('python.pid', 'w').write(str(os.getpid()))");
+            Assert.Equal("1\n", r.Output);
+            string env = File.ReadAllText(Path.Combine(py.WorkingDirectory, "launcher-env.txt"));
+            Assert.Contains("HOME=" + py.WorkingDirectory, env);
+            Assert.DoesNotContain(name, env);
+            int python = int.Parse(File.ReadAllText(Path.Combine(py.WorkingDirectory, "python.pid")));
+            var t = await py.RunAsync("while True:\n    pass");
+            Assert.True(t.TimedOut);
+            if (OperatingSystem.IsLinux()) await AssertGoneAsync([python]);
+            Assert.Equal("2\n", (await py.RunAsync("1 + 1")).Output);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(name, null);
+        }
+    }
+
+    /// <summary>Waits (up to 5 s) until none of <paramref name="pids"/> is a live process (gone, or a zombie).</summary>
+    private static async Task AssertGoneAsync(int[] pids)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            var alive = pids.Where(IsAlive).ToArray();
+            if (alive.Length == 0) return;
+            if (DateTime.UtcNow > deadline) Assert.Fail($"still running: {string.Join(", ", alive)}");
+            await Task.Delay(50);
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            char state = stat[stat.LastIndexOf(')') + 2];
+            return state != 'Z' && state != 'X';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 }

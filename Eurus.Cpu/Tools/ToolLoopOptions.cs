@@ -36,7 +36,7 @@ public sealed record ToolLoopOptions
     /// <summary>Sampling per reply: greedy, 2048 tokens, MINT's stop strings by default.</summary>
     public SamplingSettings Sampling { get; init; } = SamplingSettings.Greedy with { MaxTokens = EurusPrompts.PotMaxTokens, StopStrings = EurusPrompts.ToolStopStrings };
 
-    /// <summary>How Python runs (path, time limit, output cap).</summary>
+    /// <summary>How Python runs (path, time limit, output cap, resource limits, launcher).</summary>
     public PythonOptions Python { get; init; } = new();
 
     internal void Validate()

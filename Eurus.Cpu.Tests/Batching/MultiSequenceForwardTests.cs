@@ -40,7 +40,7 @@ public class MultiSequenceForwardTests
         int? window = model.SlidingWindow;
         int capacity = window is int w ? w + 16 : 128;
         if (name == "window") Assert.Equal(8, window);
-        using var forward = new MultiSequenceTransformer(c, model.Weights, 32, capacity, 2, window);
+        using var forward = new Transformer(c, model.Weights, 32, capacity, 2, window);
         var caches = Enumerable.Range(0, 3).Select(_ => new KvCache(c.Layers, c.KvDim, capacity, kv, c.HeadDim)).ToArray();
         var done = new int[3];          // prompt tokens evaluated
         var steps = new int[3];         // logits compared so far
@@ -87,7 +87,7 @@ public class MultiSequenceForwardTests
     {
         using var model = EurusModel.Load(TestPaths.Q8, new ModelOptions { Threads = 1, ContextLength = 32 });
         var c = model.Config;
-        using var forward = new MultiSequenceTransformer(c, model.Weights, 4, 32, 1, null);
+        using var forward = new Transformer(c, model.Weights, 4, 32, 1, null);
         var cache = new KvCache(c.Layers, c.KvDim, 32, KvCacheType.F32, c.HeadDim);
         Assert.Throws<ArgumentOutOfRangeException>(() => forward.Forward([new SequenceToken(1, 32, cache, true)], new float[c.Vocab]));
         Assert.Throws<ArgumentOutOfRangeException>(() => forward.Forward([new SequenceToken(c.Vocab, 0, cache, true)], new float[c.Vocab]));

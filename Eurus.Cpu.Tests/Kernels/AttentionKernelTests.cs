@@ -64,8 +64,8 @@ public unsafe class AttentionKernelTests(ITestOutputHelper output)
             if (!supported) output.WriteLine($"attention path '{name}' is not available in this process; it runs in the ISA child processes.");
     }
     /// <summary>
-    /// Grouped-query attention of a prompt (<see cref="Eurus.Cpu.Model.KvCache.AttendGroup"/>: four query heads per KV
-    /// head, positions in blocks of 64) equals each head attended alone (<see cref="Eurus.Cpu.Model.KvCache.Attend"/>,
+    /// Grouped-query attention of a prompt (<see cref="CachedAttention.AttendGroup"/>: four query heads per KV
+    /// head, positions in blocks of 64) equals each head attended alone (<see cref="CachedAttention.Attend"/>,
     /// what decoding uses) bit for bit: counts around the four-key step and the 64-position block, a ring-buffer cache
     /// whose positions wrap (two runs of slots), both KV heads, F32 and F16 caches.
     /// </summary>
@@ -89,11 +89,11 @@ public unsafe class AttentionKernelTests(ITestOutputHelper output)
                 {
                     var scores = new float[group * capacity];
                     var grouped = new float[group * hd];
-                    cache.AttendGroup(1, first, count, kv * hd, hd, group, q, 0.088f, scores, capacity, grouped, scratch);
+                    CachedAttention.AttendGroup(cache, 1, first, count, kv * hd, hd, group, q, 0.088f, scores, capacity, grouped, scratch);
                     for (int g = 0; g < group; g++)
                     {
                         var alone = new float[hd];
-                        cache.Attend(1, first, count, kv * hd, hd, q.AsSpan(g * hd, hd), 0.088f, new float[count], alone, scratch);
+                        CachedAttention.Attend(cache, 1, first, count, kv * hd, hd, q.AsSpan(g * hd, hd), 0.088f, new float[count], alone, scratch);
                         Assert.True(alone.AsSpan().SequenceEqual(grouped.AsSpan(g * hd, hd)), $"{type}, first {first}, count {count}, kv head {kv}, head {g}");
                     }
                 }

@@ -27,7 +27,7 @@ namespace Eurus.Cpu.Generation;
 public sealed class BatchedGenerator : IDisposable
 {
     private readonly EurusModel _model;
-    private readonly MultiSequenceTransformer _forward;
+    private readonly Transformer _forward;
     private readonly int? _window;
     private readonly int _capacity;
     private readonly int _batch;
@@ -66,7 +66,7 @@ public sealed class BatchedGenerator : IDisposable
         _slots = new Slot[options.MaxSequences];
         for (int i = 0; i < _slots.Length; i++)
             _slots[i] = new Slot { Cache = new KvCache(c.Layers, c.KvDim, _capacity, model.Options.KvCacheType, c.HeadDim) };
-        _forward = new MultiSequenceTransformer(c, model.Weights, stepTokens, _capacity, model.Options.Threads, _window);
+        _forward = new Transformer(c, model.Weights, stepTokens, _capacity, model.Options.Threads, _window);
         _logits = GC.AllocateArray<float>(checked(stepTokens * c.Vocab), pinned: true);
         _thread = new Thread(Loop) { IsBackground = true, Name = "Eurus batched decode" };
         _thread.Start();

@@ -74,7 +74,7 @@ public sealed class InferenceSession : IDisposable
         if (logits.Length < (long)tokens.Length * vocab) throw new ArgumentException("Logits buffer too small.", nameof(logits));
         Flush(default);
         Append(tokens);
-        int b = _transformer.MaxBatch;
+        int b = _transformer.MaxTokens;
         for (int i = 0; i < tokens.Length; i += b)
         {
             int n = Math.Min(b, tokens.Length - i);
@@ -210,7 +210,7 @@ public sealed class InferenceSession : IDisposable
         while (_evaluated < _tokens.Count)
         {
             ct.ThrowIfCancellationRequested();
-            int n = Math.Min(_transformer.MaxBatch, _tokens.Count - _evaluated);
+            int n = Math.Min(_transformer.MaxTokens, _tokens.Count - _evaluated);
             _transformer.Forward(all.Slice(_evaluated, n), _evaluated, _cache);
             _evaluated += n;
         }

@@ -4,59 +4,56 @@ using Eurus.Cpu.Kernels;
 
 namespace Eurus.Cpu.Model;
 
+/// <summary>One token of a forward pass: its id, its position in its own sequence and that sequence's cache.</summary>
+/// <param name="Token">Token id.</param>
+/// <param name="Position">Position of the token in its sequence.</param>
+/// <param name="Cache">The sequence's KV cache (positions before <paramref name="Position"/> must be in it).</param>
+/// <param name="WantLogits">Whether this token's logits are needed (the last token of each sequence, usually).</param>
+internal readonly record struct SequenceToken(int Token, int Position, KvCache Cache, bool WantLogits);
+
 /// <summary>
-/// The Mistral forward pass over a batch of tokens at consecutive positions. Owns the run state (activation buffers
-/// sized once for the largest batch) so evaluating tokens allocates nothing. Not thread-safe: one per session.
+/// The Mistral forward pass (llama2.c's <c>forward</c>) over a span of tokens, each with its own position and KV cache:
+/// a prompt chunk of one sequence, one decode token, or the tokens of many sequences at once (continuous batching).
+/// Every matmul runs once over all the pass's tokens, so one read of the weights serves them all, while RoPE and
+/// attention use each token's own position and cache; every key and value of the pass is stored before any token
+/// attends, so a sequence's tokens in one pass see each other causally. A token's arithmetic does not depend on the
+/// other tokens of the pass (the matmul kernels give the same row whatever the token count, per-token steps run per
+/// token), so batched equals sequential bit for bit. Owns its <see cref="ForwardState"/> and worker pool; not
+/// thread-safe: one pass at a time.
 /// </summary>
 internal sealed unsafe class Transformer : IDisposable
 {
     private readonly MistralConfig _c;
     private readonly MistralWeights _w;
+    private readonly ForwardState _s;
     private readonly MatMul _mm;
     private readonly WorkerPool _pool;
     private readonly AttendWork _attend;
     private readonly TokenWork _tokenWork;
     private readonly int? _window;
+    private readonly UseGate _inUse = new();
 
-    // Run state, [maxBatch × width] each.
-    private readonly float[] _x, _xb, _q, _k, _v, _ao, _gate, _up;
-    private readonly float[] _scores;   // [heads × kv capacity]
-    private readonly float[] _kvTmp;    // [heads × 2 × head_dim], F16 cache conversion
-    private readonly float[] _cos, _sin;    // [maxBatch × rope_dim/2], per position of the current batch
-    private readonly float[] _lastLogits;
-
-    public Transformer(MistralConfig c, MistralWeights w, int maxBatch, int kvCapacity, int threads, int? window)
+    /// <summary>
+    /// A pass of up to <paramref name="maxTokens"/> tokens over caches of up to <paramref name="maxKvCapacity"/>
+    /// positions, on <paramref name="threads"/> threads; <paramref name="window"/> is the sliding attention window.
+    /// </summary>
+    public Transformer(MistralConfig c, MistralWeights w, int maxTokens, int maxKvCapacity, int threads, int? window)
     {
         _c = c;
         _w = w;
         _window = window;
-        MaxBatch = maxBatch;
+        _s = new ForwardState(c, maxTokens, maxKvCapacity);
         _pool = new WorkerPool(threads);
         _attend = new AttendWork(this);
         _tokenWork = new TokenWork(this);
         bool half = AllMatrices(w).Any(m => m.Type == Gguf.GgmlType.F16);
         bool bf = AllMatrices(w).Any(m => m.Type == Gguf.GgmlType.BF16);
-        _mm = new MatMul(maxBatch, Math.Max(c.Dim, c.FeedForward), _pool, half, bf);
-        _x = Pinned(checked(maxBatch * c.Dim));
-        _xb = Pinned(checked(maxBatch * c.Dim));
-        _q = Pinned(checked(maxBatch * c.Dim));
-        _k = Pinned(checked(maxBatch * c.KvDim));
-        _v = Pinned(checked(maxBatch * c.KvDim));
-        _ao = Pinned(checked(maxBatch * c.Dim));
-        _gate = Pinned(checked(maxBatch * c.FeedForward));
-        _up = Pinned(checked(maxBatch * c.FeedForward));
-        _scores = new float[checked(c.Heads * kvCapacity)];
-        _kvTmp = new float[checked(c.Heads * 2 * c.HeadDim)];
-        _cos = new float[checked(maxBatch * (c.RopeDim / 2))];
-        _sin = new float[checked(maxBatch * (c.RopeDim / 2))];
-        _lastLogits = new float[c.Vocab];
+        _mm = new MatMul(maxTokens, Math.Max(c.Dim, c.FeedForward), _pool, half, bf);
     }
 
-    private readonly UseGate _inUse = new();
-
     /// <summary>
-    /// Waits for a running <see cref="Forward"/> (on another thread) to finish, then frees native scratch memory and
-    /// stops the worker threads; a later <see cref="Forward"/> throws <see cref="ObjectDisposedException"/>.
+    /// Waits for a running <see cref="Forward(ReadOnlySpan{SequenceToken}, Span{float})"/> (on another thread) to
+    /// finish, then frees native scratch memory and stops the worker threads; a later pass throws <see cref="ObjectDisposedException"/>.
     /// </summary>
     public void Dispose()
     {
@@ -65,60 +62,89 @@ internal sealed unsafe class Transformer : IDisposable
         _pool.Dispose();
     }
 
-    // Matmul inputs and outputs are pinned: the kernels read them through pointers from several threads.
-    private static float[] Pinned(int length) => GC.AllocateArray<float>(length, pinned: true);
-
     private static IEnumerable<WeightMatrix> AllMatrices(MistralWeights w) =>
         new[] { w.TokenEmbedding, w.Output }.Concat(w.Layers.SelectMany(l => new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.Gate, l.Up, l.Down }));
 
-    /// <summary>Most tokens one <see cref="Forward"/> call accepts.</summary>
-    public int MaxBatch { get; }
+    /// <summary>Most tokens one pass accepts.</summary>
+    public int MaxTokens => _s.MaxTokens;
 
-    /// <summary>Logits of the last token of the most recent <see cref="Forward"/> call.</summary>
-    public ReadOnlySpan<float> LastLogits => _lastLogits;
+    /// <summary>Logits of the last token of the most recent one-sequence <see cref="Forward(ReadOnlySpan{int}, int, KvCache, Span{float})"/>.</summary>
+    public ReadOnlySpan<float> LastLogits => _s.LastLogits;
 
     /// <summary>
-    /// Runs <paramref name="tokens"/> at positions <paramref name="startPos"/>…, appending their keys and values to
-    /// <paramref name="cache"/>. Writes the last token's logits to <see cref="LastLogits"/>, and every token's logits
-    /// to <paramref name="allLogits"/> ([tokens × vocab]) when it is not empty.
+    /// One sequence: runs <paramref name="tokens"/> at positions <paramref name="startPos"/>…, appending their keys and
+    /// values to <paramref name="cache"/>. Writes the last token's logits to <see cref="LastLogits"/>, and every token's
+    /// logits to <paramref name="allLogits"/> ([tokens × vocab]) when it is not empty. The one-sequence case of
+    /// <see cref="Forward(ReadOnlySpan{SequenceToken}, Span{float})"/>.
     /// </summary>
     public void Forward(ReadOnlySpan<int> tokens, int startPos, KvCache cache, Span<float> allLogits = default)
+    {
+        int n = tokens.Length, vocab = _c.Vocab;
+        if (n < 1 || n > MaxTokens) throw new ArgumentOutOfRangeException(nameof(tokens), $"1 to {MaxTokens} tokens per call.");
+        ArgumentNullException.ThrowIfNull(cache);
+        if (startPos < 0 || (long)startPos + n > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(startPos));
+        if (!allLogits.IsEmpty && allLogits.Length < (long)n * vocab) throw new ArgumentException("Logits buffer too small.", nameof(allLogits));
+        var one = _s.Single.AsSpan(0, n);
+        for (int t = 0; t < n; t++) one[t] = new SequenceToken(tokens[t], startPos + t, cache, !allLogits.IsEmpty || t == n - 1);
+        if (allLogits.IsEmpty) Forward(one, _s.LastLogits);
+        else
+        {
+            Forward(one, allLogits);
+            allLogits.Slice((n - 1) * vocab, vocab).CopyTo(_s.LastLogits);
+        }
+    }
+
+    /// <summary>
+    /// Runs one pass over <paramref name="tokens"/>, storing their keys and values in their caches, and writes the
+    /// logits of each token with <see cref="SequenceToken.WantLogits"/> set, in order, to <paramref name="logits"/>
+    /// ([wanted × vocab]).
+    /// </summary>
+    public void Forward(ReadOnlySpan<SequenceToken> tokens, Span<float> logits)
     {
         // Neither this pass's scratch nor the weights may be freed while it runs (see UseGate).
         _inUse.Enter(this);
         try
         {
             _w.Gate.Enter(_w);
-            try { ForwardCore(tokens, startPos, cache, allLogits); }
-            finally { _w.Gate.Exit(); }
+            try { ForwardCore(tokens, logits); }
+            finally
+            {
+                _w.Gate.Exit();
+                // The pass keeps no reference to the caches it attended over.
+                Array.Clear(_s.Tokens, 0, Math.Min(tokens.Length, _s.Tokens.Length));
+                Array.Clear(_s.Single);
+            }
         }
         finally { _inUse.Exit(); }
     }
 
-    private void ForwardCore(ReadOnlySpan<int> tokens, int startPos, KvCache cache, Span<float> allLogits)
+    private void ForwardCore(ReadOnlySpan<SequenceToken> tokens, Span<float> logits)
     {
-        int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, hd = _c.HeadDim, ffn = _c.FeedForward;
-        if (n < 1 || n > MaxBatch) throw new ArgumentOutOfRangeException(nameof(tokens), $"1 to {MaxBatch} tokens per call.");
-        if (!allLogits.IsEmpty && allLogits.Length < (long)n * _c.Vocab) throw new ArgumentException("Logits buffer too small.", nameof(allLogits));
-        ArgumentNullException.ThrowIfNull(cache);
-        if ((long)cache.Capacity * _c.Heads > _scores.Length || cache.KvDim != _c.KvDim || cache.Layers != _c.Layers || cache.HeadDim != _c.HeadDim)
-            throw new ArgumentException("The cache does not fit this model or this pass's scratch.", nameof(cache));
-        if (startPos < 0 || (_window is null && (long)startPos + n > cache.Capacity))
-            throw new ArgumentOutOfRangeException(nameof(startPos), $"positions {startPos}..{(long)startPos + n - 1} are outside the cache (0..{cache.Capacity - 1}).");
-        var x = _x.AsSpan(0, n * dim);
-
-        // Token embeddings (quantized rows are dequantized on lookup).
-        for (int t = 0; t < n; t++)
+        int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, hd = _c.HeadDim, vocab = _c.Vocab;
+        if (n < 1 || n > MaxTokens) throw new ArgumentOutOfRangeException(nameof(tokens), $"1 to {MaxTokens} tokens per pass.");
+        int wanted = 0;
+        foreach (var t in tokens)
         {
-            int id = tokens[t];
-            if ((uint)id >= (uint)_c.Vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {id} is outside the vocabulary (0..{_c.Vocab - 1}).");
-            Quantization.RowCodec.Decode(_w.TokenEmbedding.Type, _w.TokenEmbedding.Row(id), x.Slice(t * dim, dim));
+            if ((uint)t.Token >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t.Token} is outside the vocabulary (0..{vocab - 1}).");
+            if (t.Cache is null || t.Cache.Capacity > _s.MaxKvCapacity || t.Cache.KvDim != kvDim || t.Cache.Layers != _c.Layers || t.Cache.HeadDim != hd)
+                throw new ArgumentException("A cache does not fit this model or this pass's scratch.", nameof(tokens));
+            if (t.Position < 0 || (_window is null && t.Position >= t.Cache.Capacity))
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"position {t.Position} is outside the cache (0..{t.Cache.Capacity - 1}).");
+            if (t.WantLogits) wanted++;
         }
+        if (logits.Length < (long)wanted * vocab) throw new ArgumentException("Logits buffer too small.", nameof(logits));
+        var s = _s;
+        var x = s.X.AsSpan(0, n * dim);
+        tokens.CopyTo(s.Tokens);
 
-        // RoPE angles depend only on the position: computed once per token, used by every layer.
+        // Token embeddings (quantized rows are dequantized on lookup); RoPE angles, which depend only on the position,
+        // once per token for every layer.
         int half = _c.RopeDim / 2;
         for (int t = 0; t < n; t++)
-            Ops.RopeAngles(startPos + t, _c.RopeTheta, _c.RopeDim, _cos.AsSpan(t * half, half), _sin.AsSpan(t * half, half));
+        {
+            Quantization.RowCodec.Decode(_w.TokenEmbedding.Type, _w.TokenEmbedding.Row(tokens[t].Token), x.Slice(t * dim, dim));
+            Ops.RopeAngles(tokens[t].Position, _c.RopeTheta, _c.RopeDim, s.Cos.AsSpan(t * half, half), s.Sin.AsSpan(t * half, half));
+        }
 
         for (int l = 0; l < _c.Layers; l++)
         {
@@ -126,54 +152,47 @@ internal sealed unsafe class Transformer : IDisposable
 
             // Attention: RMSNorm → Q, K, V projections.
             PerToken(TokenStep.AttnNorm, L, n);
-            _mm.Multiply(L.Wq, _xb, n, _q);
-            _mm.Multiply(L.Wk, _xb, n, _k, sameInput: true);
-            _mm.Multiply(L.Wv, _xb, n, _v, sameInput: true);
+            _mm.Multiply(L.Wq, s.Xb, n, s.Q);
+            _mm.Multiply(L.Wk, s.Xb, n, s.K, sameInput: true);
+            _mm.Multiply(L.Wv, s.Xb, n, s.V, sameInput: true);
 
-            // RoPE on Q and K (adjacent pairs, GGUF layout), then append K and V to the cache.
+            // RoPE on Q and K (adjacent pairs, GGUF layout) at each token's position; every key and value is stored
+            // in its sequence's cache before any token attends.
             for (int t = 0; t < n; t++)
             {
-                int pos = startPos + t;
-                var cos = _cos.AsSpan(t * half, half);
-                var sin = _sin.AsSpan(t * half, half);
-                for (int h = 0; h < _c.Heads; h++) Ops.RopeAdjacent(_q.AsSpan(t * dim + h * hd, hd), cos, sin);
-                for (int h = 0; h < _c.KvHeads; h++) Ops.RopeAdjacent(_k.AsSpan(t * kvDim + h * hd, hd), cos, sin);
-                cache.Store(l, pos, _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
+                var cos = s.Cos.AsSpan(t * half, half);
+                var sin = s.Sin.AsSpan(t * half, half);
+                for (int h = 0; h < _c.Heads; h++) Ops.RopeAdjacent(s.Q.AsSpan(t * dim + h * hd, hd), cos, sin);
+                for (int h = 0; h < _c.KvHeads; h++) Ops.RopeAdjacent(s.K.AsSpan(t * kvDim + h * hd, hd), cos, sin);
+                tokens[t].Cache.Store(l, tokens[t].Position, s.K.AsSpan(t * kvDim, kvDim), s.V.AsSpan(t * kvDim, kvDim));
             }
 
-            // Grouped-query attention over the cache, heads in parallel (each head runs the batch's tokens in order).
+            // Grouped-query attention over each token's cache, heads in parallel.
             long a0 = MatMul.Profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
-            _attend.Set(cache, l, startPos, n);
-            try { _pool.Run(_attend, _attend.Items); }
-            finally { _attend.Clear(); }
+            _attend.Set(l, n);
+            _pool.Run(_attend, _attend.Items);
             if (MatMul.Profile) MatMul.ProfileTicks[MatMul.ProfileAttentionIndex] += System.Diagnostics.Stopwatch.GetTimestamp() - a0;
 
             // Output projection and residual.
-            _mm.Multiply(L.Wo, _ao, n, _xb);
-            TensorPrimitives.Add(x, _xb.AsSpan(0, n * dim), x);
+            _mm.Multiply(L.Wo, s.Ao, n, s.Xb);
+            TensorPrimitives.Add(x, s.Xb.AsSpan(0, n * dim), x);
 
             // FFN: RMSNorm → SwiGLU (silu(gate) · up) → down, residual.
             PerToken(TokenStep.FfnNorm, L, n);
-            _mm.Multiply(L.Gate, _xb, n, _gate);
-            _mm.Multiply(L.Up, _xb, n, _up, sameInput: true);
+            _mm.Multiply(L.Gate, s.Xb, n, s.Gate);
+            _mm.Multiply(L.Up, s.Xb, n, s.Up, sameInput: true);
             PerToken(TokenStep.SwiGlu, L, n);
-            _mm.Multiply(L.Down, _gate, n, _xb);
-            TensorPrimitives.Add(x, _xb.AsSpan(0, n * dim), x);
+            _mm.Multiply(L.Down, s.Gate, n, s.Xb);
+            TensorPrimitives.Add(x, s.Xb.AsSpan(0, n * dim), x);
         }
 
-        // Final RMSNorm and the output projection (every token's logits only when asked for).
+        // Final RMSNorm of the wanted tokens only, gathered contiguously, then one output matmul for all of them.
+        if (wanted == 0) return;
         var outNorm = new ReadOnlySpan<float>(_w.OutputNorm, dim);
-        if (allLogits.IsEmpty)
-        {
-            Ops.RmsNorm(x.Slice((n - 1) * dim, dim), outNorm, _c.RmsEps, _xb.AsSpan(0, dim));
-            _mm.Multiply(_w.Output, _xb, 1, _lastLogits);
-        }
-        else
-        {
-            for (int t = 0; t < n; t++) Ops.RmsNorm(x.Slice(t * dim, dim), outNorm, _c.RmsEps, _xb.AsSpan(t * dim, dim));
-            _mm.Multiply(_w.Output, _xb, n, allLogits);
-            allLogits.Slice((n - 1) * _c.Vocab, _c.Vocab).CopyTo(_lastLogits);
-        }
+        int row = 0;
+        for (int t = 0; t < n; t++)
+            if (tokens[t].WantLogits) Ops.RmsNorm(x.Slice(t * dim, dim), outNorm, _c.RmsEps, s.Xb.AsSpan(row++ * dim, dim));
+        _mm.Multiply(_w.Output, s.Xb, wanted, logits);
     }
 
     private enum TokenStep { AttnNorm, FfnNorm, SwiGlu }
@@ -200,13 +219,13 @@ internal sealed unsafe class Transformer : IDisposable
         switch (step)
         {
             case TokenStep.AttnNorm:
-                Ops.RmsNorm(_x.AsSpan(t * dim, dim), new ReadOnlySpan<float>(layer.AttnNorm, dim), _c.RmsEps, _xb.AsSpan(t * dim, dim));
+                Ops.RmsNorm(_s.X.AsSpan(t * dim, dim), new ReadOnlySpan<float>(layer.AttnNorm, dim), _c.RmsEps, _s.Xb.AsSpan(t * dim, dim));
                 break;
             case TokenStep.FfnNorm:
-                Ops.RmsNorm(_x.AsSpan(t * dim, dim), new ReadOnlySpan<float>(layer.FfnNorm, dim), _c.RmsEps, _xb.AsSpan(t * dim, dim));
+                Ops.RmsNorm(_s.X.AsSpan(t * dim, dim), new ReadOnlySpan<float>(layer.FfnNorm, dim), _c.RmsEps, _s.Xb.AsSpan(t * dim, dim));
                 break;
             default:
-                Ops.SiluMul(_gate.AsSpan(t * ffn, ffn), _up.AsSpan(t * ffn, ffn));
+                Ops.SiluMul(_s.Gate.AsSpan(t * ffn, ffn), _s.Up.AsSpan(t * ffn, ffn));
                 break;
         }
     }
@@ -225,46 +244,44 @@ internal sealed unsafe class Transformer : IDisposable
     }
 
     /// <summary>
-    /// softmax(q·Kᵀ/√d)·V of one head (or of a KV head's group of query heads) for every token of the batch (token t
-    /// at startPos + t sees positions up to its own, within the sliding window), into _ao. One instance, reused: an attention step allocates nothing.
+    /// softmax(q·Kᵀ/√d)·V for every token of the pass (each sees its own cache's positions up to its own, within the
+    /// sliding window), into the attention output. One instance, reused: an attention step allocates nothing.
     /// </summary>
     private sealed class AttendWork(Transformer o) : IParallelWork
     {
-        private KvCache? _cache;
-        private int _layer, _startPos, _tokens;
+        private int _layer, _count;
 
-        public void Set(KvCache cache, int layer, int startPos, int tokens) => (_cache, _layer, _startPos, _tokens) = (cache, layer, startPos, tokens);
-
-        public void Clear() => _cache = null;
+        public void Set(int layer, int count) => (_layer, _count) = (layer, count);
 
         /// <summary>
-        /// Work items: for a prompt one per KV head, its query heads attended together (<see cref="KvCache.AttendGroup"/>);
-        /// one per query head for a single token, or when there are more threads than KV heads (8 items would leave
-        /// the rest idle). Both give every head the same result.
+        /// Work items: for several tokens one per KV head, its query heads attended together
+        /// (<see cref="CachedAttention.AttendGroup"/>: each key row read once per token rather than once per head); one
+        /// per query head for a single token, or when there are more threads than KV heads (8 items would leave the
+        /// rest idle). Both give every head the same result, bit for bit.
         /// </summary>
         public int Items => Grouped ? o._c.KvHeads : o._c.Heads;
 
-        private bool Grouped => _tokens > 1 && o._pool.Threads <= o._c.KvHeads;
+        private bool Grouped => _count > 1 && o._pool.Threads <= o._c.KvHeads;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int item)
         {
             var c = o._c;
-            var cache = _cache!;
-            int hd = c.HeadDim;
+            var s = o._s;
+            int hd = c.HeadDim, stride = s.MaxKvCapacity;
             int heads = Grouped ? c.GroupSize : 1;
             int h = item * heads; // first query head
             int kvOff = h / c.GroupSize * hd;
-            var tmp = o._kvTmp.AsSpan(h * 2 * hd, hd);
+            var tmp = s.KvTmp.AsSpan(h * 2 * hd, hd);
             float scale = 1f / MathF.Sqrt(hd);
-            for (int t = 0; t < _tokens; t++)
+            var tokens = s.Tokens;
+            for (int t = 0; t < _count; t++)
             {
-                int pos = _startPos + t;
+                int pos = tokens[t].Position;
                 int first = o._window is int w ? Math.Max(0, pos - w + 1) : 0;
                 int count = pos - first + 1;
-                cache.AttendGroup(_layer, first, count, kvOff, hd, heads, o._q.AsSpan(t * c.Dim + h * hd, heads * hd), scale,
-                    o._scores.AsSpan(h * cache.Capacity, (heads - 1) * cache.Capacity + count), cache.Capacity,
-                    o._ao.AsSpan(t * c.Dim + h * hd, heads * hd), tmp);
+                CachedAttention.AttendGroup(tokens[t].Cache, _layer, first, count, kvOff, hd, heads, s.Q.AsSpan(t * c.Dim + h * hd, heads * hd), scale,
+                    s.Scores.AsSpan(h * stride, (heads - 1) * stride + count), stride, s.Ao.AsSpan(t * c.Dim + h * hd, heads * hd), tmp);
             }
         }
     }

@@ -51,11 +51,10 @@ public sealed class BatchedGenerator : IDisposable
         _model = model;
         Options = options;
         var c = model.Config;
-        _batch = Math.Min(model.Options.BatchSize, model.ContextLength);
+        _batch = model.PromptBatch;
         int stepTokens = options.StepTokens == 0 ? Math.Max(options.MaxSequences, _batch) : options.StepTokens;
-        _window = model.SlidingWindow is int w && w < model.ContextLength ? w : null;
-        // As in InferenceSession: a ring buffer of window + one prompt chunk when a window applies.
-        _capacity = _window is int win ? (int)Math.Min(model.ContextLength, (long)win + _batch) : model.ContextLength;
+        _window = model.AttentionWindow;
+        _capacity = model.KvCapacity;
         // Every slot's KV cache and the step's buffers, sized in long and checked against the memory this process may
         // use before anything is allocated; then all of it is allocated here, so a busy server never runs out mid-way.
         var sizes = RunSizes.For(c, model.ContextLength, _batch, _window, model.Options.KvCacheType, options.MaxSequences, stepTokens);
@@ -119,7 +118,7 @@ public sealed class BatchedGenerator : IDisposable
         foreach (int t in promptTokens)
             if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(promptTokens), $"token id {t} is outside the vocabulary (0..{vocab - 1}).");
         var generation = new BatchedGeneration(promptTokens.Count, cancellationToken);
-        var seq = new Sequence(generation, [.. promptTokens], settings, new Sampler(settings, vocab), new StreamingTokenDecoder(_model.Tokenizer));
+        var seq = new Sequence(generation, [.. promptTokens], settings, new GenerationStep(settings, _model.Tokenizer, ContextLength));
         lock (_lock)
         {
             int free = _slots.Length - _active;
@@ -233,33 +232,13 @@ public sealed class BatchedGenerator : IDisposable
         }
     }
 
-    /// <summary>Samples one token for <paramref name="s"/> from its logits, as <see cref="InferenceSession"/> does.</summary>
-    private FinishReason Next(Sequence s, ReadOnlySpan<float> logits)
+    /// <summary>Samples one token for <paramref name="s"/> from its logits: the same <see cref="GenerationStep"/> as <see cref="InferenceSession"/>.</summary>
+    private static FinishReason Next(Sequence s, ReadOnlySpan<float> logits)
     {
         if (s.Generation.Cancellation.IsCancellationRequested) return FinishReason.Cancelled;
-        var st = s.Settings;
-        int next = s.Sampler.Sample(logits, CollectionsMarshal.AsSpan(s.Tokens));
-        FinishReason reason = FinishReason.None;
-        if (st.StopAtEos && next == _model.Tokenizer.EosId) reason = FinishReason.EndOfSequence;
-        else
-        {
-            s.Tokens.Add(next);
-            s.Generated++;
-            var (emit, hit) = s.Stop.Push(s.Decoder.Append(next));
-            if (hit)
-            {
-                if (emit.Length > 0) s.Generation.Writer.TryWrite(new GeneratedToken(next, emit));
-                return FinishReason.StopString;
-            }
-            s.Generation.Writer.TryWrite(new GeneratedToken(next, emit));
-            if (s.Generated >= st.MaxTokens) reason = FinishReason.MaxTokens;
-            else if (s.Tokens.Count >= ContextLength) reason = FinishReason.ContextFull;
-        }
-        if (reason != FinishReason.None)
-        {
-            string rest = s.Stop.Flush(s.Decoder.Flush());
-            if (rest.Length > 0) s.Generation.Writer.TryWrite(new GeneratedToken(-1, rest));
-        }
+        var (reason, token) = s.Step.Next(logits, s.Tokens);
+        if (token is { } t) s.Generation.Writer.TryWrite(t);
+        if (reason != FinishReason.None && s.Step.Rest(reason) is { Length: > 0 } rest) s.Generation.Writer.TryWrite(new GeneratedToken(-1, rest));
         return reason;
     }
 
@@ -314,7 +293,7 @@ public sealed class BatchedGenerator : IDisposable
         {
             PromptTokens = s.Generation.PromptTokens,
             PromptSeconds = prefilled ? s.PromptSeconds : s.Clock.Elapsed.TotalSeconds,
-            GeneratedTokens = s.Generated,
+            GeneratedTokens = s.Step.Generated,
             DecodeSeconds = prefilled ? s.Clock.Elapsed.TotalSeconds : 0,
             FinishReason = reason,
         }, error);
@@ -326,20 +305,17 @@ public sealed class BatchedGenerator : IDisposable
         public Sequence? Sequence;
     }
 
-    private sealed class Sequence(BatchedGeneration generation, List<int> tokens, SamplingSettings settings, Sampler sampler, StreamingTokenDecoder decoder)
+    private sealed class Sequence(BatchedGeneration generation, List<int> tokens, SamplingSettings settings, GenerationStep step)
     {
         public readonly BatchedGeneration Generation = generation;
         public readonly List<int> Tokens = tokens;
         public readonly SamplingSettings Settings = settings;
-        public readonly Sampler Sampler = sampler;
-        public readonly StreamingTokenDecoder Decoder = decoder;
-        public readonly StopStringMatcher Stop = new(settings.StopStrings);
+        public readonly GenerationStep Step = step;
         public readonly Stopwatch Clock = new();
         public CancellationTokenRegistration CancelRegistration;
         public Slot? Slot;
         public int Evaluated;
         public int Chunk;
-        public int Generated;
         public bool Prefilled;
         public double PromptSeconds;
         public int Pending => Tokens.Count - Evaluated;

@@ -172,6 +172,15 @@ public sealed class EurusModel : IDisposable
 
     internal MistralWeights Weights { get; }
 
+    /// <summary>Most prompt tokens one forward call of a session takes.</summary>
+    internal int PromptBatch => Math.Min(Options.BatchSize, ContextLength);
+
+    /// <summary>The sliding window the attention applies (null when none, or when it spans the whole context).</summary>
+    internal int? AttentionWindow => SlidingWindow is int w && w < ContextLength ? w : null;
+
+    /// <summary>Positions of one sequence's KV cache (<see cref="KvCache.CapacityFor"/>).</summary>
+    internal int KvCapacity => KvCache.CapacityFor(ContextLength, PromptBatch, AttentionWindow);
+
     internal bool IsDisposed { get; private set; }
 
     /// <summary>Starts a new conversation with its own KV cache.</summary>

@@ -26,9 +26,8 @@ public sealed class InferenceSession : IDisposable
     {
         _model = model;
         var c = model.Config;
-        int batch = Math.Min(model.Options.BatchSize, model.ContextLength);
-        _window = model.SlidingWindow is int w && w < model.ContextLength ? w : null;
-        int capacity = _window is int win ? Math.Min(model.ContextLength, win + batch) : model.ContextLength;
+        int batch = model.PromptBatch, capacity = model.KvCapacity;
+        _window = model.AttentionWindow;
         _cache = new KvCache(c.Layers, c.KvDim, capacity, model.Options.KvCacheType, c.HeadDim);
         _transformer = new Transformer(c, model.Weights, batch, capacity, model.Options.Threads, _window);
         _tokens.Capacity = model.ContextLength; // the conversation never outgrows the context: no regrowth while decoding
@@ -130,8 +129,7 @@ public sealed class InferenceSession : IDisposable
         try
         {
             await Task.Yield();
-            var sampler = new Sampler(settings, _model.Config.Vocab);
-            var decoder = new StreamingTokenDecoder(_model.Tokenizer);
+            var step = new GenerationStep(settings, _model.Tokenizer, ContextLength);
             var sw = Stopwatch.StartNew();
             int promptCount = pending + promptTokens.Count;
             Append(promptTokens is int[] arr ? arr : promptTokens.ToArray());
@@ -139,45 +137,29 @@ public sealed class InferenceSession : IDisposable
             double promptSeconds = sw.Elapsed.TotalSeconds;
             sw.Restart();
 
-            var reason = FinishReason.MaxTokens;
-            var stop = new StopStringMatcher(settings.StopStrings);
-            int generated = 0;
-            int eos = _model.Tokenizer.EosId;
+            var reason = FinishReason.None;
             try
             {
-                while (generated < settings.MaxTokens)
+                while (reason == FinishReason.None)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    if (_tokens.Count >= ContextLength) { reason = FinishReason.ContextFull; break; }
-                    if (_evaluated < _tokens.Count) Flush(cancellationToken);
-                    int next = sampler.Sample(_transformer.LastLogits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens));
-                    if (settings.StopAtEos && next == eos) { reason = FinishReason.EndOfSequence; break; }
-                    _tokens.Add(next); // evaluated lazily, when more logits are needed
-                    generated++;
-                    string text = decoder.Append(next);
-                    var (emit, hit) = stop.Push(text);
-                    if (hit)
-                    {
-                        if (emit.Length > 0) yield return new GeneratedToken(next, emit);
-                        reason = FinishReason.StopString;
-                        break;
-                    }
-                    yield return new GeneratedToken(next, emit);
+                    // The last sampled token is evaluated lazily, when more logits are needed.
+                    if (_evaluated < _tokens.Count && step.Ended(_tokens.Count) == FinishReason.None) Flush(cancellationToken);
+                    (reason, var token) = step.Next(_transformer.LastLogits, _tokens);
+                    if (token is { } t) yield return t;
                 }
-                if (reason is FinishReason.MaxTokens or FinishReason.ContextFull or FinishReason.EndOfSequence)
-                {
-                    string rest = stop.Flush(decoder.Flush());
-                    if (rest.Length > 0) yield return new GeneratedToken(-1, rest);
-                }
+                string rest = step.Rest(reason);
+                if (rest.Length > 0) yield return new GeneratedToken(-1, rest);
             }
             finally
             {
-                if (cancellationToken.IsCancellationRequested && reason == FinishReason.MaxTokens) reason = FinishReason.Cancelled;
+                // Ended by an exception, or by the consumer leaving the loop early.
+                if (reason == FinishReason.None) reason = cancellationToken.IsCancellationRequested ? FinishReason.Cancelled : FinishReason.MaxTokens;
                 LastTimings = new GenerationTimings
                 {
                     PromptTokens = promptCount,
                     PromptSeconds = promptSeconds,
-                    GeneratedTokens = generated,
+                    GeneratedTokens = step.Generated,
                     DecodeSeconds = sw.Elapsed.TotalSeconds,
                     FinishReason = reason,
                 };

@@ -41,6 +41,13 @@ internal sealed class KvCache
         }
     }
 
+    /// <summary>
+    /// Positions a sequence's cache holds: the whole context, or — when a sliding window shorter than the context
+    /// applies — a ring buffer of the window plus one prompt chunk (the chunk's tokens are stored before they attend).
+    /// </summary>
+    public static int CapacityFor(int context, int batch, int? window) =>
+        window is int w && w < context ? (int)Math.Min(context, (long)w + batch) : context;
+
     /// <summary>Elements of one layer's keys (or values): what must fit in one array.</summary>
     public static long LayerElements(int kvDim, int capacity) => (long)kvDim * capacity;
 

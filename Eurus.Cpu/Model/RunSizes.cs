@@ -39,8 +39,7 @@ internal sealed class RunSizes
         ArgumentOutOfRangeException.ThrowIfLessThan(context, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(sequences, 1);
-        // As InferenceSession and BatchedGenerator: a ring buffer of window + one prompt chunk when a window applies.
-        int capacity = window is int w && w < context ? (int)Math.Min(context, (long)w + batch) : context;
+        int capacity = KvCache.CapacityFor(context, batch, window);
         var s = new RunSizes(capacity, sequences);
         int tokens = Math.Max(batch, stepTokens);
         long maxCols = Math.Max(c.Dim, c.FeedForward);

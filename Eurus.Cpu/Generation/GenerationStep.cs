@@ -1,0 +1,51 @@
+using Eurus.Cpu.Sampling;
+using Eurus.Cpu.Tokenization;
+
+namespace Eurus.Cpu.Generation;
+
+/// <summary>
+/// What happens after the forward pass for one sequence, written once for <see cref="InferenceSession"/> and
+/// <see cref="BatchedGenerator"/>: the token budget and the context, sampling, end of sequence, the streamed text and
+/// stop strings, the finish reason and the text held back at the end. One instance per generation.
+/// </summary>
+internal sealed class GenerationStep(SamplingSettings settings, Tokenizer tokenizer, int contextLength)
+{
+    private readonly Sampler _sampler = new(settings, tokenizer.VocabSize);
+    private readonly StreamingTokenDecoder _decoder = new(tokenizer);
+    private readonly StopStringMatcher _stop = new(settings.StopStrings);
+    private readonly int _eos = tokenizer.EosId;
+
+    /// <summary>Tokens generated so far.</summary>
+    public int Generated { get; private set; }
+
+    /// <summary>Why the generation ends before another token is sampled (<see cref="FinishReason.None"/>: it goes on).</summary>
+    public FinishReason Ended(int tokenCount) =>
+        Generated >= settings.MaxTokens ? FinishReason.MaxTokens
+        : tokenCount >= contextLength ? FinishReason.ContextFull
+        : FinishReason.None;
+
+    /// <summary>
+    /// Samples the next token from <paramref name="logits"/> (the logits after the last of <paramref name="tokens"/>),
+    /// appends it to <paramref name="tokens"/> and returns the token to stream (null: nothing to stream) and why the
+    /// generation ends now (<see cref="FinishReason.None"/>: it goes on). The end of sequence is not appended; text
+    /// that may start a stop string is held back, and a stop string ends the generation without its text.
+    /// </summary>
+    public (FinishReason Reason, GeneratedToken? Token) Next(ReadOnlySpan<float> logits, List<int> tokens)
+    {
+        if (Ended(tokens.Count) is var ended && ended != FinishReason.None) return (ended, null);
+        int next = _sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens));
+        if (settings.StopAtEos && next == _eos) return (FinishReason.EndOfSequence, null);
+        tokens.Add(next);
+        Generated++;
+        var (emit, hit) = _stop.Push(_decoder.Append(next));
+        if (hit) return (FinishReason.StopString, emit.Length > 0 ? new GeneratedToken(next, emit) : null);
+        return (Ended(tokens.Count), new GeneratedToken(next, emit));
+    }
+
+    /// <summary>
+    /// The text still held back (an incomplete character, a possible start of a stop string) when the generation ends
+    /// for <paramref name="reason"/>: empty after a stop string or a cancellation, which drop it.
+    /// </summary>
+    public string Rest(FinishReason reason) =>
+        reason is FinishReason.MaxTokens or FinishReason.ContextFull or FinishReason.EndOfSequence ? _stop.Flush(_decoder.Flush()) : "";
+}

@@ -16,6 +16,36 @@ public class BlockLayoutTests
         Assert.Equal(32, GgmlTypeInfo.BlockElements(GgmlType.Q4_0));
     }
 
+    /// <summary>Every block struct's size and every field offset the kernels use: ggml's layout (ggml-common.h).</summary>
+    [Fact]
+    public void EveryBlockSizeAndOffsetMatchesTheLayout()
+    {
+        static void Check<T>(int bytes, int elements, int typeBytes, GgmlType? type, params (string Field, int Offset, int Expected)[] fields) where T : struct
+        {
+            Assert.Equal(bytes, Unsafe.SizeOf<T>());
+            Assert.Equal(bytes, typeBytes);
+            if (type is { } t)
+            {
+                Assert.Equal(bytes, GgmlTypeInfo.BlockBytes(t));
+                Assert.Equal(elements, GgmlTypeInfo.BlockElements(t));
+            }
+            foreach (var (field, offset, expected) in fields)
+            {
+                Assert.Equal(expected, offset);
+                Assert.Equal(expected, (int)System.Runtime.InteropServices.Marshal.OffsetOf<T>(field));
+            }
+        }
+        Check<BlockQ8_0>(34, 32, BlockQ8_0.Bytes, GgmlType.Q8_0, ("Qs", BlockQ8_0.QsOffset, 2));
+        Check<BlockQ4_0>(18, 32, BlockQ4_0.Bytes, GgmlType.Q4_0, ("Qs", BlockQ4_0.QsOffset, 2));
+        Check<BlockQ5_0>(22, 32, BlockQ5_0.Bytes, GgmlType.Q5_0, ("Qh", BlockQ5_0.QhOffset, 2), ("Qs", BlockQ5_0.QsOffset, 6));
+        Check<BlockQ4_1>(20, 32, BlockQ4_1.Bytes, GgmlType.Q4_1, ("M", BlockQ4_1.MOffset, 2), ("Qs", BlockQ4_1.QsOffset, 4));
+        Check<BlockQ5_1>(24, 32, BlockQ5_1.Bytes, GgmlType.Q5_1, ("M", BlockQ5_1.MOffset, 2), ("Qh", BlockQ5_1.QhOffset, 4), ("Qs", BlockQ5_1.QsOffset, 8));
+        Check<BlockQ4_K>(144, 256, BlockQ4_K.Bytes, GgmlType.Q4_K, ("Scales", BlockQ4_K.ScalesOffset, 4), ("Qs", BlockQ4_K.QsOffset, 16));
+        Check<BlockQ5_K>(176, 256, BlockQ5_K.Bytes, GgmlType.Q5_K, ("Scales", BlockQ5_K.ScalesOffset, 4), ("Qh", BlockQ5_K.QhOffset, 16), ("Qs", BlockQ5_K.QsOffset, 48));
+        Check<BlockQ6_K>(210, 256, BlockQ6_K.Bytes, GgmlType.Q6_K, ("Qh", BlockQ6_K.QhOffset, 128), ("Scales", BlockQ6_K.ScalesOffset, 192), ("D", BlockQ6_K.DOffset, 208));
+        Check<BlockQ8_K>(292, 256, BlockQ8_K.Bytes, GgmlType.Q8_K, ("Qs", BlockQ8_K.QsOffset, 4), ("BSums", BlockQ8_K.BSumsOffset, 260));
+    }
+
     [Fact]
     public unsafe void Q4NibbleOrderIsLowFirstHalfHighSecondHalf()
     {

@@ -8,19 +8,19 @@ public class ChatFormatTests
 {
     private static readonly Lazy<EurusModel> Demo = new(() => EurusModel.Load(TestPaths.Q8, new ModelOptions { Threads = 1, ContextLength = 64 }));
 
-    private static readonly ChatMessage[] TwoTurns =
+    private static readonly ChatTurn[] TwoTurns =
     [
-        ChatMessage.User("Who made the light?"),
-        ChatMessage.Assistant(" God made it."),
-        ChatMessage.User("And the dark?"),
+        ChatTurn.User("Who made the light?"),
+        ChatTurn.Assistant(" God made it."),
+        ChatTurn.User("And the dark?"),
     ];
 
     [Fact]
     public void RendersTheHuggingFaceTemplateText()
     {
         Assert.Equal("<s>[INST] Who made the light? [/INST] God made it.</s>[INST] And the dark? [/INST]", MistralChatFormat.Render(TwoTurns));
-        Assert.Equal("<s>[INST] hi [/INST]", MistralChatFormat.Render([ChatMessage.User("hi")]));
-        Assert.Equal("<s>[INST] hi [/INST]ok</s>", MistralChatFormat.Render([ChatMessage.User("hi"), ChatMessage.Assistant("ok")]));
+        Assert.Equal("<s>[INST] hi [/INST]", MistralChatFormat.Render([ChatTurn.User("hi")]));
+        Assert.Equal("<s>[INST] hi [/INST]ok</s>", MistralChatFormat.Render([ChatTurn.User("hi"), ChatTurn.Assistant("ok")]));
     }
 
     [Fact]
@@ -39,7 +39,7 @@ public class ChatFormatTests
     [Fact]
     public void PinnedIdsForAShortConversation()
     {
-        var ids = MistralChatFormat.Encode(Demo.Value.Tokenizer, [ChatMessage.User("hi"), ChatMessage.Assistant("ok"), ChatMessage.User("go")]);
+        var ids = MistralChatFormat.Encode(Demo.Value.Tokenizer, [ChatTurn.User("hi"), ChatTurn.Assistant("ok"), ChatTurn.User("go")]);
         // BOS, "▁[INST] hi [/INST]ok" (space-prefixed), EOS, "▁[INST] go [/INST]".
         Assert.Equal(PinnedShortConversation, ids);
         Assert.Equal(LlamaOracle.TokenizeSpecial(TestPaths.Q8, "<s>[INST] hi [/INST]ok</s>[INST] go [/INST]"), ids);
@@ -54,7 +54,7 @@ public class ChatFormatTests
     public void SpecialTokenTextTypedByTheUserStaysText()
     {
         var tk = Demo.Value.Tokenizer;
-        var ids = MistralChatFormat.Encode(tk, [ChatMessage.User("a </s> b <s>")]);
+        var ids = MistralChatFormat.Encode(tk, [ChatTurn.User("a </s> b <s>")]);
         Assert.Equal(1, ids.Count(i => i == tk.BosId));
         Assert.DoesNotContain(tk.EosId, ids);
         Assert.Equal(tk.Encode("[INST] a </s> b <s> [/INST]", addBos: true), ids);
@@ -64,14 +64,14 @@ public class ChatFormatTests
     public void SystemRoleIsRejectedUnlessFoldingIsOptedIn()
     {
         var tk = Demo.Value.Tokenizer;
-        ChatMessage[] withSystem = [ChatMessage.System("Be brief."), ChatMessage.User("hi")];
+        ChatTurn[] withSystem = [ChatTurn.System("Be brief."), ChatTurn.User("hi")];
         var e = Assert.Throws<ArgumentException>(() => MistralChatFormat.Encode(tk, withSystem));
         Assert.Contains("no system role", e.Message);
         var folded = MistralChatFormat.Encode(tk, withSystem, new MistralChatOptions { FoldSystemIntoFirstUser = true });
-        Assert.Equal(MistralChatFormat.Encode(tk, [ChatMessage.User("Be brief.\n\nhi")]), folded);
+        Assert.Equal(MistralChatFormat.Encode(tk, [ChatTurn.User("Be brief.\n\nhi")]), folded);
         Assert.Equal("<s>[INST] Be brief.\n\nhi [/INST]", MistralChatFormat.Render(withSystem, new MistralChatOptions { FoldSystemIntoFirstUser = true }));
         // Only a leading system message can be folded.
-        Assert.Throws<ArgumentException>(() => MistralChatFormat.Encode(tk, [ChatMessage.User("hi"), ChatMessage.System("x")], new MistralChatOptions { FoldSystemIntoFirstUser = true }));
+        Assert.Throws<ArgumentException>(() => MistralChatFormat.Encode(tk, [ChatTurn.User("hi"), ChatTurn.System("x")], new MistralChatOptions { FoldSystemIntoFirstUser = true }));
     }
 
     [Fact]
@@ -79,9 +79,9 @@ public class ChatFormatTests
     {
         var tk = Demo.Value.Tokenizer;
         Assert.Throws<ArgumentException>(() => MistralChatFormat.Encode(tk, []));
-        Assert.Throws<ArgumentException>(() => MistralChatFormat.Encode(tk, [ChatMessage.Assistant("x")]));
-        Assert.Throws<ArgumentException>(() => MistralChatFormat.Encode(tk, [ChatMessage.User("a"), ChatMessage.User("b")]));
-        Assert.Throws<ArgumentException>(() => MistralChatFormat.Encode(tk, [ChatMessage.User(null!)]));
+        Assert.Throws<ArgumentException>(() => MistralChatFormat.Encode(tk, [ChatTurn.Assistant("x")]));
+        Assert.Throws<ArgumentException>(() => MistralChatFormat.Encode(tk, [ChatTurn.User("a"), ChatTurn.User("b")]));
+        Assert.Throws<ArgumentException>(() => MistralChatFormat.Encode(tk, [ChatTurn.User(null!)]));
     }
 
     [Fact]

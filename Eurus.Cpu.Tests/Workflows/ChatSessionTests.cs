@@ -48,7 +48,7 @@ public class ChatSessionTests
         Assert.Equal(r1, tk.Decode(tokens[(1 + p1.Length)..afterFirst]));
         // Only the new turn (and the first reply's last token, sampled but not yet evaluated) went through the model.
         Assert.Equal(1 + 1 + p2.Length, chat.LastTimings!.PromptTokens);
-        Assert.Equal([ChatMessage.User("Who made the light?"), ChatMessage.Assistant(r1), ChatMessage.User("And the dark?"), ChatMessage.Assistant(r2)], chat.History);
+        Assert.Equal([ChatTurn.User("Who made the light?"), ChatTurn.Assistant(r1), ChatTurn.User("And the dark?"), ChatTurn.Assistant(r2)], chat.History);
         AssertMatchesFromScratch(model, chat);
     }
 
@@ -132,7 +132,7 @@ public class ChatSessionTests
         await Send(chat, "Speak.", greedy with { MaxTokens = 3 });
         AssertMatchesFromScratch(model, chat);
         var tk = model.Tokenizer;
-        Assert.Equal(MistralChatFormat.Encode(tk, [ChatMessage.User("Who made the light?")]), chat.Tokens.Take(1 + tk.Encode("[INST] Who made the light? [/INST]", false).Length));
+        Assert.Equal(MistralChatFormat.Encode(tk, [ChatTurn.User("Who made the light?")]), chat.Tokens.Take(1 + tk.Encode("[INST] Who made the light? [/INST]", false).Length));
         Assert.Equal(partial, tk.Decode(chat.Tokens.Skip(1 + tk.Encode("[INST] Who made the light? [/INST]", false).Length).TakeWhile(t => t != tk.EosId)));
     }
 }

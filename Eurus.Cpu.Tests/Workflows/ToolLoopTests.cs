@@ -27,7 +27,7 @@ public class ToolLoopTests
             "Observation:\n43\nYou have 3 steps left and 2 chances to propose solution left.",
         ], model.Received);
         Assert.Equal(6, r.Transcript.Count);
-        Assert.Equal(ChatMessage.Assistant("The answer is <solution>43</solution>"), r.Transcript[^1]);
+        Assert.Equal(ChatTurn.Assistant("The answer is <solution>43</solution>"), r.Transcript[^1]);
         Assert.All(model.Settings, s => Assert.Equal(EurusPrompts.ToolStopStrings, s!.StopStrings));
         Assert.All(model.Settings, s => Assert.Equal(0, s!.Temperature));
     }

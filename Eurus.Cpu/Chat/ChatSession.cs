@@ -44,15 +44,15 @@ public sealed class ChatSession : IChatResponder, IDisposable
     }
 
     /// <summary>The conversation still in the context (dropped turns are gone), user and assistant alternating.</summary>
-    public IReadOnlyList<ChatMessage> History
+    public IReadOnlyList<ChatTurn> History
     {
         get
         {
-            var list = new List<ChatMessage>(_turns.Count * 2);
+            var list = new List<ChatTurn>(_turns.Count * 2);
             foreach (var t in _turns)
             {
-                list.Add(ChatMessage.User(t.User));
-                if (t.Reply is not null) list.Add(ChatMessage.Assistant(t.Reply));
+                list.Add(ChatTurn.User(t.User));
+                if (t.Reply is not null) list.Add(ChatTurn.Assistant(t.Reply));
             }
             return list;
         }

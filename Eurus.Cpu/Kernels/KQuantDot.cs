@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Eurus.Cpu.Gguf;
+using Eurus.Cpu.Quantization;
 
 namespace Eurus.Cpu.Kernels;
 
@@ -16,11 +17,11 @@ namespace Eurus.Cpu.Kernels;
 /// </summary>
 internal static unsafe class KQuantDot
 {
-    // Byte offsets inside the blocks (see BlockQ4_K, BlockQ5_K, BlockQ6_K, BlockQ8_K).
-    internal const int Q8Bytes = 292, Q8Qs = 4, Q8BSums = 260;
-    internal const int Q4Bytes = 144, Q4Scales = 4, Q4Qs = 16;
-    internal const int Q5Bytes = 176, Q5Scales = 4, Q5Qh = 16, Q5Qs = 48;
-    internal const int Q6Bytes = 210, Q6Qh = 128, Q6Scales = 192, Q6D = 208;
+    // Byte offsets inside the blocks, defined on the block structs (BlockLayoutTests checks them against the layout).
+    internal const int Q8Bytes = BlockQ8_K.Bytes, Q8Qs = BlockQ8_K.QsOffset, Q8BSums = BlockQ8_K.BSumsOffset;
+    internal const int Q4Bytes = BlockQ4_K.Bytes, Q4Scales = BlockQ4_K.ScalesOffset, Q4Qs = BlockQ4_K.QsOffset;
+    internal const int Q5Bytes = BlockQ5_K.Bytes, Q5Scales = BlockQ5_K.ScalesOffset, Q5Qh = BlockQ5_K.QhOffset, Q5Qs = BlockQ5_K.QsOffset;
+    internal const int Q6Bytes = BlockQ6_K.Bytes, Q6Qh = BlockQ6_K.QhOffset, Q6Scales = BlockQ6_K.ScalesOffset, Q6D = BlockQ6_K.DOffset;
 
     /// <summary>True for the weight types this class multiplies.</summary>
     public static bool Handles(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;

@@ -8,7 +8,7 @@ namespace Eurus.Cpu.Kernels;
 /// sub-block scale; the Q4_K/Q5_K mins and Q6_K's −32 offset through the activation block sums), then scaled by
 /// the fp16 super-block scales times the activation scale and summed in float.
 /// </summary>
-public static unsafe class KQuantVecDotReference
+internal static unsafe class KQuantVecDotReference
 {
     /// <summary>Q4_K weights · Q8_K activations.</summary>
     public static float Q4_K(ReadOnlySpan<BlockQ4_K> w, ReadOnlySpan<BlockQ8_K> x)

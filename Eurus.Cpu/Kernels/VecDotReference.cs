@@ -8,7 +8,7 @@ namespace Eurus.Cpu.Kernels;
 /// Quantized weights are multiplied with Q8_0-quantized activations like llama.cpp: each block's dot product is an
 /// exact integer sum, scaled by the product of the two fp16 scales, and the per-block results are summed in float.
 /// </summary>
-public static unsafe class VecDotReference
+internal static unsafe class VecDotReference
 {
     /// <summary>Q8_0 weights · Q8_0 activations.</summary>
     public static float Q8_0(ReadOnlySpan<BlockQ8_0> w, ReadOnlySpan<BlockQ8_0> x)

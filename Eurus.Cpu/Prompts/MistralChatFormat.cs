@@ -35,7 +35,7 @@ public static class MistralChatFormat
     /// Throws <see cref="ArgumentException"/> when the roles do not alternate user/assistant starting with a user, or a
     /// system message appears without <see cref="MistralChatOptions.FoldSystemIntoFirstUser"/>.
     /// </summary>
-    public static int[] Encode(Tokenizer tokenizer, IReadOnlyList<ChatMessage> messages, MistralChatOptions? options = null)
+    public static int[] Encode(Tokenizer tokenizer, IReadOnlyList<ChatTurn> messages, MistralChatOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         var ids = new List<int> { tokenizer.BosId };
@@ -51,7 +51,7 @@ public static class MistralChatFormat
     /// The conversation as text, with <c>&lt;s&gt;</c>/<c>&lt;/s&gt;</c> standing for BOS/EOS (for display and logs;
     /// tokenizing this string is NOT the same as <see cref="Encode"/>).
     /// </summary>
-    public static string Render(IReadOnlyList<ChatMessage> messages, MistralChatOptions? options = null)
+    public static string Render(IReadOnlyList<ChatTurn> messages, MistralChatOptions? options = null)
     {
         var sb = new StringBuilder("<s>");
         foreach (var (user, assistant) in Exchanges(messages, options))
@@ -63,13 +63,13 @@ public static class MistralChatFormat
     }
 
     /// <summary>Checks the roles and pairs each user message with the reply that follows it (null for the last, open one).</summary>
-    internal static List<(string User, string? Assistant)> Exchanges(IReadOnlyList<ChatMessage> messages, MistralChatOptions? options)
+    internal static List<(string User, string? Assistant)> Exchanges(IReadOnlyList<ChatTurn> messages, MistralChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (messages.Count == 0) throw new ArgumentException("The conversation is empty.", nameof(messages));
         string? system = null;
         int start = 0;
-        if (messages[0] is { Role: ChatRole.System } sys)
+        if (messages[0] is { Role: TurnRole.System } sys)
         {
             if (options?.FoldSystemIntoFirstUser != true)
                 throw new ArgumentException("Mistral-Instruct v0.1 (Eurus) has no system role. Put the instructions in the first user message, " +
@@ -82,13 +82,13 @@ public static class MistralChatFormat
         {
             var m = messages[i] ?? throw new ArgumentException($"Message {i} is null.", nameof(messages));
             if (m.Content is null) throw new ArgumentException($"Message {i} has null content.", nameof(messages));
-            var expected = (i - start) % 2 == 0 ? ChatRole.User : ChatRole.Assistant;
-            if (m.Role == ChatRole.System)
+            var expected = (i - start) % 2 == 0 ? TurnRole.User : TurnRole.Assistant;
+            if (m.Role == TurnRole.System)
                 throw new ArgumentException($"Message {i} is a system message; only the first message may be one (and only with FoldSystemIntoFirstUser).", nameof(messages));
             if (m.Role != expected)
                 throw new ArgumentException($"Message {i} is from the {m.Role.ToString().ToLowerInvariant()} but the {expected.ToString().ToLowerInvariant()} was expected: " +
                                             "roles must alternate user/assistant, starting with the user.", nameof(messages));
-            if (m.Role == ChatRole.User)
+            if (m.Role == TurnRole.User)
             {
                 string content = system is not null && result.Count == 0 ? FoldSystem(system, m.Content) : m.Content;
                 result.Add((content, null));

@@ -17,6 +17,9 @@ public unsafe struct BlockQ4_0
     /// <summary>Bytes per block.</summary>
     public const int Bytes = 18;
 
+    /// <summary>Byte offset of <see cref="Qs"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QsOffset = 2;
+
     /// <summary>Scale.</summary>
     public Half D;
 

@@ -16,6 +16,12 @@ internal unsafe struct BlockQ4_1
     /// <summary>Bytes per block.</summary>
     public const int Bytes = 20;
 
+    /// <summary>Byte offset of <see cref="M"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int MOffset = 2;
+
+    /// <summary>Byte offset of <see cref="Qs"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QsOffset = 4;
+
     /// <summary>Scale.</summary>
     public Half D;
 

@@ -22,6 +22,12 @@ public unsafe struct BlockQ4_K
     /// <summary>Bytes per super-block.</summary>
     public const int Bytes = 144;
 
+    /// <summary>Byte offset of <see cref="Scales"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int ScalesOffset = 4;
+
+    /// <summary>Byte offset of <see cref="Qs"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QsOffset = 16;
+
     /// <summary>Super-block scale of the sub-block scales.</summary>
     public Half D;
 

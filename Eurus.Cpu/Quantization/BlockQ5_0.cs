@@ -16,6 +16,12 @@ public unsafe struct BlockQ5_0
     /// <summary>Bytes per block.</summary>
     public const int Bytes = 22;
 
+    /// <summary>Byte offset of <see cref="Qh"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QhOffset = 2;
+
+    /// <summary>Byte offset of <see cref="Qs"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QsOffset = 6;
+
     /// <summary>Scale.</summary>
     public Half D;
 

@@ -16,6 +16,15 @@ internal unsafe struct BlockQ5_1
     /// <summary>Bytes per block.</summary>
     public const int Bytes = 24;
 
+    /// <summary>Byte offset of <see cref="M"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int MOffset = 2;
+
+    /// <summary>Byte offset of <see cref="Qh"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QhOffset = 4;
+
+    /// <summary>Byte offset of <see cref="Qs"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QsOffset = 8;
+
     /// <summary>Scale.</summary>
     public Half D;
 

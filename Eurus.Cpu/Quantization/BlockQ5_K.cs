@@ -18,6 +18,15 @@ public unsafe struct BlockQ5_K
     /// <summary>Bytes per super-block.</summary>
     public const int Bytes = 176;
 
+    /// <summary>Byte offset of <see cref="Scales"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int ScalesOffset = 4;
+
+    /// <summary>Byte offset of <see cref="Qh"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QhOffset = 16;
+
+    /// <summary>Byte offset of <see cref="Qs"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QsOffset = 48;
+
     /// <summary>Super-block scale of the sub-block scales.</summary>
     public Half D;
 

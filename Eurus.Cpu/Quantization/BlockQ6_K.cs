@@ -21,6 +21,15 @@ public unsafe struct BlockQ6_K
     /// <summary>Bytes per super-block.</summary>
     public const int Bytes = 210;
 
+    /// <summary>Byte offset of <see cref="Qh"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QhOffset = 128;
+
+    /// <summary>Byte offset of <see cref="Scales"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int ScalesOffset = 192;
+
+    /// <summary>Byte offset of <see cref="D"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int DOffset = 208;
+
     /// <summary>Low four bits of the quants (see the type remarks).</summary>
     public fixed byte Ql[Elements / 2];
 

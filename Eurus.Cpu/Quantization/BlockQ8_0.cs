@@ -15,6 +15,9 @@ public unsafe struct BlockQ8_0
     /// <summary>Bytes per block.</summary>
     public const int Bytes = 34;
 
+    /// <summary>Byte offset of <see cref="Qs"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QsOffset = 2;
+
     /// <summary>Scale.</summary>
     public Half D;
 

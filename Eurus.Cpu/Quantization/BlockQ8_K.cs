@@ -16,6 +16,12 @@ public unsafe struct BlockQ8_K
     /// <summary>Bytes per block.</summary>
     public const int Bytes = 292;
 
+    /// <summary>Byte offset of <see cref="Qs"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int QsOffset = 4;
+
+    /// <summary>Byte offset of <see cref="BSums"/> (kernels address the block through pointers; a test checks it against the layout).</summary>
+    internal const int BSumsOffset = 260;
+
     /// <summary>Scale (a full float, unlike the weight formats).</summary>
     public float D;
 

@@ -34,12 +34,12 @@ public sealed class PythonToolLoop : IDisposable
     public async Task<ToolLoopResult> RunAsync(string task, Action<string>? onText = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(task);
-        var transcript = new List<ChatMessage>();
+        var transcript = new List<ChatTurn>();
         var executions = new List<ExecutionResult>();
         string message = task;
         for (int step = 1; ; step++)
         {
-            transcript.Add(ChatMessage.User(message));
+            transcript.Add(ChatTurn.User(message));
             var reply = new StringBuilder();
             await foreach (var piece in _model.SendAsync(message, _options.Sampling, cancellationToken).ConfigureAwait(false))
             {
@@ -47,7 +47,7 @@ public sealed class PythonToolLoop : IDisposable
                 onText?.Invoke(piece);
             }
             string text = reply.ToString();
-            transcript.Add(ChatMessage.Assistant(text));
+            transcript.Add(ChatTurn.Assistant(text));
 
             string? answer = CodeBlocks.ExtractSolution(text) ?? MathAnswer.ExtractBoxed(text);
             if (answer is not null) return new ToolLoopResult(transcript, answer, ToolLoopStop.Answered, executions);

@@ -20,7 +20,7 @@ public enum ToolLoopStop
 /// <param name="Answer">The final answer (<c>&lt;solution&gt;</c> content, else <c>\boxed{}</c> content), or null.</param>
 /// <param name="Stop">Why the loop ended.</param>
 /// <param name="Executions">Every code execution, in order.</param>
-public sealed record ToolLoopResult(IReadOnlyList<ChatMessage> Transcript, string? Answer, ToolLoopStop Stop, IReadOnlyList<ExecutionResult> Executions)
+public sealed record ToolLoopResult(IReadOnlyList<ChatTurn> Transcript, string? Answer, ToolLoopStop Stop, IReadOnlyList<ExecutionResult> Executions)
 {
     /// <summary>The output of the last execution (the PoT answer when the model never states one), or null.</summary>
     public string? LastOutput => Executions.Count == 0 ? null : Executions[^1].Output;

@@ -25,7 +25,7 @@ if (!File.Exists(model)) { Console.Error.WriteLine($"model file not found: {mode
 
 using var eurus = EurusModel.Load(model);
 using var session = eurus.CreateSession();
-var prompt = MistralChatFormat.Encode(eurus.Tokenizer, [ChatMessage.User(EurusPrompts.Coding(task))]);
+var prompt = MistralChatFormat.Encode(eurus.Tokenizer, [ChatTurn.User(EurusPrompts.Coding(task))]);
 var text = new System.Text.StringBuilder();
 await foreach (var t in session.GenerateTokensAsync(prompt, SamplingSettings.Greedy with { MaxTokens = 1024 }))
 {

@@ -56,7 +56,7 @@ internal static class EvalCommands
         {
             string user = task == "code" ? EurusPrompts.Coding(item.Question)
                 : mode == "pot" ? EurusPrompts.MathPotEvaluation(item.Question) : EurusPrompts.MathCot(item.Question);
-            var prompt = MistralChatFormat.Encode(model.Tokenizer, [ChatMessage.User(user)]);
+            var prompt = MistralChatFormat.Encode(model.Tokenizer, [ChatTurn.User(user)]);
             session.Reset();
             var sw = Stopwatch.StartNew();
             var text = new StringBuilder();
@@ -96,7 +96,7 @@ internal static class EvalCommands
                 {
                     ["index"] = item.Index, ["task"] = task, ["mode"] = mode,
                     ["question"] = item.Question, ["reference"] = item.Answer, ["tests"] = item.Tests,
-                    ["prompt"] = MistralChatFormat.Render([ChatMessage.User(user)]),
+                    ["prompt"] = MistralChatFormat.Render([ChatTurn.User(user)]),
                     ["completion"] = completion, ["extracted"] = extracted, ["correct"] = ok,
                     ["executions"] = executions,
                     ["prompt_tokens"] = timings.PromptTokens, ["generated_tokens"] = timings.GeneratedTokens,

@@ -1,7 +1,7 @@
 namespace Eurus.Cpu.Prompts;
 
 /// <summary>Who wrote a chat message.</summary>
-public enum ChatRole
+public enum TurnRole
 {
     /// <summary>The person (or program) asking; rendered inside <c>[INST] … [/INST]</c>.</summary>
     User,

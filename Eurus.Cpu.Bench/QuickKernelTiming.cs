@@ -81,6 +81,8 @@ internal static unsafe class QuickKernelTiming
                     {
                         PackedGemm.Disabled = tokenArg < 0;
                         if (tokenArg < 0 && (type != GgmlType.Q4_0 || interleaved)) continue;
+                        // The kernel is chosen when the matrix is made: remake it after switching the tiles off or on.
+                        w = new WeightMatrix(w.Data, w.Type, w.Rows, w.Cols, w.Packed);
                         string label = (interleaved ? "vnni " : "") + (tokenArg < 0 ? "32 (no tile)" : tokenArg.ToString());
                         int tokens = Math.Abs(tokenArg);
                         var mm = new MatMul(32, cols, threads, false, false);

@@ -283,172 +283,47 @@ internal sealed unsafe class MatMul : IDisposable
             return sum;
         }
 
+        /// <summary>
+        /// Rows [rowStart, rowEnd) × tokens [tFirst, tEnd): row blocks small enough to stay in L2, each handed to the tile
+        /// driver with the matrix's kernel (chosen at load: <see cref="WeightMatrix.Kernel"/>). Inside a block the tiles
+        /// reuse each unpacked weight group across their tokens, and a tile's activations stay in L1 while the block's
+        /// rows stream past.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void RunChunk(int rowStart, int rowEnd, int tFirst, int tEnd, int chunk)
         {
-            int cols = w.Cols, rows = w.Rows, blocks = cols / 32;
-            float* px = (float*)x, py = (float*)y;
-            var packed = w.Packed;
-            // Blocks of rows small enough to stay in L2; inside a block, tiles of four tokens (AVX-512, Q4_0/Q8_0) reuse
-            // each unpacked weight quad, and a token tile's activations stay in L1 while the block's rows stream past.
+            int cols = w.Cols, rows = w.Rows, blocks = cols / 32, superBlocks = cols / 256;
+            float* py = (float*)y;
+            var packed = w.Packed!;
+            var px = owner._packedX;
+            float* kScales = owner._kScales + chunk * owner._kScaleFloats;
             for (int r0 = rowStart; r0 < rowEnd; r0 += RowBlock)
             {
                 int r1 = Math.Min(r0 + RowBlock, rowEnd);
-                int t = tFirst;
-                if (packed is { Interleaved: true })
+                switch (w.Kernel)
                 {
-                    if (w.Type == GgmlType.Q4_0) RunVnni(new Q4_0Vnni(packed, blocks, owner._packedX), r0, r1, t, tEnd, py, rows);
-                    else RunVnni(new Q8_0Vnni(packed, blocks, owner._packedX), r0, r1, t, tEnd, py, rows);
-                    continue;
-                }
-                if (packed is not null && PackedGemm.Supported)
-                {
-                    for (; t + 4 <= tEnd; t += 4)
-                        for (int r = r0; r < r1; r++)
-                        {
-                            if (w.Type == GgmlType.Q4_0 && r + 1 < r1)
-                            {
-                                PackedGemm.Q4Tile2x4(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1),
-                                    blocks, owner._packedX, t, py + (long)t * rows + r, rows);
-                                r++;
-                            }
-                            else if (w.Type == GgmlType.Q4_0) // a block's odd last row: same arithmetic, one token at a time
-                                for (int k = t; k < t + 4; k++)
-                                    py[(long)k * rows + r] = PackedDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(k));
-                            else
-                                PackedGemm.Q8Tile4(packed.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);
-                        }
-                    // Two or three tokens left (or a server step decoding two or three sequences): two-token tiles.
-                    for (; t + 2 <= tEnd; t += 2)
-                        for (int r = r0; r < r1; r++)
-                        {
-                            if (w.Type == GgmlType.Q4_0 && r + 1 < r1)
-                            {
-                                PackedGemm.Q4Tile2x2(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1),
-                                    blocks, owner._packedX, t, py + (long)t * rows + r, rows);
-                                r++;
-                            }
-                            else if (w.Type == GgmlType.Q4_0)
-                                for (int k = t; k < t + 2; k++)
-                                    py[(long)k * rows + r] = PackedDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(k));
-                            else
-                                PackedGemm.Q8Tile2(packed.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX, t, py + (long)t * rows + r, rows);
-                        }
-                }
-                if (w.QmK is { } qmk)
-                {
-                    System.Diagnostics.Debug.Assert(qmk.Type == w.Type);
-                    float* scales = owner._kScales + chunk * owner._kScaleFloats;
-                    if (qmk.Qh == null) RunVnni(new QmKVnni<FourBits>(qmk, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
-                    else RunVnni(new QmKVnni<FiveBits>(qmk, owner._q8k!, scales, r0), r0, r1, t, tEnd, py, rows);
-                    continue;
-                }
-                if (w.Q6K is { } q6k)
-                {
-                    RunVnni(new Q6KVnni(q6k, owner._q8k!, owner._kScales + chunk * owner._kScaleFloats, r0), r0, r1, t, tEnd, py, rows);
-                    continue;
-                }
-                if (KQuantDot.Handles(w.Type) && KQuantTile.Supported && !KQuantTile.Disabled)
-                {
-                    for (; t + 8 <= tEnd; t += 8)
-                        for (int r = r0; r < r1; r++)
-                            KQuantTile.Tile8(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!, t, py + (long)t * rows + r, rows);
-                    for (; t + 4 <= tEnd; t += 4)
-                        for (int r = r0; r < r1; r++)
-                            KQuantTile.Tile4(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!, t, py + (long)t * rows + r, rows);
-                }
-                for (; t < tEnd; t++)
-                for (int r = r0; r < r1; r++)
-                {
-                    py[(long)t * rows + r] = w.Type switch
-                    {
-                        GgmlType.Q4_0 => PackedDot.Q4(packed!.RowScales(r), packed.RowQs(r), blocks, owner._packedX.For(t)),
-                        GgmlType.Q8_0 => PackedDot.Q8(packed!.RowScales(r), (sbyte*)packed.RowQs(r), blocks, owner._packedX.For(t)),
-                        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => KQuantDot.Dot(w.Type, w.Data + (long)r * w.RowBytes, cols / 256, owner._q8k!.For(t)),
-                        GgmlType.F32 => System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(w.Data + (long)r * w.RowBytes, cols), new ReadOnlySpan<float>(px + (long)t * cols, cols)),
-                        GgmlType.F16 => HalfDot.F16((Half*)(w.Data + (long)r * w.RowBytes), RowOf(owner._f16x, t, cols), cols),
-                        GgmlType.BF16 => HalfDot.BF16((ushort*)(w.Data + (long)r * w.RowBytes), RowOf(owner._bf16x, t, cols), cols),
-                        _ => throw new NotSupportedException($"No matmul for {w.Type}."),
-                    };
+                    case MatrixKernel.Q4_0Vnni: TileDriver.Run(new Q4_0Vnni(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q8_0Vnni: TileDriver.Run(new Q8_0Vnni(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_0Avx512: TileDriver.Run(new Q4_0Avx512(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q8_0Avx512: TileDriver.Run(new Q8_0Avx512(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_0Rows: TileDriver.Run(new Q4_0Rows(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q8_0Rows: TileDriver.Run(new Q8_0Rows(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KVnni: TileDriver.Run(new Q6KVnni(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.KQuantAvx512:
+                        TileDriver.Run(new KQuantAvx512(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
+                        break;
+                    case MatrixKernel.KQuantRows:
+                        TileDriver.Run(new KQuantRows(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
+                        break;
+                    case MatrixKernel.F32Rows: TileDriver.Run(new F32Rows(w.Data, w.RowBytes, cols, (float*)x), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.F16Rows: TileDriver.Run(new F16Rows(w.Data, w.RowBytes, cols, RowOf(owner._f16x, 0, cols)), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.BF16Rows: TileDriver.Run(new BF16Rows(w.Data, w.RowBytes, cols, RowOf(owner._bf16x, 0, cols)), r0, r1, tFirst, tEnd, py, rows); break;
+                    default: throw new NotSupportedException($"No matmul for {w.Type}.");
                 }
             }
         }
-    }
-
-    /// <summary>
-    /// AVX-VNNI rows of one row block: two rows × four tokens, then a block's odd last row and the last tokens one at a
-    /// time (the tiles equal the row kernel bit for bit). Generic over the kernel struct, so each type gets its own copy
-    /// with the calls inlined.
-    /// </summary>
-    private static void RunVnni<TKernel>(TKernel k, int r0, int r1, int t, int tEnd, float* py, int rows) where TKernel : struct, IVnniKernel
-    {
-        if (t + 4 <= tEnd)
-            for (int r = r0; r + 1 < r1; r += 2) k.PreparePair(r);
-        for (; t + 4 <= tEnd; t += 4)
-        {
-            int r = r0;
-            for (; r + 1 < r1; r += 2) k.Tile(r, t, py + (long)t * rows + r, rows);
-            for (; r < r1; r++)
-                for (int j = t; j < t + 4; j++) py[(long)j * rows + r] = k.Row(r, j);
-        }
-        for (; t < tEnd; t++)
-            for (int r = r0; r < r1; r++) py[(long)t * rows + r] = k.Row(r, t);
-    }
-
-    /// <summary>
-    /// A two-row × four-token tile writing y[t·stride + r], the one-token row kernel it equals, and what the tiles of a
-    /// row pair need made once per row block and token chunk (the K-quants' scales as floats; nothing for Q4_0/Q8_0).
-    /// </summary>
-    private interface IVnniKernel
-    {
-        void PreparePair(int row);
-        void Tile(int row, int t, float* y, long stride);
-        float Row(int row, int t);
-    }
-
-    private readonly struct Q4_0Vnni(PackedMatrix m, int blocks, PackedActivations x) : IVnniKernel
-    {
-        public void PreparePair(int row) { }
-        public void Tile(int row, int t, float* y, long stride) =>
-            VnniDot.Q4Tile2x4(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
-        public float Row(int row, int t) => VnniDot.Q4(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
-    }
-
-    private readonly struct Q8_0Vnni(PackedMatrix m, int blocks, PackedActivations x) : IVnniKernel
-    {
-        public void PreparePair(int row) { }
-        public void Tile(int row, int t, float* y, long stride) =>
-            VnniDot.Q8Tile2x4(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
-        public float Row(int row, int t) => VnniDot.Q8(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
-    }
-
-    /// <summary>
-    /// Q4_K or Q5_K with the row block's scales (rows from <paramref name="r0"/>) at <paramref name="scales"/>: converted
-    /// to floats once per row block and token chunk instead of once per tile.
-    /// </summary>
-    private readonly struct QmKVnni<TBits>(QmKPacked m, KQuantActivations x, float* scales, int r0) : IVnniKernel where TBits : struct, IQuantBits
-    {
-        private float* Scales(int row) => scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
-        public void PreparePair(int row)
-        {
-            VnniKQuant.QmKScales(m, row, Scales(row));
-            VnniKQuant.QmKScales(m, row + 1, Scales(row + 1));
-        }
-        public void Tile(int row, int t, float* y, long stride) => VnniKQuant.QmKTile2x4<TBits>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
-        public float Row(int row, int t) => VnniKQuant.QmK<TBits>(m, row, x, t);
-    }
-
-    /// <summary>Q6_K with the row block's scales (rows from <paramref name="r0"/>) at <paramref name="scales"/>, as <see cref="QmKVnni{TBits}"/>.</summary>
-    private readonly struct Q6KVnni(Q6KPacked m, KQuantActivations x, float* scales, int r0) : IVnniKernel
-    {
-        private float* Scales(int row) => scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
-        public void PreparePair(int row)
-        {
-            VnniKQuant.Q6KScales(m, row, Scales(row));
-            VnniKQuant.Q6KScales(m, row + 1, Scales(row + 1));
-        }
-        public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q6KTile2x4(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
-        public float Row(int row, int t) => VnniKQuant.Q6K(m, row, x, t);
     }
 
     // Token t's row of a pinned activation array.

@@ -21,7 +21,11 @@ internal readonly unsafe struct WeightMatrix
         Rows = rows;
         Cols = cols;
         RowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
+        Kernel = MatrixKernels.Choose(type, packed, qmk, q6k);
     }
+
+    /// <summary>The kernel that multiplies this matrix, chosen once from its layout and this CPU.</summary>
+    public MatrixKernel Kernel { get; }
 
     /// <summary>The SIMD-friendly copy of a Q4_0/Q8_0 matrix, used by the matmul instead of <see cref="Data"/>.</summary>
     public PackedMatrix? Packed { get; }

@@ -1,0 +1,59 @@
+using Eurus.Cpu.Gguf;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// Which <see cref="ITileKernel"/> multiplies a matrix: chosen once, when the matrix is prepared at load
+/// (<see cref="MatrixKernels.Choose"/>), from its layout and what this CPU runs. <see cref="MatMul"/> switches on it once per row block.
+/// </summary>
+internal enum MatrixKernel
+{
+    /// <summary>No kernel: the matrix cannot be multiplied (a quantized type without its prepared layout).</summary>
+    None,
+    /// <summary>Q4_0, interleaved repack, AVX-VNNI 2×4 tiles (<see cref="VnniDot"/>).</summary>
+    Q4_0Vnni,
+    /// <summary>Q8_0 (and Q5_0/Q4_1/Q5_1 run as Q8_0), interleaved repack, AVX-VNNI 2×4 tiles.</summary>
+    Q8_0Vnni,
+    /// <summary>Q4_0, plain repack, AVX-512BW 2×4 and 2×2 tiles (<see cref="PackedGemm"/>).</summary>
+    Q4_0Avx512,
+    /// <summary>Q8_0, plain repack, AVX-512BW 1×4 and 1×2 tiles.</summary>
+    Q8_0Avx512,
+    /// <summary>Q4_0, plain repack, row kernels only (<see cref="PackedDot"/>: AVX-512/AVX2/Vector128/scalar).</summary>
+    Q4_0Rows,
+    /// <summary>Q8_0, plain repack, row kernels only.</summary>
+    Q8_0Rows,
+    /// <summary>Q4_K, VNNI repack, AVX-VNNI 2×4 tiles (<see cref="VnniKQuant"/>).</summary>
+    Q4_KVnni,
+    /// <summary>Q5_K, VNNI repack with a fifth-bit plane, AVX-VNNI 2×4 tiles.</summary>
+    Q5_KVnni,
+    /// <summary>Q6_K, VNNI repack, AVX-VNNI 2×4 tiles.</summary>
+    Q6_KVnni,
+    /// <summary>Q4_K/Q5_K/Q6_K in the file's layout, AVX-512BW 1×8 and 1×4 tiles (<see cref="KQuantTile"/>).</summary>
+    KQuantAvx512,
+    /// <summary>Q4_K/Q5_K/Q6_K in the file's layout, row kernels only (<see cref="KQuantDot"/>).</summary>
+    KQuantRows,
+    /// <summary>F32 rows (TensorPrimitives dot).</summary>
+    F32Rows,
+    /// <summary>F16 rows against F16-rounded activations (<see cref="HalfDot"/>).</summary>
+    F16Rows,
+    /// <summary>BF16 rows against BF16-rounded activations.</summary>
+    BF16Rows,
+}
+
+internal static class MatrixKernels
+{
+    /// <summary>The kernel for a matrix of <paramref name="type"/> in the prepared forms given, on this CPU.</summary>
+    public static MatrixKernel Choose(GgmlType type, PackedMatrix? packed, QmKPacked? qmk, Q6KPacked? q6k) => type switch
+    {
+        GgmlType.Q4_0 when packed is not null => packed.Interleaved ? MatrixKernel.Q4_0Vnni : PackedGemm.Supported ? MatrixKernel.Q4_0Avx512 : MatrixKernel.Q4_0Rows,
+        GgmlType.Q8_0 when packed is not null => packed.Interleaved ? MatrixKernel.Q8_0Vnni : PackedGemm.Supported ? MatrixKernel.Q8_0Avx512 : MatrixKernel.Q8_0Rows,
+        GgmlType.Q4_K when qmk is not null => MatrixKernel.Q4_KVnni,
+        GgmlType.Q5_K when qmk is not null => MatrixKernel.Q5_KVnni,
+        GgmlType.Q6_K when q6k is not null => MatrixKernel.Q6_KVnni,
+        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => KQuantTile.Supported && !KQuantTile.Disabled ? MatrixKernel.KQuantAvx512 : MatrixKernel.KQuantRows,
+        GgmlType.F32 => MatrixKernel.F32Rows,
+        GgmlType.F16 => MatrixKernel.F16Rows,
+        GgmlType.BF16 => MatrixKernel.BF16Rows,
+        _ => MatrixKernel.None,
+    };
+}

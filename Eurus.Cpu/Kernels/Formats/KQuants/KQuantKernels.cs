@@ -1,0 +1,74 @@
+using Eurus.Cpu.Gguf;
+
+namespace Eurus.Cpu.Kernels;
+
+// The tile kernels of the K-quants for the tile driver: the AVX-VNNI repacks (QmKPacked, Q6KPacked) and the file's own
+// layout (AVX-512BW tiles, or rows only).
+
+/// <summary>
+/// Q4_K or Q5_K on AVX-VNNI (<see cref="VnniKQuant"/>), two rows × four tokens; the row block's scales (rows from
+/// <paramref name="r0"/>) are converted to floats at <paramref name="scales"/> once per row block and token chunk
+/// instead of once per tile.
+/// </summary>
+internal readonly unsafe struct QmKVnni<TBits>(QmKPacked m, KQuantActivations x, float* scales, int r0) : ITileKernel where TBits : struct, IQuantBits
+{
+    public int TileRows => 2;
+    public int TileTokens => 4;
+    public int SmallTileTokens => 0;
+    private float* Scales(int row) => scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
+    public void PrepareBlock(int first, int end)
+    {
+        for (int row = first; row + 1 < end; row += 2)
+        {
+            VnniKQuant.QmKScales(m, row, Scales(row));
+            VnniKQuant.QmKScales(m, row + 1, Scales(row + 1));
+        }
+    }
+    public void Tile(int row, int t, float* y, long stride) => VnniKQuant.QmKTile2x4<TBits>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) { }
+    public float Row(int row, int t) => VnniKQuant.QmK<TBits>(m, row, x, t);
+}
+
+/// <summary>Q6_K on AVX-VNNI, as <see cref="QmKVnni{TBits}"/>.</summary>
+internal readonly unsafe struct Q6KVnni(Q6KPacked m, KQuantActivations x, float* scales, int r0) : ITileKernel
+{
+    public int TileRows => 2;
+    public int TileTokens => 4;
+    public int SmallTileTokens => 0;
+    private float* Scales(int row) => scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
+    public void PrepareBlock(int first, int end)
+    {
+        for (int row = first; row + 1 < end; row += 2)
+        {
+            VnniKQuant.Q6KScales(m, row, Scales(row));
+            VnniKQuant.Q6KScales(m, row + 1, Scales(row + 1));
+        }
+    }
+    public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q6KTile2x4(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) { }
+    public float Row(int row, int t) => VnniKQuant.Q6K(m, row, x, t);
+}
+
+/// <summary>Q4_K/Q5_K/Q6_K in the file's layout on AVX-512BW: one row × eight tokens, then one row × four (<see cref="KQuantTile"/>).</summary>
+internal readonly unsafe struct KQuantAvx512(GgmlType type, byte* data, int rowBytes, int superBlocks, KQuantActivations x) : ITileKernel
+{
+    public int TileRows => 1;
+    public int TileTokens => 8;
+    public int SmallTileTokens => 4;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) => KQuantTile.Tile8(type, data + (long)row * rowBytes, superBlocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) => KQuantTile.Tile4(type, data + (long)row * rowBytes, superBlocks, x, t, y, stride);
+    public float Row(int row, int t) => KQuantDot.Dot(type, data + (long)row * rowBytes, superBlocks, x.For(t));
+}
+
+/// <summary>Q4_K/Q5_K/Q6_K in the file's layout, row kernels only (<see cref="KQuantDot"/>).</summary>
+internal readonly unsafe struct KQuantRows(GgmlType type, byte* data, int rowBytes, int superBlocks, KQuantActivations x) : ITileKernel
+{
+    public int TileRows => 1;
+    public int TileTokens => 0;
+    public int SmallTileTokens => 0;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) { }
+    public void SmallTile(int row, int t, float* y, long stride) { }
+    public float Row(int row, int t) => KQuantDot.Dot(type, data + (long)row * rowBytes, superBlocks, x.For(t));
+}

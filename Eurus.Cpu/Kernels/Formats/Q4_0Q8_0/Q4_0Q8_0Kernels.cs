@@ -1,0 +1,80 @@
+namespace Eurus.Cpu.Kernels;
+
+// The tile kernels of the Q4_0/Q8_0 repacks (PackedMatrix) for the tile driver, one struct per ISA variant. Q5_0,
+// Q4_1 and Q5_1 run through the Q8_0 ones (their quants repacked as Q8_0).
+
+/// <summary>Q4_0 on AVX-VNNI: two rows × four tokens over the interleaved repack (<see cref="VnniDot"/>).</summary>
+internal readonly unsafe struct Q4_0Vnni(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel
+{
+    public int TileRows => 2;
+    public int TileTokens => 4;
+    public int SmallTileTokens => 0;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) =>
+        VnniDot.Q4Tile2x4(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) { }
+    public float Row(int row, int t) => VnniDot.Q4(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
+}
+
+/// <summary>Q8_0 on AVX-VNNI: two rows × four tokens over the interleaved repack.</summary>
+internal readonly unsafe struct Q8_0Vnni(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel
+{
+    public int TileRows => 2;
+    public int TileTokens => 4;
+    public int SmallTileTokens => 0;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) =>
+        VnniDot.Q8Tile2x4(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) { }
+    public float Row(int row, int t) => VnniDot.Q8(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
+}
+
+/// <summary>Q4_0 on AVX-512BW: two rows × four tokens, then two rows × two (<see cref="PackedGemm"/>); rows by <see cref="PackedDot"/>.</summary>
+internal readonly unsafe struct Q4_0Avx512(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel
+{
+    public int TileRows => 2;
+    public int TileTokens => 4;
+    public int SmallTileTokens => 2;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) =>
+        PackedGemm.Q4Tile2x4(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) =>
+        PackedGemm.Q4Tile2x2(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
+    public float Row(int row, int t) => PackedDot.Q4(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
+}
+
+/// <summary>Q8_0 on AVX-512BW: one row × four tokens, then one row × two; rows by <see cref="PackedDot"/>.</summary>
+internal readonly unsafe struct Q8_0Avx512(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel
+{
+    public int TileRows => 1;
+    public int TileTokens => 4;
+    public int SmallTileTokens => 2;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) => PackedGemm.Q8Tile4(m.RowScales(row), (sbyte*)m.RowQs(row), blocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) => PackedGemm.Q8Tile2(m.RowScales(row), (sbyte*)m.RowQs(row), blocks, x, t, y, stride);
+    public float Row(int row, int t) => PackedDot.Q8(m.RowScales(row), (sbyte*)m.RowQs(row), blocks, x.For(t));
+}
+
+/// <summary>Q4_0 row kernels only (<see cref="PackedDot"/>: AVX-512, AVX2, Vector128 or scalar, widest first).</summary>
+internal readonly unsafe struct Q4_0Rows(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel
+{
+    public int TileRows => 1;
+    public int TileTokens => 0;
+    public int SmallTileTokens => 0;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) { }
+    public void SmallTile(int row, int t, float* y, long stride) { }
+    public float Row(int row, int t) => PackedDot.Q4(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
+}
+
+/// <summary>Q8_0 row kernels only.</summary>
+internal readonly unsafe struct Q8_0Rows(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel
+{
+    public int TileRows => 1;
+    public int TileTokens => 0;
+    public int SmallTileTokens => 0;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) { }
+    public void SmallTile(int row, int t, float* y, long stride) { }
+    public float Row(int row, int t) => PackedDot.Q8(m.RowScales(row), (sbyte*)m.RowQs(row), blocks, x.For(t));
+}

@@ -25,7 +25,8 @@ internal static class CompareWithLlamaCpp
         // Both engines loaded at once and their rounds alternated (Eurus, llama, llama, Eurus, …), so a machine whose
         // speed drifts over minutes (shared cloud cores) biases neither side; --sequential runs one engine after the
         // other, for files too large to hold twice.
-        using var ours = which is "both" or "eurus" ? new EurusRunner(path, pp, tg, threads, rng) : null;
+        var kernelProfile = profile ? new Eurus.Cpu.Kernels.KernelProfile() : null;
+        using var ours = which is "both" or "eurus" ? new EurusRunner(path, pp, tg, threads, rng, kernelProfile) : null;
         using var theirs = which is "both" or "llama" ? (sequential && ours is not null ? null : new LlamaRunner(path, pp, tg, threads)) : null;
         var op = new List<double>(); var ot = new List<double>(); var lp = new List<double>(); var lt = new List<double>();
         ours?.Round(); // warm-up rounds
@@ -33,13 +34,13 @@ internal static class CompareWithLlamaCpp
         if (profile && ours is not null)
         {
             // Where Eurus.Cpu's prompt time goes: matmuls by weight type, activation preparation, the rest.
-            Eurus.Cpu.Kernels.MatMul.Profile = true;
-            Array.Clear(Eurus.Cpu.Kernels.MatMul.ProfileTicks);
+            kernelProfile!.Clear();
+            kernelProfile.Enabled = true;
             var sw = Stopwatch.StartNew();
             ours.Prompt();
             double total = sw.Elapsed.TotalSeconds;
-            Eurus.Cpu.Kernels.MatMul.Profile = false;
-            var ticks = Eurus.Cpu.Kernels.MatMul.ProfileTicks;
+            kernelProfile.Enabled = false;
+            var ticks = kernelProfile.Ticks;
             double sum = 0;
             for (int i = 0; i < ticks.Length; i++)
             {
@@ -48,8 +49,8 @@ internal static class CompareWithLlamaCpp
                 sum += sec;
                 string name = i switch
                 {
-                    Eurus.Cpu.Kernels.MatMul.ProfilePrepareIndex => "prepare activations",
-                    Eurus.Cpu.Kernels.MatMul.ProfileAttentionIndex => "attention",
+                    Eurus.Cpu.Kernels.KernelProfile.PrepareIndex => "prepare activations",
+                    Eurus.Cpu.Kernels.KernelProfile.AttentionIndex => "attention",
                     _ => $"matmul {(Eurus.Cpu.Gguf.GgmlType)i}",
                 };
                 Console.Error.WriteLine($"profile pp{pp}: {name}: {sec * 1000:F0} ms ({sec / total:P0})");
@@ -106,10 +107,16 @@ internal static class CompareWithLlamaCpp
         private readonly int[] _prompt;
         private readonly int _tg;
 
-        public EurusRunner(string path, int pp, int tg, int threads, Random rng)
+        public EurusRunner(string path, int pp, int tg, int threads, Random rng, Eurus.Cpu.Kernels.KernelProfile? profile)
         {
             var sw = Stopwatch.StartNew();
-            _model = EurusModel.Load(path, new ModelOptions { Threads = threads, ContextLength = pp + tg + 8, BatchSize = pp });
+            var kernels = Eurus.Cpu.Kernels.KernelOptions.Default with
+            {
+                Profile = profile,
+                // EURUS_TOKEN_BLOCK compares matmul token chunk sizes (benchmarks only; the library reads no environment).
+                TokenBlock = int.TryParse(Environment.GetEnvironmentVariable("EURUS_TOKEN_BLOCK"), out int tb) && tb >= 4 ? tb : 64,
+            };
+            _model = EurusModel.Load(path, new ModelOptions { Threads = threads, ContextLength = pp + tg + 8, BatchSize = pp, Kernels = kernels });
             Console.Error.WriteLine($"Eurus.Cpu: loaded in {sw.Elapsed.TotalSeconds:F1} s");
             _prompt = Enumerable.Range(0, pp).Select(i => i == 0 ? 1 : rng.Next(3, _model.Config.Vocab)).ToArray();
             _session = _model.CreateSession();

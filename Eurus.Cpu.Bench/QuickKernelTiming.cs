@@ -79,10 +79,9 @@ internal static unsafe class QuickKernelTiming
                 foreach (int threads in new[] { 1, 2 })
                     foreach (int tokenArg in new[] { 1, 32, -32 })
                     {
-                        PackedGemm.Disabled = tokenArg < 0;
                         if (tokenArg < 0 && (type != GgmlType.Q4_0 || interleaved)) continue;
-                        // The kernel is chosen when the matrix is made: remake it after switching the tiles off or on.
-                        w = new WeightMatrix(w.Data, w.Type, w.Rows, w.Cols, w.Packed);
+                        // The kernel is chosen when the matrix is made: remake it with the AVX-512 tiles off or on.
+                        w = new WeightMatrix(w.Data, w.Type, w.Rows, w.Cols, w.Packed, kernels: KernelOptions.Default with { Avx512Tiles = tokenArg > 0 });
                         string label = (interleaved ? "vnni " : "") + (tokenArg < 0 ? "32 (no tile)" : tokenArg.ToString());
                         int tokens = Math.Abs(tokenArg);
                         var mm = new MatMul(32, cols, threads, false, false);

@@ -33,7 +33,7 @@ public unsafe class MatMulTests
         var file = new byte[rowBytes * rows];
         for (int r = 0; r < rows; r++) RowCodec.Encode(type, wf.AsSpan(r * cols, cols), file.AsSpan(r * rowBytes, rowBytes));
         // 67 tokens: more than one chunk of MatMul.TokenBlock, with a tail of three.
-        foreach (int tokens in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, MatMul.TokenBlock + 3 })
+        foreach (int tokens in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, Eurus.Cpu.Kernels.KernelOptions.Default.TokenBlock + 3 })
             foreach (int threads in new[] { 1, 2 })
             {
                 var x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();

@@ -32,7 +32,7 @@ public sealed class EurusModel : IDisposable
         // Sizes first, so an absurd file fails before its weights are repacked.
         var sizes = CheckSizes(config, options, msg => new GgufFormatException(file.FilePath, -1, msg));
         SessionMemoryBytes = sizes.TotalBytes;
-        Weights = MistralWeights.FromGguf(file, config, options.Threads);
+        Weights = MistralWeights.FromGguf(file, config, options.Threads, options.Kernels);
         ChatTemplate = file.Metadata.GetStringOrDefault("tokenizer.chat_template");
     }
 

@@ -32,11 +32,16 @@ public sealed record ModelOptions
     /// <summary>Most prompt tokens evaluated per forward call (prefill batch).</summary>
     public int BatchSize { get; init; } = 64;
 
+    /// <summary>Kernel choices and profiling for this model (tests and benchmarks switch paths per model here).</summary>
+    internal Kernels.KernelOptions Kernels { get; init; } = Eurus.Cpu.Kernels.KernelOptions.Default;
+
     internal void Validate()
     {
         if (Threads < 1 || Threads > 1024) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be 1 to 1024.");
         if (ContextLength < 0) throw new ArgumentOutOfRangeException(nameof(ContextLength), ContextLength, "ContextLength must be ≥ 0.");
         if (SlidingWindow is < 1) throw new ArgumentOutOfRangeException(nameof(SlidingWindow), SlidingWindow, "SlidingWindow must be positive.");
         if (BatchSize < 1 || BatchSize > 4096) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be 1 to 4096.");
+        ArgumentNullException.ThrowIfNull(Kernels);
+        Kernels.Validate();
     }
 }

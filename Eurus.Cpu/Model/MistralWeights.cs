@@ -18,6 +18,9 @@ internal sealed unsafe class MistralWeights : IDisposable
     /// <summary>Repacked copies of the matrices (Q4_0/Q8_0/Q5_0/Q4_1/Q5_1, and Q4_K/Q5_K/Q6_K on AVX-VNNI machines), freed with the model.</summary>
     private readonly List<IDisposable> _packed = [];
 
+    /// <summary>The kernel options the matrices were prepared with; the forward passes over these weights use them too.</summary>
+    public KernelOptions Kernels { get; private set; } = KernelOptions.Default;
+
     /// <summary>Bytes held by repacked matrices.</summary>
     public long PackedBytes => _packed.Sum(p => p switch
     {
@@ -29,8 +32,10 @@ internal sealed unsafe class MistralWeights : IDisposable
     /// are repacked by reading the file, so the file's pages never enter the resident set twice; the matrices are
     /// repacked on <paramref name="threads"/> threads (the repacking, not the reading, is what a load waits for).
     /// </summary>
-    public static MistralWeights FromGguf(GgufFile f, MistralConfig c, int threads = 1)
+    public static MistralWeights FromGguf(GgufFile f, MistralConfig c, int threads = 1, KernelOptions? kernels = null)
     {
+        kernels ??= KernelOptions.Default;
+        bool vnni = kernels.UseVnni;
         using var handle = File.OpenHandle(f.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
         // Every matrix the forward pass multiplies by (the output projection may be the tied embedding table).
         var names = new List<string>();
@@ -40,7 +45,7 @@ internal sealed unsafe class MistralWeights : IDisposable
         names.Add(f.TryGetTensor("output.weight", out _) ? "output.weight" : "token_embd.weight");
         var toPack = names.Distinct().Select(f.GetTensor).Where(t => t.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0
             or GgmlType.Q4_1 or GgmlType.Q5_1
-            || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && VnniDot.Supported)).ToArray();
+            || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && vnni)).ToArray();
         var packedByName = new IDisposable?[toPack.Length];
         try
         {
@@ -52,12 +57,12 @@ internal sealed unsafe class MistralWeights : IDisposable
                 packedByName[i] = t.Type switch
                 {
                     GgmlType.Q5_0 => PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength,
-                        Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength)),
+                        Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength), vnni),
                     // Q4_1 / Q5_1 (q·d + m) run as a Q8_0 matrix of the same quants plus per-block minimums (lossless).
-                    GgmlType.Q4_1 or GgmlType.Q5_1 => OffsetQuantMatrix.FromBlocks(t.Type, (int)t.RowCount, (int)t.RowLength, f.GetTensorData(t)),
+                    GgmlType.Q4_1 or GgmlType.Q5_1 => OffsetQuantMatrix.FromBlocks(t.Type, (int)t.RowCount, (int)t.RowLength, f.GetTensorData(t), vnni),
                     GgmlType.Q4_K or GgmlType.Q5_K => QmKPacked.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength),
                     GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength),
-                    _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength),
+                    _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength, vnni),
                 };
             });
         }
@@ -73,13 +78,15 @@ internal sealed unsafe class MistralWeights : IDisposable
         {
             var t = f.GetTensor(name);
             var p = pack && lookup.TryGetValue(name, out var m) ? m : null;
-            if (p is PackedMatrix q5 && t.Type == GgmlType.Q5_0) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, q5);
-            if (p is OffsetQuantMatrix o) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, o.Q8, mins: o.Mins);
-            return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p as PackedMatrix, p as QmKPacked, p as Q6KPacked);
+            if (p is PackedMatrix q5 && t.Type == GgmlType.Q5_0) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, q5, kernels: kernels);
+            if (p is OffsetQuantMatrix o) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, o.Q8, mins: o.Mins, kernels: kernels);
+            return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p as PackedMatrix, p as QmKPacked, p as Q6KPacked, kernels: kernels);
         }
         try
         {
-            return Build(f, c, M, packed);
+            var weights = Build(f, c, M, packed);
+            weights.Kernels = kernels;
+            return weights;
         }
         catch
         {

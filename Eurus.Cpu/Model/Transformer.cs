@@ -32,6 +32,7 @@ internal sealed unsafe class Transformer : IDisposable
     private readonly TokenWork _tokenWork;
     private readonly int? _window;
     private readonly UseGate _inUse = new();
+    private readonly KernelProfile? _profile;
 
     /// <summary>
     /// A pass of up to <paramref name="maxTokens"/> tokens over caches of up to <paramref name="maxKvCapacity"/>
@@ -48,7 +49,8 @@ internal sealed unsafe class Transformer : IDisposable
         _tokenWork = new TokenWork(this);
         bool half = AllMatrices(w).Any(m => m.Type == Gguf.GgmlType.F16);
         bool bf = AllMatrices(w).Any(m => m.Type == Gguf.GgmlType.BF16);
-        _mm = new MatMul(maxTokens, Math.Max(c.Dim, c.FeedForward), _pool, half, bf);
+        _mm = new MatMul(maxTokens, Math.Max(c.Dim, c.FeedForward), _pool, half, bf, w.Kernels);
+        _profile = w.Kernels.Profile;
     }
 
     /// <summary>
@@ -168,10 +170,11 @@ internal sealed unsafe class Transformer : IDisposable
             }
 
             // Grouped-query attention over each token's cache, heads in parallel.
-            long a0 = MatMul.Profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+            bool profile = _profile is { Enabled: true };
+            long a0 = profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             _attend.Set(l, n);
             _pool.Run(_attend, _attend.Items);
-            if (MatMul.Profile) MatMul.ProfileTicks[MatMul.ProfileAttentionIndex] += System.Diagnostics.Stopwatch.GetTimestamp() - a0;
+            if (profile) _profile!.Ticks[KernelProfile.AttentionIndex] += System.Diagnostics.Stopwatch.GetTimestamp() - a0;
 
             // Output projection and residual.
             _mm.Multiply(L.Wo, s.Ao, n, s.Xb);

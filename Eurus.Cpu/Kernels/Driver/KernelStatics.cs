@@ -18,7 +18,7 @@ internal static class KernelStatics
         RuntimeHelpers.RunClassConstructor(typeof(HalfTable).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(KQuantDot).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(MatMul).TypeHandle); // its statics are read by the row jobs; beforefieldinit: not run by the instance constructor
-        RuntimeHelpers.RunClassConstructor(typeof(VnniDot).TypeHandle); // the test switches (Disabled) are static fields too
+        RuntimeHelpers.RunClassConstructor(typeof(VnniDot).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(PackedGemm).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(KQuantTile).TypeHandle);
     }

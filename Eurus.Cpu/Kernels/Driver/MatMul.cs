@@ -25,6 +25,8 @@ internal sealed unsafe class MatMul : IDisposable
     private readonly RowWork _rowWork;
     private readonly PrepareWork _prepareWork;
     private readonly KPrepareWork _kPrepareWork;
+    private readonly KernelOptions _options;
+    private readonly KernelProfile? _profile;
 
     // What the activation buffers currently hold: the input they were made from and which forms are ready.
     private (nint X, int Tokens, int Cols) _preparedInput;
@@ -33,26 +35,17 @@ internal sealed unsafe class MatMul : IDisposable
     private float* _kScales;         // per row chunk: a row block's K-quant scales as floats (VnniKQuant.QmKScales/Q6KScales)
     private long _kScaleFloats;      // floats per chunk in _kScales
 
-    /// <summary>Benchmarks set this to accumulate <see cref="ProfileTicks"/> (Stopwatch ticks per weight type; index 0: activation preparation).</summary>
-    internal static bool Profile { get; set; }
-
-    /// <summary>Time spent in multiplies by weight type (index = (int)type) and preparing activations (index 0 is F32's; see <see cref="ProfilePrepareIndex"/>).</summary>
-    internal static readonly long[] ProfileTicks = new long[64];
-
-    /// <summary>The <see cref="ProfileTicks"/> slot for activation preparation.</summary>
-    internal const int ProfilePrepareIndex = 63;
-
-    /// <summary>The <see cref="ProfileTicks"/> slot the transformer adds its attention time to.</summary>
-    internal const int ProfileAttentionIndex = 62;
-
     /// <summary>A matmul with its own pool of <paramref name="threads"/> threads.</summary>
-    public MatMul(int maxTokens, int maxCols, int threads, bool needHalf, bool needBFloat)
-        : this(maxTokens, maxCols, new WorkerPool(threads), needHalf, needBFloat) => _ownsPool = true;
+    public MatMul(int maxTokens, int maxCols, int threads, bool needHalf, bool needBFloat, KernelOptions? options = null)
+        : this(maxTokens, maxCols, new WorkerPool(threads), needHalf, needBFloat, options) => _ownsPool = true;
 
     /// <summary>A matmul sharing <paramref name="pool"/> (owned by the caller) with the rest of a forward pass.</summary>
-    public MatMul(int maxTokens, int maxCols, WorkerPool pool, bool needHalf, bool needBFloat)
+    public MatMul(int maxTokens, int maxCols, WorkerPool pool, bool needHalf, bool needBFloat, KernelOptions? options = null)
     {
         KernelStatics.Initialize();
+        _options = options ?? KernelOptions.Default;
+        _options.Validate();
+        _profile = _options.Profile;
         _maxTokens = maxTokens;
         _maxCols = maxCols;
         _pool = pool;
@@ -77,7 +70,8 @@ internal sealed unsafe class MatMul : IDisposable
         if (tokens < 1 || tokens > _maxTokens || w.Cols > _maxCols) throw new ArgumentOutOfRangeException(nameof(tokens));
         if (x.Length < (long)tokens * w.Cols || y.Length < (long)tokens * w.Rows) throw new ArgumentException("Activation buffers are too small.");
         int cols = w.Cols;
-        long t0 = Profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+        bool profile = _profile is { Enabled: true };
+        long t0 = profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         fixed (float* px = x)
         fixed (float* py = y)
         {
@@ -143,14 +137,14 @@ internal sealed unsafe class MatMul : IDisposable
                     _bf16Ready = true;
                     break;
             }
-            long t1 = Profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
-            if (Profile) ProfileTicks[ProfilePrepareIndex] += t1 - t0;
+            long t1 = profile ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+            if (profile) _profile!.Ticks[KernelProfile.PrepareIndex] += t1 - t0;
             // 2. Rows in chunks across threads.
             int chunks = Math.Min(w.Rows, MaxChunks);
             _rowWork.Set(new Job(w, (nint)px, (nint)py, tokens, this), w.Rows, chunks);
             try { _pool.Run(_rowWork, chunks); }
             finally { _rowWork.Clear(); }
-            if (Profile) ProfileTicks[(int)w.Type & 63] += System.Diagnostics.Stopwatch.GetTimestamp() - t1;
+            if (profile) _profile!.Ticks[(int)w.Type & 63] += System.Diagnostics.Stopwatch.GetTimestamp() - t1;
         }
     }
 
@@ -200,9 +194,8 @@ internal sealed unsafe class MatMul : IDisposable
     /// <summary>Row chunks per multiply: one per thread alone, else eight per thread (uneven progress balances out).</summary>
     private int MaxChunks => _threads == 1 ? 1 : _threads * 8;
 
-    /// <summary>Tokens per chunk of <see cref="Job.Run"/> (see there); benchmarks may set EURUS_TOKEN_BLOCK to compare.</summary>
-    internal static readonly int TokenBlock =
-        int.TryParse(Environment.GetEnvironmentVariable("EURUS_TOKEN_BLOCK"), out int tb) && tb >= 4 ? tb : 64;
+    /// <summary>Tokens per chunk of <see cref="Job.Run"/> (see there): <see cref="KernelOptions.TokenBlock"/>.</summary>
+    internal int TokenBlock => _options.TokenBlock;
 
     private readonly struct Job(WeightMatrix w, nint x, nint y, int tokens, MatMul owner)
     {
@@ -211,8 +204,9 @@ internal sealed unsafe class MatMul : IDisposable
         {
             // Tokens in chunks: a chunk's prepared activations stay in L2 while the rows stream past (a 512-token
             // prompt's are 2–7 MB); each weight row is then read once per chunk instead of once per multiply.
-            for (int c0 = 0; c0 < tokens; c0 += TokenBlock)
-                RunChunk(rowStart, rowEnd, c0, Math.Min(tokens, c0 + TokenBlock), chunk);
+            int block = owner.TokenBlock;
+            for (int c0 = 0; c0 < tokens; c0 += block)
+                RunChunk(rowStart, rowEnd, c0, Math.Min(tokens, c0 + block), chunk);
             if (w.Mins != null) AddMins(rowStart, rowEnd);
         }
 

@@ -42,15 +42,15 @@ internal enum MatrixKernel
 
 internal static class MatrixKernels
 {
-    /// <summary>The kernel for a matrix of <paramref name="type"/> in the prepared forms given, on this CPU.</summary>
-    public static MatrixKernel Choose(GgmlType type, PackedMatrix? packed, QmKPacked? qmk, Q6KPacked? q6k) => type switch
+    /// <summary>The kernel for a matrix of <paramref name="type"/> in the prepared forms given, on this CPU, as <paramref name="options"/> allow.</summary>
+    public static MatrixKernel Choose(GgmlType type, PackedMatrix? packed, QmKPacked? qmk, Q6KPacked? q6k, KernelOptions options) => type switch
     {
-        GgmlType.Q4_0 when packed is not null => packed.Interleaved ? MatrixKernel.Q4_0Vnni : PackedGemm.Supported ? MatrixKernel.Q4_0Avx512 : MatrixKernel.Q4_0Rows,
-        GgmlType.Q8_0 when packed is not null => packed.Interleaved ? MatrixKernel.Q8_0Vnni : PackedGemm.Supported ? MatrixKernel.Q8_0Avx512 : MatrixKernel.Q8_0Rows,
+        GgmlType.Q4_0 when packed is not null => packed.Interleaved ? MatrixKernel.Q4_0Vnni : options.UseAvx512Tiles ? MatrixKernel.Q4_0Avx512 : MatrixKernel.Q4_0Rows,
+        GgmlType.Q8_0 when packed is not null => packed.Interleaved ? MatrixKernel.Q8_0Vnni : options.UseAvx512Tiles ? MatrixKernel.Q8_0Avx512 : MatrixKernel.Q8_0Rows,
         GgmlType.Q4_K when qmk is not null => MatrixKernel.Q4_KVnni,
         GgmlType.Q5_K when qmk is not null => MatrixKernel.Q5_KVnni,
         GgmlType.Q6_K when q6k is not null => MatrixKernel.Q6_KVnni,
-        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => KQuantTile.Supported && !KQuantTile.Disabled ? MatrixKernel.KQuantAvx512 : MatrixKernel.KQuantRows,
+        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => options.UseAvx512Tiles ? MatrixKernel.KQuantAvx512 : MatrixKernel.KQuantRows,
         GgmlType.F32 => MatrixKernel.F32Rows,
         GgmlType.F16 => MatrixKernel.F16Rows,
         GgmlType.BF16 => MatrixKernel.BF16Rows,

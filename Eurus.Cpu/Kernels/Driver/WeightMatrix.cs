@@ -10,7 +10,7 @@ namespace Eurus.Cpu.Kernels;
 internal readonly unsafe struct WeightMatrix
 {
     public WeightMatrix(byte* data, GgmlType type, int rows, int cols, PackedMatrix? packed = null, QmKPacked? qmk = null, Q6KPacked? q6k = null,
-        float* mins = null)
+        float* mins = null, KernelOptions? kernels = null)
     {
         Mins = mins;
         Packed = packed;
@@ -21,7 +21,7 @@ internal readonly unsafe struct WeightMatrix
         Rows = rows;
         Cols = cols;
         RowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
-        Kernel = MatrixKernels.Choose(type, packed, qmk, q6k);
+        Kernel = MatrixKernels.Choose(type, packed, qmk, q6k, kernels ?? KernelOptions.Default);
     }
 
     /// <summary>The kernel that multiplies this matrix, chosen once from its layout and this CPU.</summary>

@@ -15,9 +15,6 @@ internal static unsafe class KQuantTile
     /// <summary>True where the four-token tiles run (elsewhere the matmul loops the one-token kernel over tokens).</summary>
     public static bool Supported => Avx512BW.IsSupported;
 
-    /// <summary>Set by benchmarks to compare with the one-token loop.</summary>
-    internal static bool Disabled { get; set; }
-
     /// <summary>
     /// y[k·yStride] = row <paramref name="w"/> · the Q8_K activations of token <paramref name="t"/> + k in
     /// <paramref name="acts"/>, for k = 0…3.

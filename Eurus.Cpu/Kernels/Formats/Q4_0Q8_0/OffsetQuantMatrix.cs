@@ -26,7 +26,7 @@ internal sealed unsafe class OffsetQuantMatrix : IDisposable
     public float* Mins { get; private set; }
 
     /// <summary>Splits a Q4_1/Q5_1 tensor (file layout, <paramref name="rows"/> × <paramref name="cols"/>).</summary>
-    public static OffsetQuantMatrix FromBlocks(GgmlType type, int rows, int cols, ReadOnlySpan<byte> source)
+    public static OffsetQuantMatrix FromBlocks(GgmlType type, int rows, int cols, ReadOnlySpan<byte> source, bool? interleaved = null)
     {
         if (type is not (GgmlType.Q4_1 or GgmlType.Q5_1)) throw new ArgumentOutOfRangeException(nameof(type), type, "Q4_1 or Q5_1 only.");
         long blocks = (long)rows * (cols / 32);
@@ -39,7 +39,7 @@ internal sealed unsafe class OffsetQuantMatrix : IDisposable
             var dst = MemoryMarshal.Cast<byte, BlockQ8_0>(q8.AsSpan());
             for (long b = 0; b < blocks; b++)
                 mins[b] = OffsetQuantReference.SplitToQ8_0(type, source.Slice((int)(b * bytes), bytes), ref dst[(int)b]);
-            return new OffsetQuantMatrix(PackedMatrix.FromBlocks(GgmlType.Q8_0, rows, cols, q8), mins);
+            return new OffsetQuantMatrix(PackedMatrix.FromBlocks(GgmlType.Q8_0, rows, cols, q8, interleaved), mins);
         }
         catch
         {

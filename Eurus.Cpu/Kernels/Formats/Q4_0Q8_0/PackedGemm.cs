@@ -11,10 +11,7 @@ namespace Eurus.Cpu.Kernels;
 /// </summary>
 internal static unsafe class PackedGemm
 {
-    public static bool Supported => Avx512BW.IsSupported && !Disabled;
-
-    /// <summary>Benchmarks switch the tile off to measure what it gains.</summary>
-    internal static bool Disabled { get; set; }
+    public static bool Supported => Avx512BW.IsSupported;
 
     /// <summary>
     /// Two rows × four tokens: each unpacked weight quad serves four tokens and each token's prepared activations serve

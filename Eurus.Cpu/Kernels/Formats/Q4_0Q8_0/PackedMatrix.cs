@@ -65,9 +65,9 @@ internal sealed unsafe class PackedMatrix : IDisposable
     }
 
     /// <summary>Reads a tensor's bytes from <paramref name="handle"/> at <paramref name="offset"/> and repacks them.</summary>
-    public static PackedMatrix FromFile(SafeFileHandle handle, long offset, GgmlType type, int rows, int cols)
+    public static PackedMatrix FromFile(SafeFileHandle handle, long offset, GgmlType type, int rows, int cols, bool? interleaved = null)
     {
-        var m = new PackedMatrix(type, rows, cols, VnniDot.Supported);
+        var m = new PackedMatrix(type, rows, cols, interleaved ?? VnniDot.Supported);
         return TensorChunks.ReadInto(m, m.Fill, handle, offset, (int)GgmlTypeInfo.RowBytes(type, cols), rows);
     }
 

@@ -27,10 +27,7 @@ namespace Eurus.Cpu.Kernels;
 internal static unsafe class VnniDot
 {
     /// <summary>Whether the machine runs these kernels (and new packed matrices use the interleaved layout).</summary>
-    public static bool Supported => AvxVnni.IsSupported && !Disabled;
-
-    /// <summary>Tests and benchmarks switch the VNNI layout off to reach the other paths.</summary>
-    internal static bool Disabled { get; set; }
+    public static bool Supported => AvxVnni.IsSupported;
 
     /// <summary>
     /// The GF(2) affine matrix (GFNI <c>GF2P8AFFINEQB</c>) that shifts each byte right by four: output bit i takes input

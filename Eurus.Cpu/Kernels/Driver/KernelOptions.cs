@@ -1,0 +1,55 @@
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// Kernel choices and profiling of one model, instead of process-global switches: two models in one process may differ,
+/// and tests or benchmarks switch a path for the model they build without touching any other. Set through
+/// <see cref="Generation.ModelOptions"/> (internal: for the tests and benchmarks). Each flag can only turn a path off;
+/// what the CPU lacks is never used.
+/// </summary>
+internal sealed record KernelOptions
+{
+    /// <summary>The defaults: every path the CPU runs, tokens in chunks of 64, no profile.</summary>
+    public static KernelOptions Default { get; } = new();
+
+    /// <summary>Use the AVX-VNNI repacks and tiles (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) where the CPU has AVX-VNNI.</summary>
+    public bool Vnni { get; init; } = true;
+
+    /// <summary>Use the AVX-512BW prompt tiles (Q4_0/Q8_0 and the K-quants in the file's layout) where the CPU has AVX-512BW.</summary>
+    public bool Avx512Tiles { get; init; } = true;
+
+    /// <summary>Tokens per chunk of a matmul: a chunk's prepared activations stay in L2 while the rows stream past.</summary>
+    public int TokenBlock { get; init; } = 64;
+
+    /// <summary>When set, the forward passes of this model add their time per weight type and for attention here.</summary>
+    public KernelProfile? Profile { get; init; }
+
+    /// <summary>Whether the VNNI repacks apply on this CPU with these options.</summary>
+    public bool UseVnni => Vnni && VnniDot.Supported;
+
+    /// <summary>Whether the AVX-512BW tiles apply on this CPU with these options.</summary>
+    public bool UseAvx512Tiles => Avx512Tiles && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported;
+
+    internal void Validate()
+    {
+        if (TokenBlock < 4 || TokenBlock > 4096) throw new ArgumentOutOfRangeException(nameof(TokenBlock), TokenBlock, "TokenBlock must be 4 to 4096.");
+    }
+}
+
+/// <summary>Stopwatch ticks a model's forward passes spent, per weight type (index = (int)type), preparing activations and in attention.</summary>
+internal sealed class KernelProfile
+{
+    /// <summary>Whether passes record now (a benchmark profiles one prompt, not its warm-up or timed rounds).</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>Ticks per slot: a weight type's multiplies at (int)type, <see cref="PrepareIndex"/>, <see cref="AttentionIndex"/>.</summary>
+    public long[] Ticks { get; } = new long[64];
+
+    /// <summary>The slot for activation preparation.</summary>
+    public const int PrepareIndex = 63;
+
+    /// <summary>The slot for attention.</summary>
+    public const int AttentionIndex = 62;
+
+    /// <summary>Sets every slot to zero.</summary>
+    public void Clear() => Array.Clear(Ticks);
+}

@@ -300,8 +300,8 @@ internal sealed unsafe class MatMul : IDisposable
                     case MatrixKernel.Q8_0Vnni: TileDriver.Run(new Q8_0Vnni(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_0Avx512: TileDriver.Run(new Q4_0Avx512(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q8_0Avx512: TileDriver.Run(new Q8_0Avx512(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q4_0Rows: TileDriver.Run(new Q4_0Rows(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q8_0Rows: TileDriver.Run(new Q8_0Rows(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_0Rows: TileDriver.Run(new RowsOnly<Q4_0Rows>(new(packed, blocks, px)), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q8_0Rows: TileDriver.Run(new RowsOnly<Q8_0Rows>(new(packed, blocks, px)), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q6_KVnni: TileDriver.Run(new Q6KVnni(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
@@ -309,11 +309,11 @@ internal sealed unsafe class MatMul : IDisposable
                         TileDriver.Run(new KQuantAvx512(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
                         break;
                     case MatrixKernel.KQuantRows:
-                        TileDriver.Run(new KQuantRows(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
+                        TileDriver.Run(new RowsOnly<KQuantRows>(new(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!)), r0, r1, tFirst, tEnd, py, rows);
                         break;
-                    case MatrixKernel.F32Rows: TileDriver.Run(new F32Rows(w.Data, w.RowBytes, cols, (float*)x), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.F16Rows: TileDriver.Run(new F16Rows(w.Data, w.RowBytes, cols, RowOf(owner._f16x, 0, cols)), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.BF16Rows: TileDriver.Run(new BF16Rows(w.Data, w.RowBytes, cols, RowOf(owner._bf16x, 0, cols)), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.F32Rows: TileDriver.Run(new RowsOnly<F32Rows>(new(w.Data, w.RowBytes, cols, (float*)x)), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.F16Rows: TileDriver.Run(new RowsOnly<F16Rows>(new(w.Data, w.RowBytes, cols, RowOf(owner._f16x, 0, cols))), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.BF16Rows: TileDriver.Run(new RowsOnly<BF16Rows>(new(w.Data, w.RowBytes, cols, RowOf(owner._bf16x, 0, cols))), r0, r1, tFirst, tEnd, py, rows); break;
                     default: throw new NotSupportedException($"No matmul for {w.Type}.");
                 }
             }

@@ -32,6 +32,25 @@ internal unsafe interface ITileKernel
     float Row(int row, int t);
 }
 
+/// <summary>A row kernel alone: output row <c>row</c> · token <c>t</c>.</summary>
+internal interface IRowKernel
+{
+    /// <summary>Output row <paramref name="row"/> · token <paramref name="t"/>.</summary>
+    float Row(int row, int t);
+}
+
+/// <summary>A layout (or ISA) with no tiles: the driver runs its row kernel for every (row, token).</summary>
+internal readonly unsafe struct RowsOnly<TRow>(TRow rows) : ITileKernel where TRow : struct, IRowKernel
+{
+    public int TileRows => 1;
+    public int TileTokens => 0;
+    public int SmallTileTokens => 0;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) { }
+    public void SmallTile(int row, int t, float* y, long stride) { }
+    public float Row(int row, int t) => rows.Row(row, t);
+}
+
 /// <summary>
 /// The one tile driver: walks a row block × a token chunk of y = W·x for any <see cref="ITileKernel"/> — wide tiles,
 /// then narrow tiles, then the row kernel for the tokens left; rows that do not fill a tile go through the row kernel

@@ -4,38 +4,20 @@ namespace Eurus.Cpu.Kernels;
 // (BF16) and widened back to float once per input, as ggml converts them, so a row is a float dot product.
 
 /// <summary>F32 rows (TensorPrimitives dot) against the float activations <paramref name="x"/> ([tokens × cols]).</summary>
-internal readonly unsafe struct F32Rows(byte* data, int rowBytes, int cols, float* x) : ITileKernel
+internal readonly unsafe struct F32Rows(byte* data, int rowBytes, int cols, float* x) : IRowKernel
 {
-    public int TileRows => 1;
-    public int TileTokens => 0;
-    public int SmallTileTokens => 0;
-    public void PrepareBlock(int r0, int r1) { }
-    public void Tile(int row, int t, float* y, long stride) { }
-    public void SmallTile(int row, int t, float* y, long stride) { }
     public float Row(int row, int t) =>
         System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(data + (long)row * rowBytes, cols), new ReadOnlySpan<float>(x + (long)t * cols, cols));
 }
 
 /// <summary>F16 rows against the F16-rounded activations <paramref name="x"/> (<see cref="HalfDot.F16"/>).</summary>
-internal readonly unsafe struct F16Rows(byte* data, int rowBytes, int cols, float* x) : ITileKernel
+internal readonly unsafe struct F16Rows(byte* data, int rowBytes, int cols, float* x) : IRowKernel
 {
-    public int TileRows => 1;
-    public int TileTokens => 0;
-    public int SmallTileTokens => 0;
-    public void PrepareBlock(int r0, int r1) { }
-    public void Tile(int row, int t, float* y, long stride) { }
-    public void SmallTile(int row, int t, float* y, long stride) { }
     public float Row(int row, int t) => HalfDot.F16((Half*)(data + (long)row * rowBytes), x + (long)t * cols, cols);
 }
 
 /// <summary>BF16 rows against the BF16-rounded activations <paramref name="x"/> (<see cref="HalfDot.BF16"/>).</summary>
-internal readonly unsafe struct BF16Rows(byte* data, int rowBytes, int cols, float* x) : ITileKernel
+internal readonly unsafe struct BF16Rows(byte* data, int rowBytes, int cols, float* x) : IRowKernel
 {
-    public int TileRows => 1;
-    public int TileTokens => 0;
-    public int SmallTileTokens => 0;
-    public void PrepareBlock(int r0, int r1) { }
-    public void Tile(int row, int t, float* y, long stride) { }
-    public void SmallTile(int row, int t, float* y, long stride) { }
     public float Row(int row, int t) => HalfDot.BF16((ushort*)(data + (long)row * rowBytes), x + (long)t * cols, cols);
 }

@@ -62,13 +62,7 @@ internal readonly unsafe struct KQuantAvx512(GgmlType type, byte* data, int rowB
 }
 
 /// <summary>Q4_K/Q5_K/Q6_K in the file's layout, row kernels only (<see cref="KQuantDot"/>).</summary>
-internal readonly unsafe struct KQuantRows(GgmlType type, byte* data, int rowBytes, int superBlocks, KQuantActivations x) : ITileKernel
+internal readonly unsafe struct KQuantRows(GgmlType type, byte* data, int rowBytes, int superBlocks, KQuantActivations x) : IRowKernel
 {
-    public int TileRows => 1;
-    public int TileTokens => 0;
-    public int SmallTileTokens => 0;
-    public void PrepareBlock(int r0, int r1) { }
-    public void Tile(int row, int t, float* y, long stride) { }
-    public void SmallTile(int row, int t, float* y, long stride) { }
     public float Row(int row, int t) => KQuantDot.Dot(type, data + (long)row * rowBytes, superBlocks, x.For(t));
 }

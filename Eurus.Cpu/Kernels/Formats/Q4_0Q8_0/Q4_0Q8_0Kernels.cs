@@ -56,25 +56,13 @@ internal readonly unsafe struct Q8_0Avx512(PackedMatrix m, int blocks, PackedAct
 }
 
 /// <summary>Q4_0 row kernels only (<see cref="PackedDot"/>: AVX-512, AVX2, Vector128 or scalar, widest first).</summary>
-internal readonly unsafe struct Q4_0Rows(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel
+internal readonly unsafe struct Q4_0Rows(PackedMatrix m, int blocks, PackedActivations x) : IRowKernel
 {
-    public int TileRows => 1;
-    public int TileTokens => 0;
-    public int SmallTileTokens => 0;
-    public void PrepareBlock(int r0, int r1) { }
-    public void Tile(int row, int t, float* y, long stride) { }
-    public void SmallTile(int row, int t, float* y, long stride) { }
     public float Row(int row, int t) => PackedDot.Q4(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
 }
 
 /// <summary>Q8_0 row kernels only.</summary>
-internal readonly unsafe struct Q8_0Rows(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel
+internal readonly unsafe struct Q8_0Rows(PackedMatrix m, int blocks, PackedActivations x) : IRowKernel
 {
-    public int TileRows => 1;
-    public int TileTokens => 0;
-    public int SmallTileTokens => 0;
-    public void PrepareBlock(int r0, int r1) { }
-    public void Tile(int row, int t, float* y, long stride) { }
-    public void SmallTile(int row, int t, float* y, long stride) { }
     public float Row(int row, int t) => PackedDot.Q8(m.RowScales(row), (sbyte*)m.RowQs(row), blocks, x.For(t));
 }

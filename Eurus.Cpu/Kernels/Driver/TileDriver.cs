@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Eurus.Cpu.Kernels;
 
 /// <summary>
@@ -59,6 +61,7 @@ internal readonly unsafe struct RowsOnly<TRow>(TRow rows) : ITileKernel where TR
 internal static unsafe class TileDriver
 {
     /// <summary>Rows [<paramref name="r0"/>, <paramref name="r1"/>) × tokens [<paramref name="t"/>, <paramref name="tEnd"/>) into y[token·rows + row].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<TKernel>(TKernel k, int r0, int r1, int t, int tEnd, float* y, int rows) where TKernel : struct, ITileKernel
     {
         int wide = k.TileTokens;
@@ -74,6 +77,7 @@ internal static unsafe class TileDriver
             for (int r = r0; r < r1; r++) y[(long)t * rows + r] = k.Row(r, t);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Tiles<TKernel>(TKernel k, bool small, int tokens, int r0, int r1, int t, float* y, int rows) where TKernel : struct, ITileKernel
     {
         int tr = k.TileRows, r = r0;

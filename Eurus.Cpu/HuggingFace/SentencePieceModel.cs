@@ -162,6 +162,9 @@ public sealed class SentencePieceModel
         }
         if (piece is null) throw r.Error($"piece {index} has no text.");
         if (type is < 1 or > 6) throw r.Error($"piece {index} ('{piece}') has unknown type {type}.");
+        // The tokenizer decodes a byte piece from its text: SentencePiece writes them as <0x00>..<0xFF>.
+        if (type == (int)PieceType.Byte && !Tokenization.Tokenizer.IsByteToken(piece))
+            throw r.Error($"piece {index} ('{piece}') is a byte piece but is not of the form <0xXX>.");
         if (!float.IsFinite(score)) throw r.Error($"piece {index} ('{piece}') has score {score}.");
         return new Entry(piece, score, (PieceType)type);
     }

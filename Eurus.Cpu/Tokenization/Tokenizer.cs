@@ -210,7 +210,8 @@ public sealed class Tokenizer
             (int)bos, (int)eos, (int)unk, addBos, addEos, addSpacePrefix);
     }
 
-    private static bool IsByteToken(string s) =>
+    /// <summary>Whether <paramref name="s"/> is a byte token's text, <c>&lt;0xXX&gt;</c>.</summary>
+    internal static bool IsByteToken(string s) =>
         s.Length == 6 && s.StartsWith("<0x", StringComparison.Ordinal) && s[5] == '>' && char.IsAsciiHexDigit(s[3]) && char.IsAsciiHexDigit(s[4]);
 
     private static byte ParseByteToken(string s) => Convert.ToByte(s.Substring(3, 2), 16);

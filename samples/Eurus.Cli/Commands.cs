@@ -111,7 +111,11 @@ internal static class Commands
         return 0;
     }
 
-    /// <summary>llama-perplexity's method: chunks of c tokens starting with BOS, scored on the second half of each chunk.</summary>
+    /// <summary>
+    /// llama-perplexity's method: the whole text tokenized with BOS (as llama-perplexity does), cut into chunks of c
+    /// tokens whose first token is replaced by BOS, each scored on its second half; progress as <c>[i]ppl,</c> and the
+    /// final estimate with its uncertainty on stderr, <c>perplexity: X</c> on stdout.
+    /// </summary>
     private static int Perplexity(CliArgs a)
     {
         a.Reject([.. ModelOptionNames, "f", "file"]);
@@ -120,20 +124,20 @@ internal static class Commands
         using var model = LoadModel(a);
         int ctx = a.GetInt(128, "c", "ctx-size");
         if (ctx < 8 || ctx > model.ContextLength) throw new CliUsageException($"-c must be 8 to {model.ContextLength}.");
-        var tokens = model.Tokenizer.Encode(File.ReadAllText(file), addBos: false);
+        var tokens = model.Tokenizer.Encode(File.ReadAllText(file), addBos: model.Tokenizer.AddBos);
         int chunks = tokens.Length / ctx;
         if (chunks == 0) throw new CliUsageException($"the file has {tokens.Length} tokens, fewer than one chunk of {ctx}.");
         int vocab = model.Config.Vocab;
         var logits = new float[ctx * vocab];
         var chunk = new int[ctx];
-        double nll = 0;
+        double nll = 0, nll2 = 0;
         int count = 0;
         var sw = Stopwatch.StartNew();
         using var session = model.CreateSession();
         for (int c = 0; c < chunks; c++)
         {
             Array.Copy(tokens, c * ctx, chunk, 0, ctx);
-            chunk[0] = model.Tokenizer.BosId;
+            if (model.Tokenizer.AddBos) chunk[0] = model.Tokenizer.BosId;
             session.Reset();
             session.EvaluateAll(chunk, logits);
             for (int i = ctx / 2; i < ctx - 1; i++)
@@ -142,14 +146,19 @@ internal static class Commands
                 float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
                 double sum = 0;
                 foreach (float l in row) sum += Math.Exp(l - max);
-                nll += Math.Log(sum) + max - row[chunk[i + 1]];
+                double v = Math.Log(sum) + max - row[chunk[i + 1]];
+                nll += v;
+                nll2 += v * v;
                 count++;
             }
-            Console.Error.Write($"[{c + 1}]{Math.Exp(nll / count):F4} ");
+            Console.Error.Write(string.Create(CultureInfo.InvariantCulture, $"[{c + 1}]{Math.Exp(nll / count):F4},"));
         }
         Console.Error.WriteLine();
+        double mean = nll / count, ppl = Math.Exp(mean), variance = nll2 / count - mean * mean;
+        if (variance > 0 && count > 1)
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Final estimate: PPL = {ppl:F4} +/- {Math.Sqrt(variance / (count - 1)) * ppl:F5}"));
         Console.Error.WriteLine($"eurus: {chunks} chunks of {ctx} tokens in {sw.Elapsed.TotalSeconds:F2} s");
-        Console.Out.WriteLine($"perplexity: {Math.Exp(nll / count).ToString("F4", CultureInfo.InvariantCulture)}");
+        Console.Out.WriteLine($"perplexity: {ppl.ToString("F4", CultureInfo.InvariantCulture)}");
         return 0;
     }
 

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Globalization;
+using Eurus.Cpu.Tests.Oracle;
+
+namespace Eurus.Cpu.Tests.Cli;
+
+/// <summary>
+/// <c>eurus perplexity</c> is llama-perplexity's computation: the whole text tokenized with BOS, chunks of c tokens
+/// whose first token becomes BOS, the second half of each chunk scored. The reference here runs exactly that on
+/// llama.cpp's own tokens and logits; the CLI must agree within 0.1% (the old token stream, without the leading BOS,
+/// was 0.5% off).
+/// </summary>
+public class PerplexityCommandTests
+{
+    private const string Genesis =
+        "In the beginning God created the heaven and the earth. And the earth was without form, and void; and darkness was upon the face of the deep. " +
+        "And the Spirit of God moved upon the face of the waters. And God said, Let there be light: and there was light. And God saw the light, that it was good: " +
+        "and God divided the light from the darkness. And God called the light Day, and the darkness he called Night. And the evening and the morning were the first day. " +
+        "And God said, Let there be a firmament in the midst of the waters, and let it divide the waters from the waters. And God made the firmament, and divided the waters " +
+        "which were under the firmament from the waters which were above the firmament: and it was so. And God called the firmament Heaven. And the evening and the morning " +
+        "were the second day. And God said, Let the waters under the heaven be gathered together unto one place, and let the dry land appear: and it was so.";
+
+    [Fact]
+    public void PerplexityEqualsLlamaPerplexitysMethodOnLlamaCppsLogits()
+    {
+        const int ctx = 64;
+        string model = TestPaths.Q8;
+        var tokens = LlamaOracle.Tokenize(model, Genesis);
+        int chunks = tokens.Length / ctx;
+        Assert.True(chunks >= 2, $"the text has only {tokens.Length} tokens");
+        double nll = 0;
+        int count = 0;
+        for (int c = 0; c < chunks; c++)
+        {
+            var chunk = tokens.AsSpan(c * ctx, ctx).ToArray();
+            chunk[0] = 1; // BOS
+            var logits = LlamaOracle.Logits(model, chunk, ctx);
+            for (int i = ctx / 2; i < ctx - 1; i++)
+            {
+                var row = logits[i];
+                double max = row.Max(), sum = row.Sum(l => Math.Exp(l - max));
+                nll += Math.Log(sum) + max - row[chunk[i + 1]];
+                count++;
+            }
+        }
+        double expected = Math.Exp(nll / count);
+
+        using var temp = TestPaths.Temp();
+        string file = temp.File("genesis.txt");
+        File.WriteAllText(file, Genesis);
+        var (code, stdout, stderr) = RunCli("perplexity", "-m", model, "-f", file, "-c", ctx.ToString(CultureInfo.InvariantCulture), "-t", "2");
+        Assert.True(code == 0, $"exit {code}: {stderr}");
+        var line = stdout.Trim().Split('\n')[^1];
+        Assert.StartsWith("perplexity: ", line);
+        double ours = double.Parse(line["perplexity: ".Length..], CultureInfo.InvariantCulture);
+        Assert.True(Math.Abs(ours / expected - 1) < 1e-3, $"eurus {ours:F4}, llama-perplexity's method on llama.cpp {expected:F4}");
+        Assert.Matches(@"\[1\]\d+\.\d{4},\[2\]\d+\.\d{4},", stderr);
+        Assert.Matches(@"Final estimate: PPL = \d+\.\d{4} \+/- \d+\.\d{5}", stderr);
+    }
+
+    private static (int Code, string Out, string Err) RunCli(params string[] args)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Eurus.Cpu.sln"))) dir = dir.Parent;
+        string config = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+        string dll = Path.Combine(dir!.FullName, "samples", "Eurus.Cli", "bin", config, "net10.0", "eurus.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(120_000), "eurus perplexity did not finish in 2 minutes");
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+}

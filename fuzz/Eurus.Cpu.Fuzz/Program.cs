@@ -43,7 +43,7 @@ if (args.Length == 1)
 // Triage: every file given, or every file of every folder given.
 using var harness = Create(args[0]);
 var files = args[1..].SelectMany(p => Directory.Exists(p)
-    ? Directory.GetFiles(p).Where(f => !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal)
+    ? Directory.GetFiles(p).Where(f => !Path.GetFileName(f).StartsWith('.') && Path.GetFileName(f) != "README.txt").Order(StringComparer.Ordinal)
     : new[] { p }.AsEnumerable()).ToList();
 int crashes = 0;
 foreach (var f in files)

@@ -49,17 +49,19 @@ public sealed class ServerRequestHarness : IFuzzHarness
         int nl = Array.IndexOf(input, (byte)'\n');
         string path = nl < 0 ? "" : Encoding.UTF8.GetString(input, 0, nl).Trim();
         var body = nl < 0 ? input : input[(nl + 1)..];
-        var handler = Endpoints.FirstOrDefault(e => e.Path == path).Handler ?? CompletionEndpoints.Chat;
+        var endpoint = Endpoints.FirstOrDefault(e => e.Path == path);
+        if (endpoint.Handler is null) endpoint = Endpoints[0];
 
+        // The request line is Kestrel's to parse, not the handlers': the path is the matched endpoint's, never the input's.
         var ctx = new DefaultHttpContext { RequestServices = _services };
         ctx.Request.Method = "POST";
-        ctx.Request.Path = path.StartsWith('/') ? path : "/v1/chat/completions";
+        ctx.Request.Path = endpoint.Path;
         ctx.Request.ContentType = "application/json";
         ctx.Request.Body = new MemoryStream(body, writable: false);
         ctx.Response.Body = new MemoryStream();
         try
         {
-            handler(ctx, _state).GetAwaiter().GetResult();
+            endpoint.Handler(ctx, _state).GetAwaiter().GetResult();
             if (ctx.Response.StatusCode != 200) throw new FuzzFinding($"the handler answered {ctx.Response.StatusCode} without throwing.");
             return null;
         }

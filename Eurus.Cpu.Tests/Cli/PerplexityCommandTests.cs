@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Eurus.Cpu.Tests.Oracle;
 
@@ -48,7 +47,7 @@ public class PerplexityCommandTests
         using var temp = TestPaths.Temp();
         string file = temp.File("genesis.txt");
         File.WriteAllText(file, Genesis);
-        var (code, stdout, stderr) = RunCli("perplexity", "-m", model, "-f", file, "-c", ctx.ToString(CultureInfo.InvariantCulture), "-t", "2");
+        var (code, stdout, stderr) = CliProcess.Run("perplexity", "-m", model, "-f", file, "-c", ctx.ToString(CultureInfo.InvariantCulture), "-t", "2");
         Assert.True(code == 0, $"exit {code}: {stderr}");
         var line = stdout.Trim().Split('\n')[^1];
         Assert.StartsWith("perplexity: ", line);
@@ -56,21 +55,5 @@ public class PerplexityCommandTests
         Assert.True(Math.Abs(ours / expected - 1) < 1e-3, $"eurus {ours:F4}, llama-perplexity's method on llama.cpp {expected:F4}");
         Assert.Matches(@"\[1\]\d+\.\d{4},\[2\]\d+\.\d{4},", stderr);
         Assert.Matches(@"Final estimate: PPL = \d+\.\d{4} \+/- \d+\.\d{5}", stderr);
-    }
-
-    private static (int Code, string Out, string Err) RunCli(params string[] args)
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Eurus.Cpu.sln"))) dir = dir.Parent;
-        string config = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
-        string dll = Path.Combine(dir!.FullName, "samples", "Eurus.Cli", "bin", config, "net10.0", "eurus.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(120_000), "eurus perplexity did not finish in 2 minutes");
-        return (p.ExitCode, stdout.Result, stderr.Result);
     }
 }

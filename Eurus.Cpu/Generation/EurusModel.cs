@@ -55,7 +55,7 @@ public sealed class EurusModel : IDisposable
         {
             string hint = $"a session of {context} positions: {problem}. Load it with a smaller ModelOptions.ContextLength{(fromOptions ? " or BatchSize" : "")}.";
             // The model's own numbers at its own context (and the default batch) already overflow: the file is absurd.
-            bool modelAlone = options.ContextLength == 0 && RunSizes.For(config, config.ContextLength, Math.Min(new ModelOptions().BatchSize, config.ContextLength),
+            bool modelAlone = options.ContextLength == 0 && RunSizes.For(config, config.ContextLength, Math.Min(ModelOptions.DefaultBatchSize, config.ContextLength),
                 config.SlidingWindow, options.KvCacheType).FirstTooLarge() is not null;
             throw modelAlone ? formatError("the metadata asks for " + hint) : new ArgumentOutOfRangeException(nameof(options), "These options ask for " + hint);
         }

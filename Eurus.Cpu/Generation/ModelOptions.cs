@@ -30,7 +30,10 @@ public sealed record ModelOptions
     /// <summary>Receives the conversion progress (0 to 1) when loading a Hugging Face model folder.</summary>
     public IProgress<double>? LoadProgress { get; init; }
     /// <summary>Most prompt tokens evaluated per forward call (prefill batch).</summary>
-    public int BatchSize { get; init; } = 64;
+    public int BatchSize { get; init; } = DefaultBatchSize;
+
+    /// <summary>The default of <see cref="BatchSize"/>.</summary>
+    internal const int DefaultBatchSize = 64;
 
     /// <summary>Kernel choices and profiling for this model (tests and benchmarks switch paths per model here).</summary>
     internal Kernels.KernelOptions Kernels { get; init; } = Eurus.Cpu.Kernels.KernelOptions.Default;

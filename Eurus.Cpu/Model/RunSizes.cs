@@ -44,13 +44,11 @@ internal sealed class RunSizes
         int tokens = Math.Max(batch, stepTokens);
         long maxCols = Math.Max(c.Dim, c.FeedForward);
         s.Add($"head_count ({c.Heads}) × {capacity} KV positions of attention scores", (long)c.Heads * capacity, false);
-        s.Add($"KV width ({c.KvDim} = head_count_kv {c.KvHeads} × head dim {c.HeadDim}) × {capacity} KV positions of one layer's keys", (long)c.KvDim * capacity, false);
+        s.Add($"KV width ({c.KvDim} = head_count_kv {c.KvHeads} × head dim {c.HeadDim}) × {capacity} KV positions of one layer's keys", KvCache.LayerElements(c.KvDim, capacity), false);
         s.Add($"batch of {tokens} tokens × feed_forward_length ({c.FeedForward}) activations", (long)tokens * c.FeedForward, true);
         s.Add($"batch of {tokens} tokens × embedding_length ({c.Dim}) activations", (long)tokens * c.Dim, true);
         s.Add($"batch of {tokens} tokens × vocabulary ({c.Vocab}) logits", (long)Math.Max(stepTokens, 1) * c.Vocab, stepTokens > 1);
-        s.Add($"context of {context} tokens", context, false);
-        int elem = kv == KvCacheType.F32 ? 4 : 2;
-        s.KvBytesPerSequence = 2L * c.Layers * c.KvDim * capacity * elem;
+        s.KvBytesPerSequence = KvCache.BytesFor(c.Layers, c.KvDim, capacity, kv);
         // Activation buffers (x, xb, q, ao: dim; k, v: kv width; gate, up: FFN), attention scores and the logits, as
         // floats; matmul scratch (quantized activations in every layout, F16/BF16 copies): about 24 bytes per element.
         s.ScratchBytes = 4L * tokens * (4L * c.Dim + 2L * c.KvDim + 2L * c.FeedForward)

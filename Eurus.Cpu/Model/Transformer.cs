@@ -109,13 +109,7 @@ internal sealed unsafe class Transformer : IDisposable
         {
             _w.Gate.Enter(_w);
             try { ForwardCore(tokens, logits); }
-            finally
-            {
-                _w.Gate.Exit();
-                // The pass keeps no reference to the caches it attended over.
-                Array.Clear(_s.Tokens, 0, Math.Min(tokens.Length, _s.Tokens.Length));
-                Array.Clear(_s.Single);
-            }
+            finally { _w.Gate.Exit(); }
         }
         finally { _inUse.Exit(); }
     }

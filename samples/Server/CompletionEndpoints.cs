@@ -17,12 +17,8 @@ internal static class CompletionEndpoints
         RequestLimits.Messages(req.Messages.Count, s.Options);
         if (req.Tools.ValueKind == JsonValueKind.Array && req.Tools.GetArrayLength() > 0)
             throw ApiException.BadRequest("Tools are not supported by this server.", "tools");
-        // Consecutive messages of one role are merged here, each run in one StringBuilder, the way the chat format
-        // merges them (a blank line between; LimitTests checks the prompt equals the library's for the messages
-        // unmerged): the format joins them two strings at a time, which is quadratic in the length of a run.
-        var messages = new List<ChatMessage>();
-        var run = new StringBuilder();
-        ChatRole? runRole = null;
+        // Consecutive messages of one role are merged by the chat format itself, in linear time (one join per run).
+        var messages = new List<ChatMessage>(req.Messages.Count);
         long bytes = 0;
         foreach (var m in req.Messages)
         {
@@ -36,16 +32,8 @@ internal static class CompletionEndpoints
             };
             string text = ContentText(m.Content);
             RequestLimits.PromptBytes(ref bytes, text, s.Options, "messages");
-            if (runRole == role)
-            {
-                run.Append("\n\n").Append(text);
-                continue;
-            }
-            if (runRole is ChatRole previous) messages.Add(new ChatMessage(previous, run.ToString()));
-            run.Clear().Append(text);
-            runRole = role;
+            messages.Add(new ChatMessage(role, text));
         }
-        messages.Add(new ChatMessage(runRole!.Value, run.ToString()));
         var prompt = EurusChatClient.EncodePrompt(s.Model.Tokenizer, messages);
         await Run(ctx, s, req, prompt, chat: true);
     }

@@ -6,7 +6,7 @@ namespace Eurus.Cpu.Tests.Kernels;
 
 /// <summary>
 /// The attention loops (scores q·k_j and the weighted sum of values) on every path against the scalar reference, for
-/// head sizes that fit each vector width and position counts around the four-key step. Re-run in the ISA child processes.
+/// head sizes that fit each vector width (and its eight-, four- and one-vector output blocks) and position counts around the eight-key step. Re-run in the ISA child processes.
 /// </summary>
 public unsafe class AttentionKernelTests(ITestOutputHelper output)
 {
@@ -15,9 +15,9 @@ public unsafe class AttentionKernelTests(ITestOutputHelper output)
 
     private static (string Name, int Width, bool Supported, ScoresPath Scores, AccumulatePath Accumulate)[] Paths() =>
     [
-        ("v512", 16, Vector512.IsHardwareAccelerated, AttentionKernel.Scores512, AttentionKernel.Accumulate512),
-        ("v256", 8, Vector256.IsHardwareAccelerated, AttentionKernel.Scores256, AttentionKernel.Accumulate256),
-        ("v128", 4, Vector128.IsHardwareAccelerated, AttentionKernel.Scores128, AttentionKernel.Accumulate128),
+        ("v512", 16, Lanes512.IsAccelerated, AttentionKernel.Scores<Lanes512, Vector512<float>>, AttentionKernel.Accumulate<Lanes512, Vector512<float>>),
+        ("v256", 8, Lanes256.IsAccelerated, AttentionKernel.Scores<Lanes256, Vector256<float>>, AttentionKernel.Accumulate<Lanes256, Vector256<float>>),
+        ("v128", 4, Lanes128.IsAccelerated, AttentionKernel.Scores<Lanes128, Vector128<float>>, AttentionKernel.Accumulate<Lanes128, Vector128<float>>),
         ("dispatch", 1, true, AttentionKernel.Scores, AttentionKernel.Accumulate),
     ];
 
@@ -26,8 +26,8 @@ public unsafe class AttentionKernelTests(ITestOutputHelper output)
     {
         var rng = new Random(5);
         int checkedPaths = 0;
-        foreach (int hd in new[] { 3, 4, 8, 16, 32, 48, 64, 80, 128, 144, 208, 256 })
-            foreach (int count in new[] { 0, 1, 3, 4, 5, 8, 12, 13, 17, 64, 129 })
+        foreach (int hd in new[] { 3, 4, 8, 16, 32, 48, 64, 80, 96, 128, 144, 208, 256 })
+            foreach (int count in new[] { 0, 1, 3, 4, 5, 7, 8, 9, 12, 13, 15, 16, 17, 64, 129 })
             {
                 int stride = hd * 3 + 4; // the head's slice of a GQA cache row, rows further apart than the head
                 var keys = Enumerable.Range(0, Math.Max(1, count) * stride).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();

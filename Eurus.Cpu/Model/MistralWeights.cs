@@ -78,8 +78,9 @@ internal sealed unsafe class MistralWeights : IDisposable
         {
             var t = f.GetTensor(name);
             var p = pack && lookup.TryGetValue(name, out var m) ? m : null;
-            if (p is PackedMatrix q5 && t.Type == GgmlType.Q5_0) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, q5, kernels: kernels);
-            if (p is OffsetQuantMatrix o) return new WeightMatrix(null, GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength, o.Q8, mins: o.Mins, kernels: kernels);
+            // Q5_0, Q4_1 and Q5_1 run on their Q8_0 repack (Q4_1/Q5_1 with per-block minimums); the file's bytes are not read again.
+            if (p is PackedMatrix q5 && t.Type == GgmlType.Q5_0) return new WeightMatrix(null, t.Type, (int)t.RowCount, (int)t.RowLength, q5, kernels: kernels);
+            if (p is OffsetQuantMatrix o) return new WeightMatrix(null, t.Type, (int)t.RowCount, (int)t.RowLength, o.Q8, mins: o.Mins, kernels: kernels);
             return new WeightMatrix(f.GetPointer(t), t.Type, (int)t.RowCount, (int)t.RowLength, p as PackedMatrix, p as QmKPacked, p as Q6KPacked, kernels: kernels);
         }
         try

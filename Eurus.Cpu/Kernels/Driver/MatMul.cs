@@ -84,11 +84,11 @@ internal sealed unsafe class MatMul : IDisposable
                 _preparedInput = input;
                 _q4Ready = _q8Ready = _vnniReady = _sumsReady = _f16Ready = _bf16Ready = _q8kReady = _q8kVnniReady = false;
             }
-            switch (w.Type)
+            var form = w.Kernel.Input();
+            switch (form)
             {
-                case GgmlType.Q8_0 or GgmlType.Q4_0:
-                    if (w.Packed is null) throw new InvalidOperationException("Q4_0/Q8_0 matrices are multiplied in their packed layout.");
-                    bool q4 = w.Type == GgmlType.Q4_0, vnni = w.Packed.Interleaved, sums = w.Mins != null;
+                case KernelInput.Q8_0Interleaved or KernelInput.Q8_0ForQ4 or KernelInput.Q8_0:
+                    bool q4 = form == KernelInput.Q8_0ForQ4, vnni = form == KernelInput.Q8_0Interleaved, sums = w.Mins != null;
                     if ((vnni ? !_vnniReady : q4 ? !_q4Ready : !_q8Ready) || (sums && !_sumsReady))
                     {
                         // Preparing one form leaves the others intact (the shared block scales are rewritten with equal
@@ -100,10 +100,10 @@ internal sealed unsafe class MatMul : IDisposable
                         _sumsReady |= sums;
                     }
                     break;
-                case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
+                case KernelInput.Q8_KInterleaved or KernelInput.Q8_K:
                     _q8k ??= new KQuantActivations(_maxTokens, _maxCols);
                     // The VNNI form includes the plain one; a batch is quantized token by token across the pool.
-                    bool kv = w.QmK is not null || w.Q6K is not null;
+                    bool kv = form == KernelInput.Q8_KInterleaved;
                     if (kv && _kScales == null)
                     {
                         _kScaleFloats = (long)RowBlock * (_maxCols / 256) * VnniKQuant.ScaleFloats;
@@ -118,7 +118,9 @@ internal sealed unsafe class MatMul : IDisposable
                         _q8kVnniReady |= kv;
                     }
                     break;
-                case GgmlType.F16:
+                case KernelInput.None:
+                    throw new NotSupportedException($"No matmul for {w.Type} in this layout.");
+                case KernelInput.F16:
                     if (_f16.Length == 0) throw new InvalidOperationException("This matmul was made without F16 buffers.");
                     if (!_f16Ready)
                     {
@@ -127,7 +129,7 @@ internal sealed unsafe class MatMul : IDisposable
                     }
                     _f16Ready = true;
                     break;
-                case GgmlType.BF16:
+                case KernelInput.BF16:
                     if (_bf16.Length == 0) throw new InvalidOperationException("This matmul was made without BF16 buffers.");
                     if (!_bf16Ready)
                     {

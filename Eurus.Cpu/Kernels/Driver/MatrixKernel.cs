@@ -46,7 +46,7 @@ internal static class MatrixKernels
     public static MatrixKernel Choose(GgmlType type, PackedMatrix? packed, QmKPacked? qmk, Q6KPacked? q6k, KernelOptions options) => type switch
     {
         GgmlType.Q4_0 when packed is not null => packed.Interleaved ? MatrixKernel.Q4_0Vnni : options.UseAvx512Tiles ? MatrixKernel.Q4_0Avx512 : MatrixKernel.Q4_0Rows,
-        GgmlType.Q8_0 when packed is not null => packed.Interleaved ? MatrixKernel.Q8_0Vnni : options.UseAvx512Tiles ? MatrixKernel.Q8_0Avx512 : MatrixKernel.Q8_0Rows,
+        GgmlType.Q8_0 or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1 when packed is not null => packed.Interleaved ? MatrixKernel.Q8_0Vnni : options.UseAvx512Tiles ? MatrixKernel.Q8_0Avx512 : MatrixKernel.Q8_0Rows,
         GgmlType.Q4_K when qmk is not null => MatrixKernel.Q4_KVnni,
         GgmlType.Q5_K when qmk is not null => MatrixKernel.Q5_KVnni,
         GgmlType.Q6_K when q6k is not null => MatrixKernel.Q6_KVnni,
@@ -56,4 +56,41 @@ internal static class MatrixKernels
         GgmlType.BF16 => MatrixKernel.BF16Rows,
         _ => MatrixKernel.None,
     };
+
+    /// <summary>The form of the activations that <paramref name="kernel"/> consumes (prepared once per input by <see cref="MatMul"/>).</summary>
+    public static KernelInput Input(this MatrixKernel kernel) => kernel switch
+    {
+        MatrixKernel.Q4_0Vnni or MatrixKernel.Q8_0Vnni => KernelInput.Q8_0Interleaved,
+        MatrixKernel.Q4_0Avx512 or MatrixKernel.Q4_0Rows => KernelInput.Q8_0ForQ4,
+        MatrixKernel.Q8_0Avx512 or MatrixKernel.Q8_0Rows => KernelInput.Q8_0,
+        MatrixKernel.Q4_KVnni or MatrixKernel.Q5_KVnni or MatrixKernel.Q6_KVnni => KernelInput.Q8_KInterleaved,
+        MatrixKernel.KQuantAvx512 or MatrixKernel.KQuantRows => KernelInput.Q8_K,
+        MatrixKernel.F32Rows => KernelInput.F32,
+        MatrixKernel.F16Rows => KernelInput.F16,
+        MatrixKernel.BF16Rows => KernelInput.BF16,
+        _ => KernelInput.None,
+    };
+}
+
+/// <summary>What a <see cref="MatrixKernel"/> multiplies its weights with: the activations, converted once per input.</summary>
+internal enum KernelInput
+{
+    /// <summary>No kernel.</summary>
+    None,
+    /// <summary>Q8_0 blocks in the VNNI interleaved order (<see cref="PackedActivations"/>), for Q4_0 and Q8_0 weights.</summary>
+    Q8_0Interleaved,
+    /// <summary>Q8_0 blocks split into the halves that meet Q4_0's low and high nibbles.</summary>
+    Q8_0ForQ4,
+    /// <summary>Q8_0 blocks in the forms the Q8_0 row kernels and tiles read.</summary>
+    Q8_0,
+    /// <summary>Q8_K super-blocks plus their VNNI form (<see cref="KQuantActivations"/>).</summary>
+    Q8_KInterleaved,
+    /// <summary>Q8_K super-blocks.</summary>
+    Q8_K,
+    /// <summary>The float activations as they are.</summary>
+    F32,
+    /// <summary>Rounded to F16 and widened back to float.</summary>
+    F16,
+    /// <summary>Rounded to BF16 and widened back to float.</summary>
+    BF16,
 }

@@ -3,9 +3,12 @@ using Eurus.Cpu.Gguf;
 namespace Eurus.Cpu.Kernels;
 
 /// <summary>
-/// A read-only view of a 2-D weight in the mapped file: <see cref="Rows"/> output rows of <see cref="Cols"/> inputs,
-/// each <see cref="RowBytes"/> bytes of <see cref="Type"/>. Bounds were validated when the file was opened, so kernels
-/// may read any row in [0, Rows) without further checks. Valid while the owning model is alive.
+/// A 2-D weight as prepared at load: <see cref="Rows"/> output rows of <see cref="Cols"/> inputs of the file's
+/// <see cref="Type"/>, and the <see cref="Kernel"/> that multiplies it, which says which one of the prepared forms it
+/// reads — the file's bytes (<see cref="Data"/>, through the mapping) or exactly one repack (<see cref="Packed"/>,
+/// <see cref="QmK"/>, <see cref="Q6K"/>; <see cref="Mins"/> beside <see cref="Packed"/> for Q4_1/Q5_1). Bounds were
+/// validated when the file was opened, so kernels may read any row in [0, Rows) without further checks. Valid while
+/// the owning model is alive.
 /// </summary>
 internal readonly unsafe struct WeightMatrix
 {
@@ -42,17 +45,18 @@ internal readonly unsafe struct WeightMatrix
     /// </summary>
     public float* Mins { get; }
 
-    /// <summary>Start of the data in the file's layout (the mapping).</summary>
+    /// <summary>Start of the data in the file's layout (the mapping); null where only a repack is kept (Q5_0, Q4_1, Q5_1).</summary>
     public byte* Data { get; }
-    /// <summary>Element type.</summary>
+    /// <summary>Element type in the file (Q5_0, Q4_1 and Q5_1 stay themselves here although their kernel is a Q8_0 one).</summary>
     public GgmlType Type { get; }
     /// <summary>Output rows (ggml dimension 1).</summary>
     public int Rows { get; }
     /// <summary>Inputs per row (ggml dimension 0).</summary>
     public int Cols { get; }
-    /// <summary>Bytes per row.</summary>
+    /// <summary>Bytes per row in the file's layout.</summary>
     public int RowBytes { get; }
 
-    /// <summary>The bytes of row <paramref name="row"/>.</summary>
-    public ReadOnlySpan<byte> Row(int row) => new(Data + (long)row * RowBytes, RowBytes);
+    /// <summary>The bytes of row <paramref name="row"/> in the file's layout.</summary>
+    public ReadOnlySpan<byte> Row(int row) =>
+        Data != null ? new(Data + (long)row * RowBytes, RowBytes) : throw new InvalidOperationException($"{Type} matrices keep only their repack.");
 }

@@ -15,24 +15,14 @@ internal static unsafe class HalfDot
     private const int Chunk = 512;
 
     /// <summary>Σ w[i]·x[i] for F16 weights.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float F16(Half* w, float* x, int n)
-    {
-        Span<float> buffer = stackalloc float[Chunk];
-        float sum = 0;
-        for (int i = 0; i < n; i += Chunk)
-        {
-            int len = Math.Min(Chunk, n - i);
-            var wf = buffer[..len];
-            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(w + i, len), wf);
-            sum += TensorPrimitives.Dot(wf, new ReadOnlySpan<float>(x + i, len));
-        }
-        return sum;
-    }
+    public static float F16(Half* w, float* x, int n) => Dot<HalfWidening, Half>(w, x, n);
 
     /// <summary>Σ w[i]·x[i] for BF16 weights (raw bits).</summary>
+    public static float BF16(ushort* w, float* x, int n) => Dot<BFloat16Widening, ushort>(w, x, n);
+
+    /// <summary>Σ w[i]·x[i], the row widened to float by <typeparamref name="TWiden"/> one chunk at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float BF16(ushort* w, float* x, int n)
+    private static float Dot<TWiden, T>(T* w, float* x, int n) where TWiden : struct, IWidenToSingle<T> where T : unmanaged
     {
         Span<float> buffer = stackalloc float[Chunk];
         float sum = 0;
@@ -40,9 +30,27 @@ internal static unsafe class HalfDot
         {
             int len = Math.Min(Chunk, n - i);
             var wf = buffer[..len];
-            FloatConversion.BFloat16ToSingle(new ReadOnlySpan<ushort>(w + i, len), wf);
+            TWiden.Widen(new ReadOnlySpan<T>(w + i, len), wf);
             sum += TensorPrimitives.Dot(wf, new ReadOnlySpan<float>(x + i, len));
         }
         return sum;
     }
+}
+
+/// <summary>A 16-bit float format widened to float in bulk (type parameter of <see cref="HalfDot"/>).</summary>
+internal interface IWidenToSingle<T> where T : unmanaged
+{
+    static abstract void Widen(ReadOnlySpan<T> source, Span<float> destination);
+}
+
+/// <summary>IEEE fp16.</summary>
+internal readonly struct HalfWidening : IWidenToSingle<Half>
+{
+    public static void Widen(ReadOnlySpan<Half> source, Span<float> destination) => TensorPrimitives.ConvertToSingle(source, destination);
+}
+
+/// <summary>bfloat16 (raw bits).</summary>
+internal readonly struct BFloat16Widening : IWidenToSingle<ushort>
+{
+    public static void Widen(ReadOnlySpan<ushort> source, Span<float> destination) => FloatConversion.BFloat16ToSingle(source, destination);
 }

@@ -106,23 +106,50 @@ internal static unsafe class KQuantDot
         return pl + ph;
     }
 
-    // ---------------------------------------------------------------- Q4_K
+    // ---------------------------------------------------------------- Q4_K and Q5_K
+    // One kernel per ISA for both types: TBits says whether a fifth bit (Q5_K's qh plane) is or-ed into each nibble.
+    // Each is compiled per type, so the Q4_K code has no trace of the fifth bit.
+
+    /// <summary>Bytes per super-block of the Q4_K (<see cref="FourBits"/>) or Q5_K (<see cref="FiveBits"/>) row.</summary>
+    private static int QmKBytes<TBits>() where TBits : struct, IQuantBits => typeof(TBits) == typeof(FiveBits) ? Q5Bytes : Q4Bytes;
+
+    /// <summary>Offset of the twelve packed scale/min bytes in a super-block.</summary>
+    private static int QmKScales<TBits>() where TBits : struct, IQuantBits => typeof(TBits) == typeof(FiveBits) ? Q5Scales : Q4Scales;
+
+    /// <summary>Offset of the packed nibbles in a super-block.</summary>
+    private static int QmKQs<TBits>() where TBits : struct, IQuantBits => typeof(TBits) == typeof(FiveBits) ? Q5Qs : Q4Qs;
+
+    private static bool Five<TBits>() where TBits : struct, IQuantBits => typeof(TBits) == typeof(FiveBits);
+
+    public static float Q4KScalar(byte* w, int blocks, byte* x) => QmKScalar<FourBits>(w, blocks, x);
+    public static float Q5KScalar(byte* w, int blocks, byte* x) => QmKScalar<FiveBits>(w, blocks, x);
+    public static float Q4KV128(byte* w, int blocks, byte* x) => QmKV128<FourBits>(w, blocks, x);
+    public static float Q5KV128(byte* w, int blocks, byte* x) => QmKV128<FiveBits>(w, blocks, x);
+    public static float Q4KAvx2(byte* w, int blocks, byte* x) => QmKAvx2<FourBits>(w, blocks, x);
+    public static float Q5KAvx2(byte* w, int blocks, byte* x) => QmKAvx2<FiveBits>(w, blocks, x);
+    public static float Q4KAvx512(byte* w, int blocks, byte* x) => QmKAvx512<FourBits>(w, blocks, x);
+    public static float Q5KAvx512(byte* w, int blocks, byte* x) => QmKAvx512<FiveBits>(w, blocks, x);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4KScalar(byte* w, int blocks, byte* x)
+    private static float QmKScalar<TBits>(byte* w, int blocks, byte* x) where TBits : struct, IQuantBits
     {
         float sum = 0;
         for (int b = 0; b < blocks; b++)
         {
-            byte* wb = w + (long)b * Q4Bytes, xb = x + (long)b * Q8Bytes;
-            var (sc, mn) = UnpackScales(wb + Q4Scales);
-            byte* q = wb + Q4Qs;
+            byte* wb = w + (long)b * QmKBytes<TBits>(), xb = x + (long)b * Q8Bytes;
+            var (sc, mn) = UnpackScales(wb + QmKScales<TBits>());
+            byte* q = wb + QmKQs<TBits>(), qh = wb + Q5Qh;
             sbyte* a = (sbyte*)(xb + Q8Qs);
             int isum = 0;
             for (int j = 0; j < 8; j++)
             {
                 int c = j >> 1, shift = 4 * (j & 1), sub = 0;
-                for (int i = 0; i < 32; i++) sub += ((q[32 * c + i] >> shift) & 0xF) * a[32 * j + i];
+                for (int i = 0; i < 32; i++)
+                {
+                    int v = (q[32 * c + i] >> shift) & 0xF;
+                    if (Five<TBits>()) v |= ((qh[i] >> j) & 1) << 4;
+                    sub += v * a[32 * j + i];
+                }
                 isum += (int)((sc >> (8 * j)) & 0xFF) * sub;
             }
             float dx = *(float*)xb;
@@ -132,25 +159,40 @@ internal static unsafe class KQuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4KV128(byte* w, int blocks, byte* x)
+    private static float QmKV128<TBits>(byte* w, int blocks, byte* x) where TBits : struct, IQuantBits
     {
         var acc = Vector128<float>.Zero;
         float mins = 0;
         var mask = Vector128.Create((byte)0x0F);
+        var sixteen = Vector128.Create((byte)0x10);
         for (int b = 0; b < blocks; b++)
         {
-            byte* wb = w + (long)b * Q4Bytes, xb = x + (long)b * Q8Bytes;
-            var (sc, mn) = UnpackScales(wb + Q4Scales);
-            byte* q = wb + Q4Qs;
+            byte* wb = w + (long)b * QmKBytes<TBits>(), xb = x + (long)b * Q8Bytes;
+            var (sc, mn) = UnpackScales(wb + QmKScales<TBits>());
+            byte* q = wb + QmKQs<TBits>();
             sbyte* a = (sbyte*)(xb + Q8Qs);
+            var h0 = Five<TBits>() ? Vector128.Load(wb + Q5Qh) : default;
+            var h1 = Five<TBits>() ? Vector128.Load(wb + Q5Qh + 16) : default;
             var isum = Vector128<int>.Zero;
             for (int c = 0; c < 4; c++)
             {
                 var v0 = Vector128.Load(q + 32 * c);
                 var v1 = Vector128.Load(q + 32 * c + 16);
-                var lo = Mul16(v0 & mask, Vector128.Load(a + 64 * c)) + Mul16(v1 & mask, Vector128.Load(a + 64 * c + 16));
-                var hi = Mul16(Vector128.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask, Vector128.Load(a + 64 * c + 32))
-                       + Mul16(Vector128.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask, Vector128.Load(a + 64 * c + 48));
+                var lo0 = v0 & mask;
+                var lo1 = v1 & mask;
+                var hi0 = Vector128.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask;
+                var hi1 = Vector128.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask;
+                if (Five<TBits>())
+                {
+                    var m1 = Vector128.Create((byte)(1 << (2 * c)));
+                    var m2 = Vector128.Create((byte)(2 << (2 * c)));
+                    lo0 |= Vector128.Equals(h0 & m1, m1) & sixteen;
+                    lo1 |= Vector128.Equals(h1 & m1, m1) & sixteen;
+                    hi0 |= Vector128.Equals(h0 & m2, m2) & sixteen;
+                    hi1 |= Vector128.Equals(h1 & m2, m2) & sixteen;
+                }
+                var lo = Mul16(lo0, Vector128.Load(a + 64 * c)) + Mul16(lo1, Vector128.Load(a + 64 * c + 16));
+                var hi = Mul16(hi0, Vector128.Load(a + 64 * c + 32)) + Mul16(hi1, Vector128.Load(a + 64 * c + 48));
                 isum += lo * Vector128.Create((int)((sc >> (16 * c)) & 0xFF)) + hi * Vector128.Create((int)((sc >> (16 * c + 8)) & 0xFF));
             }
             float dx = *(float*)xb;
@@ -161,23 +203,34 @@ internal static unsafe class KQuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4KAvx2(byte* w, int blocks, byte* x)
+    private static float QmKAvx2<TBits>(byte* w, int blocks, byte* x) where TBits : struct, IQuantBits
     {
         var acc = Vector256<float>.Zero;
         var accMin = Vector128<float>.Zero;
         var mask = Vector256.Create((byte)0x0F);
+        var sixteen = Vector256.Create((byte)0x10);
         for (int b = 0; b < blocks; b++)
         {
-            byte* wb = w + (long)b * Q4Bytes, xb = x + (long)b * Q8Bytes;
-            var (sc, mn) = UnpackScales(wb + Q4Scales);
-            byte* q = wb + Q4Qs;
+            byte* wb = w + (long)b * QmKBytes<TBits>(), xb = x + (long)b * Q8Bytes;
+            var (sc, mn) = UnpackScales(wb + QmKScales<TBits>());
+            byte* q = wb + QmKQs<TBits>();
             sbyte* a = (sbyte*)(xb + Q8Qs);
+            var h = Five<TBits>() ? Vector256.Load(wb + Q5Qh) : default;
             var isum = Vector256<int>.Zero;
             for (int c = 0; c < 4; c++)
             {
                 var v = Vector256.Load(q + 32 * c);
-                var plo = Avx2.MultiplyAddAdjacent(v & mask, Vector256.Load(a + 64 * c));
-                var phi = Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, Vector256.Load(a + 64 * c + 32));
+                var lo = v & mask;
+                var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+                if (Five<TBits>())
+                {
+                    var m1 = Vector256.Create((byte)(1 << (2 * c)));
+                    var m2 = Vector256.Create((byte)(2 << (2 * c)));
+                    lo |= Vector256.Equals(h & m1, m1) & sixteen;
+                    hi |= Vector256.Equals(h & m2, m2) & sixteen;
+                }
+                var plo = Avx2.MultiplyAddAdjacent(lo, Vector256.Load(a + 64 * c));
+                var phi = Avx2.MultiplyAddAdjacent(hi, Vector256.Load(a + 64 * c + 32));
                 isum += Avx2.MultiplyAddAdjacent(plo, Vector256.Create((short)((sc >> (16 * c)) & 0xFF)))
                       + Avx2.MultiplyAddAdjacent(phi, Vector256.Create((short)((sc >> (16 * c + 8)) & 0xFF)));
             }
@@ -189,25 +242,29 @@ internal static unsafe class KQuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4KAvx512(byte* w, int blocks, byte* x)
+    private static float QmKAvx512<TBits>(byte* w, int blocks, byte* x) where TBits : struct, IQuantBits
     {
         var acc = Vector512<float>.Zero;
         var accMin = Vector128<float>.Zero;
         var mask = Vector512.Create((byte)0x0F);
+        var sixteen = Vector512.Create((byte)0x10);
         // Chunk c's 64 products: lanes 0–15 belong to sub-block 2c, lanes 16–31 to 2c+1.
         var i0 = Idx16[0]; var i1 = Idx16[1]; var i2 = Idx16[2]; var i3 = Idx16[3];
+        // Fifth-bit masks of chunk c: bit 2c for its first 32 elements, bit 2c+1 for the next 32.
+        var b0 = HighBits[0]; var b1 = HighBits[1]; var b2 = HighBits[2]; var b3 = HighBits[3];
         for (int b = 0; b < blocks; b++)
         {
-            byte* wb = w + (long)b * Q4Bytes, xb = x + (long)b * Q8Bytes;
+            byte* wb = w + (long)b * QmKBytes<TBits>(), xb = x + (long)b * Q8Bytes;
             Sse.Prefetch0(wb + 1024);
-            var (sc, mn) = UnpackScales(wb + Q4Scales);
+            var (sc, mn) = UnpackScales(wb + QmKScales<TBits>());
             var s = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(sc).AsByte()).ToVector256Unsafe().ToVector512Unsafe();
-            byte* q = wb + Q4Qs;
+            var h = Five<TBits>() ? Vector512.Create(Vector256.Load(wb + Q5Qh), Vector256.Load(wb + Q5Qh)) : default;
+            byte* q = wb + QmKQs<TBits>();
             sbyte* a = (sbyte*)(xb + Q8Qs);
-            var isum = Q4Chunk512(q, a, mask, Avx512BW.PermuteVar32x16(s, i0))
-                     + Q4Chunk512(q + 32, a + 64, mask, Avx512BW.PermuteVar32x16(s, i1))
-                     + Q4Chunk512(q + 64, a + 128, mask, Avx512BW.PermuteVar32x16(s, i2))
-                     + Q4Chunk512(q + 96, a + 192, mask, Avx512BW.PermuteVar32x16(s, i3));
+            var isum = QmKChunk512<TBits>(q, a, h, b0, mask, sixteen, Avx512BW.PermuteVar32x16(s, i0))
+                     + QmKChunk512<TBits>(q + 32, a + 64, h, b1, mask, sixteen, Avx512BW.PermuteVar32x16(s, i1))
+                     + QmKChunk512<TBits>(q + 64, a + 128, h, b2, mask, sixteen, Avx512BW.PermuteVar32x16(s, i2))
+                     + QmKChunk512<TBits>(q + 96, a + 192, h, b3, mask, sixteen, Avx512BW.PermuteVar32x16(s, i3));
             float dx = *(float*)xb;
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), Vector512.Create(Half(wb) * dx), acc);
             accMin = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(MinSum128(mn, (short*)(xb + Q8BSums))), Vector128.Create(Half(wb + 2) * dx), accMin);
@@ -229,150 +286,17 @@ internal static unsafe class KQuantDot
         return idx;
     }
 
-    // One chunk of 64: 32 bytes of nibbles (low = first 32 elements, high = next 32) against 64 activations.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Q4Chunk512(byte* q, sbyte* a, Vector512<byte> mask, Vector512<short> scales)
-    {
-        var v = Vector256.Load(q);
-        var nib = Vector512.Create(v, Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte()) & mask;
-        return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(nib, Vector512.Load(a)), scales);
-    }
-
-    // ---------------------------------------------------------------- Q5_K
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5KScalar(byte* w, int blocks, byte* x)
-    {
-        float sum = 0;
-        for (int b = 0; b < blocks; b++)
-        {
-            byte* wb = w + (long)b * Q5Bytes, xb = x + (long)b * Q8Bytes;
-            var (sc, mn) = UnpackScales(wb + Q5Scales);
-            byte* q = wb + Q5Qs, qh = wb + Q5Qh;
-            sbyte* a = (sbyte*)(xb + Q8Qs);
-            int isum = 0;
-            for (int j = 0; j < 8; j++)
-            {
-                int c = j >> 1, shift = 4 * (j & 1), sub = 0;
-                for (int i = 0; i < 32; i++) sub += (((q[32 * c + i] >> shift) & 0xF) | (((qh[i] >> j) & 1) << 4)) * a[32 * j + i];
-                isum += (int)((sc >> (8 * j)) & 0xFF) * sub;
-            }
-            float dx = *(float*)xb;
-            sum += Half(wb) * dx * isum - Half(wb + 2) * dx * MinSum(mn, (short*)(xb + Q8BSums));
-        }
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5KV128(byte* w, int blocks, byte* x)
-    {
-        var acc = Vector128<float>.Zero;
-        float mins = 0;
-        var mask = Vector128.Create((byte)0x0F);
-        var sixteen = Vector128.Create((byte)0x10);
-        for (int b = 0; b < blocks; b++)
-        {
-            byte* wb = w + (long)b * Q5Bytes, xb = x + (long)b * Q8Bytes;
-            var (sc, mn) = UnpackScales(wb + Q5Scales);
-            byte* q = wb + Q5Qs;
-            sbyte* a = (sbyte*)(xb + Q8Qs);
-            var h0 = Vector128.Load(wb + Q5Qh);
-            var h1 = Vector128.Load(wb + Q5Qh + 16);
-            var isum = Vector128<int>.Zero;
-            for (int c = 0; c < 4; c++)
-            {
-                var m1 = Vector128.Create((byte)(1 << (2 * c)));
-                var m2 = Vector128.Create((byte)(2 << (2 * c)));
-                var v0 = Vector128.Load(q + 32 * c);
-                var v1 = Vector128.Load(q + 32 * c + 16);
-                var lo0 = (v0 & mask) | (Vector128.Equals(h0 & m1, m1) & sixteen);
-                var lo1 = (v1 & mask) | (Vector128.Equals(h1 & m1, m1) & sixteen);
-                var hi0 = (Vector128.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask) | (Vector128.Equals(h0 & m2, m2) & sixteen);
-                var hi1 = (Vector128.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask) | (Vector128.Equals(h1 & m2, m2) & sixteen);
-                var lo = Mul16(lo0, Vector128.Load(a + 64 * c)) + Mul16(lo1, Vector128.Load(a + 64 * c + 16));
-                var hi = Mul16(hi0, Vector128.Load(a + 64 * c + 32)) + Mul16(hi1, Vector128.Load(a + 64 * c + 48));
-                isum += lo * Vector128.Create((int)((sc >> (16 * c)) & 0xFF)) + hi * Vector128.Create((int)((sc >> (16 * c + 8)) & 0xFF));
-            }
-            float dx = *(float*)xb;
-            acc += Vector128.ConvertToSingle(isum) * Vector128.Create(Half(wb) * dx);
-            mins += Half(wb + 2) * dx * MinSum(mn, (short*)(xb + Q8BSums));
-        }
-        return Vector128.Sum(acc) - mins;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5KAvx2(byte* w, int blocks, byte* x)
-    {
-        var acc = Vector256<float>.Zero;
-        var accMin = Vector128<float>.Zero;
-        var mask = Vector256.Create((byte)0x0F);
-        var sixteen = Vector256.Create((byte)0x10);
-        for (int b = 0; b < blocks; b++)
-        {
-            byte* wb = w + (long)b * Q5Bytes, xb = x + (long)b * Q8Bytes;
-            var (sc, mn) = UnpackScales(wb + Q5Scales);
-            byte* q = wb + Q5Qs;
-            sbyte* a = (sbyte*)(xb + Q8Qs);
-            var h = Vector256.Load(wb + Q5Qh);
-            var isum = Vector256<int>.Zero;
-            for (int c = 0; c < 4; c++)
-            {
-                var m1 = Vector256.Create((byte)(1 << (2 * c)));
-                var m2 = Vector256.Create((byte)(2 << (2 * c)));
-                var v = Vector256.Load(q + 32 * c);
-                var lo = (v & mask) | (Vector256.Equals(h & m1, m1) & sixteen);
-                var hi = (Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask) | (Vector256.Equals(h & m2, m2) & sixteen);
-                var plo = Avx2.MultiplyAddAdjacent(lo, Vector256.Load(a + 64 * c));
-                var phi = Avx2.MultiplyAddAdjacent(hi, Vector256.Load(a + 64 * c + 32));
-                isum += Avx2.MultiplyAddAdjacent(plo, Vector256.Create((short)((sc >> (16 * c)) & 0xFF)))
-                      + Avx2.MultiplyAddAdjacent(phi, Vector256.Create((short)((sc >> (16 * c + 8)) & 0xFF)));
-            }
-            float dx = *(float*)xb;
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), Vector256.Create(Half(wb) * dx), acc);
-            accMin = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(MinSum128(mn, (short*)(xb + Q8BSums))), Vector128.Create(Half(wb + 2) * dx), accMin);
-        }
-        return Vector256.Sum(acc) - Vector128.Sum(accMin);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5KAvx512(byte* w, int blocks, byte* x)
-    {
-        var acc = Vector512<float>.Zero;
-        var accMin = Vector128<float>.Zero;
-        var mask = Vector512.Create((byte)0x0F);
-        var sixteen = Vector512.Create((byte)0x10);
-        var i0 = Idx16[0]; var i1 = Idx16[1]; var i2 = Idx16[2]; var i3 = Idx16[3];
-        // Fifth-bit masks of chunk c: bit 2c for its first 32 elements, bit 2c+1 for the next 32.
-        var b0 = HighBits[0]; var b1 = HighBits[1]; var b2 = HighBits[2]; var b3 = HighBits[3];
-        for (int b = 0; b < blocks; b++)
-        {
-            byte* wb = w + (long)b * Q5Bytes, xb = x + (long)b * Q8Bytes;
-            Sse.Prefetch0(wb + 1024);
-            var (sc, mn) = UnpackScales(wb + Q5Scales);
-            var s = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(sc).AsByte()).ToVector256Unsafe().ToVector512Unsafe();
-            var h256 = Vector256.Load(wb + Q5Qh);
-            var h = Vector512.Create(h256, h256);
-            byte* q = wb + Q5Qs;
-            sbyte* a = (sbyte*)(xb + Q8Qs);
-            var isum = Q5Chunk512(q, a, h, b0, mask, sixteen, Avx512BW.PermuteVar32x16(s, i0))
-                     + Q5Chunk512(q + 32, a + 64, h, b1, mask, sixteen, Avx512BW.PermuteVar32x16(s, i1))
-                     + Q5Chunk512(q + 64, a + 128, h, b2, mask, sixteen, Avx512BW.PermuteVar32x16(s, i2))
-                     + Q5Chunk512(q + 96, a + 192, h, b3, mask, sixteen, Avx512BW.PermuteVar32x16(s, i3));
-            float dx = *(float*)xb;
-            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), Vector512.Create(Half(wb) * dx), acc);
-            accMin = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(MinSum128(mn, (short*)(xb + Q8BSums))), Vector128.Create(Half(wb + 2) * dx), accMin);
-        }
-        return Vector512.Sum(acc) - Vector128.Sum(accMin);
-    }
-
     private static Vector512<byte> HighBitMask(int c) =>
         Vector512.Create(Vector256.Create((byte)(1 << (2 * c))), Vector256.Create((byte)(2 << (2 * c))));
 
+    // One chunk of 64: 32 bytes of nibbles (low = first 32 elements, high = next 32), with Q5_K's fifth bits, against 64 activations.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Q5Chunk512(byte* q, sbyte* a, Vector512<byte> h, Vector512<byte> bit, Vector512<byte> mask, Vector512<byte> sixteen, Vector512<short> scales)
+    private static Vector512<int> QmKChunk512<TBits>(byte* q, sbyte* a, Vector512<byte> h, Vector512<byte> bit, Vector512<byte> mask, Vector512<byte> sixteen,
+        Vector512<short> scales) where TBits : struct, IQuantBits
     {
         var v = Vector256.Load(q);
-        var nib = (Vector512.Create(v, Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte()) & mask) | (Vector512.Equals(h & bit, bit) & sixteen);
+        var nib = Vector512.Create(v, Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte()) & mask;
+        if (Five<TBits>()) nib |= Vector512.Equals(h & bit, bit) & sixteen;
         return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(nib, Vector512.Load(a)), scales);
     }
 

@@ -26,14 +26,21 @@ internal sealed class SamplingArgs(int defaultMaxTokens = 128)
     };
     public Option<bool> IgnoreEos { get; } = new("--ignore-eos") { Description = "keep generating after the end-of-sequence token" };
 
+    // llama.cpp's grammar options, accepted only to say that the engine has no constrained sampling yet.
+    private readonly Option<string?> _grammarFile = new("--grammar-file") { Hidden = true };
+    private readonly Option<string?> _jsonSchema = new("--json-schema") { Hidden = true };
+
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Temperature, TopK, TopP, MinP, RepeatPenalty, RepeatLastN, FrequencyPenalty, PresencePenalty, Seed, MaxTokens, Stop, IgnoreEos })
+        foreach (var o in new Option[] { Temperature, TopK, TopP, MinP, RepeatPenalty, RepeatLastN, FrequencyPenalty, PresencePenalty, Seed, MaxTokens, Stop, IgnoreEos,
+                                         _grammarFile, _jsonSchema })
             command.Add(o);
     }
 
     public SamplingSettings Read(ParseResult r)
     {
+        foreach (var o in new[] { _grammarFile, _jsonSchema })
+            if (r.GetResult(o) is not null) throw new CliUsageException($"{o.Name}: grammar-constrained sampling is not supported yet.");
         var s = new SamplingSettings
         {
             Temperature = r.GetValue(Temperature),

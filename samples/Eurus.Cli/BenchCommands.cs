@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Eurus.Cpu.Generation;
@@ -10,12 +11,26 @@ namespace Eurus.Cli;
 internal static class BenchCommands
 {
     /// <summary>eurus bench -m MODEL [-p 128] [-n 32] [-t 2] [-r 3]</summary>
-    public static int Bench(CliArgs a)
+    public static Command BenchCommand()
     {
-        a.Reject([.. Commands.ModelOptionNames, "p", "n", "r", "repetitions"]);
-        int pp = a.GetInt(128, "p"), tg = a.GetInt(32, "n"), reps = a.GetInt(3, "r", "repetitions");
-        if (pp < 1 || tg < 1 || reps < 1) throw new CliUsageException("-p, -n and -r must be positive.");
-        using var model = Commands.LoadModel(a);
+        var prompt = new Option<int>("--n-prompt", "-p") { Description = "prompt tokens (pp test)", DefaultValueFactory = _ => 128 };
+        var gen = new Option<int>("--n-gen", "-n") { Description = "generated tokens (tg test)", DefaultValueFactory = _ => 32 };
+        var reps = new Option<int>("--repetitions", "-r") { Description = "repetitions of each test", DefaultValueFactory = _ => 3 };
+        var model = new ModelArgs();
+        var command = new Command("bench", "prompt (pp) and generation (tg) speed, llama-bench style (a markdown table on stdout)") { prompt, gen, reps };
+        model.AddTo(command);
+        command.SetAction(async (r, ct) =>
+        {
+            int pp = r.GetValue(prompt), tg = r.GetValue(gen), n = r.GetValue(reps);
+            if (pp < 1 || tg < 1 || n < 1) throw new CliUsageException("-p, -n and -r must be positive.");
+            using var m = await model.LoadAsync(r, cancellationToken: ct);
+            return Bench(m, pp, tg, n);
+        });
+        return command;
+    }
+
+    private static int Bench(EurusModel model, int pp, int tg, int reps)
+    {
         if (pp + tg > model.ContextLength) throw new CliUsageException($"-p + -n exceeds the context of {model.ContextLength}.");
         var rng = new Random(1);
         var prompt = Enumerable.Range(0, pp).Select(i => i == 0 ? model.Tokenizer.BosId : rng.Next(3, model.Config.Vocab)).ToArray();
@@ -56,17 +71,26 @@ internal static class BenchCommands
     }
 
     /// <summary>eurus synth -o PATH [--preset tiny|7b] [--type q4_0|q5_0|q8_0|q4_k|q5_k|q6_k|q4_k_m|q5_k_m|f16|f32] [--seed N] [--vocab-from GGUF]</summary>
-    public static int Synth(CliArgs a)
+    public static Command SynthCommand()
     {
-        a.Reject("o", "output", "preset", "type", "seed", "vocab-from");
-        string path = a.Get("o", "output") ?? throw new CliUsageException("synth needs -o PATH.");
-        var preset = (a.Get("preset") ?? "tiny").ToLowerInvariant() switch
+        var output = new Option<string>("--output", "-o") { Description = "the GGUF file to write", HelpName = "PATH", Required = true };
+        var preset = new Option<string>("--preset") { Description = "shape: tiny, or 7b (the exact Eurus-7B shape, ~4-8 GB)", DefaultValueFactory = _ => "tiny" }
+            .AcceptOnlyFromAmong("tiny", "7b");
+        var type = new Option<string>("--type") { Description = "weight type: q4_0, q5_0, q8_0, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, f16 or f32", DefaultValueFactory = _ => "q4_0" };
+        var seed = new Option<ulong>("--seed", "-s") { Description = "seed of the weights", DefaultValueFactory = _ => 1 };
+        var vocab = new Option<string?>("--vocab-from") { Description = "copy the tokenizer of this GGUF file", HelpName = "GGUF" };
+        var command = new Command("synth", "write a synthetic model with random weights (for benchmarks and tests)") { output, preset, type, seed, vocab };
+        command.SetAction(r =>
         {
-            "tiny" => SyntheticModelOptions.Tiny,
-            "7b" => SyntheticModelOptions.Eurus7B,
-            var p => throw new CliUsageException($"--preset must be tiny or 7b, not '{p}'."),
-        };
-        string typeName = (a.Get("type") ?? "q4_0").ToLowerInvariant();
+            var shape = r.GetValue(preset) == "7b" ? SyntheticModelOptions.Eurus7B : SyntheticModelOptions.Tiny;
+            return Synth(r.GetValue(output)!, shape, r.GetValue(type)!, r.GetValue(seed), r.GetValue(vocab));
+        });
+        return command;
+    }
+
+    private static int Synth(string path, SyntheticModelOptions preset, string typeName, ulong seed, string? vocabFrom)
+    {
+        typeName = typeName.ToLowerInvariant();
         // q4_k_m / q5_k_m: llama-quantize's mixtures (Q6_K for output, and attn_v/ffn_down of some layers).
         Eurus.Cpu.Quantization.QuantMix? mix = typeName switch
         {
@@ -86,15 +110,11 @@ internal static class BenchCommands
             "f32" => GgmlType.F32,
             var t => throw new CliUsageException($"--type must be q4_0, q5_0, q8_0, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, f16 or f32, not '{t}'."),
         };
-        var o = preset with { WeightType = type, Mix = mix, Seed = (ulong)a.GetInt(1, "seed"), VocabularyFrom = a.Get("vocab-from") };
+        if (vocabFrom is not null && !File.Exists(vocabFrom)) throw new CliUsageException($"file not found: {vocabFrom}");
+        var o = preset with { WeightType = type, Mix = mix, Seed = seed, VocabularyFrom = vocabFrom };
         var sw = Stopwatch.StartNew();
-        int lastPct = -1;
-        SyntheticModel.Write(path, o, new Progress<double>(p =>
-        {
-            int pct = (int)(p * 100);
-            if (pct != lastPct) { lastPct = pct; Console.Error.Write($"\r{pct}%"); }
-        }));
-        Console.Error.WriteLine($"\rwrote {path}: {new FileInfo(path).Length:N0} bytes in {sw.Elapsed.TotalSeconds:F1} s");
+        ConsoleUi.WithProgress($"writing {Path.GetFileName(path)}", p => { SyntheticModel.Write(path, o, p); return 0; });
+        Console.Error.WriteLine($"eurus: wrote {path}: {new FileInfo(path).Length:N0} bytes in {sw.Elapsed.TotalSeconds:F1} s");
         return 0;
     }
 }

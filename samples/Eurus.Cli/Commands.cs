@@ -1,114 +1,72 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Eurus.Cpu.Generation;
-using Eurus.Cpu.Model;
-using Eurus.Cpu.Sampling;
+using Eurus.Cpu.Gguf;
 
 namespace Eurus.Cli;
 
-/// <summary>generate, tokenize, perplexity and chat.</summary>
+/// <summary>tokenize, info and perplexity.</summary>
 internal static class Commands
 {
-    public static Task<int> RunAsync(CliArgs a) => a.Command switch
+    /// <summary>eurus tokenize [-m MODEL] -p TEXT</summary>
+    public static Command TokenizeCommand()
     {
-        "generate" => GenerateAsync(a),
-        "tokenize" => Task.FromResult(Tokenize(a)),
-        "perplexity" => Task.FromResult(Perplexity(a)),
-        "chat" => ChatAsync(a),
-        "bench" => Task.FromResult(BenchCommands.Bench(a)),
-        "synth" => Task.FromResult(BenchCommands.Synth(a)),
-        "eval" => EvalCommands.RunAsync(a),
-        "convert" => Task.FromResult(HfCommands.Convert(a)),
-        "pull" => HfCommands.PullAsync(a),
-        _ => throw new CliUsageException($"unknown command '{a.Command}'. Try 'eurus help'."),
-    };
-
-    internal static readonly string[] ModelOptionNames = ["m", "model", "t", "threads", "c", "ctx-size", "kv-type", "window", "b", "batch-size", .. HfCommands.OptionNames];
-
-    internal static EurusModel LoadModel(CliArgs a)
-    {
-        string path = HfCommands.ResolveModelAsync(a, a.Get("m", "model") ?? CliApp.DefaultModelPath).GetAwaiter().GetResult();
-        if (!File.Exists(path) && !Directory.Exists(path)) throw new CliUsageException($"model file not found: {path}");
-        var bar = new HfCommands.ProgressBar("converting");
-        var kv = a.Get("kv-type") ?? "f32";
-        var (type, mix) = HfCommands.ParseType(a.Get("type"), Eurus.Cpu.Gguf.GgmlType.Q8_0);
-        var options = new ModelOptions
+        var prompt = new Option<string>("--prompt", "-p") { Description = "the text to tokenize", HelpName = "TEXT", Required = true };
+        var model = new ModelArgs();
+        var command = new Command("tokenize", "print the token ids of a text (with BOS)") { prompt };
+        model.AddTo(command);
+        command.SetAction(async (r, ct) =>
         {
-            Threads = a.GetInt(Environment.ProcessorCount, "t", "threads"),
-            ContextLength = a.GetInt(0, "c", "ctx-size"),
-            KvCacheType = kv.ToLowerInvariant() switch
-            {
-                "f32" => KvCacheType.F32,
-                "f16" => KvCacheType.F16,
-                _ => throw new CliUsageException($"--kv-type must be f32 or f16, not '{kv}'."),
-            },
-            SlidingWindow = a.Get("window") is null ? null : a.GetInt(0, "window"),
-            BatchSize = a.GetInt(64, "b", "batch-size"),
-            WeightType = type,
-            Mix = mix,
-            LoadProgress = new HfCommands.SyncProgress<double>(f => bar.Report(f, null)),
-        };
-        try { return EurusModel.Load(path, options); }
-        catch (ArgumentOutOfRangeException e) { throw new CliUsageException(e.Message); }
-        finally { bar.Finish(); }
+            using var m = await model.LoadAsync(r, cancellationToken: ct);
+            Console.Out.WriteLine(string.Join(' ', m.Tokenizer.Encode(r.GetValue(prompt)!, m.Tokenizer.AddBos)));
+            return ExitCodes.Ok;
+        });
+        return command;
     }
 
-    internal static SamplingSettings Sampling(CliArgs a)
+    /// <summary>eurus info [-m MODEL]</summary>
+    public static Command InfoCommand()
     {
-        var s = new SamplingSettings
+        var model = new Option<string?>("--model", "-m") { Description = "a GGUF file (default: the bundled demo model)", HelpName = "MODEL" };
+        var command = new Command("info", "print a GGUF file's metadata and tensor table") { model };
+        command.SetAction(r =>
         {
-            Temperature = a.GetFloat(0.8f, "temp"),
-            TopK = a.GetInt(40, "top-k"),
-            TopP = a.GetFloat(0.95f, "top-p"),
-            MinP = a.GetFloat(0.05f, "min-p"),
-            RepeatPenalty = a.GetFloat(1.0f, "repeat-penalty"),
-            PenaltyWindow = a.GetInt(64, "repeat-last-n"),
-            FrequencyPenalty = a.GetFloat(0f, "frequency-penalty"),
-            PresencePenalty = a.GetFloat(0f, "presence-penalty"),
-            Seed = a.Get("seed", "s") is { } seed
-                ? ulong.TryParse(seed, NumberStyles.Integer, CultureInfo.InvariantCulture, out ulong v) ? v : throw new CliUsageException($"--seed expects a non-negative integer, got '{seed}'.")
-                : null,
-            MaxTokens = a.GetInt(128, "n", "n-predict"),
-            StopStrings = a.Get("stop") is { } stop ? [stop.Replace("\\n", "\n")] : [],
-        };
-        try { s.Validate(); } catch (ArgumentException e) { throw new CliUsageException(e.Message); }
-        return s;
+            string path = r.GetValue(model) ?? CliApp.DefaultModelPath;
+            using var f = GgufFile.Open(path);
+            var o = Console.Out;
+            o.WriteLine($"file: {f.FilePath}");
+            o.WriteLine($"GGUF v{f.Version}, {f.FileLength:N0} bytes, alignment {f.Alignment}, data at {f.DataOffset}");
+            o.WriteLine($"metadata ({f.Metadata.Count}):");
+            foreach (var (k, v) in f.Metadata) o.WriteLine($"  {k,-44} {v}");
+            o.WriteLine($"tensors ({f.Tensors.Count}):");
+            o.WriteLine($"  {"name",-32} {"type",-6} {"shape",-16} {"bytes",12}");
+            foreach (var t in f.Tensors)
+                o.WriteLine($"  {t.Name,-32} {t.Type,-6} {string.Join(" x ", t.Dimensions),-16} {t.ByteSize.ToString("N0", CultureInfo.InvariantCulture),12}");
+            long total = f.Tensors.Sum(t => t.ElementCount);
+            o.WriteLine($"parameters: {total:N0}");
+            return ExitCodes.Ok;
+        });
+        return command;
     }
 
-    private static readonly string[] SamplingOptionNames =
-        ["temp", "top-k", "top-p", "min-p", "repeat-penalty", "repeat-last-n", "frequency-penalty", "presence-penalty", "seed", "s", "n", "n-predict", "stop"];
-
-    private static async Task<int> GenerateAsync(CliArgs a)
+    /// <summary>eurus perplexity [-m MODEL] -f FILE [-c 128]: parsing only; the computation is <see cref="Perplexity"/>.</summary>
+    public static Command PerplexityCommand()
     {
-        a.Reject([.. ModelOptionNames, .. SamplingOptionNames, "p", "prompt", "f", "file"]);
-        string prompt = a.Get("p", "prompt") ?? (a.Get("f", "file") is { } f ? await File.ReadAllTextAsync(f) : throw new CliUsageException("generate needs -p PROMPT (or -f FILE)."));
-        var settings = Sampling(a);
-        using var model = LoadModel(a);
-        using var session = model.CreateSession();
-        using var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
-        var stdout = Console.Out;
-        try
+        var file = new Option<string>("--file", "-f") { Description = "the text to score", HelpName = "FILE", Required = true };
+        var ctx = new Option<int>("--ctx-size", "-c") { Description = "chunk size in tokens (also the context)", DefaultValueFactory = _ => 128 };
+        var model = new ModelArgs(withContext: false);
+        var command = new Command("perplexity", "llama-perplexity's method; progress on stderr, last line 'perplexity: X' on stdout") { file, ctx };
+        model.AddTo(command);
+        command.SetAction(async (r, ct) =>
         {
-            await foreach (var piece in session.GenerateAsync(prompt, settings, cts.Token))
-            {
-                stdout.Write(piece);
-                stdout.Flush();
-            }
-        }
-        catch (OperationCanceledException) { }
-        stdout.WriteLine();
-        Console.Error.WriteLine($"eurus: {session.LastTimings}");
-        return 0;
-    }
-
-    private static int Tokenize(CliArgs a)
-    {
-        a.Reject([.. ModelOptionNames, "p", "prompt"]);
-        string text = a.Get("p", "prompt") ?? throw new CliUsageException("tokenize needs -p TEXT.");
-        using var model = LoadModel(a);
-        Console.Out.WriteLine(string.Join(' ', model.Tokenizer.Encode(text, model.Tokenizer.AddBos)));
-        return 0;
+            string path = r.GetValue(file)!;
+            if (!File.Exists(path)) throw new CliUsageException($"file not found: {path}");
+            int c = r.GetValue(ctx);
+            using var m = await model.LoadAsync(r, contextLength: c, cancellationToken: ct);
+            return Perplexity(m, path, c);
+        });
+        return command;
     }
 
     /// <summary>
@@ -116,13 +74,8 @@ internal static class Commands
     /// tokens whose first token is replaced by BOS, each scored on its second half; progress as <c>[i]ppl,</c> and the
     /// final estimate with its uncertainty on stderr, <c>perplexity: X</c> on stdout.
     /// </summary>
-    private static int Perplexity(CliArgs a)
+    private static int Perplexity(EurusModel model, string file, int ctx)
     {
-        a.Reject([.. ModelOptionNames, "f", "file"]);
-        string file = a.Get("f", "file") ?? throw new CliUsageException("perplexity needs -f FILE.");
-        if (!File.Exists(file)) throw new CliUsageException($"file not found: {file}");
-        using var model = LoadModel(a);
-        int ctx = a.GetInt(128, "c", "ctx-size");
         if (ctx < 8 || ctx > model.ContextLength) throw new CliUsageException($"-c must be 8 to {model.ContextLength}.");
         var tokens = model.Tokenizer.Encode(File.ReadAllText(file), addBos: model.Tokenizer.AddBos);
         int chunks = tokens.Length / ctx;
@@ -159,38 +112,6 @@ internal static class Commands
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Final estimate: PPL = {ppl:F4} +/- {Math.Sqrt(variance / (count - 1)) * ppl:F5}"));
         Console.Error.WriteLine($"eurus: {chunks} chunks of {ctx} tokens in {sw.Elapsed.TotalSeconds:F2} s");
         Console.Out.WriteLine($"perplexity: {ppl.ToString("F4", CultureInfo.InvariantCulture)}");
-        return 0;
-    }
-
-    private static async Task<int> ChatAsync(CliArgs a)
-    {
-        a.Reject([.. ModelOptionNames, .. SamplingOptionNames]);
-        var settings = Sampling(a);
-        using var model = LoadModel(a);
-        // Mistral-Instruct v0.1 turns (<s>[INST] u1 [/INST]a1</s>[INST] u2 [/INST]); each turn evaluates only its tokens.
-        using var session = new Eurus.Cpu.Chat.ChatSession(model);
-        Console.Error.WriteLine("eurus chat: type a message, an empty line or Ctrl-D to quit.");
-        while (true)
-        {
-            Console.Error.Write("> ");
-            string? line = Console.In.ReadLine();
-            if (string.IsNullOrWhiteSpace(line)) break;
-            try
-            {
-                await foreach (var piece in session.SendAsync(line, settings))
-                {
-                    Console.Out.Write(piece);
-                    Console.Out.Flush();
-                }
-            }
-            catch (ContextFullException e)
-            {
-                Console.Error.WriteLine($"eurus: {e.Message} Start a new chat.");
-                break;
-            }
-            Console.Out.WriteLine();
-            Console.Error.WriteLine($"eurus: {session.LastTimings}");
-        }
         return 0;
     }
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -19,36 +20,53 @@ internal static class EvalCommands
 {
     private sealed record Item(int Index, string Question, string? Answer, string? Tests);
 
-    public static async Task<int> RunAsync(CliArgs a)
+    /// <summary>eurus eval --task math|gsm|code [--mode cot|pot] --data FILE.jsonl [-m MODEL] [--limit N] [--out FILE.jsonl] ...</summary>
+    public static Command Create()
     {
-        a.Reject([.. Commands.ModelOptionNames, "task", "mode", "data", "limit", "out", "n", "n-predict", "allow-code-execution", "python", "timeout"]);
-        string task = a.Get("task") ?? throw new CliUsageException("eval needs --task math|gsm|code.");
-        if (task is not ("math" or "gsm" or "code")) throw new CliUsageException($"--task must be math, gsm or code, not '{task}'.");
-        string mode = a.Get("mode") ?? "cot";
-        if (mode is not ("cot" or "pot")) throw new CliUsageException($"--mode must be cot or pot, not '{mode}'.");
+        var task = new Option<string>("--task") { Description = "the benchmark kind", Required = true }.AcceptOnlyFromAmong("math", "gsm", "code");
+        var mode = new Option<string>("--mode") { Description = "chain of thought, or program of thought (runs Python)", DefaultValueFactory = _ => "cot" }
+            .AcceptOnlyFromAmong("cot", "pot");
+        var data = new Option<string>("--data") { Description = "JSONL items: {\"question\", \"answer\"} (code: {\"question\", \"tests\"})", HelpName = "FILE.jsonl", Required = true };
+        var limit = new Option<int>("--limit") { Description = "grade only the first N items", DefaultValueFactory = _ => int.MaxValue, HelpName = "N" };
+        var output = new Option<string?>("--out") { Description = "write every transcript here, one JSON object per line", HelpName = "FILE.jsonl" };
+        var maxTokens = new Option<int?>("--n-predict", "-n") { Description = "most tokens per answer (default: the paper's, 1024 for cot, 2048 for pot)", HelpName = "N" };
+        var allow = new Option<bool>("--allow-code-execution") { Description = "accept that pot and code run model-written Python on this machine (unsafe: no sandbox)" };
+        var python = new Option<string>("--python") { Description = "the Python interpreter", DefaultValueFactory = _ => "python3" };
+        var timeout = new Option<float>("--timeout") { Description = "seconds per code execution", DefaultValueFactory = _ => 5f };
+        var model = new ModelArgs();
+        var command = new Command("eval", "the paper's evaluation: card prompt, greedy decoding, graded; last line 'accuracy: X/Y = Z%'")
+            { task, mode, data, limit, output, maxTokens, allow, python, timeout };
+        model.AddTo(command);
+        command.SetAction((r, ct) => RunAsync(r, model, r.GetValue(task)!, r.GetValue(mode)!, r.GetValue(data)!, r.GetValue(limit), r.GetValue(output),
+            r.GetValue(maxTokens), r.GetValue(allow), r.GetValue(python)!, r.GetValue(timeout)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, ModelArgs modelArgs, string task, string mode, string data, int limit, string? outPath,
+        int? maxTokens, bool allowCode, string pythonPath, float timeout)
+    {
         if (task == "code" && mode == "pot") throw new CliUsageException("--mode pot applies to math and gsm; code tasks use the coding template.");
-        string data = a.Get("data") ?? throw new CliUsageException("eval needs --data FILE.jsonl.");
         if (!File.Exists(data)) throw new CliUsageException($"data file not found: {data}");
-        int limit = a.GetInt(int.MaxValue, "limit");
         if (limit < 1) throw new CliUsageException("--limit must be at least 1.");
+        if (!(timeout > 0) || !float.IsFinite(timeout)) throw new CliUsageException("--timeout must be a positive number of seconds.");
         bool runsCode = task == "code" || mode == "pot";
-        if (runsCode && !a.Has("allow-code-execution"))
+        if (runsCode && !allowCode)
             throw new CliUsageException($"--task {task} --mode {mode} runs model-written Python code on this machine. That is unsafe (it is not sandboxed); " +
                                         "pass --allow-code-execution to accept it.");
         int defaultTokens = mode == "pot" ? EurusPrompts.PotMaxTokens : EurusPrompts.CotMaxTokens;
-        var settings = SamplingSettings.Greedy with { MaxTokens = a.GetInt(defaultTokens, "n", "n-predict") };
+        var settings = SamplingSettings.Greedy with { MaxTokens = maxTokens ?? defaultTokens };
         try { settings.Validate(); } catch (ArgumentException e) { throw new CliUsageException(e.Message); }
         var python = new PythonOptions
         {
-            PythonPath = a.Get("python") ?? "python3",
-            Timeout = TimeSpan.FromSeconds(a.GetFloat(5f, "timeout")),
+            PythonPath = pythonPath,
+            Timeout = TimeSpan.FromSeconds(timeout),
         };
         var items = ReadItems(data, task).Take(limit).ToList();
         if (items.Count == 0) throw new CliUsageException($"{data} has no items.");
 
-        using var model = Commands.LoadModel(a);
+        var cts = Interrupt.Begin();
+        using var model = await modelArgs.LoadAsync(parse, cancellationToken: cts.Token);
         using var session = model.CreateSession();
-        string? outPath = a.Get("out");
         using var transcripts = outPath is null ? null : new StreamWriter(outPath, append: false, new UTF8Encoding(false));
         int correct = 0, done = 0;
         var total = Stopwatch.StartNew();
@@ -60,7 +78,7 @@ internal static class EvalCommands
             session.Reset();
             var sw = Stopwatch.StartNew();
             var text = new StringBuilder();
-            await foreach (var t in session.GenerateTokensAsync(prompt, settings)) text.Append(t.Text);
+            await foreach (var t in session.GenerateTokensAsync(prompt, settings, cts.Token)) text.Append(t.Text);
             string completion = text.ToString();
             var timings = session.LastTimings!;
 

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Eurus.Cpu.Gguf;
@@ -6,12 +7,9 @@ using Eurus.Cpu.Quantization;
 
 namespace Eurus.Cli;
 
-/// <summary>convert (HF folder → GGUF), pull (download from a hub), and resolving <c>-m</c> to a folder or <c>hf:ORG/NAME</c>.</summary>
+/// <summary><c>eurus convert</c> (HF folder → GGUF) and <c>eurus pull</c> (download from a hub).</summary>
 internal static class HfCommands
 {
-    /// <summary>Options the model-loading commands accept for Hugging Face sources.</summary>
-    internal static readonly string[] OptionNames = ["type", "endpoint", "revision", "dir"];
-
     internal const string TypeNames = "q8_0, q4_0, q5_0, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, f16, bf16 or f32";
 
     /// <summary>
@@ -35,22 +33,8 @@ internal static class HfCommands
         _ => throw new CliUsageException($"--type must be {TypeNames}, not '{text}'."),
     };
 
-    /// <summary>
-    /// The path <c>-m</c> names: a GGUF file, a model folder, or <c>hf:ORG/NAME</c>, which is downloaded first unless
-    /// the local copy (in --dir, default ~/.cache/eurus/hf/ORG/NAME) already has config.json and weights.
-    /// </summary>
-    internal static async Task<string> ResolveModelAsync(CliArgs a, string path)
-    {
-        if (!path.StartsWith("hf:", StringComparison.Ordinal)) return path;
-        string repo = path[3..];
-        try { HfHubClient.ValidateRepoId(repo); } catch (ArgumentException e) { throw new CliUsageException(e.Message); }
-        string dir = a.Get("dir") ?? DefaultDir(repo);
-        if (IsComplete(dir)) return dir;
-        return await PullToAsync(a, repo, dir);
-    }
-
     /// <summary>Whether an earlier pull finished: config, weights (every shard the index lists) and no partial files.</summary>
-    private static bool IsComplete(string dir)
+    internal static bool IsComplete(string dir)
     {
         if (!HfConverter.IsModelFolder(dir) || Directory.GetFiles(dir, "*.part").Length > 0) return false;
         try
@@ -64,121 +48,62 @@ internal static class HfCommands
         }
     }
 
-    private static string DefaultDir(string repo) =>
+    internal static string DefaultDir(string repo) =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "eurus", "hf", repo.Replace('/', Path.DirectorySeparatorChar));
 
-    public static async Task<int> PullAsync(CliArgs a)
+    /// <summary>eurus pull ORG/NAME [--revision main] [--dir DIR] [--endpoint URL]</summary>
+    public static Command PullCommand()
     {
-        a.Reject([.. OptionNames]);
-        if (a.Positional.Count != 1) throw new CliUsageException("pull needs one repository id: eurus pull ORG/NAME [--revision main] [--dir DIR].");
-        string repo = a.Positional[0];
-        try { HfHubClient.ValidateRepoId(repo); } catch (ArgumentException e) { throw new CliUsageException(e.Message); }
-        string dir = await PullToAsync(a, repo, a.Get("dir") ?? DefaultDir(repo));
-        Console.Out.WriteLine(dir);
-        return 0;
-    }
-
-    private static async Task<string> PullToAsync(CliArgs a, string repo, string dir)
-    {
-        string revision = a.Get("revision") ?? "main";
-        using var client = new HfHubClient(a.Get("endpoint"));
-        using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler cancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
-        Console.CancelKeyPress += cancel;
-        try
+        var repo = new Argument<string>("ORG/NAME") { Description = "the repository id" };
+        var hf = new HfArgs(withType: false);
+        var command = new Command("pull", "download a model from a Hugging Face hub (HF_ENDPOINT, HF_TOKEN); resumable, SHA-256 checked") { repo };
+        hf.AddTo(command);
+        command.SetAction(async (r, ct) =>
         {
-            Console.Error.WriteLine($"eurus: pulling {repo}@{revision} from {client.Endpoint} into {dir}");
-            string? current = null;
-            var bar = new ProgressBar("");
-            var progress = new SyncProgress<HfDownloadProgress>(p =>
+            string id = r.GetValue(repo)!;
+            try { HfHubClient.ValidateRepoId(id); } catch (ArgumentException e) { throw new CliUsageException(e.Message); }
+            var cts = Interrupt.Begin();
+            try
             {
-                if (p.File != current)
-                {
-                    bar.Finish();
-                    current = p.File;
-                    bar = new ProgressBar(p.File);
-                }
-                bar.Report(p.BytesTotal is > 0 ? (double)p.BytesDone / p.BytesTotal.Value : 0, p.BytesDone);
-            });
-            await client.PullAsync(repo, dir, revision, progress, cts.Token);
-            bar.Finish();
-            return dir;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= cancel;
-        }
-    }
-
-    public static int Convert(CliArgs a)
-    {
-        a.Reject("o", "output", "type", "t", "threads");
-        if (a.Positional.Count != 1) throw new CliUsageException("convert needs one model folder: eurus convert FOLDER -o OUT.gguf [--type TYPE].");
-        string folder = a.Positional[0];
-        if (!HfConverter.IsModelFolder(folder)) throw new CliUsageException($"{folder} is not a Hugging Face model folder (no config.json).");
-        string output = a.Get("o", "output") ?? throw new CliUsageException("convert needs -o OUT.gguf.");
-        var (type, mix) = ParseType(a.Get("type"), GgmlType.Q8_0);
-        using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler cancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
-        Console.CancelKeyPress += cancel;
-        try
-        {
-            var sw = Stopwatch.StartNew();
-            var bar = new ProgressBar($"converting to {(mix is { } m ? m.ToString() : type.ToString())}");
-            HfConverter.Convert(folder, output, new HfConversionOptions
-            {
-                WeightType = type,
-                Mix = mix,
-                Threads = a.GetInt(Environment.ProcessorCount, "t", "threads"),
-                Progress = new SyncProgress<double>(f => bar.Report(f, null)),
-            }, cts.Token);
-            bar.Finish();
-            Console.Error.WriteLine($"eurus: wrote {output} ({new FileInfo(output).Length.ToString("N0", CultureInfo.InvariantCulture)} bytes) in {sw.Elapsed.TotalSeconds:F1} s");
-        }
-        finally
-        {
-            Console.CancelKeyPress -= cancel;
-        }
-        return 0;
-    }
-
-    /// <summary>Runs the callback on the reporting thread (Progress&lt;T&gt; would post to the thread pool and reorder).</summary>
-    internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
-
-    /// <summary>A one-line progress bar on stderr, redrawn at most every 100 ms (plain lines when stderr is redirected).</summary>
-    internal sealed class ProgressBar(string label)
-    {
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private long _lastDraw = -1000;
-        private int _lastPercent = -1;
-        private bool _drawn;
-
-        public void Report(double fraction, long? bytes)
-        {
-            int percent = (int)Math.Clamp(fraction * 100, 0, 100);
-            if (Console.IsErrorRedirected)
-            {
-                if (percent / 10 == _lastPercent / 10) return;
-                _lastPercent = percent;
-                Console.Error.WriteLine($"eurus: {label} {percent}%");
-                return;
+                string dir = await hf.PullAsync(r, id, r.GetValue(hf.Dir) ?? DefaultDir(id), cts.Token);
+                Console.Out.WriteLine(dir);
+                return ExitCodes.Ok;
             }
-            long now = _clock.ElapsedMilliseconds;
-            if (now - _lastDraw < 100 && percent != 100) return;
-            _lastDraw = now;
-            int filled = percent * 30 / 100;
-            string size = bytes is long b ? $" {b / 1048576.0:F1} MiB" : "";
-            Console.Error.Write($"\r{label} [{new string('#', filled)}{new string('.', 30 - filled)}] {percent,3}%{size}   ");
-            _drawn = true;
-        }
+            finally { Interrupt.End(cts); }
+        });
+        return command;
+    }
 
-        public void Finish()
+    /// <summary>eurus convert FOLDER -o OUT.gguf [--type TYPE] [-t THREADS]</summary>
+    public static Command ConvertCommand()
+    {
+        var folder = new Argument<string>("FOLDER") { Description = "a Hugging Face model folder (safetensors, config.json, tokenizer.model)" };
+        var output = new Option<string>("--output", "-o") { Description = "the GGUF file to write", HelpName = "OUT.gguf", Required = true };
+        var type = new Option<string?>("--type") { Description = $"weight type: {TypeNames} (default q8_0)", HelpName = "TYPE" };
+        var threads = new Option<int>("--threads", "-t") { Description = "threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var command = new Command("convert", "convert a Hugging Face folder to GGUF") { folder, output, type, threads };
+        command.SetAction(r =>
         {
-            if (_drawn && !Console.IsErrorRedirected) Console.Error.WriteLine();
-            _drawn = false;
-        }
+            string dir = r.GetValue(folder)!;
+            if (!HfConverter.IsModelFolder(dir)) throw new CliUsageException($"{dir} is not a Hugging Face model folder (no config.json).");
+            string path = r.GetValue(output)!;
+            var (t, mix) = ParseType(r.GetValue(type), GgmlType.Q8_0);
+            int n = r.GetValue(threads);
+            if (n < 1) throw new CliUsageException("--threads must be at least 1.");
+            var cts = Interrupt.Begin();
+            try
+            {
+                var sw = Stopwatch.StartNew();
+                ConsoleUi.WithProgress($"converting to {(mix is { } m ? m.ToString() : t.ToString())}", p =>
+                {
+                    HfConverter.Convert(dir, path, new HfConversionOptions { WeightType = t, Mix = mix, Threads = n, Progress = p }, cts.Token);
+                    return 0;
+                });
+                Console.Error.WriteLine($"eurus: wrote {path} ({new FileInfo(path).Length.ToString("N0", CultureInfo.InvariantCulture)} bytes) in {sw.Elapsed.TotalSeconds:F1} s");
+                return ExitCodes.Ok;
+            }
+            finally { Interrupt.End(cts); }
+        });
+        return command;
     }
 }

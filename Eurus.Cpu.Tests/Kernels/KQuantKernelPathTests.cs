@@ -25,6 +25,7 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
         ("vnni", AvxVnni.IsSupported),
         ("avx512", Avx512BW.IsSupported),
         ("avx2", Avx2.IsSupported && Fma.IsSupported),
+        ("dp", System.Runtime.Intrinsics.Arm.Dp.IsSupported),
         ("v128", Vector128.IsHardwareAccelerated),
         ("scalar", true),
     ];
@@ -33,17 +34,17 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
     {
         GgmlType.Q4_K => new()
         {
-            ["avx512"] = KQuantDot.Q4KAvx512, ["avx2"] = KQuantDot.Q4KAvx2, ["v128"] = KQuantDot.Q4KV128,
+            ["avx512"] = KQuantDot.Q4KAvx512, ["avx2"] = KQuantDot.Q4KAvx2, ["v128"] = KQuantDot.Q4KV128, ["dp"] = KQuantDot.Q4KDp,
             ["scalar"] = KQuantDot.Q4KScalar, ["dispatch"] = (w, n, x) => KQuantDot.Dot(GgmlType.Q4_K, w, n, x),
         },
         GgmlType.Q5_K => new()
         {
-            ["avx512"] = KQuantDot.Q5KAvx512, ["avx2"] = KQuantDot.Q5KAvx2, ["v128"] = KQuantDot.Q5KV128,
+            ["avx512"] = KQuantDot.Q5KAvx512, ["avx2"] = KQuantDot.Q5KAvx2, ["v128"] = KQuantDot.Q5KV128, ["dp"] = KQuantDot.Q5KDp,
             ["scalar"] = KQuantDot.Q5KScalar, ["dispatch"] = (w, n, x) => KQuantDot.Dot(GgmlType.Q5_K, w, n, x),
         },
         _ => new()
         {
-            ["avx512"] = KQuantDot.Q6KAvx512, ["avx2"] = KQuantDot.Q6KAvx2, ["v128"] = KQuantDot.Q6KV128,
+            ["avx512"] = KQuantDot.Q6KAvx512, ["avx2"] = KQuantDot.Q6KAvx2, ["v128"] = KQuantDot.Q6KV128, ["dp"] = KQuantDot.Q6KDp,
             ["scalar"] = KQuantDot.Q6KScalar, ["dispatch"] = (w, n, x) => KQuantDot.Dot(GgmlType.Q6_K, w, n, x),
         },
     };

@@ -26,6 +26,7 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         ("vnni", AvxVnni.IsSupported),
         ("avx512", Avx512BW.IsSupported),
         ("avx2", Avx2.IsSupported && Fma.IsSupported),
+        ("dp", System.Runtime.Intrinsics.Arm.Dp.IsSupported),
         ("v128", Vector128.IsHardwareAccelerated),
         ("scalar", true),
     ];
@@ -35,6 +36,7 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         ["avx512"] = (s, q, n, in x) => PackedDot.Q4Avx512(s, q, n, x),
         ["avx2"] = (s, q, n, in x) => PackedDot.Q4Avx2(s, q, n, x),
         ["v128"] = (s, q, n, in x) => PackedDot.Q4V128(s, q, n, x),
+        ["dp"] = (s, q, n, in x) => PackedDot.Q4Dp(s, q, n, x),
         ["scalar"] = (s, q, n, in x) => PackedDot.Q4Scalar(s, q, n, x, 0),
         ["dispatch"] = (s, q, n, in x) => PackedDot.Q4(s, q, n, x),
         ["vnni"] = (s, q, n, in x) => VnniDot.Q4(s, q, n, x),
@@ -45,6 +47,7 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         ["avx512"] = (s, q, n, in x) => PackedDot.Q8Avx512(s, (sbyte*)q, n, x),
         ["avx2"] = (s, q, n, in x) => PackedDot.Q8Avx2(s, (sbyte*)q, n, x),
         ["v128"] = (s, q, n, in x) => PackedDot.Q8V128(s, (sbyte*)q, n, x),
+        ["dp"] = (s, q, n, in x) => PackedDot.Q8Dp(s, (sbyte*)q, n, x),
         ["scalar"] = (s, q, n, in x) => PackedDot.Q8Scalar(s, (sbyte*)q, n, x, 0),
         ["dispatch"] = (s, q, n, in x) => PackedDot.Q8(s, (sbyte*)q, n, x),
         ["vnni"] = (s, q, n, in x) => VnniDot.Q8(s, q, n, x),

@@ -12,10 +12,11 @@ namespace Eurus.Cpu.Kernels;
 /// multiply-added in pairs, times the sub-block scale (int16 multiply-add), accumulated in int32; the Q4_K/Q5_K mins
 /// and Q6_K's −32 offset come from the activation block sums. Each super-block's integer sum is then scaled by the
 /// fp16 super-block scale × the activation scale in float (for Q4_K/Q5_K minus dmin × Σ min·bsum).
-/// Paths: Vector512 (AVX-512BW), Vector256 (AVX2), Vector128 (portable SSE/NEON), scalar — dispatched widest-first,
+/// Paths: Vector512 (AVX-512BW), Vector256 (AVX2), ARM64 SDOT (KQuantDot.Arm64.cs), Vector128 (portable SSE/AdvSimd),
+/// scalar — dispatched widest-first,
 /// each tested against <see cref="KQuantVecDotReference"/>.
 /// </summary>
-internal static unsafe class KQuantDot
+internal static unsafe partial class KQuantDot
 {
     // Byte offsets inside the blocks, defined on the block structs (BlockLayoutTests checks them against the layout).
     internal const int Q8Bytes = BlockQ8_K.Bytes, Q8Qs = BlockQ8_K.QsOffset, Q8BSums = BlockQ8_K.BSumsOffset;
@@ -40,6 +41,7 @@ internal static unsafe class KQuantDot
     {
         if (Avx512BW.IsSupported) return Q4KAvx512(w, blocks, x);
         if (Avx2.IsSupported && Fma.IsSupported) return Q4KAvx2(w, blocks, x);
+        if (System.Runtime.Intrinsics.Arm.Dp.IsSupported) return Q4KDp(w, blocks, x);
         if (Vector128.IsHardwareAccelerated) return Q4KV128(w, blocks, x);
         return Q4KScalar(w, blocks, x);
     }
@@ -48,6 +50,7 @@ internal static unsafe class KQuantDot
     {
         if (Avx512BW.IsSupported) return Q5KAvx512(w, blocks, x);
         if (Avx2.IsSupported && Fma.IsSupported) return Q5KAvx2(w, blocks, x);
+        if (System.Runtime.Intrinsics.Arm.Dp.IsSupported) return Q5KDp(w, blocks, x);
         if (Vector128.IsHardwareAccelerated) return Q5KV128(w, blocks, x);
         return Q5KScalar(w, blocks, x);
     }
@@ -56,6 +59,7 @@ internal static unsafe class KQuantDot
     {
         if (Avx512BW.IsSupported) return Q6KAvx512(w, blocks, x);
         if (Avx2.IsSupported && Fma.IsSupported) return Q6KAvx2(w, blocks, x);
+        if (System.Runtime.Intrinsics.Arm.Dp.IsSupported) return Q6KDp(w, blocks, x);
         if (Vector128.IsHardwareAccelerated) return Q6KV128(w, blocks, x);
         return Q6KScalar(w, blocks, x);
     }

@@ -8,9 +8,10 @@ namespace Eurus.Cpu.Kernels;
 /// Dot products of one <see cref="PackedMatrix"/> row with prepared Q8_0 activations (<see cref="PackedActivations"/>).
 /// Per block the integer sum is exact; it is scaled by d_w·d_x in float. Q4_0 nibbles are used unsigned (u8 × s8
 /// multiply-add) and the −8 offset is removed in the integer domain with the activation bias lanes.
-/// Paths: Vector512 (AVX-512BW), Vector256 (AVX2), Vector128 (portable SSE/NEON), scalar — dispatched widest-first.
+/// Paths: Vector512 (AVX-512BW), Vector256 (AVX2), ARM64 SDOT (<c>Dp</c>, PackedDot.Arm64.cs), Vector128 (portable
+/// SSE/AdvSimd), scalar — dispatched widest-first.
 /// </summary>
-internal static unsafe class PackedDot
+internal static unsafe partial class PackedDot
 {
     private const float TwoPow112 = (float)(1UL << 56) * (1UL << 56); // a constant, not a static field: see KernelStatics
 
@@ -30,6 +31,7 @@ internal static unsafe class PackedDot
     {
         if (Avx512BW.IsSupported) return Q4Avx512(ws, wq, blocks, x);
         if (Avx2.IsSupported && Fma.IsSupported) return Q4Avx2(ws, wq, blocks, x);
+        if (System.Runtime.Intrinsics.Arm.Dp.IsSupported) return Q4Dp(ws, wq, blocks, x);
         if (Vector128.IsHardwareAccelerated) return Q4V128(ws, wq, blocks, x);
         return Q4Scalar(ws, wq, blocks, x, 0);
     }
@@ -166,6 +168,7 @@ internal static unsafe class PackedDot
     {
         if (Avx512BW.IsSupported) return Q8Avx512(ws, wq, blocks, x);
         if (Avx2.IsSupported && Fma.IsSupported) return Q8Avx2(ws, wq, blocks, x);
+        if (System.Runtime.Intrinsics.Arm.Dp.IsSupported) return Q8Dp(ws, wq, blocks, x);
         if (Vector128.IsHardwareAccelerated) return Q8V128(ws, wq, blocks, x);
         return Q8Scalar(ws, wq, blocks, x, 0);
     }

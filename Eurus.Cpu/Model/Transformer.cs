@@ -269,7 +269,8 @@ internal sealed unsafe class Transformer : IDisposable
             int heads = Grouped ? c.GroupSize : 1;
             int h = item * heads; // first query head
             int kvOff = h / c.GroupSize * hd;
-            var tmp = s.KvTmp.AsSpan(h * 2 * hd, hd);
+            int stride0 = ForwardState.KvTmpStride(c);
+            var tmp = s.KvTmp.AsSpan(h * stride0, Kernels.CachedAttention.ScratchLength(hd, heads));
             float scale = 1f / MathF.Sqrt(hd);
             var tokens = s.Tokens;
             for (int t = 0; t < _count; t++)

@@ -36,11 +36,12 @@ internal static class CliApp
         Console.Out.WriteLine("""
             usage: eurus <command> [options]
               generate  [-m MODEL] -p PROMPT [-n 128] [--temp 0.8] [--top-k 40] [--top-p 0.95] [--min-p 0.05]
-                        [--repeat-penalty 1.0] [--seed N] [--stop TEXT] [-t THREADS] [-c CTX] [--kv-type f32|f16] [--window N]
+                        [--repeat-penalty 1.0] [--seed N] [--stop TEXT] [-t THREADS] [-c CTX] [--kv-type f16|f32] [--window N]
                                                  print the generated text (not the prompt); --temp 0 is greedy
               tokenize  [-m MODEL] -p TEXT        print the token ids (with BOS)
-              perplexity [-m MODEL] -f FILE [-c 128]
-                                                 llama-perplexity's method; last line 'perplexity: X'
+              perplexity [-m MODEL] -f FILE [-c 128] [--kv-type f16|f32] [--kl-divergence-base FILE [--kl-divergence]]
+                                                 llama-perplexity's method; last line 'perplexity: X'; --kl-divergence-base alone
+                                                 saves the model's log-probs, with --kl-divergence compares against them
               chat      [-m MODEL]               interactive multi-turn chat ([INST] ... [/INST] format)
               info      [-m MODEL]               print a GGUF file's metadata and tensor table
               bench     [-m MODEL] [-p 128] [-n 32] [-t THREADS] [-r 3]

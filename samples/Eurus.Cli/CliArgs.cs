@@ -12,7 +12,7 @@ internal sealed class CliArgs
 
     public List<string> Positional { get; } = [];
 
-    private static readonly HashSet<string> Flags = ["verbose", "interactive", "compare", "allow-code-execution", "no-color"];
+    private static readonly HashSet<string> Flags = ["verbose", "interactive", "compare", "allow-code-execution", "no-color", "kl-divergence"];
 
     public static CliArgs Parse(string[] args)
     {

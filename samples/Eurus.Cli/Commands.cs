@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Eurus.Cpu.Generation;
 using Eurus.Cpu.Model;
@@ -30,18 +29,12 @@ internal static class Commands
         string path = HfCommands.ResolveModelAsync(a, a.Get("m", "model") ?? CliApp.DefaultModelPath).GetAwaiter().GetResult();
         if (!File.Exists(path) && !Directory.Exists(path)) throw new CliUsageException($"model file not found: {path}");
         var bar = new HfCommands.ProgressBar("converting");
-        var kv = a.Get("kv-type") ?? "f32";
         var (type, mix) = HfCommands.ParseType(a.Get("type"), Eurus.Cpu.Gguf.GgmlType.Q8_0);
         var options = new ModelOptions
         {
             Threads = a.GetInt(Environment.ProcessorCount, "t", "threads"),
             ContextLength = a.GetInt(0, "c", "ctx-size"),
-            KvCacheType = kv.ToLowerInvariant() switch
-            {
-                "f32" => KvCacheType.F32,
-                "f16" => KvCacheType.F16,
-                _ => throw new CliUsageException($"--kv-type must be f32 or f16, not '{kv}'."),
-            },
+            KvCacheType = KvType(a),
             SlidingWindow = a.Get("window") is null ? null : a.GetInt(0, "window"),
             BatchSize = a.GetInt(64, "b", "batch-size"),
             WeightType = type,
@@ -52,6 +45,14 @@ internal static class Commands
         catch (ArgumentOutOfRangeException e) { throw new CliUsageException(e.Message); }
         finally { bar.Finish(); }
     }
+
+    /// <summary>--kv-type f16 (default, as llama.cpp) or f32.</summary>
+    internal static KvCacheType KvType(CliArgs a) => (a.Get("kv-type") ?? "f16").ToLowerInvariant() switch
+    {
+        "f32" => KvCacheType.F32,
+        "f16" => KvCacheType.F16,
+        var kv => throw new CliUsageException($"--kv-type must be f32 or f16, not '{kv}'."),
+    };
 
     internal static SamplingSettings Sampling(CliArgs a)
     {
@@ -111,55 +112,14 @@ internal static class Commands
         return 0;
     }
 
-    /// <summary>
-    /// llama-perplexity's method: the whole text tokenized with BOS (as llama-perplexity does), cut into chunks of c
-    /// tokens whose first token is replaced by BOS, each scored on its second half; progress as <c>[i]ppl,</c> and the
-    /// final estimate with its uncertainty on stderr, <c>perplexity: X</c> on stdout.
-    /// </summary>
+    /// <summary>llama-perplexity's method and its KL-divergence mode (see <see cref="PerplexityCommand"/>).</summary>
     private static int Perplexity(CliArgs a)
     {
-        a.Reject([.. ModelOptionNames, "f", "file"]);
+        a.Reject([.. ModelOptionNames, "f", "file", "kl-divergence-base", "kl-divergence"]);
         string file = a.Get("f", "file") ?? throw new CliUsageException("perplexity needs -f FILE.");
-        if (!File.Exists(file)) throw new CliUsageException($"file not found: {file}");
-        using var model = LoadModel(a);
-        int ctx = a.GetInt(128, "c", "ctx-size");
-        if (ctx < 8 || ctx > model.ContextLength) throw new CliUsageException($"-c must be 8 to {model.ContextLength}.");
-        var tokens = model.Tokenizer.Encode(File.ReadAllText(file), addBos: model.Tokenizer.AddBos);
-        int chunks = tokens.Length / ctx;
-        if (chunks == 0) throw new CliUsageException($"the file has {tokens.Length} tokens, fewer than one chunk of {ctx}.");
-        int vocab = model.Config.Vocab;
-        var logits = new float[ctx * vocab];
-        var chunk = new int[ctx];
-        double nll = 0, nll2 = 0;
-        int count = 0;
-        var sw = Stopwatch.StartNew();
-        using var session = model.CreateSession();
-        for (int c = 0; c < chunks; c++)
-        {
-            Array.Copy(tokens, c * ctx, chunk, 0, ctx);
-            if (model.Tokenizer.AddBos) chunk[0] = model.Tokenizer.BosId;
-            session.Reset();
-            session.EvaluateAll(chunk, logits);
-            for (int i = ctx / 2; i < ctx - 1; i++)
-            {
-                var row = logits.AsSpan(i * vocab, vocab);
-                float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
-                double sum = 0;
-                foreach (float l in row) sum += Math.Exp(l - max);
-                double v = Math.Log(sum) + max - row[chunk[i + 1]];
-                nll += v;
-                nll2 += v * v;
-                count++;
-            }
-            Console.Error.Write(string.Create(CultureInfo.InvariantCulture, $"[{c + 1}]{Math.Exp(nll / count):F4},"));
-        }
-        Console.Error.WriteLine();
-        double mean = nll / count, ppl = Math.Exp(mean), variance = nll2 / count - mean * mean;
-        if (variance > 0 && count > 1)
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Final estimate: PPL = {ppl:F4} +/- {Math.Sqrt(variance / (count - 1)) * ppl:F5}"));
-        Console.Error.WriteLine($"eurus: {chunks} chunks of {ctx} tokens in {sw.Elapsed.TotalSeconds:F2} s");
-        Console.Out.WriteLine($"perplexity: {ppl.ToString("F4", CultureInfo.InvariantCulture)}");
-        return 0;
+        string model = HfCommands.ResolveModelAsync(a, a.Get("m", "model") ?? CliApp.DefaultModelPath).GetAwaiter().GetResult();
+        return PerplexityCommand.Run(model, file, a.GetInt(128, "c", "ctx-size"), a.GetInt(64, "b", "batch-size"), a.GetInt(Environment.ProcessorCount, "t", "threads"),
+            KvType(a), a.Get("kl-divergence-base"), a.Has("kl-divergence"), Console.Out, Console.Error);
     }
 
     private static async Task<int> ChatAsync(CliArgs a)

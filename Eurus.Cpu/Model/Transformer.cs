@@ -253,12 +253,14 @@ internal sealed unsafe class Transformer : IDisposable
         /// <summary>
         /// Work items: for several tokens one per KV head, its query heads attended together
         /// (<see cref="CachedAttention.AttendGroup"/>: each key row read once per token rather than once per head); one
-        /// per query head for a single token, or when there are more threads than KV heads (8 items would leave the
-        /// rest idle). Both give every head the same result, bit for bit.
+        /// per query head for a single token over an F32 cache, or when there are more threads than KV heads (8 items
+        /// would leave the rest idle). Both give every head the same result, bit for bit.
         /// </summary>
         public int Items => Grouped ? o._c.KvHeads : o._c.Heads;
 
-        private bool Grouped => _count > 1 && o._pool.Threads <= o._c.KvHeads;
+        // An F16 cache's rows are converted to floats once per group rather than once per head, which pays even for one
+        // token (decoding over 2048 positions at head size 128: 2.5 ms a layer grouped, 6.2 ms head by head; F32 3.1 ms).
+        private bool Grouped => (_count > 1 || o._s.Tokens[0].Cache.Type == KvCacheType.F16) && o._pool.Threads <= o._c.KvHeads;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int item)

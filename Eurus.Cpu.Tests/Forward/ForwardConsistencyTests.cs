@@ -63,7 +63,7 @@ public class ForwardConsistencyTests
         var full = naive.Logits(ids, window: null);
         foreach (int batch in new[] { 1, 5, 30 })
         {
-            using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, BatchSize = batch });
+            using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, BatchSize = batch, KvCacheType = KvCacheType.F32 });
             Assert.Equal(8, model.SlidingWindow);
             using var s = model.CreateSession();
             var ours = new float[ids.Length * 4096];
@@ -84,7 +84,7 @@ public class ForwardConsistencyTests
         var naive = new NaiveMistral(path);
         var ids = SomeTokens(20, 4096, 5);
         var expected = naive.Logits(ids, window: 6);
-        using var model = EurusModel.Load(path, new ModelOptions { Threads = 1, SlidingWindow = 6, BatchSize = 4 });
+        using var model = EurusModel.Load(path, new ModelOptions { Threads = 1, SlidingWindow = 6, BatchSize = 4, KvCacheType = KvCacheType.F32 });
         using var s = model.CreateSession();
         var ours = new float[ids.Length * 4096];
         s.EvaluateAll(ids, ours);
@@ -94,7 +94,7 @@ public class ForwardConsistencyTests
     [Fact]
     public void F16KvCacheStaysClose()
     {
-        using var m32 = EurusModel.Load(TestPaths.F32, new ModelOptions { Threads = 2, ContextLength = 128 });
+        using var m32 = EurusModel.Load(TestPaths.F32, new ModelOptions { Threads = 2, ContextLength = 128, KvCacheType = KvCacheType.F32 });
         using var m16 = EurusModel.Load(TestPaths.F32, new ModelOptions { Threads = 2, ContextLength = 128, KvCacheType = KvCacheType.F16 });
         var ids = m32.Tokenizer.Encode("And the spirit of God moved upon the face of the waters.");
         using var a = m32.CreateSession();

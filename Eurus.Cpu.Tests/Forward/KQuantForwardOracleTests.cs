@@ -60,7 +60,7 @@ public class KQuantForwardOracleTests
             if (name.StartsWith("Q4_1", StringComparison.Ordinal)) Assert.Contains(f.Tensors, t => t.Type == GgmlType.Q4_1);
             if (name.StartsWith("Q5_1", StringComparison.Ordinal)) Assert.Contains(f.Tensors, t => t.Type == GgmlType.Q5_1);
         }
-        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256, BatchSize = 32 });
+        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256, BatchSize = 32, KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 });
         foreach (var prompt in Prompts)
         {
             double tol = prompt == Prompts[0] && name.StartsWith("SYN", StringComparison.Ordinal) ? 1e-4 : tolerance;
@@ -85,7 +85,7 @@ public class KQuantForwardOracleTests
     public async Task Greedy64TokenContinuationsAreIdentical(string name)
     {
         string path = PathOf(name);
-        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256 });
+        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256, KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 });
         int identical = 0;
         foreach (var prompt in new[] { "And God said", "The LORD is my shepherd", "And it came to pass", "Blessed are the poor in spirit" })
         {

@@ -33,7 +33,7 @@ public class HfOracleTests
 
     private static async Task RunsWithOurLogits(string type, string path, double tolerance)
     {
-        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256, BatchSize = 32 });
+        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256, BatchSize = 32, KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 });
         foreach (var prompt in HfConversionTests.Prompts)
         {
             var ids = model.Tokenizer.Encode(prompt);

@@ -83,7 +83,7 @@ public unsafe class AttentionKernelTests(ITestOutputHelper output)
                     cache.Store(layer, pos, Enumerable.Range(0, kvHeads * hd).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray(),
                         Enumerable.Range(0, kvHeads * hd).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray());
             var q = Enumerable.Range(0, group * hd).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
-            var scratch = new float[hd];
+            var scratch = new float[CachedAttention.ScratchLength(hd, group)];
             foreach (var (first, count) in new[] { (329, 1), (326, 4), (325, 5), (266, 64), (265, 65), (200, 130), (131, 199), (130, 200), (0, 63), (10, 129) })
                 foreach (int kv in new[] { 0, 1 })
                 {

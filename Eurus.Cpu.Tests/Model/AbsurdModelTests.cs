@@ -109,7 +109,7 @@ public sealed class AbsurdModelTests : IDisposable
         // 32 layers × 2^24 positions × 64 wide × K and V × 4 bytes = 256 GiB of F32 cache; each layer fits an array.
         string path = new CraftedModel { Dim = 64, Heads = 32, KvHeads = 32, FeedForward = 2, Layers = 32, Context = 1 << 24 }.Write(_dir, "kv-memory");
         Assert.True(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes < 256L << 30, "this test needs a machine with less than 256 GiB");
-        var e = Assert.Throws<InsufficientMemoryException>(() => EurusModel.Load(path, new ModelOptions { Threads = 2 }));
+        var e = Assert.Throws<InsufficientMemoryException>(() => EurusModel.Load(path, new ModelOptions { Threads = 2, KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 }));
         Assert.Contains("256 GiB of KV cache", e.Message);
         // F16 halves it, still too much; a smaller context fits, and the API reports what a session holds.
         Assert.Throws<InsufficientMemoryException>(() => EurusModel.Load(path, new ModelOptions { Threads = 2, KvCacheType = Eurus.Cpu.Model.KvCacheType.F16 }));
@@ -123,10 +123,10 @@ public sealed class AbsurdModelTests : IDisposable
     {
         // One session of 2^24 positions is 512 MiB of cache; 1024 slots of it are 512 GiB.
         string path = new CraftedModel { Dim = 4, Heads = 2, KvHeads = 1, Context = 1 << 24 }.Write(_dir, "slots");
-        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2 });
+        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 });
         var e = Assert.Throws<InsufficientMemoryException>(() => new BatchedGenerator(model, new BatchedGeneratorOptions { MaxSequences = 1024 }));
         Assert.Contains("1024 sequences", e.Message);
-        using var small = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256 });
+        using var small = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256, KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 });
         using var generator = new BatchedGenerator(small, new BatchedGeneratorOptions { MaxSequences = 3 });
         Assert.True(generator.MemoryBytes >= 3 * 2L * 1 * 2 * 256 * 4, $"{generator.MemoryBytes} bytes cannot hold three caches");
     }
@@ -148,7 +148,7 @@ public sealed class AbsurdModelTests : IDisposable
     /// <summary>Loads <paramref name="path"/>, evaluates a few tokens and compares every position's logits with the plain reference.</summary>
     private static void RunsLikeTheReference(string path, ModelOptions options, int tokens = 4)
     {
-        using var model = EurusModel.Load(path, options);
+        using var model = EurusModel.Load(path, options with { KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 }); // the reference keeps F32 keys and values
         var rng = new Random(17);
         int vocab = model.Config.Vocab;
         var ids = Enumerable.Range(0, tokens).Select(_ => rng.Next(3, vocab)).ToArray();

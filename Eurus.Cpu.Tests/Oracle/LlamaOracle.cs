@@ -2,13 +2,15 @@ using System.Text;
 using LLama;
 using LLama.Common;
 using LLama.Native;
+using KvCacheType = Eurus.Cpu.Model.KvCacheType;
 
 namespace Eurus.Cpu.Tests.Oracle;
 
 /// <summary>
 /// llama.cpp (through LLamaSharp, CPU backend) as the reference for tokenization and forward passes. The native
 /// library is configured once (CPU/AVX2 only, logging silenced); one model is loaded and kept per path. All calls are
-/// serialised by one lock, so tests running in parallel can share it.
+/// serialised by one lock, so tests running in parallel can share it. Contexts use llama.cpp's default KV cache type,
+/// F16 (llama-cli, llama-server and LLamaSharp's <c>ModelParams</c> all default to it), unless a call asks for F32.
 /// </summary>
 internal static class LlamaOracle
 {
@@ -66,7 +68,7 @@ internal static class LlamaOracle
     /// Logits of every position of <paramref name="tokens"/>, evaluated as one batch from an empty cache
     /// (at most <paramref name="contextSize"/> tokens). Row i is the next-token distribution after tokens[..(i+1)].
     /// </summary>
-    public static float[][] Logits(string modelPath, int[] tokens, int contextSize = 512)
+    public static float[][] Logits(string modelPath, int[] tokens, int contextSize = 512, KvCacheType kv = KvCacheType.F16)
     {
         ArgumentNullException.ThrowIfNull(tokens);
         if (tokens.Length == 0 || tokens.Length > contextSize)
@@ -74,7 +76,7 @@ internal static class LlamaOracle
         lock (Gate)
         {
             var model = Load(modelPath);
-            using var ctx = model.CreateContext(Parameters(modelPath, contextSize));
+            using var ctx = model.CreateContext(Parameters(modelPath, contextSize, kv));
             var batch = new LLamaBatch();
             for (int i = 0; i < tokens.Length; i++) batch.Add(tokens[i], i, (LLamaSeqId)0, true);
             Decode(ctx, batch);
@@ -88,7 +90,14 @@ internal static class LlamaOracle
     /// Greedy continuation: evaluates <paramref name="prompt"/>, then feeds back the arg-max token
     /// <paramref name="count"/> times; returns the generated tokens.
     /// </summary>
-    public static int[] Greedy(string modelPath, int[] prompt, int count, int contextSize = 512)
+    public static int[] Greedy(string modelPath, int[] prompt, int count, int contextSize = 512, KvCacheType kv = KvCacheType.F16) =>
+        GreedyWithLogits(modelPath, prompt, count, contextSize, kv).Tokens;
+
+    /// <summary>
+    /// <see cref="Greedy"/>, with the logits llama.cpp chose each generated token from (row n: the distribution token n
+    /// was the arg-max of).
+    /// </summary>
+    public static (int[] Tokens, float[][] Logits) GreedyWithLogits(string modelPath, int[] prompt, int count, int contextSize = 512, KvCacheType kv = KvCacheType.F16)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         if (prompt.Length == 0 || prompt.Length + count > contextSize)
@@ -96,22 +105,24 @@ internal static class LlamaOracle
         lock (Gate)
         {
             var model = Load(modelPath);
-            using var ctx = model.CreateContext(Parameters(modelPath, contextSize));
+            using var ctx = model.CreateContext(Parameters(modelPath, contextSize, kv));
             var batch = new LLamaBatch();
             for (int i = 0; i < prompt.Length; i++) batch.Add(prompt[i], i, (LLamaSeqId)0, i == prompt.Length - 1);
             Decode(ctx, batch);
             int last = prompt.Length - 1;
             var output = new int[count];
+            var rows = new float[count][];
             for (int n = 0; n < count; n++)
             {
-                int next = ArgMax(ctx.NativeHandle.GetLogitsIth(last));
+                rows[n] = ctx.NativeHandle.GetLogitsIth(last).ToArray();
+                int next = ArgMax(rows[n]);
                 output[n] = next;
                 if (n == count - 1) break;
                 batch.Clear();
                 last = batch.Add(next, prompt.Length + n, (LLamaSeqId)0, true);
                 Decode(ctx, batch);
             }
-            return output;
+            return (output, rows);
         }
     }
 
@@ -148,7 +159,7 @@ internal static class LlamaOracle
         return buffer[..n];
     }
 
-    private static ModelParams Parameters(string path, int contextSize) => new(path)
+    private static ModelParams Parameters(string path, int contextSize, KvCacheType kv = KvCacheType.F16) => new(path)
     {
         GpuLayerCount = 0,
         LoadMode = LLamaLoadMode.None,
@@ -159,8 +170,8 @@ internal static class LlamaOracle
         Threads = 2,
         BatchThreads = 2,
         FlashAttention = false,
-        TypeK = GGMLType.GGML_TYPE_F32,
-        TypeV = GGMLType.GGML_TYPE_F32,
+        TypeK = kv == KvCacheType.F32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
+        TypeV = kv == KvCacheType.F32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
     };
 
     /// <summary>

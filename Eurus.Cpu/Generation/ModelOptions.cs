@@ -9,8 +9,10 @@ public sealed record ModelOptions
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Context length (positions per session); 0 uses the model's trained length. Capped at the model's.</summary>
     public int ContextLength { get; init; }
-    /// <summary>Key/value cache element type (default F32).</summary>
-    public KvCacheType KvCacheType { get; init; } = KvCacheType.F32;
+    /// <summary>
+    /// Key/value cache element type: F16 (default, as llama.cpp's; half the memory of F32) or F32.
+    /// </summary>
+    public KvCacheType KvCacheType { get; init; } = KvCacheType.F16;
     /// <summary>
     /// Sliding attention window. Null uses the file's <c>llama.attention.sliding_window</c> if it has one, else full
     /// causal attention. Eurus-7B / Mistral-7B-v0.1 GGUFs carry no window: set 4096 to run them past 4096 tokens as trained.

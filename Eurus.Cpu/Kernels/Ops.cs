@@ -6,13 +6,17 @@ namespace Eurus.Cpu.Kernels;
 /// <summary>Element-wise and normalisation operators of the forward pass (vectorised through TensorPrimitives).</summary>
 internal static class Ops
 {
-    /// <summary>y = x / sqrt(mean(x²) + eps) · weight (the mean accumulated in double, as ggml does).</summary>
+    /// <summary>
+    /// y = x · 1/sqrt(mean(x²) + eps) · weight, as ggml computes it: each square in float, summed in double, the mean
+    /// rounded to float, the square root and the reciprocal in float; x times the scale, then times the weight.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y)
     {
         double sum = 0;
-        for (int i = 0; i < x.Length; i++) sum += x[i] * (double)x[i];
-        float scale = (float)(1.0 / Math.Sqrt(sum / x.Length + eps));
+        for (int i = 0; i < x.Length; i++) sum += x[i] * x[i];
+        float mean = (float)(sum / x.Length);
+        float scale = 1f / MathF.Sqrt(mean + eps);
         TensorPrimitives.Multiply(x, scale, y);
         TensorPrimitives.Multiply(y, weight, y);
     }
@@ -29,18 +33,23 @@ internal static class Ops
         }
     }
 
-    /// <summary>Fills cos/sin of pos·base^(−2i/ropeDim) for i &lt; ropeDim/2 (angles in double for accuracy).</summary>
+    /// <summary>
+    /// Fills cos/sin of pos·base^(−2i/ropeDim) for i &lt; ropeDim/2 as ggml's RoPE cache does: the angle starts at pos and
+    /// is multiplied by powf(base, −2/ropeDim) once per pair, in float; cos and sin of the float angle.
+    /// </summary>
     public static void RopeAngles(int pos, float theta, int ropeDim, Span<float> cos, Span<float> sin)
     {
+        float step = MathF.Pow(theta, -2f / ropeDim);
+        float angle = pos;
         for (int i = 0; i < ropeDim / 2; i++)
         {
-            double angle = pos * Math.Pow(theta, -2.0 * i / ropeDim);
-            cos[i] = (float)Math.Cos(angle);
-            sin[i] = (float)Math.Sin(angle);
+            cos[i] = MathF.Cos(angle);
+            sin[i] = MathF.Sin(angle);
+            angle *= step;
         }
     }
 
-    /// <summary>In-place numerically stable softmax.</summary>
+    /// <summary>In-place numerically stable softmax: exp(x − max), the sum in double, times the float of 1/sum (ggml's order).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(Span<float> x)
     {
@@ -48,9 +57,9 @@ internal static class Ops
         float max = TensorPrimitives.Max(x);
         TensorPrimitives.Subtract(x, max, x);
         TensorPrimitives.Exp(x, x);
-        float sum = 0;
-        for (int i = 0; i < x.Length; i++) sum += x[i]; // in order, as before vectorising the exponentials
-        TensorPrimitives.Multiply(x, 1f / sum, x);
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++) sum += x[i]; // in double, as ggml's soft_max
+        TensorPrimitives.Multiply(x, (float)(1.0 / sum), x);
     }
 
     /// <summary>gate = silu(gate) · up = gate / (1 + e^−gate) · up (vectorised, in chunks through a stack buffer).</summary>

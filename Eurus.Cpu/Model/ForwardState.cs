@@ -21,7 +21,7 @@ internal sealed class ForwardState
         Gate = Pinned(checked(maxTokens * c.FeedForward));
         Up = Pinned(checked(maxTokens * c.FeedForward));
         Scores = new float[checked(c.Heads * maxKvCapacity)];
-        KvTmp = new float[checked(c.Heads * 2 * c.HeadDim)];
+        KvTmp = new float[checked(c.Heads * KvTmpStride(c))];
         Cos = new float[checked(maxTokens * (c.RopeDim / 2))];
         Sin = new float[checked(maxTokens * (c.RopeDim / 2))];
         Tokens = new SequenceToken[maxTokens];
@@ -41,8 +41,14 @@ internal sealed class ForwardState
     public float[] Gate, Up;
     /// <summary>Attention weights, one row of <see cref="MaxKvCapacity"/> per query head.</summary>
     public float[] Scores;
-    /// <summary>Per query head: F16 cache rows converted to floats.</summary>
+    /// <summary>
+    /// Attention scratch, <see cref="KvTmpStride"/> floats per query head (an F16 cache's rows converted to floats); a
+    /// group of query heads uses the scratch of its first head onwards.
+    /// </summary>
     public float[] KvTmp;
+
+    /// <summary>Floats of <see cref="KvTmp"/> per query head: enough for one head alone, and a group from its first head on.</summary>
+    public static int KvTmpStride(MistralConfig c) => Kernels.CachedAttention.ScratchLength(c.HeadDim, 1);
     /// <summary>RoPE cosines and sines per token of the pass: [tokens × rope_dim/2].</summary>
     public float[] Cos, Sin;
     /// <summary>The pass's tokens, for the attention workers.</summary>

@@ -103,6 +103,12 @@ internal sealed class KvCache
     /// <summary>One layer's F32 values (null for an F16 cache).</summary>
     public float[]? ValuesF32(int layer) => _v32?[layer];
 
+    /// <summary>One layer's F16 keys (null for an F32 cache): <c>[kv head][slot][head dim]</c>.</summary>
+    public Half[]? KeysF16(int layer) => _k16?[layer];
+
+    /// <summary>One layer's F16 values (null for an F32 cache).</summary>
+    public Half[]? ValuesF16(int layer) => _v16?[layer];
+
     /// <summary>Where the head whose slice starts at <paramref name="kvOffset"/> of the KV width begins in a layer's array.</summary>
     public long HeadStart(int kvOffset) => Offset(0, 0, kvOffset);
 

@@ -3,8 +3,8 @@ namespace Eurus.Cpu.Model;
 /// <summary>Element type of the key/value cache.</summary>
 public enum KvCacheType
 {
-    /// <summary>32-bit floats (default; exact).</summary>
+    /// <summary>32-bit floats (twice the memory of F16; keys and values stored as computed).</summary>
     F32,
-    /// <summary>16-bit floats (half the memory).</summary>
+    /// <summary>16-bit floats (the default, as llama.cpp's): keys and values rounded to half precision.</summary>
     F16,
 }

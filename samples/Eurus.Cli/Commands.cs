@@ -50,68 +50,31 @@ internal static class Commands
         return command;
     }
 
-    /// <summary>eurus perplexity [-m MODEL] -f FILE [-c 128]: parsing only; the computation is <see cref="Perplexity"/>.</summary>
+    /// <summary>
+    /// eurus perplexity [-m MODEL] -f FILE [-c 128] [--kl-divergence-base FILE [--kl-divergence]]: parsing only; the
+    /// computation is <see cref="global::Eurus.Cli.PerplexityCommand"/>.
+    /// </summary>
     public static Command PerplexityCommand()
     {
         var file = new Option<string>("--file", "-f") { Description = "the text to score", HelpName = "FILE", Required = true };
         var ctx = new Option<int>("--ctx-size", "-c") { Description = "chunk size in tokens (also the context)", DefaultValueFactory = _ => 128 };
+        var kldBase = new Option<string?>("--kl-divergence-base")
+        {
+            Description = "alone: save this model's log-probabilities to FILE; with --kl-divergence: compare against them",
+            HelpName = "FILE",
+        };
+        var kld = new Option<bool>("--kl-divergence") { Description = "report mean KL divergence, top-token agreement and ΔPPL against --kl-divergence-base" };
         var model = new ModelArgs(withContext: false);
-        var command = new Command("perplexity", "llama-perplexity's method; progress on stderr, last line 'perplexity: X' on stdout") { file, ctx };
+        var command = new Command("perplexity", "llama-perplexity's method; progress on stderr, last line 'perplexity: X' on stdout") { file, ctx, kldBase, kld };
         model.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
             string path = r.GetValue(file)!;
-            if (!File.Exists(path)) throw new CliUsageException($"file not found: {path}");
+            global::Eurus.Cli.PerplexityCommand.CheckArguments(path, r.GetValue(kldBase), r.GetValue(kld));
             int c = r.GetValue(ctx);
             using var m = await model.LoadAsync(r, contextLength: c, cancellationToken: ct);
-            return Perplexity(m, path, c);
+            return global::Eurus.Cli.PerplexityCommand.Run(m, path, c, r.GetValue(kldBase), r.GetValue(kld), Console.Out, Console.Error);
         });
         return command;
-    }
-
-    /// <summary>
-    /// llama-perplexity's method: the whole text tokenized with BOS (as llama-perplexity does), cut into chunks of c
-    /// tokens whose first token is replaced by BOS, each scored on its second half; progress as <c>[i]ppl,</c> and the
-    /// final estimate with its uncertainty on stderr, <c>perplexity: X</c> on stdout.
-    /// </summary>
-    private static int Perplexity(EurusModel model, string file, int ctx)
-    {
-        if (ctx < 8 || ctx > model.ContextLength) throw new CliUsageException($"-c must be 8 to {model.ContextLength}.");
-        var tokens = model.Tokenizer.Encode(File.ReadAllText(file), addBos: model.Tokenizer.AddBos);
-        int chunks = tokens.Length / ctx;
-        if (chunks == 0) throw new CliUsageException($"the file has {tokens.Length} tokens, fewer than one chunk of {ctx}.");
-        int vocab = model.Config.Vocab;
-        var logits = new float[ctx * vocab];
-        var chunk = new int[ctx];
-        double nll = 0, nll2 = 0;
-        int count = 0;
-        var sw = Stopwatch.StartNew();
-        using var session = model.CreateSession();
-        for (int c = 0; c < chunks; c++)
-        {
-            Array.Copy(tokens, c * ctx, chunk, 0, ctx);
-            if (model.Tokenizer.AddBos) chunk[0] = model.Tokenizer.BosId;
-            session.Reset();
-            session.EvaluateAll(chunk, logits);
-            for (int i = ctx / 2; i < ctx - 1; i++)
-            {
-                var row = logits.AsSpan(i * vocab, vocab);
-                float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
-                double sum = 0;
-                foreach (float l in row) sum += Math.Exp(l - max);
-                double v = Math.Log(sum) + max - row[chunk[i + 1]];
-                nll += v;
-                nll2 += v * v;
-                count++;
-            }
-            Console.Error.Write(string.Create(CultureInfo.InvariantCulture, $"[{c + 1}]{Math.Exp(nll / count):F4},"));
-        }
-        Console.Error.WriteLine();
-        double mean = nll / count, ppl = Math.Exp(mean), variance = nll2 / count - mean * mean;
-        if (variance > 0 && count > 1)
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Final estimate: PPL = {ppl:F4} +/- {Math.Sqrt(variance / (count - 1)) * ppl:F5}"));
-        Console.Error.WriteLine($"eurus: {chunks} chunks of {ctx} tokens in {sw.Elapsed.TotalSeconds:F2} s");
-        Console.Out.WriteLine($"perplexity: {ppl.ToString("F4", CultureInfo.InvariantCulture)}");
-        return 0;
     }
 }

@@ -24,9 +24,9 @@ internal sealed class ModelArgs
 
     public Option<string> KvType { get; } = new Option<string>("--kv-type")
     {
-        Description = "KV cache element type",
-        DefaultValueFactory = _ => "f32",
-    }.AcceptOnlyFromAmong("f32", "f16");
+        Description = "KV cache element type (f16 as llama.cpp: half the memory of f32)",
+        DefaultValueFactory = _ => "f16",
+    }.AcceptOnlyFromAmong("f16", "f32");
 
     public Option<int?> Window { get; } = new("--window") { Description = "sliding attention window (default: the model's)", HelpName = "N" };
 

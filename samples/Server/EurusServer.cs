@@ -70,7 +70,7 @@ public static class EurusServer
             e = e.InnerException!;
         string message = e.Message;
         if (e is OutOfMemoryException and not InsufficientMemoryException)
-            message = $"out of memory ({e.Message}); lower --parallel or -c, or use --kv-type f16";
+            message = $"out of memory ({e.Message}); lower --parallel or -c";
         else if (e is not (ArgumentException or IOException or UnauthorizedAccessException or GgufFormatException or InsufficientMemoryException))
             message = $"{e.GetType().Name}: {message}";
         return string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

@@ -19,7 +19,7 @@ public sealed record ServerOptions
     /// <summary>Requests waiting for a slot before 429.</summary>
     public int Queue { get; init; } = 64;
     /// <summary>KV cache element type (f16 halves the per-slot memory).</summary>
-    public Eurus.Cpu.Model.KvCacheType KvCacheType { get; init; } = Eurus.Cpu.Model.KvCacheType.F32;
+    public Eurus.Cpu.Model.KvCacheType KvCacheType { get; init; } = Eurus.Cpu.Model.KvCacheType.F16;
     /// <summary>Sliding attention window (null: the file's, else full attention).</summary>
     public int? SlidingWindow { get; init; }
 
@@ -55,7 +55,7 @@ public sealed record ServerOptions
 
     public const string Usage = """
         usage: eurus-server [-m MODEL.gguf] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [-c 4096] [-t THREADS]
-                            [--parallel 4] [--queue 64] [--kv-type f32|f16] [--window N] [limits]
+                            [--parallel 4] [--queue 64] [--kv-type f16|f32] [--window N] [limits]
                eurus-server bench [-m MODEL.gguf] [--streams 1,2,4,8] [-n 64] [-t THREADS] [-r 2]
         OpenAI-compatible endpoints: POST /v1/chat/completions, POST /v1/completions ("stream": true for SSE),
         GET /v1/models, GET /health, POST /tokenize, POST /detokenize.

@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using Eurus.Cpu.Model;
+using Eurus.Cpu.Quantization;
 
 namespace Eurus.Cpu.Kernels;
 
@@ -13,7 +15,8 @@ internal static unsafe class CachedAttention
     /// One head's attention for one query: <paramref name="output"/> = softmax(q·Kᵀ·scale)·V over positions
     /// <paramref name="first"/>…first + count − 1 of <paramref name="layer"/>, the head's slice starting at
     /// <paramref name="kvOffset"/> of each cached vector. <paramref name="scores"/> (count long) receives the weights;
-    /// <paramref name="scratch"/> (hd long) holds converted F16 rows. Decoding and prompts attend through here.
+    /// <paramref name="scratch"/> (<see cref="ScratchLength"/> long) holds an F16 cache's rows converted to floats.
+    /// Decoding and prompts attend through here.
     /// </summary>
     public static void Attend(KvCache cache, int layer, int first, int count, int kvOffset, int hd, ReadOnlySpan<float> q, float scale,
         Span<float> scores, Span<float> output, Span<float> scratch)
@@ -25,12 +28,7 @@ internal static unsafe class CachedAttention
         output = output[..hd];
         if (cache.KeysF32(layer) is null)
         {
-            for (int j = 0; j < count; j++)
-                scores[j] = System.Numerics.Tensors.TensorPrimitives.Dot(q[..hd], cache.Key(layer, first + j, kvOffset, hd, scratch)) * scale;
-            Ops.Softmax(scores);
-            output.Clear();
-            for (int j = 0; j < count; j++)
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(cache.Value(layer, first + j, kvOffset, hd, scratch), scores[j], output, output);
+            AttendHalf(cache, layer, first, count, kvOffset, hd, 1, q[..hd], scale, scores, count, output, scratch);
             return;
         }
         // Positions map to slots p mod capacity: at most two contiguous runs of slots, each head's rows back to back.
@@ -56,7 +54,7 @@ internal static unsafe class CachedAttention
     /// gives it: positions go in blocks of 64, every head's scores (then weighted values) for a block before the next
     /// block, so a prompt reads each key and value row from L2 once per token rather than once per head. The heads'
     /// queries and outputs are consecutive (<paramref name="q"/>, <paramref name="output"/>: heads × hd), their scores
-    /// <paramref name="scoreStride"/> apart. F16 caches go head by head through <see cref="Attend"/>.
+    /// <paramref name="scoreStride"/> apart.
     /// </summary>
     public static void AttendGroup(KvCache cache, int layer, int first, int count, int kvOffset, int hd, int heads, ReadOnlySpan<float> q, float scale,
         Span<float> scores, int scoreStride, Span<float> output, Span<float> scratch)
@@ -64,7 +62,12 @@ internal static unsafe class CachedAttention
         if (heads < 1 || hd < 1 || count < 1 || q.Length < (long)heads * hd || output.Length < (long)heads * hd || scoreStride < count
             || scores.Length < (long)(heads - 1) * scoreStride + count)
             throw new ArgumentOutOfRangeException(nameof(heads), $"{heads} heads of {hd} with {count} scores {scoreStride} apart do not fit the buffers given.");
-        if (cache.KeysF32(layer) is null || heads == 1)
+        if (cache.KeysF32(layer) is null)
+        {
+            AttendHalf(cache, layer, first, count, kvOffset, hd, heads, q, scale, scores, scoreStride, output, scratch);
+            return;
+        }
+        if (heads == 1)
         {
             for (int g = 0; g < heads; g++)
                 Attend(cache, layer, first, count, kvOffset, hd, q.Slice(g * hd, hd), scale, scores.Slice(g * scoreStride, count), output.Slice(g * hd, hd), scratch);
@@ -105,6 +108,78 @@ internal static unsafe class CachedAttention
                         AttentionKernel.Accumulate(ps + (long)g * scoreStride + at + j, pv + headStart + (long)(slot + j) * hd, hd, m, hd, po + g * hd);
                 }
             }
+        }
+    }
+
+    /// <summary>Positions of an F16 cache converted to floats at a time (a block of 32 rows of 128 is 16 KiB).</summary>
+    private const int HalfBlock = 32;
+
+    /// <summary>Floats of scratch <see cref="Attend"/> and <see cref="AttendGroup"/> need for <paramref name="heads"/> heads of <paramref name="hd"/>.</summary>
+    public static int ScratchLength(int hd, int heads) => checked((heads + HalfBlock) * hd);
+
+    /// <summary>
+    /// Attention over an F16 cache with ggml's roundings (its <c>mul_mat</c> converts the F32 operand to the F16 one's
+    /// type): each query is rounded to F16 before q·k, the softmax weights to F16 before they weight the values. Rows are
+    /// converted to floats <see cref="HalfBlock"/> positions at a time and go through the F32 loops, so one token's
+    /// query heads share each conversion and every head gets what it would get alone, bit for bit.
+    /// </summary>
+    private static void AttendHalf(KvCache cache, int layer, int first, int count, int kvOffset, int hd, int heads, ReadOnlySpan<float> q, float scale,
+        Span<float> scores, int scoreStride, Span<float> output, Span<float> scratch)
+    {
+        if (hd != cache.HeadDim || kvOffset % cache.HeadDim != 0 || (uint)kvOffset >= (uint)cache.KvDim || (uint)count > (uint)cache.Capacity || first < 0
+            || (uint)layer >= (uint)cache.Layers)
+            throw new ArgumentOutOfRangeException(nameof(count), $"attention over positions {first}..+{count} of layer {layer} at offset {kvOffset} does not fit the cache.");
+        if (scratch.Length < ScratchLength(hd, heads))
+            throw new ArgumentException($"F16 attention needs {ScratchLength(hd, heads)} floats of scratch, got {scratch.Length}.", nameof(scratch));
+        var queries = scratch[..(heads * hd)];
+        var rows = scratch.Slice(heads * hd, HalfBlock * hd);
+        var halves = MemoryMarshal.Cast<float, Half>(rows); // 2 × HalfBlock × hd halves, free between row conversions
+        RoundToHalf(q[..(heads * hd)], queries, halves);
+        int s0 = cache.Slot(first), n1 = Math.Min(count, cache.Capacity - s0);
+        long headStart = cache.HeadStart(kvOffset);
+        Half[] keys = cache.KeysF16(layer)!, values = cache.ValuesF16(layer)!;
+        fixed (float* pq = queries, pr = rows, ps = scores, po = output)
+        {
+            for (int run = 0; run < 2; run++)
+            {
+                int slot = run == 0 ? s0 : 0, at = run == 0 ? 0 : n1, len = run == 0 ? n1 : count - n1;
+                for (int j = 0; j < len; j += HalfBlock)
+                {
+                    int m = Math.Min(HalfBlock, len - j);
+                    FloatConversion.HalfToSingle(keys.AsSpan((int)(headStart + (long)(slot + j) * hd), m * hd), rows);
+                    for (int g = 0; g < heads; g++)
+                        AttentionKernel.Scores(pq + g * hd, pr, hd, m, hd, scale, ps + (long)g * scoreStride + at + j);
+                }
+            }
+            for (int g = 0; g < heads; g++)
+            {
+                var w = scores.Slice(g * scoreStride, count);
+                Ops.Softmax(w);
+                for (int j = 0; j < count; j += halves.Length) RoundToHalf(w.Slice(j, Math.Min(halves.Length, count - j)), w.Slice(j, Math.Min(halves.Length, count - j)), halves);
+                output.Slice(g * hd, hd).Clear();
+            }
+            for (int run = 0; run < 2; run++)
+            {
+                int slot = run == 0 ? s0 : 0, at = run == 0 ? 0 : n1, len = run == 0 ? n1 : count - n1;
+                for (int j = 0; j < len; j += HalfBlock)
+                {
+                    int m = Math.Min(HalfBlock, len - j);
+                    FloatConversion.HalfToSingle(values.AsSpan((int)(headStart + (long)(slot + j) * hd), m * hd), rows);
+                    for (int g = 0; g < heads; g++)
+                        AttentionKernel.Accumulate(ps + (long)g * scoreStride + at + j, pr, hd, m, hd, po + g * hd);
+                }
+            }
+        }
+    }
+
+    /// <summary>destination = source rounded to F16 and back (through <paramref name="halves"/>, at least as long as source).</summary>
+    private static void RoundToHalf(ReadOnlySpan<float> source, Span<float> destination, Span<Half> halves)
+    {
+        for (int i = 0; i < source.Length; i += halves.Length)
+        {
+            int n = Math.Min(halves.Length, source.Length - i);
+            FloatConversion.SingleToHalf(source.Slice(i, n), halves[..n]);
+            FloatConversion.HalfToSingle(halves[..n], destination.Slice(i, n));
         }
     }
 }

@@ -8,13 +8,46 @@ namespace Eurus.Cpu.Bench;
 
 /// <summary>
 /// Side-by-side prompt (pp) and generation (tg) speed of Eurus.Cpu and llama.cpp (LLamaSharp 0.30, best CPU variant)
-/// on the same GGUF file in the same process: <c>compare -m FILE [-p 128] [-n 32] [-t 2] [-r 3] [--only eurus|llama] [--sequential] [--profile]</c>.
+/// on the same GGUF file in the same process: <c>compare -m FILE [-p 128] [-n 32] [-t 2] [-r 3] [--only eurus|llama] [--sequential] [--profile]
+/// [--isa avx2|avx512|vnni|native]</c>. <c>--isa</c> measures a CPU class this machine can emulate downward: the
+/// comparison re-runs itself in a child process with that class's <c>DOTNET_Enable…=0</c> switches (Eurus.Cpu) and loads
+/// LLamaSharp's native build of the same class (llama.cpp).
 /// </summary>
 internal static class CompareWithLlamaCpp
 {
+    /// <summary>The runtime switches that make this process a machine of <paramref name="isa"/>'s class.</summary>
+    private static Dictionary<string, string> Switches(string isa) => isa switch
+    {
+        "avx2" => new() { ["DOTNET_EnableAVX512"] = "0", ["DOTNET_EnableAVXVNNI"] = "0" }, // Zen 2/3, Intel before 2021
+        "avx512" => new() { ["DOTNET_EnableAVXVNNI"] = "0" },                             // Zen 4 (.NET 10 has no 512-bit VNNI)
+        "vnni" or "native" => new(),
+        _ => throw new ArgumentException($"--isa must be avx2, avx512, vnni or native, not '{isa}'."),
+    };
+
     public static void Run(string[] args)
     {
         string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
+        string isa = Arg("--isa", "native");
+        var switches = Switches(isa);
+        if (isa == "vnni" && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && Environment.GetEnvironmentVariable("EURUS_COMPARE_CHILD") is null)
+        {
+            Console.Error.WriteLine("compare: --isa vnni needs a CPU with AVX-VNNI; this one has none.");
+            return;
+        }
+        if (switches.Count > 0 && Environment.GetEnvironmentVariable("EURUS_COMPARE_CHILD") is null)
+        {
+            // The switches act at process start: run the same command again in a child that has them.
+            var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+            foreach (var a in Environment.GetCommandLineArgs().Skip(1)) psi.ArgumentList.Add(a);
+            foreach (var (k, v) in switches) psi.Environment[k] = v;
+            psi.Environment["EURUS_COMPARE_CHILD"] = "1";
+            using var child = Process.Start(psi)!;
+            child.WaitForExit();
+            Environment.ExitCode = child.ExitCode;
+            return;
+        }
+        LlamaRunner.Isa = isa;
+        Console.Error.WriteLine($"compare: class {isa} (Eurus.Cpu: AVX-512BW {System.Runtime.Intrinsics.X86.Avx512BW.IsSupported}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}; llama.cpp: {LlamaRunner.Level(isa)?.ToString() ?? "its best variant"})");
         string path = Arg("-m", "");
         int pp = int.Parse(Arg("-p", "128")), tg = int.Parse(Arg("-n", "32")), threads = int.Parse(Arg("-t", "2")), reps = int.Parse(Arg("-r", "3"));
         string which = Arg("--only", "both");
@@ -82,7 +115,7 @@ internal static class CompareWithLlamaCpp
             string os = o.Count == 0 ? "-" : Fmt(o);
             string ts = t.Count == 0 ? "-" : Fmt(t);
             string ratio = o.Count == 0 || t.Count == 0 ? "-" : $"{o.Average() / t.Average():F2}×";
-            Console.WriteLine($"| {Path.GetFileName(path)} | {threads} | {(k == 0 ? $"pp{pp}" : $"tg{tg}")} | {os} | {ts} | {ratio} |");
+            Console.WriteLine($"| {Path.GetFileName(path)}{(isa == "native" ? "" : $" ({isa})")} | {threads} | {(k == 0 ? $"pp{pp}" : $"tg{tg}")} | {os} | {ts} | {ratio} |");
         }
     }
 
@@ -161,9 +194,16 @@ internal static class CompareWithLlamaCpp
         private readonly LLamaBatch _batch = new();
         private readonly int _pp, _tg;
 
+        /// <summary>The CPU class whose native build to load (set before the first runner).</summary>
+        public static string Isa { get; set; } = "native";
+
+        /// <summary>LLamaSharp's native variant for a class; null: its own choice (the best this CPU runs).</summary>
+        public static AvxLevel? Level(string isa) => isa switch { "avx2" => AvxLevel.Avx2, "avx512" or "vnni" => AvxLevel.Avx512, _ => null };
+
         public LlamaRunner(string path, int pp, int tg, int threads)
         {
-            NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithLogCallback((level, msg) => { });
+            var config = NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithLogCallback((level, msg) => { });
+            if (Level(Isa) is { } level) config.WithAvx(level);
             NativeApi.llama_empty_call();
             NativeLogConfig.llama_log_set((level, msg) => { });
             var p = new ModelParams(path)

@@ -65,7 +65,7 @@ public sealed class BatchedGenerator : IDisposable
         _slots = new Slot[options.MaxSequences];
         for (int i = 0; i < _slots.Length; i++)
             _slots[i] = new Slot { Cache = new KvCache(c.Layers, c.KvDim, _capacity, model.Options.KvCacheType, c.HeadDim) };
-        _forward = new Transformer(c, model.Weights, stepTokens, _capacity, model.Options.Threads, _window);
+        _forward = new Transformer(c, model.Weights, stepTokens, _capacity, model.Compute, _window);
         _logits = GC.AllocateArray<float>(checked(stepTokens * c.Vocab), pinned: true);
         _thread = new Thread(Loop) { IsBackground = true, Name = "Eurus batched decode" };
         _thread.Start();
@@ -113,7 +113,7 @@ public sealed class BatchedGenerator : IDisposable
         settings.Validate();
         if (promptTokens.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptTokens));
         if (promptTokens.Count > ContextLength)
-            throw new ContextFullException($"The prompt needs {promptTokens.Count} positions but the context holds {ContextLength}.");
+            throw _model.ContextFull("The prompt", promptTokens.Count);
         int vocab = _model.Config.Vocab;
         foreach (int t in promptTokens)
             if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(promptTokens), $"token id {t} is outside the vocabulary (0..{vocab - 1}).");

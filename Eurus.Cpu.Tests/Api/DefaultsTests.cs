@@ -25,6 +25,9 @@ public sealed class DefaultsTests
         long perElement = options.KvCacheType == KvCacheType.F32 ? 4 : 2;
         Assert.Equal(2L * 32 * 4096 * 1024 * perElement, sizes.KvBytesPerSequence);
         Assert.True(sizes.KvBytesPerSequence <= 1L << 30, $"{sizes.KvBytesPerSequence} bytes of KV cache per default session");
+        // What SessionMemoryBytes reports: the cache plus the pass's scratch (activations and matmul buffers for a batch
+        // of 64 prompt tokens, scores, logits), about 33 MiB for 7B.
+        Assert.InRange(sizes.TotalBytes - sizes.KvBytesPerSequence, 16L << 20, 64L << 20);
         // Before: the trained context, 32768 positions, 8 GiB of F32 cache per session.
         var whole = EurusModel.CheckSizes(SevenB, options with { ContextLength = 32768 }, msg => new InvalidOperationException(msg));
         Assert.Equal(8 * sizes.KvBytesPerSequence, whole.KvBytesPerSequence);

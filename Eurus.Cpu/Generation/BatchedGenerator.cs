@@ -12,7 +12,8 @@ namespace Eurus.Cpu.Generation;
 /// serving all of them, each with its own KV cache, sampler and stop strings. A request that finds every slot busy
 /// waits in a bounded queue; a full queue raises <see cref="QueueFullException"/> at once. A request's tokens equal
 /// those an <see cref="InferenceSession"/> gives for the same prompt and settings (same seed), whatever else runs
-/// beside it. Thread-safe; one background thread runs the steps.
+/// beside it. Thread-safe; one background thread runs the steps, on the model's worker pool (shared with the model's
+/// sessions: their passes and this generator's steps take turns).
 /// </summary>
 /// <example>
 /// <code>

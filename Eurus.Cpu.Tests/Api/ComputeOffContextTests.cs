@@ -104,23 +104,4 @@ public sealed class ComputeOffContextTests
         Assert.Equal(FinishReason.Cancelled, session.LastTimings!.FinishReason);
         Assert.Equal(3, session.LastTimings.GeneratedTokens);
     }
-
-    [Fact]
-    public async Task SessionsOfOneModelShareItsPoolAndGiveTheirOwnResultsConcurrently()
-    {
-        using var model = Load();
-        string[] prompts = ["And God said", "In the beginning", "The LORD is my shepherd", "Blessed are"];
-        var alone = new List<string>();
-        foreach (var p in prompts)
-        {
-            using var s = model.CreateSession();
-            alone.Add(string.Concat(await s.GenerateAsync(p, Greedy).ToListAsync()));
-        }
-        var sessions = prompts.Select(_ => model.CreateSession()).ToArray();
-        // Four sessions on one model: one pool (one worker thread with Threads = 2), not one per session.
-        Assert.All(sessions, s => Assert.Same(model.Compute.Pool, s.Pool));
-        var together = await Task.WhenAll(prompts.Select((p, i) => Task.Run(async () => string.Concat(await sessions[i].GenerateAsync(p, Greedy).ToListAsync()))));
-        foreach (var s in sessions) s.Dispose();
-        Assert.Equal(alone, together);
-    }
 }

@@ -22,17 +22,35 @@ public sealed class AbsurdModelTests : IDisposable
         try { Directory.Delete(_dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    /// <summary>The case of the issue: 514 heads of dimension 2 over a 2^24 context wrapped Heads × capacity in 32 bits.</summary>
+    /// <summary>
+    /// The case of the issue: 514 heads of dimension 2 over a 2^24 context wrapped Heads × capacity in 32 bits. With the
+    /// default context (4096) the file loads and runs; asking for its whole context fails at load, naming the numbers.
+    /// </summary>
     [Fact]
-    public void FiveHundredFourteenHeadsOverA2To24ContextFailAtLoadAndRunWithASmallerContext()
+    public void FiveHundredFourteenHeadsOverA2To24ContextFailAtLoadAndRunWithTheDefaultContext()
     {
         string path = new CraftedModel { Dim = 1028, Heads = 514, KvHeads = 2, FeedForward = 8, Context = 1 << 24 }.Write(_dir, "heads514");
-        var e = Assert.Throws<GgufFormatException>(() => EurusModel.Load(path, new ModelOptions { Threads = 2 }));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 1 << 24 }));
         Assert.Contains("head_count (514)", e.Message);
         Assert.Contains("16777216 KV positions", e.Message);
         // The user's way out, named in the message, works: a context that fits runs, and runs right.
         Assert.Contains("ContextLength", e.Message);
         RunsLikeTheReference(path, new ModelOptions { Threads = 2, ContextLength = 64 });
+        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2 });
+        Assert.Equal(ModelOptions.DefaultContextLength, model.ContextLength);
+    }
+
+    /// <summary>Files whose trained context overflows an array load with the default context and refuse their whole context.</summary>
+    [Theory]
+    [InlineData(256, 8, "KV width (256")]
+    [InlineData(256, 128, "head_count (128)")]
+    public void TrainedContextsPastAnArrayLoadWithTheDefaultAndRefuseTheWholeContext(int dim, int heads, string expected)
+    {
+        string path = new CraftedModel { Dim = dim, Heads = heads, KvHeads = heads == 8 ? 8 : 1, FeedForward = 2, Context = 1 << 24 }.Write(_dir, $"past-{heads}");
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 1 << 24 }));
+        Assert.Contains(expected, e.Message);
+        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2 });
+        Assert.Equal(4096, model.ContextLength);
     }
 
     public static TheoryData<string, CraftedModel, int, int> Running => new()
@@ -67,8 +85,6 @@ public sealed class AbsurdModelTests : IDisposable
         { "context 2^32 - 1", new CraftedModel { Context = uint.MaxValue }, "context_length" },
         { "vocabulary 2^22 + 1", new CraftedModel { Dim = 2, Heads = 1, KvHeads = 1, FeedForward = 2, Vocab = (1 << 22) + 1 }, "too large" },
         { "1025 heads", new CraftedModel { Dim = 2050, Heads = 1025, KvHeads = 1025, FeedForward = 2 }, "head_count" },
-        { "KV layer past an array", new CraftedModel { Dim = 256, Heads = 8, KvHeads = 8, FeedForward = 2, Context = 1 << 24 }, "KV width (256" },
-        { "scores past an array", new CraftedModel { Dim = 256, Heads = 128, KvHeads = 1, FeedForward = 2, Context = 1 << 24 }, "head_count (128)" },
         { "embedding_length 0", new CraftedModel { Override = { ["llama.embedding_length"] = 0u } }, "embedding_length" },
         { "head_count 0", new CraftedModel { Override = { ["llama.attention.head_count"] = 0u } }, "head_count" },
         { "head_count_kv 0", new CraftedModel { Override = { ["llama.attention.head_count_kv"] = 0u } }, "head_count_kv" },
@@ -109,13 +125,18 @@ public sealed class AbsurdModelTests : IDisposable
         // 32 layers × 2^24 positions × 64 wide × K and V × 4 bytes = 256 GiB of F32 cache; each layer fits an array.
         string path = new CraftedModel { Dim = 64, Heads = 32, KvHeads = 32, FeedForward = 2, Layers = 32, Context = 1 << 24 }.Write(_dir, "kv-memory");
         Assert.True(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes < 256L << 30, "this test needs a machine with less than 256 GiB");
-        var e = Assert.Throws<InsufficientMemoryException>(() => EurusModel.Load(path, new ModelOptions { Threads = 2, KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 }));
+        var whole = new ModelOptions { Threads = 2, ContextLength = 1 << 24, KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 };
+        var e = Assert.Throws<InsufficientMemoryException>(() => EurusModel.Load(path, whole));
         Assert.Contains("256 GiB of KV cache", e.Message);
         // F16 halves it, still too much; a smaller context fits, and the API reports what a session holds.
-        Assert.Throws<InsufficientMemoryException>(() => EurusModel.Load(path, new ModelOptions { Threads = 2, KvCacheType = Eurus.Cpu.Model.KvCacheType.F16 }));
+        Assert.Throws<InsufficientMemoryException>(() => EurusModel.Load(path, whole with { KvCacheType = Eurus.Cpu.Model.KvCacheType.F16 }));
         using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 1024 });
         using var session = model.CreateSession();
         Assert.InRange(model.SessionMemoryBytes, session.KvCacheBytes, session.KvCacheBytes + (64L << 20));
+        Assert.Equal(session.KvCacheBytes, model.KvCacheBytes);
+        // The default context (4096 positions) and KV type (F16): 32 layers × 4096 × 64 × 2 × 2 bytes = 32 MiB, whatever the file's context.
+        using var byDefault = EurusModel.Load(path, new ModelOptions { Threads = 2 });
+        Assert.Equal(32L << 20, byDefault.KvCacheBytes);
     }
 
     [Fact]
@@ -123,7 +144,7 @@ public sealed class AbsurdModelTests : IDisposable
     {
         // One session of 2^24 positions is 512 MiB of cache; 1024 slots of it are 512 GiB.
         string path = new CraftedModel { Dim = 4, Heads = 2, KvHeads = 1, Context = 1 << 24 }.Write(_dir, "slots");
-        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 });
+        using var model = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 1 << 24, KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 });
         var e = Assert.Throws<InsufficientMemoryException>(() => new BatchedGenerator(model, new BatchedGeneratorOptions { MaxSequences = 1024 }));
         Assert.Contains("1024 sequences", e.Message);
         using var small = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 256, KvCacheType = Eurus.Cpu.Model.KvCacheType.F32 });
@@ -141,7 +162,7 @@ public sealed class AbsurdModelTests : IDisposable
              "num_hidden_layers": 1, "intermediate_size": 8, "vocab_size": 400, "max_position_embeddings": 16777216,
              "rms_norm_eps": 1e-5, "rope_theta": 10000.0}
             """);
-        var e = Assert.Throws<HuggingFaceFormatException>(() => EurusModel.Load(folder, new ModelOptions { Threads = 2 }));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => EurusModel.Load(folder, new ModelOptions { Threads = 2, ContextLength = 1 << 24 }));
         Assert.Contains("head_count (514)", e.Message);
     }
 

@@ -70,6 +70,7 @@ public class PackageTests
             Assert.Contains("lib/net10.0/Eurus.Cpu.dll", names);
             Assert.Contains("lib/net10.0/Eurus.Cpu.xml", names);
             Assert.Contains("PACKAGE.md", names);
+            Assert.Contains("icon.png", names);
             Assert.DoesNotContain(names, n => n.StartsWith("runtimes/", StringComparison.Ordinal) || n.StartsWith("native/", StringComparison.Ordinal));
             using var nuspecStream = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open();
             var meta = XDocument.Load(nuspecStream).Root!.Elements().Single(e => e.Name.LocalName == "metadata");
@@ -77,10 +78,15 @@ public class PackageTests
             Assert.Equal("Eurus.Cpu", Get("id"));
             Assert.Equal("Apache-2.0", Get("license"));
             Assert.Equal("PACKAGE.md", Get("readme"));
+            Assert.Equal("icon.png", Get("icon"));
+            Assert.Equal("https://github.com/eurus-cpu/Eurus.Cpu", Get("projectUrl"));
+            // Every dependency is one the library uses (CommunityToolkit.HighPerformance was not, and is gone).
+            var dependencies = meta.Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => e.Attribute("id")!.Value).Order().ToArray();
+            Assert.Equal(["Microsoft.Extensions.AI.Abstractions", "System.Numerics.Tensors"], dependencies);
             Assert.Contains("gguf", Get("tags"));
             Assert.False(string.IsNullOrWhiteSpace(Get("description")));
             var repo = meta.Elements().Single(e => e.Name.LocalName == "repository");
-            Assert.StartsWith("https://", repo.Attribute("url")!.Value);
+            Assert.Equal("https://github.com/eurus-cpu/Eurus.Cpu", repo.Attribute("url")!.Value);
         }
         using (var symbols = ZipFile.OpenRead(Path.Combine(feed, $"Eurus.Cpu.{version}.snupkg")))
         {

@@ -97,8 +97,7 @@ public sealed class ChatSession : IChatResponder, IDisposable
         {
             int needed = Needed(0, userMessage);
             if (needed > ctx)
-                throw new ContextFullException($"This turn needs {needed} positions but the context holds {ctx}. Start a new chat, " +
-                                               "or use ContextFullPolicy.DropOldestTurns.");
+                throw _model.ContextFull("This turn", needed, "Start a new chat, or use ContextFullPolicy.DropOldestTurns. ");
         }
         else
         {
@@ -107,7 +106,7 @@ public sealed class ChatSession : IChatResponder, IDisposable
             while (drop < _turns.Count && Needed(drop, userMessage) + reserve > ctx) drop++;
             int alone = Needed(_turns.Count, userMessage);
             if (alone > ctx)
-                throw new ContextFullException($"This message alone needs {alone} positions but the context holds {ctx}.");
+                throw _model.ContextFull("This message alone", alone);
         }
 
         List<int> toSend;
@@ -141,6 +140,7 @@ public sealed class ChatSession : IChatResponder, IDisposable
         }
         finally
         {
+            await _session.LeaveContext(); // Finish may evaluate the tail of a reply cut at a stop string
             try { Finish(turn, start, text.ToString()); }
             finally { _busy = false; }
         }

@@ -115,7 +115,7 @@ public sealed class EurusChatClient : IChatClient
         var settings = ToSamplingSettings(options);
         var prompt = EncodePrompt(_model.Tokenizer, messages);
         if (prompt.Count > _session.ContextLength)
-            throw new ContextFullException($"The conversation needs {prompt.Count} positions but the context holds {_session.ContextLength}.");
+            throw _model.ContextFull("The conversation", prompt.Count);
         string id = "chatcmpl-" + Guid.NewGuid().ToString("N");
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try

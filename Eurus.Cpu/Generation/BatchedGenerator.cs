@@ -12,7 +12,8 @@ namespace Eurus.Cpu.Generation;
 /// serving all of them, each with its own KV cache, sampler and stop strings. A request that finds every slot busy
 /// waits in a bounded queue; a full queue raises <see cref="QueueFullException"/> at once. A request's tokens equal
 /// those an <see cref="InferenceSession"/> gives for the same prompt and settings (same seed), whatever else runs
-/// beside it. Thread-safe; one background thread runs the steps.
+/// beside it. Thread-safe; one background thread runs the steps, on the model's worker pool (shared with the model's
+/// sessions: their passes and this generator's steps take turns).
 /// </summary>
 /// <example>
 /// <code>
@@ -65,7 +66,7 @@ public sealed class BatchedGenerator : IDisposable
         _slots = new Slot[options.MaxSequences];
         for (int i = 0; i < _slots.Length; i++)
             _slots[i] = new Slot { Cache = new KvCache(c.Layers, c.KvDim, _capacity, model.Options.KvCacheType, c.HeadDim) };
-        _forward = new Transformer(c, model.Weights, stepTokens, _capacity, model.Options.Threads, _window);
+        _forward = new Transformer(c, model.Weights, stepTokens, _capacity, model.Compute, _window);
         _logits = GC.AllocateArray<float>(checked(stepTokens * c.Vocab), pinned: true);
         _thread = new Thread(Loop) { IsBackground = true, Name = "Eurus batched decode" };
         _thread.Start();
@@ -113,7 +114,7 @@ public sealed class BatchedGenerator : IDisposable
         settings.Validate();
         if (promptTokens.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptTokens));
         if (promptTokens.Count > ContextLength)
-            throw new ContextFullException($"The prompt needs {promptTokens.Count} positions but the context holds {ContextLength}.");
+            throw _model.ContextFull("The prompt", promptTokens.Count);
         int vocab = _model.Config.Vocab;
         foreach (int t in promptTokens)
             if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(promptTokens), $"token id {t} is outside the vocabulary (0..{vocab - 1}).");

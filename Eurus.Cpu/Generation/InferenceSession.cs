@@ -9,8 +9,15 @@ namespace Eurus.Cpu.Generation;
 
 /// <summary>
 /// One conversation: its tokens and KV cache. Each call continues where the last one stopped, so a follow-up prompt
-/// evaluates only its new tokens. Not thread-safe: use one session per concurrent conversation.
+/// evaluates only its new tokens. Not thread-safe: use one session per concurrent conversation. Sessions of one model
+/// share its worker pool and take turns on it, token by token (see <see cref="EurusModel"/>).
 /// </summary>
+/// <remarks>
+/// <see cref="GenerateAsync"/> and <see cref="GenerateTokensAsync"/> never compute on the caller's synchronization
+/// context: before every forward pass they move to the thread pool (allocation-free), so a UI thread that consumes the
+/// stream only receives the text. Cancellation is checked before every token. <see cref="SaveState"/> and
+/// <see cref="LoadState"/> store and restore the conversation (tokens and KV cache).
+/// </remarks>
 public sealed class InferenceSession : IDisposable
 {
     private readonly EurusModel _model;
@@ -19,6 +26,7 @@ public sealed class InferenceSession : IDisposable
     private readonly int? _window;
     private readonly List<int> _tokens = [];
     private int _evaluated;
+    private readonly OffContext _offContext = new();
     private bool _busy;
     private bool _disposed;
 
@@ -29,7 +37,7 @@ public sealed class InferenceSession : IDisposable
         int batch = model.PromptBatch, capacity = model.KvCapacity;
         _window = model.AttentionWindow;
         _cache = new KvCache(c.Layers, c.KvDim, capacity, model.Options.KvCacheType, c.HeadDim);
-        _transformer = new Transformer(c, model.Weights, batch, capacity, model.Options.Threads, _window);
+        _transformer = new Transformer(c, model.Weights, batch, capacity, model.Compute, _window);
         _tokens.Capacity = model.ContextLength; // the conversation never outgrows the context: no regrowth while decoding
     }
 
@@ -39,7 +47,7 @@ public sealed class InferenceSession : IDisposable
     /// <summary>Positions available in this session.</summary>
     public int ContextLength => _model.ContextLength;
 
-    /// <summary>Bytes held by the KV cache.</summary>
+    /// <summary>Bytes held by the KV cache (<see cref="EurusModel.KvCacheBytes"/>).</summary>
     public long KvCacheBytes => _cache.Bytes;
 
     /// <summary>Counts and timings of the most recent generation.</summary>
@@ -122,17 +130,17 @@ public sealed class InferenceSession : IDisposable
         if (_busy) throw new InvalidOperationException("This session is already generating; sessions are not thread-safe.");
         int pending = _tokens.Count - _evaluated;
         if (_tokens.Count + promptTokens.Count > ContextLength)
-            throw new ContextFullException($"The prompt needs {_tokens.Count + promptTokens.Count} positions but the context holds {ContextLength}.");
+            throw _model.ContextFull("The prompt", (long)_tokens.Count + promptTokens.Count);
         if (_tokens.Count + promptTokens.Count == 0)
             throw new ArgumentException("Nothing to continue: the session is empty and the prompt has no tokens.", nameof(promptTokens));
         _busy = true;
         try
         {
-            await Task.Yield();
             var step = new GenerationStep(settings, _model.Tokenizer, ContextLength);
             var sw = Stopwatch.StartNew();
             int promptCount = pending + promptTokens.Count;
             Append(promptTokens is int[] arr ? arr : promptTokens.ToArray());
+            await _offContext; // off the caller's context before the first pass, and before every one after it
             Flush(cancellationToken);
             double promptSeconds = sw.Elapsed.TotalSeconds;
             sw.Restart();
@@ -144,7 +152,11 @@ public sealed class InferenceSession : IDisposable
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     // The last sampled token is evaluated lazily, when more logits are needed.
-                    if (_evaluated < _tokens.Count && step.Ended(_tokens.Count) == FinishReason.None) Flush(cancellationToken);
+                    if (_evaluated < _tokens.Count && step.Ended(_tokens.Count) == FinishReason.None)
+                    {
+                        await _offContext;
+                        Flush(cancellationToken);
+                    }
                     (reason, var token) = step.Next(_transformer.LastLogits, _tokens);
                     if (token is { } t) yield return t;
                 }
@@ -176,7 +188,7 @@ public sealed class InferenceSession : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
         if (_tokens.Count + tokens.Length > ContextLength)
-            throw new ContextFullException($"{_tokens.Count} + {tokens.Length} tokens do not fit in the context of {ContextLength}.");
+            throw _model.ContextFull($"{_tokens.Count} + {tokens.Length} tokens", (long)_tokens.Count + tokens.Length);
         int vocab = _model.Config.Vocab;
         foreach (int t in tokens)
             if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} is outside the vocabulary (0..{vocab - 1}).");
@@ -196,6 +208,54 @@ public sealed class InferenceSession : IDisposable
             _transformer.Forward(all.Slice(_evaluated, n), _evaluated, _cache);
             _evaluated += n;
         }
+    }
+
+    /// <summary>The worker pool this session's passes run on (its model's).</summary>
+    internal Kernels.WorkerPool Pool => _transformer.Pool;
+
+    /// <summary>An awaitable that moves the caller off its synchronization context (see <see cref="OffContext"/>).</summary>
+    internal OffContext LeaveContext() => _offContext;
+
+    /// <summary>
+    /// Writes the conversation — its tokens and their keys and values — to <paramref name="stream"/>, after evaluating
+    /// any token not yet in the cache, so that <see cref="LoadState"/> on a session of the same model (loaded with the
+    /// same KV cache type, context and window) continues exactly where this one is. The size is about
+    /// <c>tokens × layers × 2 × KV width</c> elements of the cache's type (for a sliding window, the whole ring).
+    /// The format is versioned, carries the model's identity and a checksum (see <see cref="SessionStateException"/>).
+    /// </summary>
+    public void SaveState(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (_busy) throw new InvalidOperationException("This session is generating; save its state between generations.");
+        Flush(default);
+        SessionStateFormat.Write(stream, _model, _cache, _window, _tokens);
+    }
+
+    /// <summary>
+    /// Replaces the conversation with one saved by <see cref="SaveState"/>. Throws <see cref="SessionStateException"/>
+    /// for a stream that is not a session state, is truncated or corrupted, or was saved from another model or with
+    /// other options; the session is then empty. The next generation continues the restored conversation as the saved
+    /// session would have (the last token is evaluated again for its logits).
+    /// </summary>
+    public void LoadState(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
+        if (_busy) throw new InvalidOperationException("This session is generating; load a state between generations.");
+        Reset();
+        int[] tokens;
+        try
+        {
+            tokens = SessionStateFormat.Read(stream, _model, _cache, _window);
+        }
+        catch (IOException e)
+        {
+            throw new SessionStateException("The session state could not be read: " + e.Message, e);
+        }
+        _tokens.AddRange(tokens);
+        // Every position is in the cache; the last one is evaluated again by the next call, for its logits.
+        _evaluated = Math.Max(0, tokens.Length - 1);
     }
 
     /// <summary>Frees the session's native scratch memory.</summary>

@@ -2,12 +2,17 @@ using Eurus.Cpu.Model;
 
 namespace Eurus.Cpu.Generation;
 
-/// <summary>Options for loading a model (see <see cref="EurusModel.Load"/>).</summary>
+/// <summary>Options for loading a model (see <see cref="EurusModel.Load(string, ModelOptions?)"/>).</summary>
 public sealed record ModelOptions
 {
     /// <summary>Worker threads for the matmuls and attention; default: all cores.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
-    /// <summary>Context length (positions per session); 0 uses the model's trained length. Capped at the model's.</summary>
+    /// <summary>
+    /// Context length (positions per session). 0 (the default) uses <see cref="DefaultContextLength"/> (4096) or the
+    /// model's trained length if that is smaller, as llama.cpp does: a 7B session then reserves 1 GiB of F32 KV cache
+    /// (0.5 GiB F16) instead of 8 GiB at Mistral's 32768. Capped at the model's trained length.
+    /// <see cref="EurusModel.SessionMemoryBytes"/> tells what a session of the length in effect holds.
+    /// </summary>
     public int ContextLength { get; init; }
     /// <summary>
     /// Key/value cache element type: F16 (default, as llama.cpp's; half the memory of F32) or F32.
@@ -19,7 +24,7 @@ public sealed record ModelOptions
     /// </summary>
     public int? SlidingWindow { get; init; }
     /// <summary>
-    /// Type the weight matrices are converted to when <see cref="EurusModel.Load"/> is given a Hugging Face model folder:
+    /// Type the weight matrices are converted to when <see cref="EurusModel.Load(string, ModelOptions?)"/> is given a Hugging Face model folder:
     /// Q8_0 (default), Q4_0, Q5_0, Q4_K, Q5_K, Q6_K, F16, BF16 or F32 (see <see cref="HuggingFace.HfConversionOptions.WeightType"/>).
     /// Ignored for GGUF files, and when <see cref="Mix"/> is set.
     /// </summary>
@@ -33,6 +38,9 @@ public sealed record ModelOptions
     public IProgress<double>? LoadProgress { get; init; }
     /// <summary>Most prompt tokens evaluated per forward call (prefill batch).</summary>
     public int BatchSize { get; init; } = DefaultBatchSize;
+
+    /// <summary>The context a session gets when <see cref="ContextLength"/> is 0 (capped at the model's trained length).</summary>
+    public const int DefaultContextLength = 4096;
 
     /// <summary>The default of <see cref="BatchSize"/>.</summary>
     internal const int DefaultBatchSize = 64;

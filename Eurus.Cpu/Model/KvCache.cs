@@ -97,6 +97,20 @@ internal sealed class KvCache
         }
     }
 
+    /// <summary>
+    /// The raw bytes of one KV head's keys (or values) in slots [0, <paramref name="slots"/>) of one layer: contiguous,
+    /// as the cache stores them (for saving and restoring a session's state).
+    /// </summary>
+    public Span<byte> HeadBytes(int layer, bool values, int head, int slots)
+    {
+        if ((uint)layer >= (uint)Layers || (uint)head >= (uint)(KvDim / HeadDim) || (uint)slots > (uint)Capacity)
+            throw new ArgumentOutOfRangeException(nameof(slots), $"layer {layer}, head {head}, {slots} slots are outside the cache.");
+        int start = (int)((long)head * Capacity * HeadDim), length = slots * HeadDim; // within LayerElements, checked at construction
+        return _k32 is not null
+            ? System.Runtime.InteropServices.MemoryMarshal.AsBytes((values ? _v32! : _k32)[layer].AsSpan(start, length))
+            : System.Runtime.InteropServices.MemoryMarshal.AsBytes((values ? _v16! : _k16!)[layer].AsSpan(start, length));
+    }
+
     /// <summary>One layer's F32 keys (null for an F16 cache): <c>[kv head][slot][head dim]</c>.</summary>
     public float[]? KeysF32(int layer) => _k32?[layer];
 

@@ -31,8 +31,10 @@ internal sealed unsafe class MistralWeights : IDisposable
     /// Views of every weight. Q4_0 and Q8_0 matrices (not the embedding table, which is only read a row at a time)
     /// are repacked by reading the file, so the file's pages never enter the resident set twice; the matrices are
     /// repacked on <paramref name="threads"/> threads (the repacking, not the reading, is what a load waits for).
+    /// <paramref name="reporter"/> hears of every matrix repacked and may cancel between matrices (what was repacked is freed).
     /// </summary>
-    public static MistralWeights FromGguf(GgufFile f, MistralConfig c, int threads = 1, KernelOptions? kernels = null)
+    public static MistralWeights FromGguf(GgufFile f, MistralConfig c, int threads = 1, KernelOptions? kernels = null,
+        Generation.LoadReporter? reporter = null)
     {
         kernels ??= KernelOptions.Default;
         bool vnni = kernels.UseVnni;
@@ -47,9 +49,11 @@ internal sealed unsafe class MistralWeights : IDisposable
             or GgmlType.Q4_1 or GgmlType.Q5_1
             || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && vnni)).ToArray();
         var packedByName = new IDisposable?[toPack.Length];
+        int done = 0;
         try
         {
-            Parallel.For(0, toPack.Length, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, i =>
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads), CancellationToken = reporter?.CancellationToken ?? default };
+            Parallel.For(0, toPack.Length, parallel, i =>
             {
                 var t = toPack[i];
                 // Q5_0 runs as the Q8_0 matrix of the same values (lossless, 34/22 of the size): a packed-only view.
@@ -64,12 +68,21 @@ internal sealed unsafe class MistralWeights : IDisposable
                     GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength),
                     _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength, vnni),
                 };
+                reporter?.Report((double)Interlocked.Increment(ref done) / toPack.Length);
             });
         }
         catch (AggregateException e)
         {
             foreach (var p in packedByName) p?.Dispose();
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+            // Reports that saw the cancellation only: the load was cancelled, not broken.
+            var first = e.InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException)
+                        ?? new OperationCanceledException(reporter?.CancellationToken ?? default);
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+        }
+        catch (OperationCanceledException)
+        {
+            foreach (var p in packedByName) p?.Dispose();
+            throw;
         }
         var lookup = new Dictionary<string, IDisposable>();
         for (int i = 0; i < toPack.Length; i++) lookup[toPack[i].Name] = packedByName[i]!;

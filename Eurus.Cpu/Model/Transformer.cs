@@ -18,8 +18,9 @@ internal readonly record struct SequenceToken(int Token, int Position, KvCache C
 /// attention use each token's own position and cache; every key and value of the pass is stored before any token
 /// attends, so a sequence's tokens in one pass see each other causally. A token's arithmetic does not depend on the
 /// other tokens of the pass (the matmul kernels give the same row whatever the token count, per-token steps run per
-/// token), so batched equals sequential bit for bit. Owns its <see cref="ForwardState"/> and worker pool; not
-/// thread-safe: one pass at a time.
+/// token), so batched equals sequential bit for bit. Owns its <see cref="ForwardState"/>; runs on its model's shared
+/// worker pool (<see cref="ModelCompute"/>), taking turns with the model's other passes. Not thread-safe: one pass at a
+/// time per instance.
 /// </summary>
 internal sealed unsafe class Transformer : IDisposable
 {
@@ -28,6 +29,8 @@ internal sealed unsafe class Transformer : IDisposable
     private readonly ForwardState _s;
     private readonly MatMul _mm;
     private readonly WorkerPool _pool;
+    private readonly ModelCompute _compute;
+    private readonly bool _ownsCompute;
     private readonly AttendWork _attend;
     private readonly TokenWork _tokenWork;
     private readonly int? _window;
@@ -36,15 +39,24 @@ internal sealed unsafe class Transformer : IDisposable
 
     /// <summary>
     /// A pass of up to <paramref name="maxTokens"/> tokens over caches of up to <paramref name="maxKvCapacity"/>
-    /// positions, on <paramref name="threads"/> threads; <paramref name="window"/> is the sliding attention window.
+    /// positions, on the model's shared <paramref name="compute"/>; <paramref name="window"/> is the sliding attention window.
     /// </summary>
+    public Transformer(MistralConfig c, MistralWeights w, int maxTokens, int maxKvCapacity, ModelCompute compute, int? window)
+        : this(c, w, maxTokens, maxKvCapacity, compute, window, ownsCompute: false) { }
+
+    /// <summary>A pass with its own worker pool of <paramref name="threads"/> threads (tests), stopped with it.</summary>
     public Transformer(MistralConfig c, MistralWeights w, int maxTokens, int maxKvCapacity, int threads, int? window)
+        : this(c, w, maxTokens, maxKvCapacity, new ModelCompute(threads), window, ownsCompute: true) { }
+
+    private Transformer(MistralConfig c, MistralWeights w, int maxTokens, int maxKvCapacity, ModelCompute compute, int? window, bool ownsCompute)
     {
         _c = c;
         _w = w;
         _window = window;
         _s = new ForwardState(c, maxTokens, maxKvCapacity);
-        _pool = new WorkerPool(threads);
+        _compute = compute;
+        _ownsCompute = ownsCompute;
+        _pool = compute.Pool;
         _attend = new AttendWork(this);
         _tokenWork = new TokenWork(this);
         bool half = AllMatrices(w).Any(m => m.Type == Gguf.GgmlType.F16);
@@ -55,17 +67,21 @@ internal sealed unsafe class Transformer : IDisposable
 
     /// <summary>
     /// Waits for a running <see cref="Forward(ReadOnlySpan{SequenceToken}, Span{float})"/> (on another thread) to
-    /// finish, then frees native scratch memory and stops the worker threads; a later pass throws <see cref="ObjectDisposedException"/>.
+    /// finish, then frees native scratch memory (and stops the worker threads when it owns them; the model's shared
+    /// pool stops with the model); a later pass throws <see cref="ObjectDisposedException"/>.
     /// </summary>
     public void Dispose()
     {
         if (!_inUse.Close()) return;
         _mm.Dispose();
-        _pool.Dispose();
+        if (_ownsCompute) _compute.Dispose();
     }
 
     private static IEnumerable<WeightMatrix> AllMatrices(MistralWeights w) =>
         new[] { w.TokenEmbedding, w.Output }.Concat(w.Layers.SelectMany(l => new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.Gate, l.Up, l.Down }));
+
+    /// <summary>The worker pool the pass runs on (the model's, shared).</summary>
+    internal WorkerPool Pool => _pool;
 
     /// <summary>Most tokens one pass accepts.</summary>
     public int MaxTokens => _s.MaxTokens;
@@ -108,7 +124,15 @@ internal sealed unsafe class Transformer : IDisposable
         try
         {
             _w.Gate.Enter(_w);
-            try { ForwardCore(tokens, logits); }
+            try
+            {
+                // The model's pool serves one pass at a time: passes of other sessions of this model wait here.
+                lock (_compute.Turn)
+                {
+                    _compute.OnForward?.Invoke();
+                    ForwardCore(tokens, logits);
+                }
+            }
             finally { _w.Gate.Exit(); }
         }
         finally { _inUse.Exit(); }

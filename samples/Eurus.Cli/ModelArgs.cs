@@ -41,7 +41,7 @@ internal sealed class ModelArgs
     public ModelArgs(bool withContext = true)
     {
         if (withContext)
-            Context = new Option<int>("--ctx-size", "-c") { Description = "context length in tokens (0: the model's)", DefaultValueFactory = _ => 0 };
+            Context = new Option<int>("--ctx-size", "-c") { Description = "context length in tokens (0: 4096, or the model's trained length if smaller)", DefaultValueFactory = _ => 0 };
     }
 
     public void AddTo(Command command)
@@ -83,10 +83,10 @@ internal sealed class ModelArgs
         };
         try
         {
-            // Only a Hugging Face folder reports load progress (its conversion); a GGUF file is memory-mapped.
-            return Directory.Exists(path)
-                ? ConsoleUi.WithProgress($"converting {Path.GetFileName(Path.TrimEndingDirectorySeparator(path))}", p => EurusModel.Load(path, Options(p)))
-                : EurusModel.Load(path, Options(null));
+            // LoadAsync reports mapping, repacking (and a Hugging Face folder's conversion); Ctrl-C cancels it.
+            string label = $"loading {Path.GetFileName(Path.TrimEndingDirectorySeparator(path))}";
+            return ConsoleUi.WithProgress(label, p => EurusModel.LoadAsync(path, Options(null),
+                new SyncProgress<ModelLoadProgress>(l => p.Report(l.Fraction)), cancellationToken).GetAwaiter().GetResult());
         }
         catch (ArgumentOutOfRangeException e) { throw new CliUsageException(e.Message); }
     }

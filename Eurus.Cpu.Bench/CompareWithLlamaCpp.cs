@@ -148,6 +148,10 @@ internal static class CompareWithLlamaCpp
                 Profile = profile,
                 // EURUS_TOKEN_BLOCK compares matmul token chunk sizes (benchmarks only; the library reads no environment).
                 TokenBlock = int.TryParse(Environment.GetEnvironmentVariable("EURUS_TOKEN_BLOCK"), out int tb) && tb >= 4 ? tb : 64,
+                // EURUS_VNNI=0 / EURUS_MADD=0 / EURUS_AVX512_TILES=0 switch a kernel family off for this model (benchmarks only).
+                Vnni = Environment.GetEnvironmentVariable("EURUS_VNNI") != "0",
+                MaddTiles = Environment.GetEnvironmentVariable("EURUS_MADD") != "0",
+                Avx512Tiles = Environment.GetEnvironmentVariable("EURUS_AVX512_TILES") != "0",
             };
             _model = EurusModel.Load(path, new ModelOptions { Threads = threads, ContextLength = pp + tg + 8, BatchSize = pp, Kernels = kernels });
             Console.Error.WriteLine($"Eurus.Cpu: loaded in {sw.Elapsed.TotalSeconds:F1} s");

@@ -65,7 +65,7 @@ public unsafe class PackedDotBenchmarks : IThroughputBenchmark
             byte* q = w.RowQs(r);
             sum += (Type, Path) switch
             {
-                (GgmlType.Q4_0, "vnni") => VnniDot.Q4(s, q, blocks, x),
+                (GgmlType.Q4_0, "vnni") => VnniDot.Q4<VnniByteDot>(s, q, blocks, x),
                 (_, "vnni") => VnniDot.Q8(s, q, blocks, x),
                 (GgmlType.Q4_0, "avx512") => PackedDot.Q4Avx512(s, q, blocks, x),
                 (GgmlType.Q4_0, "avx2") => PackedDot.Q4Avx2(s, q, blocks, x),

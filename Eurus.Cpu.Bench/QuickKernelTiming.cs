@@ -44,7 +44,7 @@ internal static unsafe class QuickKernelTiming
             }
             var x = Enumerable.Range(0, cols * 32).Select(i => (float)Math.Sin(i)).ToArray();
             fixed (byte* p = data)
-            foreach (bool interleaved in VnniDot.Supported ? new[] { true, false } : [false])
+            foreach (bool interleaved in (type == GgmlType.Q4_0 ? KernelOptions.Default.InterleaveQ4 : VnniDot.Supported) ? new[] { true, false } : [false])
             {
                 using var packed = PackedMatrix.FromBlocks(type, rows, cols, data, interleaved);
                 var w = new WeightMatrix(p, type, rows, cols, packed);
@@ -62,7 +62,7 @@ internal static unsafe class QuickKernelTiming
                                 for (int t = 0; t < 32; t += 4)
                                     for (int r = r0; r < r0 + 32; r += 2)
                                         if (type == GgmlType.Q4_0)
-                                            VnniDot.Q4Tile2x4(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
+                                            VnniDot.Q4Tile2x4<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
                                         else
                                             VnniDot.Q8Tile2x4(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
                             double s = sw.Elapsed.TotalSeconds;
@@ -71,7 +71,7 @@ internal static unsafe class QuickKernelTiming
                             var x0 = acts.For(0);
                             float sink = 0;
                             for (int r = 0; r < rows; r++)
-                                sink += type == GgmlType.Q4_0 ? VnniDot.Q4(packed.RowScales(r), packed.RowQs(r), blocks, x0) : VnniDot.Q8(packed.RowScales(r), packed.RowQs(r), blocks, x0);
+                                sink += type == GgmlType.Q4_0 ? VnniDot.Q4<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), blocks, x0) : VnniDot.Q8(packed.RowScales(r), packed.RowQs(r), blocks, x0);
                             s = sw.Elapsed.TotalSeconds;
                             Console.WriteLine($"{type} direct vnni row, 1 token: {s * 1000:F2} ms, {2.0 * rows * cols / s / 1e9:F1} GOP/s {sink:E1}");
                         }
@@ -82,7 +82,7 @@ internal static unsafe class QuickKernelTiming
                         if (tokenArg < 0 && (type != GgmlType.Q4_0 || interleaved)) continue;
                         // The kernel is chosen when the matrix is made: remake it with the AVX-512 tiles off or on.
                         w = new WeightMatrix(w.Data, w.Type, w.Rows, w.Cols, w.Packed, kernels: KernelOptions.Default with { Avx512Tiles = tokenArg > 0 });
-                        string label = (interleaved ? "vnni " : "") + (tokenArg < 0 ? "32 (no tile)" : tokenArg.ToString());
+                        string label = (interleaved ? (VnniDot.Supported ? "vnni " : "madd ") : "") + (tokenArg < 0 ? "32 (no tile)" : tokenArg.ToString());
                         int tokens = Math.Abs(tokenArg);
                         var mm = new MatMul(32, cols, threads, false, false);
                         var y = new float[rows * tokens];
@@ -125,7 +125,8 @@ internal static unsafe class QuickKernelTiming
         var x = acts.For(0);
         var list = new (string, PackedMatrix, int, Path)[]
         {
-            ("q4 vnni", v4, 18, (s, q, n, in t) => VnniDot.Q4(s, q, n, t)),
+            ("q4 vnni", v4, 18, (s, q, n, in t) => VnniDot.Q4<VnniByteDot>(s, q, n, t)),
+            ("q4 madd", v4, 18, (s, q, n, in t) => VnniDot.Q4<MaddByteDot>(s, q, n, t)),
             ("q8 vnni", v8, 34, (s, q, n, in t) => VnniDot.Q8(s, q, n, t)),
             ("q4 avx512", p4, 18, (s, q, n, in t) => PackedDot.Q4Avx512(s, q, n, t)),
             ("q4 avx2", p4, 18, (s, q, n, in t) => PackedDot.Q4Avx2(s, q, n, t)),
@@ -137,6 +138,7 @@ internal static unsafe class QuickKernelTiming
         };
         foreach (var (name, m, bytes, f) in list)
         {
+            if (name.Contains("vnni") && !VnniDot.Supported) continue;
             float sink = 0;
             for (int i = 0; i < 20000; i++) sink += f(m.RowScales(i % rows), m.RowQs(i % rows), blocks, x);
             var sw = Stopwatch.StartNew();

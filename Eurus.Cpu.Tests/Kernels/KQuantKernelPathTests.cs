@@ -110,25 +110,10 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                     Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f,
                         $"{type} {name}, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}: reference {reference}, got {got}");
                 }
-            // AVX-VNNI (Q4_K, Q5_K, Q6_K): the repacked row against the VNNI form of the same activations.
-            if (type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && AvxVnni.IsSupported)
-            {
-                using var acts = new KQuantActivations(1, cols);
-                acts.Prepare(xf, 1, cols, forVnni: true);
-                float got;
-                if (type is GgmlType.Q4_K or GgmlType.Q5_K)
-                {
-                    using var packed = QmKPacked.FromBlocks(type, 1, cols, w);
-                    got = type == GgmlType.Q4_K ? VnniKQuant.QmK<FourBits>(packed, 0, acts, 0) : VnniKQuant.QmK<FiveBits>(packed, 0, acts, 0);
-                }
-                else
-                {
-                    using var packed = Q6KPacked.FromBlocks(1, cols, w);
-                    got = VnniKQuant.Q6K(packed, 0, acts, 0);
-                }
-                Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f,
-                    $"{type} vnni, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}: reference {reference}, got {got}");
-            }
+            // The VNNI repacks (Q4_K, Q5_K, Q6_K): the repacked row against the VNNI form of the same activations, with
+            // AVX-VNNI and with AVX2 multiply-adds.
+            if (AvxVnni.IsSupported) CheckRepackedRow<VnniByteDot>(type, w, xf, cols, reference, magnitude, $"vnni, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}");
+            if (MaddByteDot.IsSupported) CheckRepackedRow<MaddByteDot>(type, w, xf, cols, reference, magnitude, $"madd, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}");
         }
         foreach (var (name, supported) in Paths())
             if (!supported) output.WriteLine($"kernel path '{name}' is not available in this process; it runs in the ISA child processes.");
@@ -192,6 +177,25 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
         }
     }
 
+    private static void CheckRepackedRow<TDot>(GgmlType type, byte[] w, float[] xf, int cols, float reference, float magnitude, string what)
+        where TDot : struct, IByteDot
+    {
+        using var acts = new KQuantActivations(1, cols);
+        acts.Prepare(xf, 1, cols, forVnni: true);
+        float got;
+        if (type is GgmlType.Q4_K or GgmlType.Q5_K)
+        {
+            using var packed = QmKPacked.FromBlocks(type, 1, cols, w);
+            got = type == GgmlType.Q4_K ? VnniKQuant.QmK<FourBits, TDot>(packed, 0, acts, 0) : VnniKQuant.QmK<FiveBits, TDot>(packed, 0, acts, 0);
+        }
+        else
+        {
+            using var packed = Q6KPacked.FromBlocks(1, cols, w);
+            got = VnniKQuant.Q6K<TDot>(packed, 0, acts, 0);
+        }
+        Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f, $"{type} {what}: reference {reference}, got {got}");
+    }
+
     /// <summary>
     /// The AVX-VNNI two-row × four-token tiles (<see cref="VnniKQuant"/>) on two different rows: each output equals the
     /// row kernel bit for bit (what makes a batched prompt equal decoding) and the reference within rounding.
@@ -202,11 +206,14 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
     [InlineData(GgmlType.Q6_K)]
     public void VnniTilesEqualTheRowKernelAndMatchTheReference(GgmlType type)
     {
-        if (!AvxVnni.IsSupported)
-        {
-            output.WriteLine("no AVX-VNNI in this process: the VNNI K-quant kernels do not run here.");
-            return;
-        }
+        if (AvxVnni.IsSupported) CheckTiles<VnniByteDot>(type, "vnni");
+        else output.WriteLine("no AVX-VNNI in this process: the VPDPBUSD K-quant kernels do not run here.");
+        if (MaddByteDot.IsSupported) CheckTiles<MaddByteDot>(type, "madd");
+        else output.WriteLine("no AVX2 in this process: the multiply-add K-quant kernels do not run here.");
+    }
+
+    private static void CheckTiles<TDot>(GgmlType type, string name) where TDot : struct, IByteDot
+    {
         foreach (int blocks in BlockCounts)
         {
             int cols = blocks * 256;
@@ -229,21 +236,21 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 {
                     VnniKQuant.QmKScales(pm, 0, f);
                     VnniKQuant.QmKScales(pm, 1, fB);
-                    if (type == GgmlType.Q4_K) VnniKQuant.QmKTile2x4<FourBits>(pm, 0, f, fB, va, 1, py, 2);
-                    else VnniKQuant.QmKTile2x4<FiveBits>(pm, 0, f, fB, va, 1, py, 2);
+                    if (type == GgmlType.Q4_K) VnniKQuant.QmKTile2x4<FourBits, TDot>(pm, 0, f, fB, va, 1, py, 2);
+                    else VnniKQuant.QmKTile2x4<FiveBits, TDot>(pm, 0, f, fB, va, 1, py, 2);
                 }
                 else
                 {
                     VnniKQuant.Q6KScales(p6!, 0, f);
                     VnniKQuant.Q6KScales(p6!, 1, fB);
-                    VnniKQuant.Q6KTile2x4(p6!, 0, f, fB, va, 1, py, 2);
+                    VnniKQuant.Q6KTile2x4<TDot>(p6!, 0, f, fB, va, 1, py, 2);
                 }
             }
             for (int k = 0; k < 4; k++)
                 for (int r = 0; r < 2; r++)
                 {
-                    float row = pm is null ? VnniKQuant.Q6K(p6!, r, va, 1 + k)
-                        : type == GgmlType.Q4_K ? VnniKQuant.QmK<FourBits>(pm, r, va, 1 + k) : VnniKQuant.QmK<FiveBits>(pm, r, va, 1 + k);
+                    float row = pm is null ? VnniKQuant.Q6K<TDot>(p6!, r, va, 1 + k)
+                        : type == GgmlType.Q4_K ? VnniKQuant.QmK<FourBits, TDot>(pm, r, va, 1 + k) : VnniKQuant.QmK<FiveBits, TDot>(pm, r, va, 1 + k);
                     Assert.Equal(row, y[2 * k + r]);
                     var w = r == 0 ? rowA : rowB;
                     var xk = new BlockQ8_K[blocks];
@@ -256,7 +263,7 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                     float magnitude = 0;
                     for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[i] * xq[i]);
                     Assert.True(MathF.Abs(reference - y[2 * k + r]) <= 1e-5f * magnitude + 1e-6f,
-                        $"{type} vnni tile, {blocks} blocks, row {r}, token {k}: reference {reference}, got {y[2 * k + r]}");
+                        $"{type} {name} tile, {blocks} blocks, row {r}, token {k}: reference {reference}, got {y[2 * k + r]}");
                 }
         }
     }

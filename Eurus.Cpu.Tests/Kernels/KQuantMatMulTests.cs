@@ -29,7 +29,7 @@ public unsafe class KQuantMatMulTests
         var other = QuantReference.QuantizeQ8_0(wf.AsSpan(0, 3 * cols));
         foreach (int tokens in new[] { 1, 3, 4, 5, 8, 9, 13, 70 })
             foreach (int threads in new[] { 1, 2 })
-            foreach (bool vnni in type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && VnniDot.Supported ? new[] { false, true } : [false])
+            foreach (bool vnni in VnniDot.Supported || MaddByteDot.IsSupported ? new[] { false, true } : [false]) // the VNNI repack: AVX-VNNI or AVX2 multiply-adds
             {
                 var x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
                 var y = new float[tokens * rows];

@@ -15,9 +15,9 @@ public class KernelIsaChildProcessTests
 
     public static TheoryData<string, string, string> Configurations() => new()
     {
-        { "DOTNET_EnableGFNI", "0", (AvxVnni.IsSupported ? "vnni," : "") + (Avx512BW.IsSupported ? "avx512," : "") + (Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : "v128,scalar") },
-        { "DOTNET_EnableAVXVNNI", "0", (Avx512BW.IsSupported ? "avx512," : "") + (Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : "v128,scalar") },
-        { "DOTNET_EnableAVX512", "0", Vnni + (Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : "v128,scalar") },
+        { "DOTNET_EnableGFNI", "0", (AvxVnni.IsSupported ? "vnni," : "") + (Avx512BW.IsSupported ? "avx512," : "") + (Avx2.IsSupported && Fma.IsSupported ? "avx2,madd,v128,scalar" : "v128,scalar") },
+        { "DOTNET_EnableAVXVNNI", "0", (Avx512BW.IsSupported ? "avx512," : "") + (Avx2.IsSupported && Fma.IsSupported ? "avx2,madd,v128,scalar" : "v128,scalar") },
+        { "DOTNET_EnableAVX512", "0", Vnni + (Avx2.IsSupported && Fma.IsSupported ? "avx2,madd,v128,scalar" : "v128,scalar") },
         { "DOTNET_EnableAVX2", "0", "v128,scalar" },
         { "DOTNET_EnableHWIntrinsic", "0", "scalar" },
     };
@@ -29,7 +29,7 @@ public class KernelIsaChildProcessTests
         if (!Sse2.IsSupported && !System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported)
             Assert.Fail("This machine has no SIMD at all; the ISA matrix is meaningless here.");
         if (!Avx512BW.IsSupported && variable == "DOTNET_EnableAVX512")
-            expectedPaths = Vnni + (Avx2.IsSupported && Fma.IsSupported ? "avx2,v128,scalar" : Vector128.IsHardwareAccelerated ? "v128,scalar" : "scalar");
+            expectedPaths = Vnni + (Avx2.IsSupported && Fma.IsSupported ? "avx2,madd,v128,scalar" : Vector128.IsHardwareAccelerated ? "v128,scalar" : "scalar");
         string dll = typeof(KernelPathTests).Assembly.Location;
         var psi = new ProcessStartInfo("dotnet")
         {

@@ -26,6 +26,7 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         ("vnni", AvxVnni.IsSupported),
         ("avx512", Avx512BW.IsSupported),
         ("avx2", Avx2.IsSupported && Fma.IsSupported),
+        ("madd", MaddByteDot.IsSupported),
         ("dp", System.Runtime.Intrinsics.Arm.Dp.IsSupported),
         ("v128", Vector128.IsHardwareAccelerated),
         ("scalar", true),
@@ -39,7 +40,8 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         ["dp"] = (s, q, n, in x) => PackedDot.Q4Dp(s, q, n, x),
         ["scalar"] = (s, q, n, in x) => PackedDot.Q4Scalar(s, q, n, x, 0),
         ["dispatch"] = (s, q, n, in x) => PackedDot.Q4(s, q, n, x),
-        ["vnni"] = (s, q, n, in x) => VnniDot.Q4(s, q, n, x),
+        ["vnni"] = (s, q, n, in x) => VnniDot.Q4<VnniByteDot>(s, q, n, x),
+        ["madd"] = (s, q, n, in x) => VnniDot.Q4<MaddByteDot>(s, q, n, x),
     };
 
     private static readonly Dictionary<string, Path> Q8Paths = new()
@@ -86,7 +88,7 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
             foreach (var (name, path) in paths)
             {
                 if (Paths().Any(p => p.Name == name && !p.Supported)) continue; // reported below, run in the child processes
-                var packed = name == "vnni" ? interleaved : plain;
+                var packed = name is "vnni" or "madd" ? interleaved : plain;
                 float got = path(packed.RowScales(0), packed.RowQs(0), blocks, token);
                 Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-5f,
                     $"{type} {name}, {blocks} blocks: reference {reference}, got {got}");

@@ -47,7 +47,7 @@ internal sealed unsafe class MistralWeights : IDisposable
         names.Add(f.TryGetTensor("output.weight", out _) ? "output.weight" : "token_embd.weight");
         var toPack = names.Distinct().Select(f.GetTensor).Where(t => t.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0
             or GgmlType.Q4_1 or GgmlType.Q5_1
-            || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && vnni)).ToArray();
+            || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && kernels.RepackKQuants)).ToArray();
         var packedByName = new IDisposable?[toPack.Length];
         int done = 0;
         try
@@ -57,7 +57,7 @@ internal sealed unsafe class MistralWeights : IDisposable
             {
                 var t = toPack[i];
                 // Q5_0 runs as the Q8_0 matrix of the same values (lossless, 34/22 of the size): a packed-only view.
-                // Q4_K, Q5_K and Q6_K are repacked only for the AVX-VNNI kernels; elsewhere they run from the mapping.
+                // Q4_K, Q5_K and Q6_K are repacked for the VNNI-layout kernels (AVX-VNNI or AVX2); elsewhere they run from the mapping.
                 packedByName[i] = t.Type switch
                 {
                     GgmlType.Q5_0 => PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength,
@@ -66,7 +66,9 @@ internal sealed unsafe class MistralWeights : IDisposable
                     GgmlType.Q4_1 or GgmlType.Q5_1 => OffsetQuantMatrix.FromBlocks(t.Type, (int)t.RowCount, (int)t.RowLength, f.GetTensorData(t), vnni),
                     GgmlType.Q4_K or GgmlType.Q5_K => QmKPacked.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength),
                     GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength),
-                    _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength, vnni),
+                    // Q4_0 interleaved for AVX-VNNI or AVX2 multiply-adds; Q8_0 (+128 weights) only where VPDPBUSD runs.
+                    _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength,
+                        t.Type == GgmlType.Q4_0 ? kernels.InterleaveQ4 : vnni),
                 };
                 reporter?.Report((double)Interlocked.Increment(ref done) / toPack.Length);
             });

@@ -14,6 +14,12 @@ internal sealed record KernelOptions
     /// <summary>Use the AVX-VNNI repacks and tiles (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) where the CPU has AVX-VNNI.</summary>
     public bool Vnni { get; init; } = true;
 
+    /// <summary>
+    /// Where the CPU has AVX2 but neither AVX-VNNI nor the AVX-512BW tiles (see <see cref="UseMadd"/>): run Q4_0, Q4_K, Q5_K
+    /// and Q6_K through the VNNI repacks and tiles with AVX2 multiply-adds in place of <c>VPDPBUSD</c> (<see cref="MaddByteDot"/>).
+    /// </summary>
+    public bool MaddTiles { get; init; } = true;
+
     /// <summary>Use the AVX-512BW prompt tiles (Q4_0/Q8_0 and the K-quants in the file's layout) where the CPU has AVX-512BW.</summary>
     public bool Avx512Tiles { get; init; } = true;
 
@@ -25,6 +31,20 @@ internal sealed record KernelOptions
 
     /// <summary>Whether the VNNI repacks apply on this CPU with these options.</summary>
     public bool UseVnni => Vnni && VnniDot.Supported;
+
+    /// <summary>
+    /// Whether the VNNI-layout kernels run on AVX2 multiply-adds (<see cref="MaddTiles"/>) on this CPU with these options:
+    /// where neither AVX-VNNI nor the AVX-512BW tiles run (AVX2-only CPUs: prompt tiles instead of one row dot per token,
+    /// about 2× the prefill rate measured with AVX-512 switched off). On AVX-512 CPUs without AVX-VNNI (Zen 4) the
+    /// AVX-512BW tiles stay the default: measured side by side on a shared Zen 4 the two were within noise.
+    /// </summary>
+    public bool UseMadd => MaddTiles && !UseVnni && !UseAvx512Tiles && MaddByteDot.IsSupported;
+
+    /// <summary>Whether Q4_0 matrices are repacked interleaved (for AVX-VNNI or the multiply-add form).</summary>
+    public bool InterleaveQ4 => UseVnni || UseMadd;
+
+    /// <summary>Whether Q4_K, Q5_K and Q6_K matrices are repacked (for AVX-VNNI or the multiply-add form).</summary>
+    public bool RepackKQuants => UseVnni || UseMadd;
 
     /// <summary>Whether the AVX-512BW tiles apply on this CPU with these options.</summary>
     public bool UseAvx512Tiles => Avx512Tiles && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported;

@@ -298,15 +298,19 @@ internal sealed unsafe class MatMul : IDisposable
                 int r1 = Math.Min(r0 + RowBlock, rowEnd);
                 switch (w.Kernel)
                 {
-                    case MatrixKernel.Q4_0Vnni: TileDriver.Run(new Q4_0Vnni(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_0Vnni: TileDriver.Run(new Q4_0Interleaved<VnniByteDot>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_0Madd: TileDriver.Run(new Q4_0Interleaved<MaddByteDot>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q8_0Vnni: TileDriver.Run(new Q8_0Vnni(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_0Avx512: TileDriver.Run(new Q4_0Avx512(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q8_0Avx512: TileDriver.Run(new Q8_0Avx512(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_0Rows: TileDriver.Run(new RowsOnly<Q4_0Rows>(new(packed, blocks, px)), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q8_0Rows: TileDriver.Run(new RowsOnly<Q8_0Rows>(new(packed, blocks, px)), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q6_KVnni: TileDriver.Run(new Q6KVnni(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KVnni: TileDriver.Run(new Q6KVnni<VnniByteDot>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_KMadd: TileDriver.Run(new QmKVnni<FourBits, MaddByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q5_KMadd: TileDriver.Run(new QmKVnni<FiveBits, MaddByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KMadd: TileDriver.Run(new Q6KVnni<MaddByteDot>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.KQuantAvx512:
                         TileDriver.Run(new KQuantAvx512(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
                         break;

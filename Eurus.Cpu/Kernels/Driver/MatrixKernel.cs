@@ -28,6 +28,14 @@ internal enum MatrixKernel
     Q5_KVnni,
     /// <summary>Q6_K, VNNI repack, AVX-VNNI 2×4 tiles.</summary>
     Q6_KVnni,
+    /// <summary>Q4_0, interleaved repack, the VNNI tiles on AVX2 multiply-adds (<see cref="MaddByteDot"/>): CPUs without AVX-VNNI.</summary>
+    Q4_0Madd,
+    /// <summary>Q4_K, VNNI repack, the VNNI tiles on AVX2 multiply-adds.</summary>
+    Q4_KMadd,
+    /// <summary>Q5_K, VNNI repack with a fifth-bit plane, the VNNI tiles on AVX2 multiply-adds.</summary>
+    Q5_KMadd,
+    /// <summary>Q6_K, VNNI repack, the VNNI tiles on AVX2 multiply-adds.</summary>
+    Q6_KMadd,
     /// <summary>Q4_K/Q5_K/Q6_K in the file's layout, AVX-512BW 1×8 and 1×4 tiles (<see cref="KQuantTile"/>).</summary>
     KQuantAvx512,
     /// <summary>Q4_K/Q5_K/Q6_K in the file's layout, row kernels only (<see cref="KQuantDot"/>).</summary>
@@ -45,11 +53,12 @@ internal static class MatrixKernels
     /// <summary>The kernel for a matrix of <paramref name="type"/> in the prepared forms given, on this CPU, as <paramref name="options"/> allow.</summary>
     public static MatrixKernel Choose(GgmlType type, PackedMatrix? packed, QmKPacked? qmk, Q6KPacked? q6k, KernelOptions options) => type switch
     {
-        GgmlType.Q4_0 when packed is not null => packed.Interleaved ? MatrixKernel.Q4_0Vnni : options.UseAvx512Tiles ? MatrixKernel.Q4_0Avx512 : MatrixKernel.Q4_0Rows,
+        GgmlType.Q4_0 when packed is not null => packed.Interleaved ? (options.UseVnni ? MatrixKernel.Q4_0Vnni : MaddByteDot.IsSupported ? MatrixKernel.Q4_0Madd : MatrixKernel.None)
+            : options.UseAvx512Tiles ? MatrixKernel.Q4_0Avx512 : MatrixKernel.Q4_0Rows,
         GgmlType.Q8_0 or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1 when packed is not null => packed.Interleaved ? MatrixKernel.Q8_0Vnni : options.UseAvx512Tiles ? MatrixKernel.Q8_0Avx512 : MatrixKernel.Q8_0Rows,
-        GgmlType.Q4_K when qmk is not null => MatrixKernel.Q4_KVnni,
-        GgmlType.Q5_K when qmk is not null => MatrixKernel.Q5_KVnni,
-        GgmlType.Q6_K when q6k is not null => MatrixKernel.Q6_KVnni,
+        GgmlType.Q4_K when qmk is not null => options.UseVnni ? MatrixKernel.Q4_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q4_KMadd : MatrixKernel.None,
+        GgmlType.Q5_K when qmk is not null => options.UseVnni ? MatrixKernel.Q5_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q5_KMadd : MatrixKernel.None,
+        GgmlType.Q6_K when q6k is not null => options.UseVnni ? MatrixKernel.Q6_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q6_KMadd : MatrixKernel.None,
         GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => options.UseAvx512Tiles ? MatrixKernel.KQuantAvx512 : MatrixKernel.KQuantRows,
         GgmlType.F32 => MatrixKernel.F32Rows,
         GgmlType.F16 => MatrixKernel.F16Rows,
@@ -60,10 +69,11 @@ internal static class MatrixKernels
     /// <summary>The form of the activations that <paramref name="kernel"/> consumes (prepared once per input by <see cref="MatMul"/>).</summary>
     public static KernelInput Input(this MatrixKernel kernel) => kernel switch
     {
-        MatrixKernel.Q4_0Vnni or MatrixKernel.Q8_0Vnni => KernelInput.Q8_0Interleaved,
+        MatrixKernel.Q4_0Vnni or MatrixKernel.Q8_0Vnni or MatrixKernel.Q4_0Madd => KernelInput.Q8_0Interleaved,
         MatrixKernel.Q4_0Avx512 or MatrixKernel.Q4_0Rows => KernelInput.Q8_0ForQ4,
         MatrixKernel.Q8_0Avx512 or MatrixKernel.Q8_0Rows => KernelInput.Q8_0,
-        MatrixKernel.Q4_KVnni or MatrixKernel.Q5_KVnni or MatrixKernel.Q6_KVnni => KernelInput.Q8_KInterleaved,
+        MatrixKernel.Q4_KVnni or MatrixKernel.Q5_KVnni or MatrixKernel.Q6_KVnni
+            or MatrixKernel.Q4_KMadd or MatrixKernel.Q5_KMadd or MatrixKernel.Q6_KMadd => KernelInput.Q8_KInterleaved,
         MatrixKernel.KQuantAvx512 or MatrixKernel.KQuantRows => KernelInput.Q8_K,
         MatrixKernel.F32Rows => KernelInput.F32,
         MatrixKernel.F16Rows => KernelInput.F16,

@@ -6,11 +6,12 @@ namespace Eurus.Cpu.Kernels;
 // layout (AVX-512BW tiles, or rows only).
 
 /// <summary>
-/// Q4_K or Q5_K on AVX-VNNI (<see cref="VnniKQuant"/>), two rows × four tokens; the row block's scales (rows from
+/// Q4_K or Q5_K over the VNNI repack (<see cref="VnniKQuant"/>) with AVX-VNNI or AVX2's multiply-adds (<typeparamref name="TDot"/>), two rows × four tokens; the row block's scales (rows from
 /// <paramref name="r0"/>) are converted to floats at <paramref name="scales"/> once per row block and token chunk
 /// instead of once per tile.
 /// </summary>
-internal readonly unsafe struct QmKVnni<TBits>(QmKPacked m, KQuantActivations x, float* scales, int r0) : ITileKernel where TBits : struct, IQuantBits
+internal readonly unsafe struct QmKVnni<TBits, TDot>(QmKPacked m, KQuantActivations x, float* scales, int r0) : ITileKernel
+    where TBits : struct, IQuantBits where TDot : struct, IByteDot
 {
     public int TileRows => 2;
     public int TileTokens => 4;
@@ -24,13 +25,13 @@ internal readonly unsafe struct QmKVnni<TBits>(QmKPacked m, KQuantActivations x,
             VnniKQuant.QmKScales(m, row + 1, Scales(row + 1));
         }
     }
-    public void Tile(int row, int t, float* y, long stride) => VnniKQuant.QmKTile2x4<TBits>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
+    public void Tile(int row, int t, float* y, long stride) => VnniKQuant.QmKTile2x4<TBits, TDot>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
     public void SmallTile(int row, int t, float* y, long stride) { }
-    public float Row(int row, int t) => VnniKQuant.QmK<TBits>(m, row, x, t);
+    public float Row(int row, int t) => VnniKQuant.QmK<TBits, TDot>(m, row, x, t);
 }
 
-/// <summary>Q6_K on AVX-VNNI, as <see cref="QmKVnni{TBits}"/>.</summary>
-internal readonly unsafe struct Q6KVnni(Q6KPacked m, KQuantActivations x, float* scales, int r0) : ITileKernel
+/// <summary>Q6_K over the VNNI repack, as <see cref="QmKVnni{TBits, TDot}"/>.</summary>
+internal readonly unsafe struct Q6KVnni<TDot>(Q6KPacked m, KQuantActivations x, float* scales, int r0) : ITileKernel where TDot : struct, IByteDot
 {
     public int TileRows => 2;
     public int TileTokens => 4;
@@ -44,9 +45,9 @@ internal readonly unsafe struct Q6KVnni(Q6KPacked m, KQuantActivations x, float*
             VnniKQuant.Q6KScales(m, row + 1, Scales(row + 1));
         }
     }
-    public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q6KTile2x4(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
+    public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q6KTile2x4<TDot>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
     public void SmallTile(int row, int t, float* y, long stride) { }
-    public float Row(int row, int t) => VnniKQuant.Q6K(m, row, x, t);
+    public float Row(int row, int t) => VnniKQuant.Q6K<TDot>(m, row, x, t);
 }
 
 /// <summary>Q4_K/Q5_K/Q6_K in the file's layout on AVX-512BW: one row × eight tokens, then one row × four (<see cref="KQuantTile"/>).</summary>

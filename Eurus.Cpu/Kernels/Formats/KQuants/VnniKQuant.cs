@@ -64,7 +64,7 @@ internal static unsafe class VnniKQuant
 
     /// <summary>One Q4_K (<typeparamref name="TBits"/> = <see cref="FourBits"/>) or Q5_K row · one token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float QmK<TBits>(QmKPacked w, int row, KQuantActivations acts, int token) where TBits : struct, IQuantBits
+    public static float QmK<TBits, TDot>(QmKPacked w, int row, KQuantActivations acts, int token) where TBits : struct, IQuantBits where TDot : struct, IByteDot
     {
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
         byte* q = w.RowQs(row), qh = w.RowQh(row), sm = w.RowScMin(row);
@@ -78,7 +78,7 @@ internal static unsafe class VnniKQuant
         {
             Sse.Prefetch0(q + 2048);
             var (sc, mn) = RowScales(h, sm);
-            acc = Scale(VnniDot.Nibbles<TBits>(q, qh, v, Vector256<int>.Zero, mask), sc, *dx, mn, mins, acc);
+            acc = Scale(VnniDot.Nibbles<TBits, TDot>(q, qh, v, Vector256<int>.Zero, mask), sc, *dx, mn, mins, acc);
         }
         return Vector256.Sum(acc);
     }
@@ -113,8 +113,8 @@ internal static unsafe class VnniKQuant
     /// vector's fifth bits in (<see cref="Fifth"/>) before its multiply-adds; for Q4_K that code is not compiled.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void QmKTile2x4<TBits>(QmKPacked w, int row, float* fA, float* fB, KQuantActivations acts, int t0, float* y, long stride)
-        where TBits : struct, IQuantBits
+    public static void QmKTile2x4<TBits, TDot>(QmKPacked w, int row, float* fA, float* fB, KQuantActivations acts, int t0, float* y, long stride)
+        where TBits : struct, IQuantBits where TDot : struct, IByteDot
     {
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
         byte* qA = w.RowQs(row), qB = w.RowQs(row + 1), hA = w.RowQh(row), hB = w.RowQh(row + 1);
@@ -133,45 +133,45 @@ internal static unsafe class VnniKQuant
             // Vector k of each row: low nibbles × token i's bytes at v + 32k + 256i, high nibbles × those 128 bytes on.
             // Written out (no loop over k): the JIT then keeps every pointer in a register and all offsets constant.
             pA = Vector256.Load(qA + 0); pB = Vector256.Load(qB + 0); wA = WithFifth<TBits>(pA & mask, xA, 0); wB = WithFifth<TBits>(pB & mask, xB, 0);
-            sa0 = VnniDot.Dp(sa0, wA, v + 0); sc0 = VnniDot.Dp(sc0, wB, v + 0);
-            sa1 = VnniDot.Dp(sa1, wA, v + 256); sc1 = VnniDot.Dp(sc1, wB, v + 256);
-            sa2 = VnniDot.Dp(sa2, wA, v + 512); sc2 = VnniDot.Dp(sc2, wB, v + 512);
-            sa3 = VnniDot.Dp(sa3, wA, v + 768); sc3 = VnniDot.Dp(sc3, wB, v + 768);
+            sa0 = TDot.Dp(sa0, wA, v + 0); sc0 = TDot.Dp(sc0, wB, v + 0);
+            sa1 = TDot.Dp(sa1, wA, v + 256); sc1 = TDot.Dp(sc1, wB, v + 256);
+            sa2 = TDot.Dp(sa2, wA, v + 512); sc2 = TDot.Dp(sc2, wB, v + 512);
+            sa3 = TDot.Dp(sa3, wA, v + 768); sc3 = TDot.Dp(sc3, wB, v + 768);
             wA = WithFifth<TBits>(VnniDot.High(pA, mask), xA, 4); wB = WithFifth<TBits>(VnniDot.High(pB, mask), xB, 4);
-            sa0 = VnniDot.Dp(sa0, wA, v + 128); sc0 = VnniDot.Dp(sc0, wB, v + 128);
-            sa1 = VnniDot.Dp(sa1, wA, v + 384); sc1 = VnniDot.Dp(sc1, wB, v + 384);
-            sa2 = VnniDot.Dp(sa2, wA, v + 640); sc2 = VnniDot.Dp(sc2, wB, v + 640);
-            sa3 = VnniDot.Dp(sa3, wA, v + 896); sc3 = VnniDot.Dp(sc3, wB, v + 896);
+            sa0 = TDot.Dp(sa0, wA, v + 128); sc0 = TDot.Dp(sc0, wB, v + 128);
+            sa1 = TDot.Dp(sa1, wA, v + 384); sc1 = TDot.Dp(sc1, wB, v + 384);
+            sa2 = TDot.Dp(sa2, wA, v + 640); sc2 = TDot.Dp(sc2, wB, v + 640);
+            sa3 = TDot.Dp(sa3, wA, v + 896); sc3 = TDot.Dp(sc3, wB, v + 896);
             pA = Vector256.Load(qA + 32); pB = Vector256.Load(qB + 32); wA = WithFifth<TBits>(pA & mask, xA, 1); wB = WithFifth<TBits>(pB & mask, xB, 1);
-            sa0 = VnniDot.Dp(sa0, wA, v + 32); sc0 = VnniDot.Dp(sc0, wB, v + 32);
-            sa1 = VnniDot.Dp(sa1, wA, v + 288); sc1 = VnniDot.Dp(sc1, wB, v + 288);
-            sa2 = VnniDot.Dp(sa2, wA, v + 544); sc2 = VnniDot.Dp(sc2, wB, v + 544);
-            sa3 = VnniDot.Dp(sa3, wA, v + 800); sc3 = VnniDot.Dp(sc3, wB, v + 800);
+            sa0 = TDot.Dp(sa0, wA, v + 32); sc0 = TDot.Dp(sc0, wB, v + 32);
+            sa1 = TDot.Dp(sa1, wA, v + 288); sc1 = TDot.Dp(sc1, wB, v + 288);
+            sa2 = TDot.Dp(sa2, wA, v + 544); sc2 = TDot.Dp(sc2, wB, v + 544);
+            sa3 = TDot.Dp(sa3, wA, v + 800); sc3 = TDot.Dp(sc3, wB, v + 800);
             wA = WithFifth<TBits>(VnniDot.High(pA, mask), xA, 5); wB = WithFifth<TBits>(VnniDot.High(pB, mask), xB, 5);
-            sa0 = VnniDot.Dp(sa0, wA, v + 160); sc0 = VnniDot.Dp(sc0, wB, v + 160);
-            sa1 = VnniDot.Dp(sa1, wA, v + 416); sc1 = VnniDot.Dp(sc1, wB, v + 416);
-            sa2 = VnniDot.Dp(sa2, wA, v + 672); sc2 = VnniDot.Dp(sc2, wB, v + 672);
-            sa3 = VnniDot.Dp(sa3, wA, v + 928); sc3 = VnniDot.Dp(sc3, wB, v + 928);
+            sa0 = TDot.Dp(sa0, wA, v + 160); sc0 = TDot.Dp(sc0, wB, v + 160);
+            sa1 = TDot.Dp(sa1, wA, v + 416); sc1 = TDot.Dp(sc1, wB, v + 416);
+            sa2 = TDot.Dp(sa2, wA, v + 672); sc2 = TDot.Dp(sc2, wB, v + 672);
+            sa3 = TDot.Dp(sa3, wA, v + 928); sc3 = TDot.Dp(sc3, wB, v + 928);
             pA = Vector256.Load(qA + 64); pB = Vector256.Load(qB + 64); wA = WithFifth<TBits>(pA & mask, xA, 2); wB = WithFifth<TBits>(pB & mask, xB, 2);
-            sa0 = VnniDot.Dp(sa0, wA, v + 64); sc0 = VnniDot.Dp(sc0, wB, v + 64);
-            sa1 = VnniDot.Dp(sa1, wA, v + 320); sc1 = VnniDot.Dp(sc1, wB, v + 320);
-            sa2 = VnniDot.Dp(sa2, wA, v + 576); sc2 = VnniDot.Dp(sc2, wB, v + 576);
-            sa3 = VnniDot.Dp(sa3, wA, v + 832); sc3 = VnniDot.Dp(sc3, wB, v + 832);
+            sa0 = TDot.Dp(sa0, wA, v + 64); sc0 = TDot.Dp(sc0, wB, v + 64);
+            sa1 = TDot.Dp(sa1, wA, v + 320); sc1 = TDot.Dp(sc1, wB, v + 320);
+            sa2 = TDot.Dp(sa2, wA, v + 576); sc2 = TDot.Dp(sc2, wB, v + 576);
+            sa3 = TDot.Dp(sa3, wA, v + 832); sc3 = TDot.Dp(sc3, wB, v + 832);
             wA = WithFifth<TBits>(VnniDot.High(pA, mask), xA, 6); wB = WithFifth<TBits>(VnniDot.High(pB, mask), xB, 6);
-            sa0 = VnniDot.Dp(sa0, wA, v + 192); sc0 = VnniDot.Dp(sc0, wB, v + 192);
-            sa1 = VnniDot.Dp(sa1, wA, v + 448); sc1 = VnniDot.Dp(sc1, wB, v + 448);
-            sa2 = VnniDot.Dp(sa2, wA, v + 704); sc2 = VnniDot.Dp(sc2, wB, v + 704);
-            sa3 = VnniDot.Dp(sa3, wA, v + 960); sc3 = VnniDot.Dp(sc3, wB, v + 960);
+            sa0 = TDot.Dp(sa0, wA, v + 192); sc0 = TDot.Dp(sc0, wB, v + 192);
+            sa1 = TDot.Dp(sa1, wA, v + 448); sc1 = TDot.Dp(sc1, wB, v + 448);
+            sa2 = TDot.Dp(sa2, wA, v + 704); sc2 = TDot.Dp(sc2, wB, v + 704);
+            sa3 = TDot.Dp(sa3, wA, v + 960); sc3 = TDot.Dp(sc3, wB, v + 960);
             pA = Vector256.Load(qA + 96); pB = Vector256.Load(qB + 96); wA = WithFifth<TBits>(pA & mask, xA, 3); wB = WithFifth<TBits>(pB & mask, xB, 3);
-            sa0 = VnniDot.Dp(sa0, wA, v + 96); sc0 = VnniDot.Dp(sc0, wB, v + 96);
-            sa1 = VnniDot.Dp(sa1, wA, v + 352); sc1 = VnniDot.Dp(sc1, wB, v + 352);
-            sa2 = VnniDot.Dp(sa2, wA, v + 608); sc2 = VnniDot.Dp(sc2, wB, v + 608);
-            sa3 = VnniDot.Dp(sa3, wA, v + 864); sc3 = VnniDot.Dp(sc3, wB, v + 864);
+            sa0 = TDot.Dp(sa0, wA, v + 96); sc0 = TDot.Dp(sc0, wB, v + 96);
+            sa1 = TDot.Dp(sa1, wA, v + 352); sc1 = TDot.Dp(sc1, wB, v + 352);
+            sa2 = TDot.Dp(sa2, wA, v + 608); sc2 = TDot.Dp(sc2, wB, v + 608);
+            sa3 = TDot.Dp(sa3, wA, v + 864); sc3 = TDot.Dp(sc3, wB, v + 864);
             wA = WithFifth<TBits>(VnniDot.High(pA, mask), xA, 7); wB = WithFifth<TBits>(VnniDot.High(pB, mask), xB, 7);
-            sa0 = VnniDot.Dp(sa0, wA, v + 224); sc0 = VnniDot.Dp(sc0, wB, v + 224);
-            sa1 = VnniDot.Dp(sa1, wA, v + 480); sc1 = VnniDot.Dp(sc1, wB, v + 480);
-            sa2 = VnniDot.Dp(sa2, wA, v + 736); sc2 = VnniDot.Dp(sc2, wB, v + 736);
-            sa3 = VnniDot.Dp(sa3, wA, v + 992); sc3 = VnniDot.Dp(sc3, wB, v + 992);
+            sa0 = TDot.Dp(sa0, wA, v + 224); sc0 = TDot.Dp(sc0, wB, v + 224);
+            sa1 = TDot.Dp(sa1, wA, v + 480); sc1 = TDot.Dp(sc1, wB, v + 480);
+            sa2 = TDot.Dp(sa2, wA, v + 736); sc2 = TDot.Dp(sc2, wB, v + 736);
+            sa3 = TDot.Dp(sa3, wA, v + 992); sc3 = TDot.Dp(sc3, wB, v + 992);
             Vector256<float> scA = Vector256.Load(fA), mnA = Vector256.Load(fA + 8), scB = Vector256.Load(fB), mnB = Vector256.Load(fB + 8);
             a0 = Scale(sa0, scA, d[0], mnA, m, a0); c0 = Scale(sc0, scB, d[0], mnB, m, c0);
             a1 = Scale(sa1, scA, d[1], mnA, m + 8, a1); c1 = Scale(sc1, scB, d[1], mnB, m + 8, c1);
@@ -200,7 +200,7 @@ internal static unsafe class VnniKQuant
 
     /// <summary>One Q6_K row · one token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q6K(Q6KPacked w, int row, KQuantActivations acts, int token)
+    public static float Q6K<TDot>(Q6KPacked w, int row, KQuantActivations acts, int token) where TDot : struct, IByteDot
     {
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
         byte* q = w.RowQs(row);
@@ -218,14 +218,10 @@ internal static unsafe class VnniKQuant
             var (f0, f1) = GroupScales(sc, *wd);
             var s0 = Vector256.Load(start);
             var s1 = Vector256.Load(start + 8);
-            s0 = VnniDot.Dp(s0, Vector256.Load(q), v);
-            s1 = VnniDot.Dp(s1, Vector256.Load(q + 128), v + 128);
-            s0 = VnniDot.Dp(s0, Vector256.Load(q + 32), v + 32);
-            s1 = VnniDot.Dp(s1, Vector256.Load(q + 160), v + 160);
-            s0 = VnniDot.Dp(s0, Vector256.Load(q + 64), v + 64);
-            s1 = VnniDot.Dp(s1, Vector256.Load(q + 192), v + 192);
-            s0 = VnniDot.Dp(s0, Vector256.Load(q + 96), v + 96);
-            s1 = VnniDot.Dp(s1, Vector256.Load(q + 224), v + 224);
+            s0 = TDot.Dp2(s0, Vector256.Load(q), v, Vector256.Load(q + 32), v + 32);
+            s1 = TDot.Dp2(s1, Vector256.Load(q + 128), v + 128, Vector256.Load(q + 160), v + 160);
+            s0 = TDot.Dp2(s0, Vector256.Load(q + 64), v + 64, Vector256.Load(q + 96), v + 96);
+            s1 = TDot.Dp2(s1, Vector256.Load(q + 192), v + 192, Vector256.Load(q + 224), v + 224);
             var t = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s1), f1, Avx.ConvertToVector256Single(s0) * f0);
             acc = Fma.MultiplyAdd(t, Vector256.Create(*dx), acc);
         }
@@ -255,7 +251,8 @@ internal static unsafe class VnniKQuant
     /// products it replaces).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q6KTile2x4(Q6KPacked w, int row, float* fA, float* fB, KQuantActivations acts, int t0, float* y, long stride)
+    public static void Q6KTile2x4<TDot>(Q6KPacked w, int row, float* fA, float* fB, KQuantActivations acts, int t0, float* y, long stride)
+        where TDot : struct, IByteDot
     {
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
         byte* qA = w.RowQs(row), qB = w.RowQs(row + 1);
@@ -279,25 +276,25 @@ internal static unsafe class VnniKQuant
                 Vector256<int> sa0 = Vector256.Load(st + 0), sa1 = Vector256.Load(st + 16), sa2 = Vector256.Load(st + 32), sa3 = Vector256.Load(st + 48);
                 Vector256<int> sc0 = sa0, sc1 = sa1, sc2 = sa2, sc3 = sa3;
                 wA = Vector256.Load(qA + 0); wB = Vector256.Load(qB + 0);
-                sa0 = VnniDot.Dp(sa0, wA, v + 0); sc0 = VnniDot.Dp(sc0, wB, v + 0);
-                sa1 = VnniDot.Dp(sa1, wA, v + 256); sc1 = VnniDot.Dp(sc1, wB, v + 256);
-                sa2 = VnniDot.Dp(sa2, wA, v + 512); sc2 = VnniDot.Dp(sc2, wB, v + 512);
-                sa3 = VnniDot.Dp(sa3, wA, v + 768); sc3 = VnniDot.Dp(sc3, wB, v + 768);
+                sa0 = TDot.Dp(sa0, wA, v + 0); sc0 = TDot.Dp(sc0, wB, v + 0);
+                sa1 = TDot.Dp(sa1, wA, v + 256); sc1 = TDot.Dp(sc1, wB, v + 256);
+                sa2 = TDot.Dp(sa2, wA, v + 512); sc2 = TDot.Dp(sc2, wB, v + 512);
+                sa3 = TDot.Dp(sa3, wA, v + 768); sc3 = TDot.Dp(sc3, wB, v + 768);
                 wA = Vector256.Load(qA + 32); wB = Vector256.Load(qB + 32);
-                sa0 = VnniDot.Dp(sa0, wA, v + 32); sc0 = VnniDot.Dp(sc0, wB, v + 32);
-                sa1 = VnniDot.Dp(sa1, wA, v + 288); sc1 = VnniDot.Dp(sc1, wB, v + 288);
-                sa2 = VnniDot.Dp(sa2, wA, v + 544); sc2 = VnniDot.Dp(sc2, wB, v + 544);
-                sa3 = VnniDot.Dp(sa3, wA, v + 800); sc3 = VnniDot.Dp(sc3, wB, v + 800);
+                sa0 = TDot.Dp(sa0, wA, v + 32); sc0 = TDot.Dp(sc0, wB, v + 32);
+                sa1 = TDot.Dp(sa1, wA, v + 288); sc1 = TDot.Dp(sc1, wB, v + 288);
+                sa2 = TDot.Dp(sa2, wA, v + 544); sc2 = TDot.Dp(sc2, wB, v + 544);
+                sa3 = TDot.Dp(sa3, wA, v + 800); sc3 = TDot.Dp(sc3, wB, v + 800);
                 wA = Vector256.Load(qA + 64); wB = Vector256.Load(qB + 64);
-                sa0 = VnniDot.Dp(sa0, wA, v + 64); sc0 = VnniDot.Dp(sc0, wB, v + 64);
-                sa1 = VnniDot.Dp(sa1, wA, v + 320); sc1 = VnniDot.Dp(sc1, wB, v + 320);
-                sa2 = VnniDot.Dp(sa2, wA, v + 576); sc2 = VnniDot.Dp(sc2, wB, v + 576);
-                sa3 = VnniDot.Dp(sa3, wA, v + 832); sc3 = VnniDot.Dp(sc3, wB, v + 832);
+                sa0 = TDot.Dp(sa0, wA, v + 64); sc0 = TDot.Dp(sc0, wB, v + 64);
+                sa1 = TDot.Dp(sa1, wA, v + 320); sc1 = TDot.Dp(sc1, wB, v + 320);
+                sa2 = TDot.Dp(sa2, wA, v + 576); sc2 = TDot.Dp(sc2, wB, v + 576);
+                sa3 = TDot.Dp(sa3, wA, v + 832); sc3 = TDot.Dp(sc3, wB, v + 832);
                 wA = Vector256.Load(qA + 96); wB = Vector256.Load(qB + 96);
-                sa0 = VnniDot.Dp(sa0, wA, v + 96); sc0 = VnniDot.Dp(sc0, wB, v + 96);
-                sa1 = VnniDot.Dp(sa1, wA, v + 352); sc1 = VnniDot.Dp(sc1, wB, v + 352);
-                sa2 = VnniDot.Dp(sa2, wA, v + 608); sc2 = VnniDot.Dp(sc2, wB, v + 608);
-                sa3 = VnniDot.Dp(sa3, wA, v + 864); sc3 = VnniDot.Dp(sc3, wB, v + 864);
+                sa0 = TDot.Dp(sa0, wA, v + 96); sc0 = TDot.Dp(sc0, wB, v + 96);
+                sa1 = TDot.Dp(sa1, wA, v + 352); sc1 = TDot.Dp(sc1, wB, v + 352);
+                sa2 = TDot.Dp(sa2, wA, v + 608); sc2 = TDot.Dp(sc2, wB, v + 608);
+                sa3 = TDot.Dp(sa3, wA, v + 864); sc3 = TDot.Dp(sc3, wB, v + 864);
                 ta0 = Avx.ConvertToVector256Single(sa0) * fA0; tc0 = Avx.ConvertToVector256Single(sc0) * fB0;
                 ta1 = Avx.ConvertToVector256Single(sa1) * fA0; tc1 = Avx.ConvertToVector256Single(sc1) * fB0;
                 ta2 = Avx.ConvertToVector256Single(sa2) * fA0; tc2 = Avx.ConvertToVector256Single(sc2) * fB0;
@@ -308,25 +305,25 @@ internal static unsafe class VnniKQuant
                 Vector256<int> sa0 = Vector256.Load(st + 8), sa1 = Vector256.Load(st + 24), sa2 = Vector256.Load(st + 40), sa3 = Vector256.Load(st + 56);
                 Vector256<int> sc0 = sa0, sc1 = sa1, sc2 = sa2, sc3 = sa3;
                 wA = Vector256.Load(qA + 128); wB = Vector256.Load(qB + 128);
-                sa0 = VnniDot.Dp(sa0, wA, v + 128); sc0 = VnniDot.Dp(sc0, wB, v + 128);
-                sa1 = VnniDot.Dp(sa1, wA, v + 384); sc1 = VnniDot.Dp(sc1, wB, v + 384);
-                sa2 = VnniDot.Dp(sa2, wA, v + 640); sc2 = VnniDot.Dp(sc2, wB, v + 640);
-                sa3 = VnniDot.Dp(sa3, wA, v + 896); sc3 = VnniDot.Dp(sc3, wB, v + 896);
+                sa0 = TDot.Dp(sa0, wA, v + 128); sc0 = TDot.Dp(sc0, wB, v + 128);
+                sa1 = TDot.Dp(sa1, wA, v + 384); sc1 = TDot.Dp(sc1, wB, v + 384);
+                sa2 = TDot.Dp(sa2, wA, v + 640); sc2 = TDot.Dp(sc2, wB, v + 640);
+                sa3 = TDot.Dp(sa3, wA, v + 896); sc3 = TDot.Dp(sc3, wB, v + 896);
                 wA = Vector256.Load(qA + 160); wB = Vector256.Load(qB + 160);
-                sa0 = VnniDot.Dp(sa0, wA, v + 160); sc0 = VnniDot.Dp(sc0, wB, v + 160);
-                sa1 = VnniDot.Dp(sa1, wA, v + 416); sc1 = VnniDot.Dp(sc1, wB, v + 416);
-                sa2 = VnniDot.Dp(sa2, wA, v + 672); sc2 = VnniDot.Dp(sc2, wB, v + 672);
-                sa3 = VnniDot.Dp(sa3, wA, v + 928); sc3 = VnniDot.Dp(sc3, wB, v + 928);
+                sa0 = TDot.Dp(sa0, wA, v + 160); sc0 = TDot.Dp(sc0, wB, v + 160);
+                sa1 = TDot.Dp(sa1, wA, v + 416); sc1 = TDot.Dp(sc1, wB, v + 416);
+                sa2 = TDot.Dp(sa2, wA, v + 672); sc2 = TDot.Dp(sc2, wB, v + 672);
+                sa3 = TDot.Dp(sa3, wA, v + 928); sc3 = TDot.Dp(sc3, wB, v + 928);
                 wA = Vector256.Load(qA + 192); wB = Vector256.Load(qB + 192);
-                sa0 = VnniDot.Dp(sa0, wA, v + 192); sc0 = VnniDot.Dp(sc0, wB, v + 192);
-                sa1 = VnniDot.Dp(sa1, wA, v + 448); sc1 = VnniDot.Dp(sc1, wB, v + 448);
-                sa2 = VnniDot.Dp(sa2, wA, v + 704); sc2 = VnniDot.Dp(sc2, wB, v + 704);
-                sa3 = VnniDot.Dp(sa3, wA, v + 960); sc3 = VnniDot.Dp(sc3, wB, v + 960);
+                sa0 = TDot.Dp(sa0, wA, v + 192); sc0 = TDot.Dp(sc0, wB, v + 192);
+                sa1 = TDot.Dp(sa1, wA, v + 448); sc1 = TDot.Dp(sc1, wB, v + 448);
+                sa2 = TDot.Dp(sa2, wA, v + 704); sc2 = TDot.Dp(sc2, wB, v + 704);
+                sa3 = TDot.Dp(sa3, wA, v + 960); sc3 = TDot.Dp(sc3, wB, v + 960);
                 wA = Vector256.Load(qA + 224); wB = Vector256.Load(qB + 224);
-                sa0 = VnniDot.Dp(sa0, wA, v + 224); sc0 = VnniDot.Dp(sc0, wB, v + 224);
-                sa1 = VnniDot.Dp(sa1, wA, v + 480); sc1 = VnniDot.Dp(sc1, wB, v + 480);
-                sa2 = VnniDot.Dp(sa2, wA, v + 736); sc2 = VnniDot.Dp(sc2, wB, v + 736);
-                sa3 = VnniDot.Dp(sa3, wA, v + 992); sc3 = VnniDot.Dp(sc3, wB, v + 992);
+                sa0 = TDot.Dp(sa0, wA, v + 224); sc0 = TDot.Dp(sc0, wB, v + 224);
+                sa1 = TDot.Dp(sa1, wA, v + 480); sc1 = TDot.Dp(sc1, wB, v + 480);
+                sa2 = TDot.Dp(sa2, wA, v + 736); sc2 = TDot.Dp(sc2, wB, v + 736);
+                sa3 = TDot.Dp(sa3, wA, v + 992); sc3 = TDot.Dp(sc3, wB, v + 992);
                 ta0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sa0), fA1, ta0); tc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sc0), fB1, tc0);
                 ta1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sa1), fA1, ta1); tc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sc1), fB1, tc1);
                 ta2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sa2), fA1, ta2); tc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sc2), fB1, tc2);

@@ -26,7 +26,7 @@ namespace Eurus.Cpu.Kernels;
 /// </summary>
 internal static unsafe class VnniDot
 {
-    /// <summary>Whether the machine runs these kernels (and new packed matrices use the interleaved layout).</summary>
+    /// <summary>Whether the machine runs the AVX-VNNI forms of these kernels (Q8_0 needs them; the nibble formats also run on <see cref="MaddByteDot"/>).</summary>
     public static bool Supported => AvxVnni.IsSupported;
 
     /// <summary>
@@ -49,10 +49,6 @@ internal static unsafe class VnniDot
         return (magnitude.AsUInt32() | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
     }
 
-    /// <summary>acc += the eight lane sums of four u8 × s8 products (<c>VPDPBUSD</c>) of weights and 32 activation bytes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) => AvxVnni.MultiplyWideningAndAdd(acc, w, Vector256.Load(x));
-
     /// <summary>The high nibble of every byte (Q4 quants 16–31 of a block in the interleaved layouts).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<byte> High(Vector256<byte> p, Vector256<byte> mask) =>
@@ -63,26 +59,23 @@ internal static unsafe class VnniDot
     /// <summary>
     /// <paramref name="start"/> + the integer sums of one interleaved group of 128 nibble bytes (Q4_0's eight blocks,
     /// Q4_K's and Q5_K's eight sub-blocks) with its 256 activation bytes, one block per lane. Two chains so the eight
-    /// multiply-adds overlap; integer sums, so the split changes nothing. Q5_K (<typeparamref name="TBits"/> =
+    /// multiply-adds overlap (low nibbles in one, high in the other); integer sums, so the split changes nothing. Q5_K (<typeparamref name="TBits"/> =
     /// <see cref="FiveBits"/>) or-s each vector's fifth bits from the plane at <paramref name="qh"/> in
     /// (<see cref="VnniKQuant.WithFifth"/>); for <see cref="FourBits"/> that code is not compiled and qh is not read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<int> Nibbles<TBits>(byte* q, byte* qh, sbyte* v, Vector256<int> start, Vector256<byte> m) where TBits : struct, IQuantBits
+    internal static Vector256<int> Nibbles<TBits, TDot>(byte* q, byte* qh, sbyte* v, Vector256<int> start, Vector256<byte> m)
+        where TBits : struct, IQuantBits where TDot : struct, IByteDot
     {
         var h = typeof(TBits) == typeof(FiveBits) ? Vector256.Load(qh) : default;
         var p0 = Vector256.Load(q);
         var p1 = Vector256.Load(q + 32);
         var p2 = Vector256.Load(q + 64);
         var p3 = Vector256.Load(q + 96);
-        var s0 = Dp(start, VnniKQuant.WithFifth<TBits>(p0 & m, h, 0), v);
-        var s1 = Dp(Vector256<int>.Zero, VnniKQuant.WithFifth<TBits>(p1 & m, h, 1), v + 32);
-        s0 = Dp(s0, VnniKQuant.WithFifth<TBits>(p2 & m, h, 2), v + 64);
-        s1 = Dp(s1, VnniKQuant.WithFifth<TBits>(p3 & m, h, 3), v + 96);
-        s0 = Dp(s0, VnniKQuant.WithFifth<TBits>(High(p0, m), h, 4), v + 128);
-        s1 = Dp(s1, VnniKQuant.WithFifth<TBits>(High(p1, m), h, 5), v + 160);
-        s0 = Dp(s0, VnniKQuant.WithFifth<TBits>(High(p2, m), h, 6), v + 192);
-        s1 = Dp(s1, VnniKQuant.WithFifth<TBits>(High(p3, m), h, 7), v + 224);
+        var s0 = TDot.Dp4(start, VnniKQuant.WithFifth<TBits>(p0 & m, h, 0), v, VnniKQuant.WithFifth<TBits>(p1 & m, h, 1), v + 32,
+            VnniKQuant.WithFifth<TBits>(p2 & m, h, 2), v + 64, VnniKQuant.WithFifth<TBits>(p3 & m, h, 3), v + 96);
+        var s1 = TDot.Dp4(Vector256<int>.Zero, VnniKQuant.WithFifth<TBits>(High(p0, m), h, 4), v + 128, VnniKQuant.WithFifth<TBits>(High(p1, m), h, 5), v + 160,
+            VnniKQuant.WithFifth<TBits>(High(p2, m), h, 6), v + 192, VnniKQuant.WithFifth<TBits>(High(p3, m), h, 7), v + 224);
         return s0 + s1;
     }
 
@@ -99,7 +92,7 @@ internal static unsafe class VnniDot
 
     /// <summary>One Q4_0 row (interleaved layout) · one token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x)
+    public static float Q4<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot
     {
         int groups = blocks / GroupBlocks;
         var m = Vector256.Create((byte)0x0F);
@@ -112,7 +105,7 @@ internal static unsafe class VnniDot
             byte* q = wq + g * 128;
             sbyte* v = xv + g * 256;
             Sse.Prefetch0(q + 2048);
-            acc = Scale(Nibbles<FourBits>(q, null, v, Start(bias + g * 8), m), Half8(ws + g * 8), dx + g * 8, acc);
+            acc = Scale(Nibbles<FourBits, TDot>(q, null, v, Start(bias + g * 8), m), Half8(ws + g * 8), dx + g * 8, acc);
         }
         return Vector256.Sum(acc) + Q4Tail(ws, wq, blocks, x, groups * GroupBlocks);
     }
@@ -137,7 +130,8 @@ internal static unsafe class VnniDot
     /// vectors serve both rows. y[t·stride + r] for t &lt; 4, r &lt; 2.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4Tile2x4(ushort* wsA, byte* wqA, ushort* wsB, byte* wqB, int blocks, PackedActivations acts, int t0, float* y, long stride)
+    public static void Q4Tile2x4<TDot>(ushort* wsA, byte* wqA, ushort* wsB, byte* wqB, int blocks, PackedActivations acts, int t0, float* y, long stride)
+        where TDot : struct, IByteDot
     {
         var x0 = acts.For(t0);
         var x1 = acts.For(t0 + 1);
@@ -165,17 +159,17 @@ internal static unsafe class VnniDot
                 var lA = pA & m;
                 var lB = pB & m;
                 int ol = o + k * 32;
-                sa0 = Dp(sa0, lA, v0 + ol); sc0 = Dp(sc0, lB, v0 + ol);
-                sa1 = Dp(sa1, lA, v1 + ol); sc1 = Dp(sc1, lB, v1 + ol);
-                sa2 = Dp(sa2, lA, v2 + ol); sc2 = Dp(sc2, lB, v2 + ol);
-                sa3 = Dp(sa3, lA, v3 + ol); sc3 = Dp(sc3, lB, v3 + ol);
+                sa0 = TDot.Dp(sa0, lA, v0 + ol); sc0 = TDot.Dp(sc0, lB, v0 + ol);
+                sa1 = TDot.Dp(sa1, lA, v1 + ol); sc1 = TDot.Dp(sc1, lB, v1 + ol);
+                sa2 = TDot.Dp(sa2, lA, v2 + ol); sc2 = TDot.Dp(sc2, lB, v2 + ol);
+                sa3 = TDot.Dp(sa3, lA, v3 + ol); sc3 = TDot.Dp(sc3, lB, v3 + ol);
                 var hA = High(pA, m);
                 var hB = High(pB, m);
                 int oh = ol + 128;
-                sa0 = Dp(sa0, hA, v0 + oh); sc0 = Dp(sc0, hB, v0 + oh);
-                sa1 = Dp(sa1, hA, v1 + oh); sc1 = Dp(sc1, hB, v1 + oh);
-                sa2 = Dp(sa2, hA, v2 + oh); sc2 = Dp(sc2, hB, v2 + oh);
-                sa3 = Dp(sa3, hA, v3 + oh); sc3 = Dp(sc3, hB, v3 + oh);
+                sa0 = TDot.Dp(sa0, hA, v0 + oh); sc0 = TDot.Dp(sc0, hB, v0 + oh);
+                sa1 = TDot.Dp(sa1, hA, v1 + oh); sc1 = TDot.Dp(sc1, hB, v1 + oh);
+                sa2 = TDot.Dp(sa2, hA, v2 + oh); sc2 = TDot.Dp(sc2, hB, v2 + oh);
+                sa3 = TDot.Dp(sa3, hA, v3 + oh); sc3 = TDot.Dp(sc3, hB, v3 + oh);
             }
             var dA = Half8(wsA + g * 8);
             var dB = Half8(wsB + g * 8);
@@ -214,14 +208,14 @@ internal static unsafe class VnniDot
             Sse.Prefetch0(q + 4096 + 64);
             Sse.Prefetch0(q + 4096 + 128);
             Sse.Prefetch0(q + 4096 + 192);
-            var s0 = Dp(Start(bias + g * 8), Vector256.Load(q), v);
-            var s1 = Dp(Vector256<int>.Zero, Vector256.Load(q + 32), v + 32);
-            s0 = Dp(s0, Vector256.Load(q + 64), v + 64);
-            s1 = Dp(s1, Vector256.Load(q + 96), v + 96);
-            s0 = Dp(s0, Vector256.Load(q + 128), v + 128);
-            s1 = Dp(s1, Vector256.Load(q + 160), v + 160);
-            s0 = Dp(s0, Vector256.Load(q + 192), v + 192);
-            s1 = Dp(s1, Vector256.Load(q + 224), v + 224);
+            var s0 = VnniByteDot.Dp(Start(bias + g * 8), Vector256.Load(q), v);
+            var s1 = VnniByteDot.Dp(Vector256<int>.Zero, Vector256.Load(q + 32), v + 32);
+            s0 = VnniByteDot.Dp(s0, Vector256.Load(q + 64), v + 64);
+            s1 = VnniByteDot.Dp(s1, Vector256.Load(q + 96), v + 96);
+            s0 = VnniByteDot.Dp(s0, Vector256.Load(q + 128), v + 128);
+            s1 = VnniByteDot.Dp(s1, Vector256.Load(q + 160), v + 160);
+            s0 = VnniByteDot.Dp(s0, Vector256.Load(q + 192), v + 192);
+            s1 = VnniByteDot.Dp(s1, Vector256.Load(q + 224), v + 224);
             acc = Scale(s0 + s1, Half8(ws + g * 8), dx + g * 8, acc);
         }
         return Vector256.Sum(acc) + Q8Tail(ws, wq, blocks, x, groups * GroupBlocks);
@@ -272,10 +266,10 @@ internal static unsafe class VnniDot
                 var wA = Vector256.Load(qA + k * 32);
                 var wB = Vector256.Load(qB + k * 32);
                 int ok = o + k * 32;
-                sa0 = Dp(sa0, wA, v0 + ok); sc0 = Dp(sc0, wB, v0 + ok);
-                sa1 = Dp(sa1, wA, v1 + ok); sc1 = Dp(sc1, wB, v1 + ok);
-                sa2 = Dp(sa2, wA, v2 + ok); sc2 = Dp(sc2, wB, v2 + ok);
-                sa3 = Dp(sa3, wA, v3 + ok); sc3 = Dp(sc3, wB, v3 + ok);
+                sa0 = VnniByteDot.Dp(sa0, wA, v0 + ok); sc0 = VnniByteDot.Dp(sc0, wB, v0 + ok);
+                sa1 = VnniByteDot.Dp(sa1, wA, v1 + ok); sc1 = VnniByteDot.Dp(sc1, wB, v1 + ok);
+                sa2 = VnniByteDot.Dp(sa2, wA, v2 + ok); sc2 = VnniByteDot.Dp(sc2, wB, v2 + ok);
+                sa3 = VnniByteDot.Dp(sa3, wA, v3 + ok); sc3 = VnniByteDot.Dp(sc3, wB, v3 + ok);
             }
             var dA = Half8(wsA + g * 8);
             var dB = Half8(wsB + g * 8);

@@ -1,0 +1,73 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Eurus.Cpu.Kernels;
+
+/// <summary>
+/// The one instruction the interleaved (VNNI-layout) kernels are built on, as a struct type parameter: acc += the
+/// eight int32 lane sums of four unsigned-byte × signed-byte products. <see cref="VnniByteDot"/> is AVX-VNNI's
+/// <c>VPDPBUSD</c>; <see cref="MaddByteDot"/> computes the same sums with AVX2's <c>VPMADDUBSW</c> + <c>VPMADDWD</c> +
+/// <c>VPADDD</c>, exact while every pair of products fits int16 — weights of at most 128 against activations of
+/// |x| ≤ 127, which holds for the nibble formats (Q4_0, Q4_K, Q5_K: ≤ 31; Q6_K: ≤ 63) but not for Q8_0's +128 weights
+/// (those stay on <see cref="VnniByteDot"/>). The kernels of <see cref="VnniDot"/> and <see cref="VnniKQuant"/> are
+/// written once and compiled per struct, so AVX2-only CPUs (Zen 2/3, Intel before 2021) and AVX-512 CPUs without
+/// AVX-VNNI (Zen 4) get the same repacks and two-row × four-token tiles.
+/// </summary>
+internal unsafe interface IByteDot
+{
+    /// <summary>True where the instruction(s) run.</summary>
+    static abstract bool IsSupported { get; }
+
+    /// <summary>acc + Σ of four w·x products per int32 lane, the weights in <paramref name="w"/>, 32 activation bytes at <paramref name="x"/>.</summary>
+    static abstract Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x);
+
+    /// <summary><see cref="Dp"/> of two weight vectors (each weight ≤ 63: Q6_K and below), added to <paramref name="acc"/>.</summary>
+    static abstract Vector256<int> Dp2(Vector256<int> acc, Vector256<byte> w0, sbyte* x0, Vector256<byte> w1, sbyte* x1);
+
+    /// <summary><see cref="Dp"/> of four weight vectors (each weight ≤ 31: Q4_0, Q4_K, Q5_K), added to <paramref name="acc"/>.</summary>
+    static abstract Vector256<int> Dp4(Vector256<int> acc, Vector256<byte> w0, sbyte* x0, Vector256<byte> w1, sbyte* x1,
+        Vector256<byte> w2, sbyte* x2, Vector256<byte> w3, sbyte* x3);
+}
+
+/// <summary>AVX-VNNI <c>VPDPBUSD</c> (256-bit; .NET 10 has no 512-bit form).</summary>
+internal readonly unsafe struct VnniByteDot : IByteDot
+{
+    public static bool IsSupported => AvxVnni.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) => AvxVnni.MultiplyWideningAndAdd(acc, w, Vector256.Load(x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dp2(Vector256<int> acc, Vector256<byte> w0, sbyte* x0, Vector256<byte> w1, sbyte* x1) => Dp(Dp(acc, w0, x0), w1, x1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dp4(Vector256<int> acc, Vector256<byte> w0, sbyte* x0, Vector256<byte> w1, sbyte* x1,
+        Vector256<byte> w2, sbyte* x2, Vector256<byte> w3, sbyte* x3) => Dp(Dp(Dp(Dp(acc, w0, x0), w1, x1), w2, x2), w3, x3);
+}
+
+/// <summary>AVX2 <c>VPMADDUBSW</c> (pairs to int16) + <c>VPMADDWD</c> by ones (to int32) + add: exact for weights ≤ 128.</summary>
+internal readonly unsafe struct MaddByteDot : IByteDot
+{
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) =>
+        acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w, Vector256.Load(x)), Vector256.Create((short)1));
+
+    // Several vectors' int16 pair sums are added before the one widening VPMADDWD (lanes keep their block): each pair
+    // is at most 2·w·127, so two of them fit int16 for w ≤ 63 (32004) and four for w ≤ 31 (31496).
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dp2(Vector256<int> acc, Vector256<byte> w0, sbyte* x0, Vector256<byte> w1, sbyte* x1) =>
+        acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w0, Vector256.Load(x0)) + Avx2.MultiplyAddAdjacent(w1, Vector256.Load(x1)),
+            Vector256.Create((short)1));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dp4(Vector256<int> acc, Vector256<byte> w0, sbyte* x0, Vector256<byte> w1, sbyte* x1,
+        Vector256<byte> w2, sbyte* x2, Vector256<byte> w3, sbyte* x3) =>
+        acc + Avx2.MultiplyAddAdjacent(
+            Avx2.MultiplyAddAdjacent(w0, Vector256.Load(x0)) + Avx2.MultiplyAddAdjacent(w1, Vector256.Load(x1))
+          + (Avx2.MultiplyAddAdjacent(w2, Vector256.Load(x2)) + Avx2.MultiplyAddAdjacent(w3, Vector256.Load(x3))),
+            Vector256.Create((short)1));
+}

@@ -8,6 +8,7 @@ namespace Eurus.Server.Tests;
 /// cancelled by its client or ends with a clean error near the kill; none hangs; turns keep their replica; the prompt
 /// cache reports hits; memory stays bounded. The full run (64 conversations) is <c>dotnet run -c Release --project samples/LoadTest</c>.
 /// </summary>
+[Collection(nameof(LoadTests))] // alone: its five processes would slow the timing-sensitive tests beside it
 public class LoadTests
 {
     [Fact]
@@ -23,3 +24,6 @@ public class LoadTests
         Assert.NotNull(report.RestartedAt);
     }
 }
+
+[CollectionDefinition(nameof(LoadTests), DisableParallelization = true)]
+public sealed class LoadTestsCollection;

@@ -143,19 +143,29 @@ public class OperationsTests
     [Fact]
     public async Task ShutdownLetsRunningRequestsEndCleanlyWithinTheTimeout()
     {
-        // One slot, several long requests queued behind it: they cannot all finish within the 1 s shutdown timeout.
+        // One slot, 12 long requests queued behind it (2,880 tokens): they cannot all finish within the 1 s timeout.
         var server = await TestServer.StartAsync(new ServerOptions { Parallel = 1, ShutdownTimeout = TimeSpan.FromSeconds(1) });
         const string body = """{"prompt": "And God said", "stream": true, "ignore_eos": true, "max_tokens": 240, "seed": 1}""";
-        var streams = new List<(HttpResponseMessage Resp, StreamReader Reader)>();
-        for (int i = 0; i < 6; i++)
+        var sends = Enumerable.Range(0, 12).Select(_ => server.Http.SendAsync(
+            new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") },
+            HttpCompletionOption.ResponseHeadersRead)).ToList();
+        // Stop once all are submitted (one running, the rest waiting), before their headers came (a stream's headers
+        // leave with its first token).
+        for (int i = 0; i < 400; i++)
         {
-            var req = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-            var resp = await server.Http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead);
-            Assert.Equal(HttpStatusCode.OK, resp.StatusCode);
-            streams.Add((resp, new StreamReader(await resp.Content.ReadAsStreamAsync())));
+            using var h = JsonDocument.Parse(await server.Http.GetStringAsync("/health"));
+            if (h.RootElement.GetProperty("slots_processing").GetInt32() + h.RootElement.GetProperty("requests_queued").GetInt32() == 12) break;
+            await Task.Delay(10);
         }
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var stop = server.App.StopAsync();
+        var streams = new List<(HttpResponseMessage Resp, StreamReader Reader)>();
+        foreach (var send in sends)
+        {
+            var resp = await send;
+            Assert.Equal(HttpStatusCode.OK, resp.StatusCode);
+            streams.Add((resp, new StreamReader(await resp.Content.ReadAsStreamAsync())));
+        }
         var texts = await Task.WhenAll(streams.Select(s => s.Reader.ReadToEndAsync()));
         await stop;
         var stopped = clock.Elapsed;

@@ -27,6 +27,7 @@ internal sealed class TestServer : IAsyncDisposable
     }
 
     public string BaseUrl { get; }
+    public WebApplication App => _app;
     public HttpClient Http { get; }
 
     /// <param name="transport">Changes to Kestrel's and its socket transport's options before they start (the server sets its own first).</param>
@@ -38,7 +39,7 @@ internal sealed class TestServer : IAsyncDisposable
             app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value);
         await app.StartAsync();
         string url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        Assert.StartsWith("http://127.0.0.1:", url);
+        Assert.StartsWith(options.Urls is null ? "http://127.0.0.1:" : "http://", url);
         return new TestServer(app, url);
     }
 

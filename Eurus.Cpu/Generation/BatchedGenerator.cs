@@ -13,7 +13,9 @@ namespace Eurus.Cpu.Generation;
 /// waits in a bounded queue; a full queue raises <see cref="QueueFullException"/> at once. A request's tokens equal
 /// those an <see cref="InferenceSession"/> gives for the same prompt and settings (same seed), whatever else runs
 /// beside it. Thread-safe; one background thread runs the steps, on the model's worker pool (shared with the model's
-/// sessions: their passes and this generator's steps take turns).
+/// sessions: their passes and this generator's steps take turns). With <see cref="BatchedGeneratorOptions.PromptCache"/>
+/// (the default) each slot keeps its last request's tokens and KV, and a request whose prompt starts with them (the
+/// next turn of a conversation) evaluates only its new tokens.
 /// </summary>
 /// <example>
 /// <code>
@@ -40,7 +42,7 @@ public sealed class BatchedGenerator : IDisposable
     private readonly float[] _logits;
     private volatile bool _stopping;
     private int _active;
-    private long _steps, _stepTokens;
+    private long _steps, _stepTokens, _clock;
 
     /// <summary>Creates the generator and starts its decode thread. <paramref name="model"/> must outlive it.</summary>
     public BatchedGenerator(EurusModel model, BatchedGeneratorOptions? options = null)
@@ -100,13 +102,33 @@ public sealed class BatchedGenerator : IDisposable
     /// <summary>Requests waiting for a slot.</summary>
     public int QueuedRequests { get { lock (_lock) return _queue.Count; } }
 
+    /// <summary>A snapshot of every slot: busy or idle, and how many tokens its prompt cache holds.</summary>
+    public IReadOnlyList<BatchedSlot> GetSlots()
+    {
+        var slots = new BatchedSlot[_slots.Length];
+        for (int i = 0; i < slots.Length; i++)
+        {
+            var slot = _slots[i];
+            slots[i] = new BatchedSlot(i, Volatile.Read(ref slot.Busy), Volatile.Read(ref slot.Published), Volatile.Read(ref slot.LastUsed));
+        }
+        return slots;
+    }
+
     /// <summary>
     /// Submits a generation of up to <see cref="SamplingSettings.MaxTokens"/> tokens after <paramref name="promptTokens"/>
     /// (used as given: add BOS yourself). Validates at once: throws <see cref="ArgumentException"/> for bad settings or
     /// token ids, <see cref="ContextFullException"/> when the prompt does not fit and <see cref="QueueFullException"/>
     /// when the queue is full. Cancelling <paramref name="cancellationToken"/> stops it and frees its slot.
     /// </summary>
-    public BatchedGeneration Submit(IReadOnlyList<int> promptTokens, SamplingSettings? settings = null, CancellationToken cancellationToken = default)
+    public BatchedGeneration Submit(IReadOnlyList<int> promptTokens, SamplingSettings? settings = null, CancellationToken cancellationToken = default) =>
+        Submit(promptTokens, settings, Options.PromptCache, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="Submit(IReadOnlyList{int}, SamplingSettings?, CancellationToken)"/>; <paramref name="reuseCachedPrompt"/>
+    /// false evaluates the whole prompt even when a slot holds a prefix of it (the slot still remembers it afterwards,
+    /// when <see cref="BatchedGeneratorOptions.PromptCache"/> is on).
+    /// </summary>
+    public BatchedGeneration Submit(IReadOnlyList<int> promptTokens, SamplingSettings? settings, bool reuseCachedPrompt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(promptTokens);
         ObjectDisposedException.ThrowIf(_stopping, this);
@@ -119,7 +141,10 @@ public sealed class BatchedGenerator : IDisposable
         foreach (int t in promptTokens)
             if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(promptTokens), $"token id {t} is outside the vocabulary (0..{vocab - 1}).");
         var generation = new BatchedGeneration(promptTokens.Count, cancellationToken);
-        var seq = new Sequence(generation, [.. promptTokens], settings, new GenerationStep(settings, _model.Tokenizer, ContextLength));
+        var seq = new Sequence(generation, [.. promptTokens], settings, new GenerationStep(settings, _model.Tokenizer, ContextLength))
+        {
+            ReuseCache = reuseCachedPrompt && Options.PromptCache,
+        };
         lock (_lock)
         {
             int free = _slots.Length - _active;
@@ -204,7 +229,11 @@ public sealed class BatchedGenerator : IDisposable
             {
                 // Not expected (inputs were validated at submission); fail the step's sequences, keep serving.
                 foreach (var slot in _slots)
-                    if (slot.Sequence is { } s) Release(slot, FinishReason.Cancelled, e);
+                    if (slot.Sequence is { } s)
+                    {
+                        s.Evaluated = 0; // its cache may hold part of the failed step: keep none of it
+                        Release(slot, FinishReason.Cancelled, e);
+                    }
                 continue;
             }
             foreach (var slot in _slots)
@@ -212,6 +241,7 @@ public sealed class BatchedGenerator : IDisposable
                 {
                     if (!s.Prefilled) { s.Evaluated += s.Chunk; s.Chunk = 0; }
                     else if (s.Pending == 1) s.Evaluated++;
+                    Volatile.Write(ref slot.Published, s.Evaluated);
                 }
             int vocab = _model.Config.Vocab;
             for (int i = 0; i < wanting.Count; i++)
@@ -265,12 +295,10 @@ public sealed class BatchedGenerator : IDisposable
                     _queue.Remove(node);
                     End(s, FinishReason.MaxTokens, null);
                 }
-                else if (Array.Find(_slots, x => x.Sequence is null) is { } free)
+                else if (Choose(s) is { } free)
                 {
                     _queue.Remove(node);
-                    free.Sequence = s;
-                    s.Slot = free;
-                    s.Clock.Start();
+                    Start(free, s);
                     _active++;
                 }
                 node = next;
@@ -278,10 +306,80 @@ public sealed class BatchedGenerator : IDisposable
         }
     }
 
+    /// <summary>
+    /// The idle slot for <paramref name="s"/>, or null when none is idle. With the prompt cache, the slot (idle or busy)
+    /// holding the longest usable prefix of its prompt is the source: an idle source whose tokens the prompt mostly
+    /// continues (it keeps at least half of them: the next turn of that conversation) is taken as it is; otherwise the
+    /// least recently used idle slot is taken and <see cref="Start"/> copies the prefix into it, so a prompt that shares
+    /// only a beginning (BOS, a system prompt) with another conversation does not evict that conversation.
+    /// </summary>
+    private Slot? Choose(Sequence s)
+    {
+        Slot? lru = null, source = null;
+        int reuse = 0;
+        foreach (var slot in _slots)
+        {
+            if (slot.Sequence is null && (lru is null || slot.LastUsed < lru.LastUsed)) lru = slot;
+            int r = s.ReuseCache ? Reusable(slot, s.Tokens) : 0;
+            // Ties: an idle slot before a busy one (no copy), then the most recently used.
+            if (r > reuse || (r == reuse && r > 0 && (source!.Sequence is not null && slot.Sequence is null
+                || (source.Sequence is null) == (slot.Sequence is null) && slot.LastUsed > source.LastUsed)))
+            {
+                source = slot;
+                reuse = r;
+            }
+        }
+        s.Reuse = reuse;
+        s.CopyFrom = null;
+        if (lru is null) return null;
+        if (source is null) return lru;
+        if (source.Sequence is null && 2L * reuse >= source.Valid) return source;
+        if (source != lru) s.CopyFrom = source;
+        return lru;
+    }
+
+    /// <summary>
+    /// Tokens of <paramref name="prompt"/> whose keys and values <paramref name="slot"/> holds (its cached tokens'
+    /// common prefix with the prompt), leaving at least the last prompt token to evaluate (its logits are needed).
+    /// Under a sliding window the ring buffer must still hold the window before that point; else nothing is reused.
+    /// </summary>
+    private int Reusable(Slot slot, List<int> prompt)
+    {
+        var cached = slot.Sequence?.Tokens ?? slot.Cached;
+        int valid = slot.Sequence?.Evaluated ?? slot.Valid;
+        if (cached is null || valid == 0) return 0;
+        int limit = Math.Min(Math.Min(valid, cached.Count), prompt.Count - 1), n = 0;
+        while (n < limit && cached[n] == prompt[n]) n++;
+        if (_window is int w && valid - n > _capacity - w) return 0;
+        return n;
+    }
+
+    /// <summary>Puts <paramref name="s"/> in <paramref name="slot"/>, its cached prefix in place (copied from another slot if chosen so).</summary>
+    private void Start(Slot slot, Sequence s)
+    {
+        if (s.CopyFrom is { } source) source.Cache.CopyPrefixTo(slot.Cache, s.Reuse);
+        s.CopyFrom = null;
+        s.Evaluated = s.Reuse;
+        slot.Sequence = s;
+        slot.Cached = null;
+        slot.Valid = 0;
+        slot.LastUsed = ++_clock;
+        Volatile.Write(ref slot.Published, s.Evaluated);
+        Volatile.Write(ref slot.Busy, true);
+        s.Slot = slot;
+        s.Clock.Start();
+    }
+
     private void Release(Slot slot, FinishReason reason, Exception? error)
     {
         var s = slot.Sequence!;
         slot.Sequence = null;
+        // The slot remembers what its cache holds: the sequence's tokens up to the last one evaluated.
+        slot.Cached = s.Tokens;
+        slot.Valid = s.Evaluated;
+        slot.LastUsed = ++_clock;
+        Volatile.Write(ref slot.Published, s.Evaluated);
+        Volatile.Write(ref slot.Busy, false);
         lock (_lock) _active--;
         End(s, reason, error);
     }
@@ -292,7 +390,8 @@ public sealed class BatchedGenerator : IDisposable
         bool prefilled = s.Prefilled;
         s.Generation.Finish(new GenerationTimings
         {
-            PromptTokens = s.Generation.PromptTokens,
+            PromptTokens = s.Generation.PromptTokens - s.Reuse,
+            CachedPromptTokens = s.Reuse,
             PromptSeconds = prefilled ? s.PromptSeconds : s.Clock.Elapsed.TotalSeconds,
             GeneratedTokens = s.Step.Generated,
             DecodeSeconds = prefilled ? s.Clock.Elapsed.TotalSeconds : 0,
@@ -304,6 +403,13 @@ public sealed class BatchedGenerator : IDisposable
     {
         public required KvCache Cache;
         public Sequence? Sequence;
+        /// <summary>Idle: the tokens of the last sequence, of which the first <see cref="Valid"/> are in <see cref="Cache"/>.</summary>
+        public List<int>? Cached;
+        public int Valid;
+        public long LastUsed;
+        // For GetSlots on other threads: the cached token count and whether it is busy, written by the decode thread.
+        public int Published;
+        public bool Busy;
     }
 
     private sealed class Sequence(BatchedGeneration generation, List<int> tokens, SamplingSettings settings, GenerationStep step)
@@ -318,6 +424,11 @@ public sealed class BatchedGenerator : IDisposable
         public int Evaluated;
         public int Chunk;
         public bool Prefilled;
+        public bool ReuseCache;
+        /// <summary>Prompt tokens taken from the slot's cache (set when it gets a slot).</summary>
+        public int Reuse;
+        /// <summary>A busy slot whose prefix is copied into this sequence's slot when it starts.</summary>
+        public Slot? CopyFrom;
         public double PromptSeconds;
         public int Pending => Tokens.Count - Evaluated;
     }

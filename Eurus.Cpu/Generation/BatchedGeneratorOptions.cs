@@ -15,6 +15,14 @@ public sealed record BatchedGeneratorOptions
     /// </summary>
     public int StepTokens { get; init; }
 
+    /// <summary>
+    /// Reuse prompt prefixes across requests (llama-server's <c>cache_prompt</c>): each slot keeps the tokens and KV
+    /// of its last request, and a new request starts in the slot whose cached tokens share the longest prefix with its
+    /// prompt (or copies that prefix from a busy slot), evaluating only the rest. Idle slots are given to new prefixes
+    /// least recently used first. The output is the same with or without it. A request can opt out at submission.
+    /// </summary>
+    public bool PromptCache { get; init; } = true;
+
     internal void Validate()
     {
         if (MaxSequences < 1 || MaxSequences > 1024) throw new ArgumentOutOfRangeException(nameof(MaxSequences), MaxSequences, "MaxSequences must be 1 to 1024.");

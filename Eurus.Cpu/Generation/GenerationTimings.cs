@@ -5,6 +5,8 @@ public sealed record GenerationTimings
 {
     /// <summary>Prompt tokens evaluated (new tokens only; reused cache entries are not counted).</summary>
     public int PromptTokens { get; init; }
+    /// <summary>Prompt tokens whose keys and values were reused from a cache instead of evaluated (a conversation's earlier turns).</summary>
+    public int CachedPromptTokens { get; init; }
     /// <summary>Seconds spent evaluating the prompt.</summary>
     public double PromptSeconds { get; init; }
     /// <summary>Tokens generated.</summary>

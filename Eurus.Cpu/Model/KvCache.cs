@@ -111,6 +111,28 @@ internal sealed class KvCache
             : System.Runtime.InteropServices.MemoryMarshal.AsBytes((values ? _v16! : _k16!)[layer].AsSpan(start, length));
     }
 
+    /// <summary>
+    /// Copies the keys and values of positions [0, <paramref name="positions"/>) into <paramref name="destination"/>, a
+    /// cache of the same shape (the batched generator's prompt cache moves a shared prefix between slots this way).
+    /// In ring-buffer mode a count over the capacity copies every slot: position p lives in slot p mod capacity in both.
+    /// </summary>
+    public void CopyPrefixTo(KvCache destination, int positions)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (destination.Layers != Layers || destination.KvDim != KvDim || destination.HeadDim != HeadDim || destination.Capacity != Capacity || destination.Type != Type)
+            throw new ArgumentException("The destination cache has another shape.", nameof(destination));
+        ArgumentOutOfRangeException.ThrowIfNegative(positions);
+        int slots = Math.Min(positions, Capacity);
+        if (slots == 0 || ReferenceEquals(destination, this)) return;
+        int heads = KvDim / HeadDim;
+        for (int l = 0; l < Layers; l++)
+            for (int h = 0; h < heads; h++)
+            {
+                HeadBytes(l, false, h, slots).CopyTo(destination.HeadBytes(l, false, h, slots));
+                HeadBytes(l, true, h, slots).CopyTo(destination.HeadBytes(l, true, h, slots));
+            }
+    }
+
     /// <summary>One layer's F32 keys (null for an F16 cache): <c>[kv head][slot][head dim]</c>.</summary>
     public float[]? KeysF32(int layer) => _k32?[layer];
 

@@ -118,12 +118,19 @@ internal static class CompletionEndpoints
     private static async Task Run(HttpContext ctx, ServerState s, SamplingFields req, IReadOnlyList<int> prompt, bool chat)
     {
         var settings = Settings(req, s.Options, s.Generator.ContextLength, s.Model.Tokenizer.VocabSize);
+        if (s.Stopping) throw new ApiException(503, "The server is shutting down.", "server_error", code: "shutting_down");
         var ct = ctx.RequestAborted;
         // The generation's token: the request's abort token (a client that disconnects cancels its generation and
-        // frees its slot) and the wall-clock limit.
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // frees its slot), the wall-clock limit and the shutdown deadline.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct, s.ShutdownDeadline);
         var timeout = s.Options.RequestTimeout;
-        var generation = s.Generator.Submit(prompt, settings, limit.Token);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        long firstToken = 0;
+        string endpoint = chat ? "chat" : "completions";
+        var generation = s.Generator.Submit(prompt, settings, req.CachePrompt ?? s.Options.CachePrompt, limit.Token);
+        var log = new RequestLog.Generation { Endpoint = endpoint, Stream = req.Stream, PromptTokens = prompt.Count };
+        ctx.Items[typeof(RequestLog.Generation)] = log;
+        RequestLog.Prompt(ctx, s, prompt);
         // A client that has not taken the whole answer a grace period after the limit (a client that stopped reading)
         // is disconnected, so its unsent answer is not held longer than that.
         using var disconnect = new CancellationTokenSource();
@@ -142,21 +149,47 @@ internal static class CompletionEndpoints
         // unbounded and it never waits for this reader: a slow client holds back only its own answer (see docs/serving.md).
         async Task<(GenerationTimings Timings, bool TimedOut)> Consume(Func<string, Task> onText)
         {
+            var timings = (GenerationTimings?)null;
             try
             {
                 await foreach (var t in generation.WithCancellation(ct))
+                {
+                    if (firstToken == 0) firstToken = System.Diagnostics.Stopwatch.GetTimestamp();
                     if (t.Text.Length > 0) await onText(t.Text);
+                }
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested && limit.IsCancellationRequested) { }
-            var timings = await generation.Completion;
+            finally
+            {
+                // Counted however the request ends (a client that went away included: leaving the loop cancelled it).
+                {
+                    timings = await generation.Completion;
+                    double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+                    double? ttft = firstToken == 0 ? null : System.Diagnostics.Stopwatch.GetElapsedTime(started, firstToken).TotalSeconds;
+                    string outcome = ct.IsCancellationRequested ? "client_cancelled"
+                        : timings.FinishReason == FinishReason.Cancelled ? (s.ShutdownDeadline.IsCancellationRequested ? "shutdown" : "timeout")
+                        : "ok";
+                    s.Metrics.Record(endpoint, timings, outcome, seconds, ttft);
+                    log.Timings = timings;
+                    log.Outcome = outcome;
+                    log.FirstTokenSeconds = ttft;
+                }
+            }
+            timings ??= await generation.Completion;
             return (timings, timings.FinishReason == FinishReason.Cancelled && !ct.IsCancellationRequested && limit.IsCancellationRequested);
         }
         string FinishReasonOf((GenerationTimings Timings, bool TimedOut) r) => r.TimedOut ? "length" : Finish(r.Timings);
-        object Warning() => new
-        {
-            code = "request_timeout",
-            message = $"The request reached this server's wall-clock limit of {timeout.TotalSeconds:0.###} s (--request-timeout); the answer is cut short.",
-        };
+        object Warning() => s.ShutdownDeadline.IsCancellationRequested
+            ? new
+            {
+                code = "server_shutdown",
+                message = $"The server is shutting down and its {s.Options.ShutdownTimeout.TotalSeconds:0.###} s for running requests (--shutdown-timeout) have passed; the answer is cut short.",
+            }
+            : new
+            {
+                code = "request_timeout",
+                message = $"The request reached this server's wall-clock limit of {timeout.TotalSeconds:0.###} s (--request-timeout); the answer is cut short.",
+            };
 
         if (!req.Stream)
         {
@@ -165,7 +198,7 @@ internal static class CompletionEndpoints
             object choice = chat
                 ? new { index = 0, message = new { role = "assistant", content = text.ToString() }, logprobs = (object?)null, finish_reason = FinishReasonOf(result) }
                 : new { index = 0, text = text.ToString(), logprobs = (object?)null, finish_reason = FinishReasonOf(result) };
-            var body = JsonSerializer.SerializeToNode(new { id, @object = kind, created, model = s.ModelId, choices = new[] { choice }, usage = Usage(result.Timings) })!.AsObject();
+            var body = JsonSerializer.SerializeToNode(new { id, @object = kind, created, model = s.ModelId, choices = new[] { choice }, usage = Usage(generation, result.Timings), timings = Timings(result.Timings) })!.AsObject();
             if (result.TimedOut) body["warning"] = JsonSerializer.SerializeToNode(Warning());
             await Results.Json(body).ExecuteAsync(ctx);
             return;
@@ -193,9 +226,12 @@ internal static class CompletionEndpoints
 
         if (chat) await Send(Chunk("", null, first: true));
         var done = await Consume(t => Send(Chunk(t, null)));
-        await Send(Chunk(chat ? null : "", FinishReasonOf(done), warning: done.TimedOut ? Warning() : null));
+        // The last chunk carries llama-server's timings (prompt tokens evaluated and cached, speeds).
+        var last = JsonSerializer.SerializeToNode(Chunk(chat ? null : "", FinishReasonOf(done), warning: done.TimedOut ? Warning() : null), Options)!.AsObject();
+        last["timings"] = JsonSerializer.SerializeToNode(Timings(done.Timings));
+        await Send(last);
         if (req.StreamOptions?.IncludeUsage == true)
-            await Send(new { id, @object = chunkKind, created, model = s.ModelId, choices = Array.Empty<object>(), usage = Usage(done.Timings) });
+            await Send(new { id, @object = chunkKind, created, model = s.ModelId, choices = Array.Empty<object>(), usage = Usage(generation, done.Timings) });
         await response.WriteAsync("data: [DONE]\n\n", ct);
         await response.Body.FlushAsync(ct);
     }
@@ -204,5 +240,24 @@ internal static class CompletionEndpoints
 
     private static string Finish(GenerationTimings t) => t.FinishReason is FinishReason.MaxTokens or FinishReason.ContextFull ? "length" : "stop";
 
-    private static object Usage(GenerationTimings t) => new { prompt_tokens = t.PromptTokens, completion_tokens = t.GeneratedTokens, total_tokens = t.PromptTokens + t.GeneratedTokens };
+    /// <summary>OpenAI's usage: the whole prompt, of which <c>prompt_tokens_details.cached_tokens</c> came from the prompt cache.</summary>
+    private static object Usage(BatchedGeneration g, GenerationTimings t) => new
+    {
+        prompt_tokens = g.PromptTokens,
+        completion_tokens = t.GeneratedTokens,
+        total_tokens = g.PromptTokens + t.GeneratedTokens,
+        prompt_tokens_details = new { cached_tokens = t.CachedPromptTokens },
+    };
+
+    /// <summary>llama-server's <c>timings</c>: prompt tokens evaluated (<c>prompt_n</c>) and reused (<c>cache_n</c>), generated tokens, times and speeds.</summary>
+    private static object Timings(GenerationTimings t) => new
+    {
+        cache_n = t.CachedPromptTokens,
+        prompt_n = t.PromptTokens,
+        prompt_ms = t.PromptSeconds * 1000,
+        prompt_per_second = t.PromptTokensPerSecond,
+        predicted_n = t.GeneratedTokens,
+        predicted_ms = t.DecodeSeconds * 1000,
+        predicted_per_second = t.DecodeTokensPerSecond,
+    };
 }

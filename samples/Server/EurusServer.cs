@@ -30,9 +30,11 @@ public static class EurusServer
             }
         }
         ServerOptions options;
+        IConfiguration configuration;
         try
         {
-            options = ServerOptions.Parse(args);
+            configuration = ServerConfiguration.Build();
+            options = ServerConfiguration.Load(args, configuration);
         }
         catch (ArgumentException e)
         {
@@ -43,8 +45,11 @@ public static class EurusServer
         WebApplication? app = null;
         try
         {
-            app = Build(options);
+            app = Build(options, configuration);
             await app.StartAsync();
+            var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eurus.Server");
+            foreach (var warning in StartupWarnings(options)) log.LogWarning("{Warning}", warning);
+            log.LogInformation("Listening on {Addresses}", string.Join(", ", app.Urls));
         }
         catch (Exception e)
         {
@@ -60,6 +65,13 @@ public static class EurusServer
         await app.WaitForShutdownAsync();
         await app.DisposeAsync();
         return 0;
+    }
+
+    /// <summary>What a start with <paramref name="options"/> should warn about: serving beyond loopback without a key.</summary>
+    internal static IEnumerable<string> StartupWarnings(ServerOptions options)
+    {
+        if (!ServerConfiguration.LoopbackOnly(options) && options.ApiKey is null && options.ApiKeyFile is null)
+            yield return $"Listening on {string.Join(", ", ServerConfiguration.Addresses(options))}, beyond loopback, without an API key: anyone who can reach this port can use the model. Set --api-key-file (or Eurus__ApiKey).";
     }
 
     /// <summary>An exception as one line: its message (and the inner ones' when they add to it), newlines folded.</summary>
@@ -80,7 +92,7 @@ public static class EurusServer
     /// Loads the model and builds the app bound to <see cref="ServerOptions.Host"/>:<see cref="ServerOptions.Port"/>
     /// (not started). Disposing the app's services frees the model.
     /// </summary>
-    public static WebApplication Build(ServerOptions options)
+    public static WebApplication Build(ServerOptions options, IConfiguration? configuration = null)
     {
         options.Validate();
         var model = EurusModel.Load(options.ModelPath, new ModelOptions
@@ -100,16 +112,25 @@ public static class EurusServer
         }
 
         var builder = WebApplication.CreateSlimBuilder();
-        // Warnings and errors only. A failed start is reported by RunAsync in one line; the host's own report of it,
-        // a stack trace, is left out.
+        // The server's own logs (request lines: Eurus.Server.Requests) at Information, the framework's warnings and
+        // errors; the configuration's "Logging" section can change both. A failed start is reported by RunAsync in one
+        // line; the host's own report of it, a stack trace, is left out.
         bool started = false;
-        builder.Logging.AddFilter((category, level) => level >= LogLevel.Warning && (started || category != "Microsoft.Extensions.Hosting.Internal.Host"));
+        if (configuration is not null) builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
+        builder.Logging.AddFilter((category, level) =>
+            level >= (category?.StartsWith("Eurus.Server", StringComparison.Ordinal) == true ? LogLevel.Information : LogLevel.Warning)
+            && (started || category != "Microsoft.Extensions.Hosting.Internal.Host"));
         builder.Services.AddSingleton(state);
         builder.Services.Configure<KestrelServerOptions>(k => k.Limits.MaxRequestBodySize = options.MaxBodyBytes);
-        builder.WebHost.UseUrls($"http://{(options.Host.Contains(':') ? $"[{options.Host}]" : options.Host)}:{options.Port}");
+        // Running requests get ShutdownTimeout, then their generations are cancelled and their answers end cleanly;
+        // the host waits a grace period more for them to reach their clients.
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout + ServerOptions.Grace(options.ShutdownTimeout) + TimeSpan.FromSeconds(1));
+        builder.WebHost.UseUrls(ServerConfiguration.Addresses(options));
         var app = builder.Build();
         app.Lifetime.ApplicationStarted.Register(() => started = true);
+        app.Lifetime.ApplicationStopping.Register(state.BeginShutdown);
         app.Lifetime.ApplicationStopped.Register(state.Dispose);
+        app.Use(RequestLog.Middleware);
 
         // Responses the framework ends without a body (404 unknown route, 405 wrong method) get an error body too.
         app.UseStatusCodePages(async c =>
@@ -119,16 +140,9 @@ public static class EurusServer
                 http.Response.StatusCode >= 500 ? "server_error" : "invalid_request_error");
         });
         app.Use(Errors);
+        app.Use(BrowserGuard.Check);
         app.Use(ApiKey);
-        app.MapGet("/health", (ServerState s) => Results.Json(new
-        {
-            status = "ok",
-            slots_idle = s.Options.Parallel - s.Generator.ActiveSequences,
-            slots_processing = s.Generator.ActiveSequences,
-            requests_queued = s.Generator.QueuedRequests,
-            steps = s.Generator.Steps,
-            step_tokens = s.Generator.StepTokens,
-        }));
+        StatusEndpoints.Map(app);
         app.MapGet("/v1/models", (ServerState s) => Results.Json(new
         {
             @object = "list",
@@ -175,7 +189,7 @@ public static class EurusServer
     private static Task ApiKey(HttpContext ctx, RequestDelegate next)
     {
         var key = ctx.RequestServices.GetRequiredService<ServerState>().Options.ApiKey;
-        if (key is null || ctx.Request.Path == "/health") return next(ctx);
+        if (key is null || ctx.Request.Path.StartsWithSegments("/health")) return next(ctx);
         string header = ctx.Request.Headers.Authorization.ToString();
         var expected = Encoding.UTF8.GetBytes("Bearer " + key);
         if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header), expected)) return next(ctx);

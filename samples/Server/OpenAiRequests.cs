@@ -36,6 +36,8 @@ public class SamplingFields
     public JsonElement Stop { get; set; }
     /// <summary>Token id → bias; checked (count, ids, range) but not applied: the sampler has no logit bias.</summary>
     public JsonElement LogitBias { get; set; }
+    /// <summary>llama-server's: reuse a slot's cached prompt prefix (null: the server's default, on).</summary>
+    public bool? CachePrompt { get; set; }
 }
 
 public sealed class StreamOptionsDto

@@ -2,15 +2,40 @@ using System.Globalization;
 
 namespace Eurus.Server;
 
-/// <summary>Command-line options of the server (llama-server's names where it has one).</summary>
+/// <summary>
+/// Options of the server (llama-server's names where it has one), from <c>appsettings.json</c>, environment variables
+/// and the command line (see <see cref="ServerConfiguration"/>): each property is also a configuration key of the
+/// <c>Eurus</c> section (<c>Eurus:Parallel</c>, <c>Eurus__Parallel</c> in the environment).
+/// </summary>
 public sealed record ServerOptions
 {
     public string ModelPath { get; init; } = Path.Combine(AppContext.BaseDirectory, "models", "kjv-tiny-Q8_0.gguf");
     public string Host { get; init; } = "127.0.0.1";
     /// <summary>0 picks a free port (tests).</summary>
     public int Port { get; init; } = 8080;
-    /// <summary>When set, every endpoint but /health needs <c>Authorization: Bearer KEY</c>.</summary>
+    /// <summary>
+    /// Where to listen instead of <see cref="Host"/>:<see cref="Port"/>: ASP.NET Core's <c>urls</c> (semicolon-separated,
+    /// from <c>--urls</c>, <c>ASPNETCORE_URLS</c> or <c>ASPNETCORE_HTTP_PORTS</c>); null: Host and Port.
+    /// </summary>
+    public string? Urls { get; init; }
+    /// <summary>When set, every endpoint but the health checks needs <c>Authorization: Bearer KEY</c>.</summary>
     public string? ApiKey { get; init; }
+    /// <summary>A file whose first line is the API key (a mounted secret): keeps the key out of <c>ps</c> and the environment.</summary>
+    public string? ApiKeyFile { get; init; }
+    /// <summary>
+    /// Browser origins allowed to call the API (a request with any other <c>Origin</c> header gets 403), e.g.
+    /// <c>https://app.example.com</c>; <c>*</c> allows every origin. Empty (the default): requests from web pages are refused.
+    /// </summary>
+    public string[] AllowedOrigins { get; init; } = [];
+    /// <summary>Reuse the longest cached prompt prefix of a slot (llama-server's <c>cache_prompt</c>); a request's <c>cache_prompt</c> overrides it.</summary>
+    public bool CachePrompt { get; init; } = true;
+    /// <summary>Log each request's prompt text (off: request logs give sizes, token counts and timings only).</summary>
+    public bool LogPrompts { get; init; }
+    /// <summary>
+    /// On shutdown (SIGTERM, Ctrl+C), how long running requests may go on; then their generations are cancelled and
+    /// their answers end cleanly (<c>finish_reason: "length"</c> and a <c>server_shutdown</c> warning).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Positions per sequence (0: the model's).</summary>
     public int ContextLength { get; init; } = 4096;
     public int Threads { get; init; } = Environment.ProcessorCount;
@@ -54,11 +79,14 @@ public sealed record ServerOptions
     public static TimeSpan Grace(TimeSpan timeout) => timeout < TimeSpan.FromSeconds(10) ? timeout : TimeSpan.FromSeconds(10);
 
     public const string Usage = """
-        usage: eurus-server [-m MODEL.gguf] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [-c 4096] [-t THREADS]
-                            [--parallel 4] [--queue 64] [--kv-type f16|f32] [--window N] [limits]
+        usage: eurus-server [-m MODEL.gguf] [--host 127.0.0.1] [--port 8080] [--urls URLS] [--api-key KEY | --api-key-file FILE]
+                            [-c 4096] [-t THREADS] [--parallel 4] [--queue 64] [--kv-type f16|f32] [--window N]
+                            [--no-cache-prompt] [--allowed-origin ORIGIN]... [--log-prompts] [--shutdown-timeout 30] [limits]
                eurus-server bench [-m MODEL.gguf] [--streams 1,2,4,8] [-n 64] [-t THREADS] [-r 2]
         OpenAI-compatible endpoints: POST /v1/chat/completions, POST /v1/completions ("stream": true for SSE),
-        GET /v1/models, GET /health, POST /tokenize, POST /detokenize.
+        GET /v1/models, GET /health (/health/live, /health/ready), GET /slots, GET /metrics, POST /tokenize, POST /detokenize.
+        Every option is also read from appsettings.json ("Eurus": {"Parallel": 4, ...}) and the environment
+        (Eurus__Parallel=4, Eurus__ApiKeyFile=/run/secrets/key); the command line wins. ASPNETCORE_URLS is honoured.
         limits (a request over one gets a 400, or 413 for the body, naming it):
           --max-body-bytes N     request body size (default 4194304)
           --max-messages N       messages in a chat request (default 1024)
@@ -71,9 +99,12 @@ public sealed record ServerOptions
         """;
 
     /// <summary>Parses <paramref name="args"/>; throws <see cref="ArgumentException"/> with a one-line message.</summary>
-    public static ServerOptions Parse(string[] args)
+    public static ServerOptions Parse(string[] args) => Parse(args, new ServerOptions());
+
+    /// <summary>Applies <paramref name="args"/> over <paramref name="start"/> (the configured options).</summary>
+    public static ServerOptions Parse(string[] args, ServerOptions start)
     {
-        var o = new ServerOptions();
+        var o = start;
         for (int i = 0; i < args.Length; i++)
         {
             string name = args[i];
@@ -92,6 +123,12 @@ public sealed record ServerOptions
                 "--host" => o with { Host = Value() },
                 "--port" => o with { Port = Int(0, 65535) },
                 "--api-key" => o with { ApiKey = Value() },
+                "--api-key-file" => o with { ApiKeyFile = Value() },
+                "--urls" => o with { Urls = Value() },
+                "--allowed-origin" => o with { AllowedOrigins = [.. o.AllowedOrigins, Value()] },
+                "--no-cache-prompt" => o with { CachePrompt = false },
+                "--log-prompts" => o with { LogPrompts = true },
+                "--shutdown-timeout" => o with { ShutdownTimeout = TimeSpan.FromSeconds(Int(0, 24 * 3600)) },
                 "-c" or "--ctx-size" => o with { ContextLength = Int(0, 1 << 24) },
                 "-t" or "--threads" => o with { Threads = Int(1, 1024) },
                 "-np" or "--parallel" => o with { Parallel = Int(1, 256) },
@@ -130,5 +167,10 @@ public sealed record ServerOptions
         if (MaxStopStrings < 0 || MaxStopLength < 1 || MaxLogitBias < 0)
             throw new ArgumentException("--max-stop and --max-logit-bias must be ≥ 0, --max-stop-length ≥ 1.");
         if (RequestTimeout < TimeSpan.Zero) throw new ArgumentException("--request-timeout must be ≥ 0.");
+        if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentException("--shutdown-timeout must be ≥ 0.");
+        if (ApiKey is not null && ApiKeyFile is not null) throw new ArgumentException("Give the API key once: --api-key or --api-key-file, not both.");
+        if (Urls is "") throw new ArgumentException("--urls must not be empty.");
+        if (Parallel < 1 || Threads < 1 || Queue < 0 || Port is < 0 or > 65535 || ContextLength < 0)
+            throw new ArgumentException("Parallel and Threads must be ≥ 1, Queue and ContextLength ≥ 0, Port 0 to 65535.");
     }
 }

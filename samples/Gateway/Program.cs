@@ -1,0 +1,3 @@
+using Eurus.Gateway;
+
+return await GatewayApp.RunAsync(args);

@@ -12,11 +12,11 @@ namespace Eurus.Cpu.Kernels;
 /// multiply-added in pairs, times the sub-block scale (int16 multiply-add), accumulated in int32; the Q4_K/Q5_K mins
 /// and Q6_K's −32 offset come from the activation block sums. Each super-block's integer sum is then scaled by the
 /// fp16 super-block scale × the activation scale in float (for Q4_K/Q5_K minus dmin × Σ min·bsum).
-/// Paths: Vector512 (AVX-512BW), Vector256 (AVX2), ARM64 SDOT (KQuantDot.Arm64.cs), Vector128 (portable SSE/AdvSimd),
-/// scalar — dispatched widest-first,
+/// Paths: Vector512 (AVX-512BW), Vector256 (AVX2), 128-bit (one kernel over <see cref="IByteDot128"/>: ARM64 SDOT, or
+/// portable SSE/AdvSimd), scalar — dispatched widest-first,
 /// each tested against <see cref="KQuantVecDotReference"/>.
 /// </summary>
-internal static unsafe partial class KQuantDot
+internal static unsafe class KQuantDot
 {
     // Byte offsets inside the blocks, defined on the block structs (BlockLayoutTests checks them against the layout).
     internal const int Q8Bytes = BlockQ8_K.Bytes, Q8Qs = BlockQ8_K.QsOffset, Q8BSums = BlockQ8_K.BSumsOffset;
@@ -41,7 +41,7 @@ internal static unsafe partial class KQuantDot
     {
         if (Avx512BW.IsSupported) return Q4KAvx512(w, blocks, x);
         if (Avx2.IsSupported && Fma.IsSupported) return Q4KAvx2(w, blocks, x);
-        if (System.Runtime.Intrinsics.Arm.Dp.IsSupported) return Q4KDp(w, blocks, x);
+        if (SdotByteDot128.IsSupported) return Q4KDp(w, blocks, x);
         if (Vector128.IsHardwareAccelerated) return Q4KV128(w, blocks, x);
         return Q4KScalar(w, blocks, x);
     }
@@ -50,7 +50,7 @@ internal static unsafe partial class KQuantDot
     {
         if (Avx512BW.IsSupported) return Q5KAvx512(w, blocks, x);
         if (Avx2.IsSupported && Fma.IsSupported) return Q5KAvx2(w, blocks, x);
-        if (System.Runtime.Intrinsics.Arm.Dp.IsSupported) return Q5KDp(w, blocks, x);
+        if (SdotByteDot128.IsSupported) return Q5KDp(w, blocks, x);
         if (Vector128.IsHardwareAccelerated) return Q5KV128(w, blocks, x);
         return Q5KScalar(w, blocks, x);
     }
@@ -59,7 +59,7 @@ internal static unsafe partial class KQuantDot
     {
         if (Avx512BW.IsSupported) return Q6KAvx512(w, blocks, x);
         if (Avx2.IsSupported && Fma.IsSupported) return Q6KAvx2(w, blocks, x);
-        if (System.Runtime.Intrinsics.Arm.Dp.IsSupported) return Q6KDp(w, blocks, x);
+        if (SdotByteDot128.IsSupported) return Q6KDp(w, blocks, x);
         if (Vector128.IsHardwareAccelerated) return Q6KV128(w, blocks, x);
         return Q6KScalar(w, blocks, x);
     }
@@ -100,16 +100,6 @@ internal static unsafe partial class KQuantDot
         return Sse2.MultiplyAddAdjacent(m16, pairs);
     }
 
-    // 16 unsigned bytes × 16 signed bytes → four int32 partial sums (portable; products of ≤ 63 × 127 fit int16 pairwise).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> Mul16(Vector128<byte> q, Vector128<sbyte> a)
-    {
-        var (ql, qh) = Vector128.Widen(q);
-        var (al, ah) = Vector128.Widen(a);
-        var (pl, ph) = Vector128.Widen(ql.AsInt16() * al + qh.AsInt16() * ah);
-        return pl + ph;
-    }
-
     // ---------------------------------------------------------------- Q4_K and Q5_K
     // One kernel per ISA for both types: TBits says whether a fifth bit (Q5_K's qh plane) is or-ed into each nibble.
     // Each is compiled per type, so the Q4_K code has no trace of the fifth bit.
@@ -127,8 +117,10 @@ internal static unsafe partial class KQuantDot
 
     public static float Q4KScalar(byte* w, int blocks, byte* x) => QmKScalar<FourBits>(w, blocks, x);
     public static float Q5KScalar(byte* w, int blocks, byte* x) => QmKScalar<FiveBits>(w, blocks, x);
-    public static float Q4KV128(byte* w, int blocks, byte* x) => QmKV128<FourBits>(w, blocks, x);
-    public static float Q5KV128(byte* w, int blocks, byte* x) => QmKV128<FiveBits>(w, blocks, x);
+    public static float Q4KV128(byte* w, int blocks, byte* x) => QmK128<FourBits, PortableByteDot128>(w, blocks, x);
+    public static float Q5KV128(byte* w, int blocks, byte* x) => QmK128<FiveBits, PortableByteDot128>(w, blocks, x);
+    public static float Q4KDp(byte* w, int blocks, byte* x) => QmK128<FourBits, SdotByteDot128>(w, blocks, x);
+    public static float Q5KDp(byte* w, int blocks, byte* x) => QmK128<FiveBits, SdotByteDot128>(w, blocks, x);
     public static float Q4KAvx2(byte* w, int blocks, byte* x) => QmKAvx2<FourBits>(w, blocks, x);
     public static float Q5KAvx2(byte* w, int blocks, byte* x) => QmKAvx2<FiveBits>(w, blocks, x);
     public static float Q4KAvx512(byte* w, int blocks, byte* x) => QmKAvx512<FourBits>(w, blocks, x);
@@ -162,8 +154,9 @@ internal static unsafe partial class KQuantDot
         return sum;
     }
 
+    /// <summary>Q4_K/Q5_K, 16 bytes at a time over <typeparamref name="TDot"/> (ARM64 SDOT or portable Vector128).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float QmKV128<TBits>(byte* w, int blocks, byte* x) where TBits : struct, IQuantBits
+    private static float QmK128<TBits, TDot>(byte* w, int blocks, byte* x) where TBits : struct, IQuantBits where TDot : struct, IByteDot128
     {
         var acc = Vector128<float>.Zero;
         float mins = 0;
@@ -184,8 +177,8 @@ internal static unsafe partial class KQuantDot
                 var v1 = Vector128.Load(q + 32 * c + 16);
                 var lo0 = v0 & mask;
                 var lo1 = v1 & mask;
-                var hi0 = Vector128.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask;
-                var hi1 = Vector128.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask;
+                var hi0 = Vector128.ShiftRightLogical(v0, 4);
+                var hi1 = Vector128.ShiftRightLogical(v1, 4);
                 if (Five<TBits>())
                 {
                     var m1 = Vector128.Create((byte)(1 << (2 * c)));
@@ -195,12 +188,12 @@ internal static unsafe partial class KQuantDot
                     hi0 |= Vector128.Equals(h0 & m2, m2) & sixteen;
                     hi1 |= Vector128.Equals(h1 & m2, m2) & sixteen;
                 }
-                var lo = Mul16(lo0, Vector128.Load(a + 64 * c)) + Mul16(lo1, Vector128.Load(a + 64 * c + 16));
-                var hi = Mul16(hi0, Vector128.Load(a + 64 * c + 32)) + Mul16(hi1, Vector128.Load(a + 64 * c + 48));
+                var lo = TDot.Dot(TDot.Dot(Vector128<int>.Zero, lo0.AsSByte(), Vector128.Load(a + 64 * c)), lo1.AsSByte(), Vector128.Load(a + 64 * c + 16));
+                var hi = TDot.Dot(TDot.Dot(Vector128<int>.Zero, hi0.AsSByte(), Vector128.Load(a + 64 * c + 32)), hi1.AsSByte(), Vector128.Load(a + 64 * c + 48));
                 isum += lo * Vector128.Create((int)((sc >> (16 * c)) & 0xFF)) + hi * Vector128.Create((int)((sc >> (16 * c + 8)) & 0xFF));
             }
             float dx = *(float*)xb;
-            acc += Vector128.ConvertToSingle(isum) * Vector128.Create(Half(wb) * dx);
+            acc = TDot.MultiplyAdd(acc, Vector128.ConvertToSingle(isum), Vector128.Create(Half(wb) * dx));
             mins += Half(wb + 2) * dx * MinSum(mn, (short*)(xb + Q8BSums));
         }
         return Vector128.Sum(acc) - mins;
@@ -337,8 +330,12 @@ internal static unsafe partial class KQuantDot
         return sum;
     }
 
+    public static float Q6KV128(byte* w, int blocks, byte* x) => Q6K128<PortableByteDot128>(w, blocks, x);
+    public static float Q6KDp(byte* w, int blocks, byte* x) => Q6K128<SdotByteDot128>(w, blocks, x);
+
+    /// <summary>Q6_K, 16 bytes at a time over <typeparamref name="TDot"/> (ARM64 SDOT or portable Vector128).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q6KV128(byte* w, int blocks, byte* x)
+    private static float Q6K128<TDot>(byte* w, int blocks, byte* x) where TDot : struct, IByteDot128
     {
         var acc = Vector128<float>.Zero;
         var mask = Vector128.Create((byte)0x0F);
@@ -359,19 +356,19 @@ internal static unsafe partial class KQuantDot
                     byte* ql = wb + 64 * h + 16 * half16;
                     var l0 = Vector128.Load(ql);
                     var l1 = Vector128.Load(ql + 32);
-                    var hb = Vector128.Load(wb + Q6Qh + 32 * h + 16 * half16).AsUInt16();
-                    var q0 = (l0 & mask) | (Vector128.ShiftLeft(hb, 4).AsByte() & top);
-                    var q1 = (l1 & mask) | (Vector128.ShiftLeft(hb, 2).AsByte() & top);
-                    var q2 = (Vector128.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & mask) | (hb.AsByte() & top);
-                    var q3 = (Vector128.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & mask) | (Vector128.ShiftRightLogical(hb, 2).AsByte() & top);
+                    var hb = Vector128.Load(wb + Q6Qh + 32 * h + 16 * half16);
+                    var q0 = (l0 & mask) | (Vector128.ShiftLeft(hb, 4) & top);
+                    var q1 = (l1 & mask) | (Vector128.ShiftLeft(hb, 2) & top);
+                    var q2 = Vector128.ShiftRightLogical(l0, 4) | (hb & top);
+                    var q3 = Vector128.ShiftRightLogical(l1, 4) | (Vector128.ShiftRightLogical(hb, 2) & top);
                     sbyte* ab = a + 128 * h + 16 * half16;
                     int s0 = 8 * h + half16;
-                    isum += Mul16(q0, Vector128.Load(ab)) * Vector128.Create((int)sc[s0])
-                          + Mul16(q1, Vector128.Load(ab + 32)) * Vector128.Create((int)sc[s0 + 2])
-                          + Mul16(q2, Vector128.Load(ab + 64)) * Vector128.Create((int)sc[s0 + 4])
-                          + Mul16(q3, Vector128.Load(ab + 96)) * Vector128.Create((int)sc[s0 + 6]);
+                    isum += TDot.Dot(Vector128<int>.Zero, q0.AsSByte(), Vector128.Load(ab)) * Vector128.Create((int)sc[s0])
+                          + TDot.Dot(Vector128<int>.Zero, q1.AsSByte(), Vector128.Load(ab + 32)) * Vector128.Create((int)sc[s0 + 2])
+                          + TDot.Dot(Vector128<int>.Zero, q2.AsSByte(), Vector128.Load(ab + 64)) * Vector128.Create((int)sc[s0 + 4])
+                          + TDot.Dot(Vector128<int>.Zero, q3.AsSByte(), Vector128.Load(ab + 96)) * Vector128.Create((int)sc[s0 + 6]);
                 }
-            acc += Vector128.ConvertToSingle(isum) * Vector128.Create(Half(wb + Q6D) * *(float*)xb);
+            acc = TDot.MultiplyAdd(acc, Vector128.ConvertToSingle(isum), Vector128.Create(Half(wb + Q6D) * *(float*)xb));
         }
         return Vector128.Sum(acc);
     }

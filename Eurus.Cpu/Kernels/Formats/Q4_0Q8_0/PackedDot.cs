@@ -8,10 +8,10 @@ namespace Eurus.Cpu.Kernels;
 /// Dot products of one <see cref="PackedMatrix"/> row with prepared Q8_0 activations (<see cref="PackedActivations"/>).
 /// Per block the integer sum is exact; it is scaled by d_w·d_x in float. Q4_0 nibbles are used unsigned (u8 × s8
 /// multiply-add) and the −8 offset is removed in the integer domain with the activation bias lanes.
-/// Paths: Vector512 (AVX-512BW), Vector256 (AVX2), ARM64 SDOT (<c>Dp</c>, PackedDot.Arm64.cs), Vector128 (portable
-/// SSE/AdvSimd), scalar — dispatched widest-first.
+/// Paths: Vector512 (AVX-512BW), Vector256 (AVX2), 128-bit (one kernel over <see cref="IByteDot128"/>: ARM64 SDOT, or
+/// portable SSE/AdvSimd), scalar — dispatched widest-first.
 /// </summary>
-internal static unsafe partial class PackedDot
+internal static unsafe class PackedDot
 {
     private const float TwoPow112 = (float)(1UL << 56) * (1UL << 56); // a constant, not a static field: see KernelStatics
 
@@ -31,7 +31,7 @@ internal static unsafe partial class PackedDot
     {
         if (Avx512BW.IsSupported) return Q4Avx512(ws, wq, blocks, x);
         if (Avx2.IsSupported && Fma.IsSupported) return Q4Avx2(ws, wq, blocks, x);
-        if (System.Runtime.Intrinsics.Arm.Dp.IsSupported) return Q4Dp(ws, wq, blocks, x);
+        if (SdotByteDot128.IsSupported) return Q4Dp(ws, wq, blocks, x);
         if (Vector128.IsHardwareAccelerated) return Q4V128(ws, wq, blocks, x);
         return Q4Scalar(ws, wq, blocks, x, 0);
     }
@@ -52,35 +52,39 @@ internal static unsafe partial class PackedDot
         return sum;
     }
 
+    public static float Q4V128(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) => Q4Lanes128<PortableByteDot128>(ws, wq, blocks, x);
+    public static float Q4Dp(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) => Q4Lanes128<SdotByteDot128>(ws, wq, blocks, x);
+
+    /// <summary>Q4_0 row · Q8_0 activations, 16 bytes at a time (<typeparamref name="TDot"/>: ARM64 SDOT or portable); two accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4V128(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x)
+    private static float Q4Lanes128<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot128
     {
-        var acc = Vector128<float>.Zero;
+        var acc0 = Vector128<float>.Zero;
+        var acc1 = Vector128<float>.Zero;
         var mask = Vector128.Create((byte)0x0F);
         int b = 0;
         for (; b + 4 <= blocks; b += 4)
         {
             var d = Half4(ws + b) * Vector128.Load(x.D + b);
-            for (int k = 0; k < 4; k++)
-            {
-                var v = Vector128.Load(wq + (b + k) * 16);
-                var isum = Mul16(v & mask, Vector128.Load(x.Lo + (b + k) * 16))
-                         + Mul16(Vector128.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, Vector128.Load(x.Hi + (b + k) * 16))
-                         - Vector128.Load(x.Bias + (b + k) * 4); // lane sums differ from the bias lanes, block totals agree
-                acc += Vector128.ConvertToSingle(isum) * Vector128.Create(d.GetElement(k));
-            }
+            acc0 = TDot.MultiplyAdd(acc0, Vector128.ConvertToSingle(Q4Block128<TDot>(wq, x, b, mask)), Vector128.Create(d.GetElement(0)));
+            acc1 = TDot.MultiplyAdd(acc1, Vector128.ConvertToSingle(Q4Block128<TDot>(wq, x, b + 1, mask)), Vector128.Create(d.GetElement(1)));
+            acc0 = TDot.MultiplyAdd(acc0, Vector128.ConvertToSingle(Q4Block128<TDot>(wq, x, b + 2, mask)), Vector128.Create(d.GetElement(2)));
+            acc1 = TDot.MultiplyAdd(acc1, Vector128.ConvertToSingle(Q4Block128<TDot>(wq, x, b + 3, mask)), Vector128.Create(d.GetElement(3)));
         }
-        return Vector128.Sum(acc) + Q4Scalar(ws, wq, blocks, x, b);
+        return Vector128.Sum(acc0 + acc1) + Q4Scalar(ws, wq, blocks, x, b);
     }
 
-    // 16 unsigned bytes × 16 signed bytes → four int32 partial sums.
+    /// <summary>
+    /// Block <paramref name="b"/>'s exact Σ(q−8)·x in four int32 lanes: starts at −Bias, then the low and the high
+    /// nibbles (0–15, valid signed bytes). The lanes need not match the bias lanes; the block total is exact.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> Mul16(Vector128<byte> q, Vector128<sbyte> x)
+    private static Vector128<int> Q4Block128<TDot>(byte* wq, in PackedActivations.Token x, int b, Vector128<byte> mask) where TDot : struct, IByteDot128
     {
-        var (ql, qh) = Vector128.Widen(q);
-        var (xl, xh) = Vector128.Widen(x);
-        var (pl, ph) = Vector128.Widen(ql.AsInt16() * xl + qh.AsInt16() * xh);
-        return pl + ph;
+        var v = Vector128.Load(wq + b * 16);
+        var start = Vector128<int>.Zero - Vector128.Load(x.Bias + b * 4);
+        var lo = TDot.Dot(start, (v & mask).AsSByte(), Vector128.Load(x.Lo + b * 16));
+        return TDot.Dot(lo, Vector128.ShiftRightLogical(v, 4).AsSByte(), Vector128.Load(x.Hi + b * 16));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -168,7 +172,7 @@ internal static unsafe partial class PackedDot
     {
         if (Avx512BW.IsSupported) return Q8Avx512(ws, wq, blocks, x);
         if (Avx2.IsSupported && Fma.IsSupported) return Q8Avx2(ws, wq, blocks, x);
-        if (System.Runtime.Intrinsics.Arm.Dp.IsSupported) return Q8Dp(ws, wq, blocks, x);
+        if (SdotByteDot128.IsSupported) return Q8Dp(ws, wq, blocks, x);
         if (Vector128.IsHardwareAccelerated) return Q8V128(ws, wq, blocks, x);
         return Q8Scalar(ws, wq, blocks, x, 0);
     }
@@ -188,29 +192,32 @@ internal static unsafe partial class PackedDot
         return sum;
     }
 
+    public static float Q8V128(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x) => Q8Lanes128<PortableByteDot128>(ws, wq, blocks, x);
+    public static float Q8Dp(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x) => Q8Lanes128<SdotByteDot128>(ws, wq, blocks, x);
+
+    /// <summary>Q8_0 row · Q8_0 activations (X8), 16 bytes at a time (<typeparamref name="TDot"/>); two accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q8V128(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x)
+    private static float Q8Lanes128<TDot>(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot128
     {
-        var acc = Vector128<float>.Zero;
+        var acc0 = Vector128<float>.Zero;
+        var acc1 = Vector128<float>.Zero;
         int b = 0;
         for (; b + 4 <= blocks; b += 4)
         {
             var d = Half4(ws + b) * Vector128.Load(x.D + b);
-            for (int k = 0; k < 4; k++)
-            {
-                sbyte* q = wq + (b + k) * 32;
-                short* xs = x.X16 + (b + k) * 32;
-                var isum = Vector128<int>.Zero;
-                for (int h = 0; h < 32; h += 16)
-                {
-                    var (wl, wh) = Vector128.Widen(Vector128.Load(q + h));
-                    var (a0, a1) = Vector128.Widen(wl * Vector128.Load(xs + h) + wh * Vector128.Load(xs + h + 8));
-                    isum += a0 + a1;
-                }
-                acc += Vector128.ConvertToSingle(isum) * Vector128.Create(d.GetElement(k));
-            }
+            acc0 = TDot.MultiplyAdd(acc0, Vector128.ConvertToSingle(Q8Block128<TDot>(wq, x, b)), Vector128.Create(d.GetElement(0)));
+            acc1 = TDot.MultiplyAdd(acc1, Vector128.ConvertToSingle(Q8Block128<TDot>(wq, x, b + 1)), Vector128.Create(d.GetElement(1)));
+            acc0 = TDot.MultiplyAdd(acc0, Vector128.ConvertToSingle(Q8Block128<TDot>(wq, x, b + 2)), Vector128.Create(d.GetElement(2)));
+            acc1 = TDot.MultiplyAdd(acc1, Vector128.ConvertToSingle(Q8Block128<TDot>(wq, x, b + 3)), Vector128.Create(d.GetElement(3)));
         }
-        return Vector128.Sum(acc) + Q8Scalar(ws, wq, blocks, x, b);
+        return Vector128.Sum(acc0 + acc1) + Q8Scalar(ws, wq, blocks, x, b);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Q8Block128<TDot>(sbyte* wq, in PackedActivations.Token x, int b) where TDot : struct, IByteDot128
+    {
+        sbyte* q = wq + b * 32, a = x.X8 + b * 32;
+        return TDot.Dot(TDot.Dot(Vector128<int>.Zero, Vector128.Load(q), Vector128.Load(a)), Vector128.Load(q + 16), Vector128.Load(a + 16));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -14,7 +14,11 @@ public class LoadTests
     [Fact]
     public async Task ThreeReplicasBehindTheGatewaySurviveAKillWithEveryRequestAccountedFor()
     {
-        var options = new LoadTestOptions { Conversations = 8, Turns = 3, MaxTokens = 16, CancelFraction = 0.2, KillAt = 0.25, Parallel = 4 };
+        var options = new LoadTestOptions
+        {
+            Conversations = 8, Turns = 3, MaxTokens = 16, CancelFraction = 0.2, KillAt = 0.25, Parallel = 4,
+            Configuration = BuildConfiguration, // the server and gateway were built with these tests, in their configuration
+        };
         var report = await LoadTestRunner.RunAsync(options, Console.Out);
         string summary = report.Summary();
         Console.WriteLine(summary);
@@ -23,6 +27,12 @@ public class LoadTests
         Assert.NotNull(report.KilledAt);
         Assert.NotNull(report.RestartedAt);
     }
+
+#if DEBUG
+    private const string BuildConfiguration = "Debug";
+#else
+    private const string BuildConfiguration = "Release";
+#endif
 }
 
 [CollectionDefinition(nameof(LoadTests), DisableParallelization = true)]

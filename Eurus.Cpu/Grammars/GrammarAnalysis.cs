@@ -1,0 +1,100 @@
+namespace Eurus.Cpu.Grammars;
+
+/// <summary>
+/// Checks made once, when a grammar is built, so that matching can never loop or dead-end: every referenced rule is
+/// defined, alternatives that can never complete are dropped (the root must keep one), and no rule can reach itself
+/// without consuming a character (left recursion, which a stack matcher would expand forever).
+/// </summary>
+internal static class GrammarAnalysis
+{
+    public static void Check(GrammarRules rules, int root)
+    {
+        int n = rules.Count;
+        for (int r = 0; r < n; r++)
+            if (rules.Alternatives[r] is null)
+            {
+                var (l, c) = rules.Locations[r];
+                throw new GrammarException($"rule '{rules.Names[r]}' is used but not defined", l, c);
+            }
+        var alts = rules.Alternatives.Select(a => a!).ToArray();
+
+        // Productive: the rule can derive some finite string. Drop alternatives that reference an unproductive rule.
+        var productive = new bool[n];
+        for (bool changed = true; changed;)
+        {
+            changed = false;
+            for (int r = 0; r < n; r++)
+                if (!productive[r] && alts[r].Any(a => a.All(e => !e.IsRule || productive[e.Value])))
+                    productive[r] = changed = true;
+        }
+        if (!productive[root])
+        {
+            var (l, c) = rules.Locations[root];
+            throw new GrammarException($"the grammar can never complete: rule '{rules.Names[root]}' derives no finite text (every alternative recurses without end)", l, c);
+        }
+        for (int r = 0; r < n; r++)
+            alts[r].RemoveAll(a => a.Any(e => e.IsRule && !productive[e.Value]));
+
+        // Nullable: the rule can match the empty string.
+        var nullable = new bool[n];
+        for (bool changed = true; changed;)
+        {
+            changed = false;
+            for (int r = 0; r < n; r++)
+                if (!nullable[r] && alts[r].Any(a => a.All(e => e.IsRule && nullable[e.Value])))
+                    nullable[r] = changed = true;
+        }
+
+        // Left recursion: r → s when s can be the first thing r matches (after nullable rules). A cycle is an error.
+        var left = new List<int>[n];
+        for (int r = 0; r < n; r++)
+        {
+            left[r] = [];
+            foreach (var a in alts[r])
+                foreach (var e in a)
+                {
+                    if (!e.IsRule) break;
+                    left[r].Add(e.Value);
+                    if (!nullable[e.Value]) break;
+                }
+        }
+        var state = new byte[n]; // 0 unseen, 1 on the path, 2 done
+        for (int r = 0; r < n; r++)
+            if (state[r] == 0 && FindCycle(r, left, state) is int bad)
+            {
+                var (l, c) = rules.Locations[bad];
+                string name = rules.Names[bad];
+                bool generated = IsGeneratedName(name);
+                throw new GrammarException(generated
+                    ? $"left recursion: a group or repetition here can repeat without consuming a character (is something that can match the empty string repeated with * or +?)"
+                    : $"left recursion: rule '{name}' can reach itself without consuming a character", l, c);
+            }
+    }
+
+    private static bool IsGeneratedName(string name)
+    {
+        int dash = name.LastIndexOf('-');
+        return dash > 0 && dash < name.Length - 1 && name.AsSpan(dash + 1).IndexOfAnyExceptInRange('0', '9') < 0;
+    }
+
+    /// <summary>A rule on a cycle reachable from <paramref name="start"/>, or null. Iterative (deep grammars).</summary>
+    private static int? FindCycle(int start, List<int>[] edges, byte[] state)
+    {
+        var stack = new Stack<(int Rule, int Next)>();
+        stack.Push((start, 0));
+        state[start] = 1;
+        while (stack.Count > 0)
+        {
+            var (r, i) = stack.Pop();
+            if (i < edges[r].Count)
+            {
+                stack.Push((r, i + 1));
+                int s = edges[r][i];
+                if (state[s] == 1) return s;
+                if (state[s] == 0) { state[s] = 1; stack.Push((s, 0)); }
+            }
+            else state[r] = 2;
+        }
+        return null;
+    }
+}

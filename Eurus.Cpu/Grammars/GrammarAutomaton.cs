@@ -107,6 +107,12 @@ internal sealed class GrammarAutomaton
         }
     }
 
+    /// <summary>The mask of <paramref name="state"/> computed afresh, bypassing the mask cache (for benchmarks and tests).</summary>
+    internal TokenMask MaskUncached(TokenTrie trie, int state)
+    {
+        lock (_lock) return Walk(trie, state);
+    }
+
     private TokenMask Walk(TokenTrie trie, int state)
     {
         var bits = new ulong[(trie.VocabSize + 63) >> 6];

@@ -20,6 +20,9 @@ internal sealed class GrammarConstraint
         _state = _automaton.Start;
     }
 
+    /// <summary>Starts again from the beginning of the grammar.</summary>
+    public void Reset() => _state = _automaton.Start;
+
     /// <summary>Whether the text so far is a whole sentence of the grammar (the end of sequence is allowed).</summary>
     public bool CanEnd => _automaton.IsAccepting(_state);
 

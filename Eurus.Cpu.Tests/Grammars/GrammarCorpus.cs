@@ -173,6 +173,7 @@ internal static class GrammarCorpus
         ("root ::= (\"a\"?)*", 1, 16, "left recursion"),
         ("root ::= \"a\" root", 1, 1, "can never complete"),
         ("root ::= x\nx ::= \"(\" x \")\"", 1, 1, "can never complete"),
+        ("root ::= \"a\" | b\nb ::= \"(\" b \")\"", 2, 1, "can never complete through rule 'b'"),
         ("root ::= \"a\" )", 1, 14, "unexpected ')'"),
         ("root ::= \"a\"{100000}", 1, 14, "repetition count"),
         ("", 1, 1, "no 'root' rule"),

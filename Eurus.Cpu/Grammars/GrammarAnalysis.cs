@@ -18,7 +18,8 @@ internal static class GrammarAnalysis
             }
         var alts = rules.Alternatives.Select(a => a!).ToArray();
 
-        // Productive: the rule can derive some finite string. Drop alternatives that reference an unproductive rule.
+        // Productive: the rule can derive some finite string. Alternatives that reference an unproductive rule (of rules the
+        // root cannot reach) are dropped.
         var productive = new bool[n];
         for (bool changed = true; changed;)
         {
@@ -31,6 +32,24 @@ internal static class GrammarAnalysis
         {
             var (l, c) = rules.Locations[root];
             throw new GrammarException($"the grammar can never complete: rule '{rules.Names[root]}' derives no finite text (every alternative recurses without end)", l, c);
+        }
+        // A rule the root can reach that can never complete is a mistake too (a named one is reported; generated rules
+        // are unproductive only through one).
+        var reachable = new bool[n];
+        var todo = new Stack<int>();
+        reachable[root] = true;
+        todo.Push(root);
+        while (todo.Count > 0)
+            foreach (var a in alts[todo.Pop()])
+                foreach (var e in a)
+                    if (e.IsRule && !reachable[e.Value]) { reachable[e.Value] = true; todo.Push(e.Value); }
+        int stuck = -1;
+        for (int r = 0; r < n; r++)
+            if (reachable[r] && !productive[r] && (stuck < 0 || IsGeneratedName(rules.Names[stuck]) && !IsGeneratedName(rules.Names[r]))) stuck = r;
+        if (stuck >= 0)
+        {
+            var (l, c) = rules.Locations[stuck];
+            throw new GrammarException($"the grammar can never complete through rule '{rules.Names[stuck]}': it derives no finite text (every alternative recurses without end)", l, c);
         }
         for (int r = 0; r < n; r++)
             alts[r].RemoveAll(a => a.Any(e => e.IsRule && !productive[e.Value]));

@@ -36,6 +36,12 @@ public class SamplingFields
     public JsonElement Stop { get; set; }
     /// <summary>Token id → bias; checked (count, ids, range) but not applied: the sampler has no logit bias.</summary>
     public JsonElement LogitBias { get; set; }
+    /// <summary>OpenAI's response format (text, json_object, json_schema); see <see cref="GrammarFields"/>.</summary>
+    public JsonElement ResponseFormat { get; set; }
+    /// <summary>llama-server's: a GBNF grammar the answer must follow.</summary>
+    public string? Grammar { get; set; }
+    /// <summary>llama-server's: a JSON Schema the answer must follow.</summary>
+    public JsonElement JsonSchema { get; set; }
 }
 
 public sealed class StreamOptionsDto

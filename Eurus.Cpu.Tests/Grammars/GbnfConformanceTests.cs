@@ -76,5 +76,19 @@ public sealed class GbnfConformanceTests
         Assert.True(states < 20, $"{states} states");
     }
 
+    [Fact]
+    public void ALongChainOfRulesDoesNotOverflowTheStack()
+    {
+        // r0 ::= r1, r1 ::= r2, … : expanding the start walks the whole chain without reading a character.
+        const int n = 200_000;
+        var sb = new System.Text.StringBuilder("root ::= r0\n");
+        for (int i = 0; i < n; i++) sb.Append($"r{i} ::= r{i + 1} | \"x\"\n");
+        sb.Append($"r{n} ::= \"y\"\n");
+        var g = Grammar.Parse(sb.ToString());
+        Assert.True(g.Matches("x"));
+        Assert.True(g.Matches("y"));
+        Assert.False(g.Matches("z"));
+    }
+
     private static string Show(string s) => System.Text.Json.JsonSerializer.Serialize(s);
 }

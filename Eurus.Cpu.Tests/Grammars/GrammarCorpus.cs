@@ -177,5 +177,7 @@ internal static class GrammarCorpus
         ("root ::= \"a\" )", 1, 14, "unexpected ')'"),
         ("root ::= \"a\"{100000}", 1, 14, "repetition count"),
         ("", 1, 1, "no 'root' rule"),
+        ("root ::= " + new string('(', 300) + "\"a\"" + new string(')', 300), 1, 266, "nested deeper than 256"),
+        ("root ::= " + string.Concat(Enumerable.Repeat("[a-z]{9999} ", 300)), 1, 2403, "more than 2000000 elements"),
     ];
 }

@@ -12,12 +12,25 @@ internal sealed class GbnfParser
 {
     /// <summary>The most copies one <c>{m,n}</c> may produce (it is expanded into rules).</summary>
     public const int MaxRepetition = 10_000;
+    /// <summary>The most nested parentheses (the parser recurses on them).</summary>
+    public const int MaxNesting = 256;
+    /// <summary>The most grammar elements a grammar may expand to (repetitions included).</summary>
+    public const int MaxElements = 2_000_000;
+
+    private int _depth, _elements;
 
     private readonly string _s;
     private int _p;
     private readonly GrammarRules _rules = new();
 
-    private GbnfParser(string text) => _s = text;
+    private readonly List<int> _lineStarts = [0];
+
+    private GbnfParser(string text)
+    {
+        _s = text;
+        for (int i = 0; i < text.Length; i++)
+            if (text[i] == '\n') _lineStarts.Add(i + 1);
+    }
 
     public static GrammarRules Parse(string text)
     {
@@ -134,8 +147,10 @@ internal sealed class GbnfParser
             {
                 lastStart = seq.Count;
                 _p++;
+                if (++_depth > MaxNesting) throw Error($"parentheses nested deeper than {MaxNesting}", itemPos);
                 SkipSpace(newlines: true);
                 var alts = ParseAlternatives(ruleName, nested: true);
+                _depth--;
                 if (_p >= _s.Length || _s[_p] != ')') throw Error("expected ')'", _p);
                 _p++;
                 var (l, k) = Where(itemPos);
@@ -210,6 +225,8 @@ internal sealed class GbnfParser
     /// <summary><paramref name="item"/> repeated min..max times (max -1: unbounded), as elements and generated rules.</summary>
     private List<GrammarElement> Repeat(string ruleName, GrammarElement item, int min, int max, int line, int col)
     {
+        _elements += min + 2 * Math.Max(0, max - min) + 2;
+        if (_elements > MaxElements) throw new GrammarException($"the grammar expands to more than {MaxElements} elements (repetition counts too large)", line, col);
         var result = new List<GrammarElement>();
         for (int i = 0; i < min; i++) result.Add(item);
         if (max < 0)
@@ -301,10 +318,9 @@ internal sealed class GbnfParser
 
     private (int Line, int Column) Where(int pos)
     {
-        int line = 1, lineStart = 0;
-        for (int i = 0; i < pos && i < _s.Length; i++)
-            if (_s[i] == '\n') { line++; lineStart = i + 1; }
-        return (line, pos - lineStart + 1);
+        int i = _lineStarts.BinarySearch(pos);
+        int line = i >= 0 ? i : ~i - 1; // the last line start at or before pos
+        return (line + 1, pos - _lineStarts[line] + 1);
     }
 
     private GrammarException Error(string message, int? pos = null)

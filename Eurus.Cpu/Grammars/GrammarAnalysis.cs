@@ -20,14 +20,7 @@ internal static class GrammarAnalysis
 
         // Productive: the rule can derive some finite string. Alternatives that reference an unproductive rule (of rules the
         // root cannot reach) are dropped.
-        var productive = new bool[n];
-        for (bool changed = true; changed;)
-        {
-            changed = false;
-            for (int r = 0; r < n; r++)
-                if (!productive[r] && alts[r].Any(a => a.All(e => !e.IsRule || productive[e.Value])))
-                    productive[r] = changed = true;
-        }
+        var productive = Fixpoint(alts, n, e => !e.IsRule ? 0 : 1);
         if (!productive[root])
         {
             var (l, c) = rules.Locations[root];
@@ -55,14 +48,7 @@ internal static class GrammarAnalysis
             alts[r].RemoveAll(a => a.Any(e => e.IsRule && !productive[e.Value]));
 
         // Nullable: the rule can match the empty string.
-        var nullable = new bool[n];
-        for (bool changed = true; changed;)
-        {
-            changed = false;
-            for (int r = 0; r < n; r++)
-                if (!nullable[r] && alts[r].Any(a => a.All(e => e.IsRule && nullable[e.Value])))
-                    nullable[r] = changed = true;
-        }
+        var nullable = Fixpoint(alts, n, e => !e.IsRule ? -1 : 1);
 
         // Left recursion: r → s when s can be the first thing r matches (after nullable rules). A cycle is an error.
         var left = new List<int>[n];
@@ -88,6 +74,47 @@ internal static class GrammarAnalysis
                     ? $"left recursion: a group or repetition here can repeat without consuming a character (is something that can match the empty string repeated with * or +?)"
                     : $"left recursion: rule '{name}' can reach itself without consuming a character", l, c);
             }
+    }
+
+    /// <summary>
+    /// The rules with an alternative whose elements all hold (an element holds: weight 0 always, -1 never, 1 when its
+    /// rule holds), in time linear in the grammar's size: each alternative counts the rule references it still waits
+    /// for, and a rule that starts to hold releases the alternatives that wait for it.
+    /// </summary>
+    private static bool[] Fixpoint(List<GrammarElement[]>[] alts, int n, Func<GrammarElement, int> weight)
+    {
+        var holds = new bool[n];
+        var waiting = new List<(int Rule, int Alt)>[n];
+        var ready = new Stack<int>();
+        var counts = new int[n][];
+        for (int r = 0; r < n; r++)
+        {
+            counts[r] = new int[alts[r].Count];
+            for (int a = 0; a < alts[r].Count; a++)
+            {
+                int c = 0;
+                bool never = false;
+                foreach (var e in alts[r][a])
+                {
+                    int w = weight(e);
+                    if (w < 0) { never = true; break; }
+                    if (w > 0) { c++; (waiting[e.Value] ??= []).Add((r, a)); }
+                }
+                counts[r][a] = never ? -1 : c;
+                if (c == 0 && !never && !holds[r]) { holds[r] = true; ready.Push(r); }
+            }
+        }
+        while (ready.Count > 0)
+        {
+            int s = ready.Pop();
+            if (waiting[s] is null) continue;
+            foreach (var (r, a) in waiting[s])
+            {
+                if (counts[r][a] <= 0) continue;
+                if (--counts[r][a] == 0 && !holds[r]) { holds[r] = true; ready.Push(r); }
+            }
+        }
+        return holds;
     }
 
     private static bool IsGeneratedName(string name)

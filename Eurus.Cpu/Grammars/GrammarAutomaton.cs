@@ -36,6 +36,7 @@ internal sealed class GrammarAutomaton
     // Scratch for expansion (on cache misses only).
     private readonly List<int> _found = [];
     private readonly HashSet<long> _visited = [];
+    private readonly Stack<long> _work = new();
 
     private readonly Dictionary<TokenTrie, Dictionary<int, TokenMask>> _masks = [];
 
@@ -213,23 +214,33 @@ internal sealed class GrammarAutomaton
         return _found.Count == 0 ? Dead : State(InternSet(), 0);
     }
 
-    /// <summary>Adds to _found every stack whose top is a character class (or the empty stack) reachable from (pos, parent).</summary>
+    /// <summary>
+    /// Adds to _found every stack whose top is a character class (or the empty stack) reachable from (pos, parent)
+    /// without reading a character. Iterative: a long chain of rules cannot overflow the thread's stack.
+    /// </summary>
     private void Expand(int pos, int parent)
     {
-        if (!_visited.Add(((long)pos << 32) | (uint)parent)) return;
-        switch (_g.Kind[pos])
+        _work.Push(((long)pos << 32) | (uint)parent);
+        while (_work.Count > 0)
         {
-            case Grammar.End:
-                if (parent == 0) _found.Add(0);
-                else Expand(_nodePos[parent], _nodeParent[parent]);
-                break;
-            case Grammar.Chars:
-                _found.Add(Node(pos, parent));
-                break;
-            default: // a rule reference: push the continuation (unless it is the end: a tail call), enter each alternative
-                int cont = _g.Kind[pos + 1] == Grammar.End ? parent : Node(pos + 1, parent);
-                foreach (int start in _g.RuleStarts[_g.Arg[pos]]) Expand(start, cont);
-                break;
+            long key = _work.Pop();
+            if (!_visited.Add(key)) continue;
+            pos = (int)(key >> 32);
+            parent = (int)(uint)key;
+            switch (_g.Kind[pos])
+            {
+                case Grammar.End:
+                    if (parent == 0) _found.Add(0);
+                    else _work.Push(((long)_nodePos[parent] << 32) | (uint)_nodeParent[parent]);
+                    break;
+                case Grammar.Chars:
+                    _found.Add(Node(pos, parent));
+                    break;
+                default: // a rule reference: push the continuation (unless it is the end: a tail call), enter each alternative
+                    int cont = _g.Kind[pos + 1] == Grammar.End ? parent : Node(pos + 1, parent);
+                    foreach (int start in _g.RuleStarts[_g.Arg[pos]]) _work.Push(((long)start << 32) | (uint)cont);
+                    break;
+            }
         }
     }
 

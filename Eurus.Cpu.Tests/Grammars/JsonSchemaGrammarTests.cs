@@ -67,6 +67,19 @@ public sealed class JsonSchemaGrammarTests
         Assert.Throws<JsonSchemaGrammarException>(() => Grammar.FromJsonSchema(schema));
 
     [Fact]
+    public void LongRefChainsAndSelfReferencesFailCleanly()
+    {
+        var defs = string.Join(",", Enumerable.Range(0, 5000).Select(i => $"\"a{i}\": {{\"$ref\": \"#/$defs/a{i + 1}\"}}"));
+        var e = Assert.Throws<JsonSchemaGrammarException>(() => Grammar.FromJsonSchema($"{{\"$defs\": {{{defs}, \"a5000\": {{\"type\": \"integer\"}}}}, \"$ref\": \"#/$defs/a0\"}}"));
+        Assert.Contains("deeper than 256", e.Message);
+        Assert.Throws<GrammarException>(() => Grammar.FromJsonSchema("{\"$defs\": {\"x\": {\"$ref\": \"#/$defs/x\"}}, \"$ref\": \"#/$defs/x\"}"));
+        // Keys that sanitize to one rule name stay two rules.
+        var g = Grammar.FromJsonSchema("{\"$defs\": {\"a b\": {\"const\": 1}, \"a-b\": {\"const\": 2}}, \"type\": \"array\", \"prefixItems\": [{\"$ref\": \"#/$defs/a b\"}, {\"$ref\": \"#/$defs/a-b\"}], \"items\": false}");
+        Assert.True(g.Matches("[1,2]"));
+        Assert.False(g.Matches("[1,1]"));
+    }
+
+    [Fact]
     public void TheGeneratedGbnfIsReadable()
     {
         string gbnf = Grammar.JsonSchemaToGbnf("""{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}""");

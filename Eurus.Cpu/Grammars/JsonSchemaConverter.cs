@@ -70,6 +70,16 @@ internal sealed class JsonSchemaConverter
     /// <summary>Returns a GBNF expression for <paramref name="s"/> (usually the name of a rule made for it).</summary>
     private string Visit(JsonElement s, string name, string path)
     {
+        if (++_depth > MaxDepth) throw new JsonSchemaGrammarException($"the schema nests (through $ref too) deeper than {MaxDepth}", path, null);
+        try { return VisitCore(s, name, path); }
+        finally { _depth--; }
+    }
+
+    private const int MaxDepth = 256;
+    private int _depth;
+
+    private string VisitCore(JsonElement s, string name, string path)
+    {
         if (s.ValueKind == JsonValueKind.True) return Use("value");
         if (s.ValueKind == JsonValueKind.False) throw new JsonSchemaGrammarException("the schema 'false' matches nothing", path, null);
         if (s.ValueKind != JsonValueKind.Object) throw new JsonSchemaGrammarException("a schema must be an object or a boolean", path, null);
@@ -243,6 +253,7 @@ internal sealed class JsonSchemaConverter
         if (!_root.TryGetProperty(container, out var defs) || defs.ValueKind != JsonValueKind.Object || !defs.TryGetProperty(key, out var def))
             throw new JsonSchemaGrammarException($"'$ref' '{target}' points to no definition", path, "$ref");
         rule = "ref-" + Sanitize(key);
+        for (int i = 1; _rules.ContainsKey(rule); i++) rule = $"ref-{Sanitize(key)}-{i}"; // "a b" and "a-b" both sanitize to a-b
         _refs[target] = rule;
         _rules[rule] = ""; // reserved (a recursive schema refers to itself)
         _order.Add(rule);

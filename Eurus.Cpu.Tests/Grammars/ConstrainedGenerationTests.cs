@@ -113,6 +113,51 @@ public sealed class ConstrainedGenerationTests(Xunit.Abstractions.ITestOutputHel
         }
     }
 
+    [Fact]
+    public async Task GreedyCheckingTheBestTokenFirstEqualsTheMaskedArgmax()
+    {
+        // The greedy shortcut (take the best token when the grammar allows it) must pick what the full mask would.
+        using var model = Load();
+        using var session = model.CreateSession();
+        using var replay = model.CreateSession();
+        // Bible text inside list items (the model's own choice is usually allowed) between forced "- " and newlines.
+        var grammar = Grammar.Parse(GrammarCorpus.List);
+        var prompt = model.Tokenizer.Encode("And God said");
+        var ids = new List<int>();
+        await foreach (var t in session.GenerateTokensAsync(prompt, new SamplingSettings { Grammar = grammar, Temperature = 0, MaxTokens = 60 }))
+            if (t.Id >= 0) ids.Add(t.Id);
+        if (session.LastTimings!.FinishReason == FinishReason.EndOfSequence) ids.Add(model.Tokenizer.EosId);
+        var constraint = new GrammarConstraint(grammar, model.Tokenizer);
+        var logits = replay.Evaluate(prompt).ToArray();
+        int shortcuts = 0;
+        foreach (int id in ids)
+        {
+            var mask = constraint.Allowed();
+            int best = -1;
+            for (int i = 0; i < logits.Length; i++)
+                if (mask.Allows(i) && (best < 0 || logits[i] > logits[best])) best = i;
+            Assert.Equal(best, id);
+            int unconstrained = 0;
+            for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[unconstrained]) unconstrained = i;
+            if (unconstrained == best) shortcuts++;
+            if (id == model.Tokenizer.EosId) break;
+            constraint.Accept(id);
+            logits = replay.Evaluate([id]).ToArray();
+        }
+        Assert.InRange(shortcuts, 1, ids.Count - 1); // both paths were exercised
+    }
+
+    [Fact]
+    public void AGrammarTheVocabularyCannotSpellIsATypedError()
+    {
+        var tok = Eurus.Cpu.Tokenization.Tokenizer.Create(["<unk>", "<s>", "</s>", "a", "b"], [0, 0, 0, -1, -2], [2, 3, 3, 1, 1], 1, 2, 0);
+        var c = new GrammarConstraint(Grammar.Parse("root ::= \"a\" \"c\""), tok);
+        Assert.True(c.Allowed().Allows(3));
+        c.Accept(3);
+        var e = Assert.Throws<GrammarException>(() => c.Allowed());
+        Assert.Contains("no token of the vocabulary can continue the grammar", e.Message);
+    }
+
     private static bool IsPrefix(Grammar g, string text)
     {
         var a = g.Automaton;

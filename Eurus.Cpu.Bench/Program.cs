@@ -26,6 +26,11 @@ if (args.Length > 0 && args[0] == "alloc")
     Console.WriteLine($"{(after - before) / (double)n:F1} bytes allocated per decoded token (Evaluate, {model.Config.Layers} layers, {model.Options.Threads} threads, {n} tokens)");
     return;
 }
+if (args.Length > 0 && args[0] == "grammar")
+{
+    Eurus.Cpu.Bench.GrammarTiming.Run(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "compare")
 {
     Eurus.Cpu.Bench.CompareWithLlamaCpp.Run(args[1..]);

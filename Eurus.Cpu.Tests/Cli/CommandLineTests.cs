@@ -10,7 +10,7 @@ public class CommandLineTests
 {
     [Theory]
     [InlineData("generate", "-p, --prompt", "-f, --file", "-m, --model", "-n, --n-predict", "-c, --ctx-size", "-t, --threads", "-b, --batch-size", "-s, --seed",
-        "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--stop", "--ignore-eos")]
+        "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--stop", "--ignore-eos", "--grammar-file", "-j, --json-schema")]
     [InlineData("chat", "-sys, --system-prompt", "--template", "-m, --model", "-n, --n-predict", "--temp", "--stop")]
     [InlineData("tokenize", "-p, --prompt", "-m, --model")]
     [InlineData("perplexity", "-f, --file", "-c, --ctx-size", "-m, --model", "-t, --threads")]
@@ -102,14 +102,41 @@ public class CommandLineTests
     }
 
     [Theory]
-    [InlineData("--json-schema", "{}")]
-    [InlineData("--grammar-file", "g.gbnf")]
-    public void GrammarOptionsSayTheyAreNotSupportedYet(string option, string value)
+    [InlineData("--json-schema", "{\"type\":\"strin\"}", "eurus: --json-schema: JSON Schema at '#': unknown type 'strin'")]
+    [InlineData("--json-schema", "{\"type\":\"string\",\"pattern\":\"a\"}", "eurus: --json-schema: JSON Schema at '#': the keyword 'pattern' is not supported")]
+    [InlineData("--grammar-file", "/no/such/file.gbnf", "eurus: --grammar-file: cannot read '/no/such/file.gbnf'")]
+    public void BadGrammarOptionsFailClearly(string option, string value, string message)
     {
-        // The engine has no grammar-constrained sampling; llama.cpp's options must fail clearly, not be ignored.
         var (code, stdout, stderr) = CliProcess.Run("generate", "-p", "x", option, value);
         Assert.Equal(1, code);
-        Assert.Equal($"eurus: {option}: grammar-constrained sampling is not supported yet.", stderr.Trim());
+        Assert.StartsWith(message, stderr.Trim());
         Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public void ABadGrammarFileNamesTheLineAndColumn()
+    {
+        using var dir = TestPaths.Temp();
+        File.WriteAllText(dir.File("g.gbnf"), "root ::= answer\nanswer ::= \"yes\" | nope\n");
+        var (code, stdout, stderr) = CliProcess.Run("generate", "-p", "x", "--grammar-file", dir.File("g.gbnf"));
+        Assert.Equal(1, code);
+        Assert.Equal($"eurus: --grammar-file {dir.File("g.gbnf")}: line 2, column 20: rule 'nope' is used but not defined", stderr.Trim());
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public void GrammarAndSchemaConstrainTheGeneratedText()
+    {
+        using var dir = TestPaths.Temp();
+        File.WriteAllText(dir.File("g.gbnf"), "root ::= \"Verily, \" (\"yea\" | \"nay\") \".\"\n");
+        var (code, stdout, stderr) = CliProcess.Run("generate", "-p", "And God said", "-m", TestPaths.Q8, "--seed", "3", "--grammar-file", dir.File("g.gbnf"));
+        Assert.True(code == 0, stderr);
+        Assert.Matches("^Verily, (yea|nay)\\.\\s*$", stdout);
+
+        File.WriteAllText(dir.File("s.json"), "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\"}},\"required\":[\"n\"]}");
+        (code, stdout, stderr) = CliProcess.Run("generate", "-p", "And God said", "-m", TestPaths.Q8, "--seed", "3", "--json-schema", "@" + dir.File("s.json"));
+        Assert.True(code == 0, stderr);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        Assert.Equal(System.Text.Json.JsonValueKind.Number, doc.RootElement.GetProperty("n").ValueKind);
     }
 }

@@ -71,6 +71,21 @@ public sealed class SampleTests
     }
 
     [Fact]
+    public void StructuredOutputPrintsAParsedRecord()
+    {
+        foreach (string seed in new[] { "1", "2" })
+        {
+            using var p = new SampleProcess("StructuredOutput", "StructuredOutput", "--seed", seed);
+            p.CloseInput();
+            Assert.Equal(0, p.Exit());
+            Assert.DoesNotContain("Exception", p.Err);
+            Assert.Contains("JSON: {", p.Err);
+            // "<book> <chapter>:<number> (<mood>[, memorable])", from the parsed record.
+            Assert.Matches(@"^.{0,24} -?\d+:-?\d+ \((Joyful|Sorrowful|Wrathful)(, memorable)?\)\s*$", p.Out);
+        }
+    }
+
+    [Fact]
     public void MathSolverPrintsAnAnswerLine()
     {
         using var p = new SampleProcess("MathSolver", "MathSolver", "What is 2 + 3?");

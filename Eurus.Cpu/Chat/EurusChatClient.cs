@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Eurus.Cpu.Generation;
+using Eurus.Cpu.Grammars;
 using Eurus.Cpu.Sampling;
 using Microsoft.Extensions.AI;
 
@@ -9,7 +10,9 @@ namespace Eurus.Cpu.Chat;
 /// <see cref="IChatClient"/> (Microsoft.Extensions.AI) over a loaded model, in the Mistral-Instruct chat format.
 /// <see cref="ChatOptions"/> map onto <see cref="SamplingSettings"/> (temperature, top-p, top-k, max output tokens,
 /// stop sequences, seed, frequency and presence penalties); responses carry usage (input and output token counts)
-/// and the finish reason. The client keeps one <see cref="InferenceSession"/>: when the next request's prompt starts
+/// and the finish reason. <see cref="ChatOptions.ResponseFormat"/> constrains the answer: <see cref="ChatResponseFormat.Json"/>
+/// to a JSON object, a JSON Schema format (<see cref="ChatResponseFormat.ForJsonSchema(System.Text.Json.JsonElement, string?, string?)"/>,
+/// which <c>GetResponseAsync&lt;T&gt;</c> uses) to JSON valid against the schema (see <see cref="Grammar"/>). The client keeps one <see cref="InferenceSession"/>: when the next request's prompt starts
 /// with the tokens already in its cache (a conversation that grew by appending turns) only the new tokens are
 /// evaluated. Calls are serialised; use one client per concurrent conversation (they may share the model).
 /// </summary>
@@ -28,6 +31,7 @@ public sealed class EurusChatClient : IChatClient
     private readonly SamplingSettings _defaults;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ChatClientMetadata _metadata;
+    private readonly Dictionary<string, Grammar> _schemaGrammars = new(StringComparer.Ordinal); // by schema text: their caches are reused
     private bool _disposed;
 
     /// <summary>
@@ -63,7 +67,10 @@ public sealed class EurusChatClient : IChatClient
         return MistralChatPrompt.Encode(tokenizer, messages);
     }
 
-    /// <summary>The sampling settings a request with <paramref name="options"/> runs with.</summary>
+    /// <summary>
+    /// The sampling settings a request with <paramref name="options"/> runs with. Throws <see cref="JsonSchemaGrammarException"/>
+    /// for a response format whose schema cannot be turned into a grammar.
+    /// </summary>
     public SamplingSettings ToSamplingSettings(ChatOptions? options)
     {
         if (options is null) return _defaults;
@@ -79,9 +86,23 @@ public sealed class EurusChatClient : IChatClient
             Seed = options.Seed is long seed ? unchecked((ulong)seed) : _defaults.Seed,
             FrequencyPenalty = options.FrequencyPenalty ?? _defaults.FrequencyPenalty,
             PresencePenalty = options.PresencePenalty ?? _defaults.PresencePenalty,
+            Grammar = GrammarFor(options.ResponseFormat) ?? _defaults.Grammar,
         };
         s.Validate();
         return s;
+    }
+
+    private Grammar? GrammarFor(ChatResponseFormat? format)
+    {
+        if (format is not ChatResponseFormatJson json) return null;
+        if (json.Schema is not { } schema) return Grammar.JsonObject;
+        string text = schema.GetRawText();
+        lock (_schemaGrammars)
+        {
+            if (_schemaGrammars.TryGetValue(text, out var cached)) return cached;
+            if (_schemaGrammars.Count >= 32) _schemaGrammars.Clear();
+            return _schemaGrammars[text] = Grammar.FromJsonSchema(text);
+        }
     }
 
     /// <inheritdoc />

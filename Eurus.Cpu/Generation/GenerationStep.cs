@@ -1,3 +1,4 @@
+using Eurus.Cpu.Grammars;
 using Eurus.Cpu.Sampling;
 using Eurus.Cpu.Tokenization;
 
@@ -14,6 +15,7 @@ internal sealed class GenerationStep(SamplingSettings settings, Tokenizer tokeni
     private readonly StreamingTokenDecoder _decoder = new(tokenizer);
     private readonly StopStringMatcher _stop = new(settings.StopStrings);
     private readonly int _eos = tokenizer.EosId;
+    private readonly GrammarConstraint? _grammar = settings.Grammar is { } g ? new GrammarConstraint(g, tokenizer) : null;
 
     /// <summary>Tokens generated so far.</summary>
     public int Generated { get; private set; }
@@ -33,7 +35,18 @@ internal sealed class GenerationStep(SamplingSettings settings, Tokenizer tokeni
     public (FinishReason Reason, GeneratedToken? Token) Next(ReadOnlySpan<float> logits, List<int> tokens)
     {
         if (Ended(tokens.Count) is var ended && ended != FinishReason.None) return (ended, null);
-        int next = _sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens));
+        var history = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens);
+        int next;
+        if (_grammar is null) next = _sampler.Sample(logits, history);
+        else
+        {
+            // Greedy: the best token is usually allowed, and checking it costs a few table reads; otherwise (and for
+            // sampling, which needs the whole allowed set) the state's cached mask.
+            next = settings.Temperature <= 0 ? _sampler.Sample(logits, history) : -1;
+            if (next < 0 || !_grammar.Allows(next)) next = _sampler.Sample(logits, history, _grammar.Allowed());
+            if (next == _eos) return (FinishReason.EndOfSequence, null); // the grammar is complete
+            _grammar.Accept(next);
+        }
         if (settings.StopAtEos && next == _eos) return (FinishReason.EndOfSequence, null);
         tokens.Add(next);
         Generated++;

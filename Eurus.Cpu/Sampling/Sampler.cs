@@ -31,16 +31,30 @@ public sealed class Sampler
     }
 
     /// <summary>Chooses the next token from <paramref name="logits"/>, given the tokens so far (for the penalties).</summary>
-    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history)
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history) => Sample(logits, history, null);
+
+    /// <summary>
+    /// Chooses the next token among those <paramref name="allowed"/> (null: all): the others get a logit of −∞ before
+    /// the filters, and top-k counts only allowed tokens.
+    /// </summary>
+    internal int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Grammars.TokenMask? allowed)
     {
         int v = _logits.Length;
         if (logits.Length != v) throw new ArgumentException($"Expected {v} logits, got {logits.Length}.", nameof(logits));
         logits.CopyTo(_logits);
         ApplyPenalties(history);
+        int candidates = v;
+        if (allowed is not null)
+        {
+            var bits = allowed.Bits;
+            for (int i = 0; i < v; i++)
+                if ((bits[i >> 6] & (1UL << i)) == 0) _logits[i] = float.NegativeInfinity;
+            candidates = allowed.Count;
+        }
         if (_s.Temperature <= 0) return ArgMax(_logits);
 
-        // Candidates: top-k (or all), sorted by logit descending.
-        int n = _s.TopK > 0 ? Math.Min(_s.TopK, v) : v;
+        // Candidates: top-k (or all), sorted by logit descending (disallowed tokens sort last and are not counted).
+        int n = _s.TopK > 0 ? Math.Min(_s.TopK, candidates) : candidates;
         SelectTop(n);
 
         // Softmax over the candidates (temperature 1) for top-p and min-p.

@@ -31,6 +31,13 @@ public sealed record SamplingSettings
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     /// <summary>Stop at the end-of-sequence token (default true).</summary>
     public bool StopAtEos { get; init; } = true;
+    /// <summary>
+    /// Constrains the generated text to the grammar (GBNF or JSON Schema, see <see cref="Grammars.Grammar"/>): only
+    /// tokens that keep the text a prefix of a sentence are sampled (top-k, top-p and min-p apply among them), and the
+    /// end of sequence only where the text is a whole sentence, which then ends the generation even without
+    /// <see cref="StopAtEos"/>. Null (the default) leaves sampling unconstrained.
+    /// </summary>
+    public Grammars.Grammar? Grammar { get; init; }
 
     /// <summary>Greedy decoding (temperature 0).</summary>
     public static SamplingSettings Greedy => new() { Temperature = 0 };

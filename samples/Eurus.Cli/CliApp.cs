@@ -41,7 +41,8 @@ internal static class CliApp
         var root = CreateRoot();
         if (args.Length == 0) args = ["--help"];
         else if (args[0] == "help") args = [.. args[1..], "--help"]; // 'eurus help generate' = 'eurus generate --help'
-        var parse = root.Parse(args);
+        // No response files: '@FILE' is an option value (--json-schema @schema.json), as in llama.cpp.
+        var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Action is ParseErrorAction)
         {
             foreach (var error in parse.Errors) Console.Error.WriteLine($"eurus: {error.Message}");

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.CommandLine;
+using Eurus.Cpu.Grammars;
 using Eurus.Cpu.Sampling;
 
 namespace Eurus.Cli;
@@ -26,21 +27,19 @@ internal sealed class SamplingArgs(int defaultMaxTokens = 128)
     };
     public Option<bool> IgnoreEos { get; } = new("--ignore-eos") { Description = "keep generating after the end-of-sequence token" };
 
-    // llama.cpp's grammar options, accepted only to say that the engine has no constrained sampling yet.
-    private readonly Option<string?> _grammarFile = new("--grammar-file") { Hidden = true };
-    private readonly Option<string?> _jsonSchema = new("--json-schema") { Hidden = true };
+    // llama.cpp's grammar options: a GBNF file, or a JSON Schema (inline, or @FILE).
+    public Option<string?> GrammarFile { get; } = new("--grammar-file") { Description = "constrain the output to a GBNF grammar (llama.cpp's format) read from FILE", HelpName = "FILE" };
+    public Option<string?> JsonSchema { get; } = new("--json-schema", "-j") { Description = "constrain the output to JSON matching this JSON Schema (text, or @FILE)", HelpName = "SCHEMA" };
 
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Temperature, TopK, TopP, MinP, RepeatPenalty, RepeatLastN, FrequencyPenalty, PresencePenalty, Seed, MaxTokens, Stop, IgnoreEos,
-                                         _grammarFile, _jsonSchema })
+                                         GrammarFile, JsonSchema })
             command.Add(o);
     }
 
     public SamplingSettings Read(ParseResult r)
     {
-        foreach (var o in new[] { _grammarFile, _jsonSchema })
-            if (r.GetResult(o) is not null) throw new CliUsageException($"{o.Name}: grammar-constrained sampling is not supported yet.");
         var s = new SamplingSettings
         {
             Temperature = r.GetValue(Temperature),
@@ -55,9 +54,36 @@ internal sealed class SamplingArgs(int defaultMaxTokens = 128)
             MaxTokens = r.GetValue(MaxTokens),
             StopStrings = [.. (r.GetValue(Stop) ?? []).Select(s => s.Replace("\\n", "\n", StringComparison.Ordinal))],
             StopAtEos = !r.GetValue(IgnoreEos),
+            Grammar = ReadGrammar(r),
         };
         try { s.Validate(); } catch (ArgumentException e) { throw new CliUsageException(e.Message); }
         return s;
+    }
+
+    /// <summary>The grammar of --grammar-file or --json-schema (not both); a bad one is a usage error naming its line and column or keyword.</summary>
+    private Grammar? ReadGrammar(ParseResult r)
+    {
+        string? file = r.GetValue(GrammarFile), schema = r.GetValue(JsonSchema);
+        if (file is not null && schema is not null) throw new CliUsageException("--grammar-file and --json-schema cannot be used together.");
+        try
+        {
+            if (file is not null) return Grammar.Parse(ReadText(file, "--grammar-file"));
+            if (schema is not null) return Grammar.FromJsonSchema(schema.StartsWith('@') ? ReadText(schema[1..], "--json-schema") : schema);
+            return null;
+        }
+        catch (GrammarException e)
+        {
+            throw new CliUsageException($"{(file is not null ? "--grammar-file " + file : "--json-schema")}: {e.Message}");
+        }
+    }
+
+    private static string ReadText(string path, string option)
+    {
+        try { return File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new CliUsageException($"{option}: cannot read '{path}': {e.Message}");
+        }
     }
 
     /// <summary>Parses the value as an invariant-culture number and rejects NaN and infinities.</summary>

@@ -109,6 +109,7 @@ internal static class CompletionEndpoints
             MaxTokens = max ?? contextLength,
             StopStrings = stops,
             StopAtEos = !r.IgnoreEos,
+            Grammar = GrammarFields.Read(r),
         };
         try { settings.Validate(); }
         catch (ArgumentException e) { throw ApiException.BadRequest(e.Message); }

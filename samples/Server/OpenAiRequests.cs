@@ -38,6 +38,12 @@ public class SamplingFields
     public JsonElement LogitBias { get; set; }
     /// <summary>llama-server's: reuse a slot's cached prompt prefix (null: the server's default, on).</summary>
     public bool? CachePrompt { get; set; }
+    /// <summary>OpenAI's response format (text, json_object, json_schema); see <see cref="GrammarFields"/>.</summary>
+    public JsonElement ResponseFormat { get; set; }
+    /// <summary>llama-server's: a GBNF grammar the answer must follow.</summary>
+    public string? Grammar { get; set; }
+    /// <summary>llama-server's: a JSON Schema the answer must follow.</summary>
+    public JsonElement JsonSchema { get; set; }
 }
 
 public sealed class StreamOptionsDto

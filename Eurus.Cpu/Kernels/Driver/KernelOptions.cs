@@ -15,8 +15,8 @@ internal sealed record KernelOptions
     public bool Vnni { get; init; } = true;
 
     /// <summary>
-    /// Where the CPU has AVX2 but neither AVX-VNNI nor the AVX-512BW tiles (see <see cref="UseMadd"/>): run Q4_0, Q4_K, Q5_K
-    /// and Q6_K through the VNNI repacks and tiles with AVX2 multiply-adds in place of <c>VPDPBUSD</c> (<see cref="MaddByteDot"/>).
+    /// Where the CPU has AVX2 but not AVX-VNNI (see <see cref="UseMadd"/>): run Q4_0, Q4_K, Q5_K and Q6_K through the VNNI
+    /// repacks and tiles with AVX2 multiply-adds in place of <c>VPDPBUSD</c> (<see cref="MaddByteDot"/>).
     /// </summary>
     public bool MaddTiles { get; init; } = true;
 
@@ -34,11 +34,10 @@ internal sealed record KernelOptions
 
     /// <summary>
     /// Whether the VNNI-layout kernels run on AVX2 multiply-adds (<see cref="MaddTiles"/>) on this CPU with these options:
-    /// where neither AVX-VNNI nor the AVX-512BW tiles run (AVX2-only CPUs: prompt tiles instead of one row dot per token,
-    /// about 2× the prefill rate measured with AVX-512 switched off). On AVX-512 CPUs without AVX-VNNI (Zen 4) the
-    /// AVX-512BW tiles stay the default: measured side by side on a shared Zen 4 the two were within noise.
+    /// wherever AVX-VNNI does not run — AVX2-only CPUs, and AVX-512 CPUs without AVX-VNNI (Zen 4), where they measured
+    /// faster than the AVX-512BW tiles and rows for Q4_0 and Q4_K_M (Q8_0 keeps the AVX-512BW tiles).
     /// </summary>
-    public bool UseMadd => MaddTiles && !UseVnni && !UseAvx512Tiles && MaddByteDot.IsSupported;
+    public bool UseMadd => MaddTiles && !UseVnni && MaddByteDot.IsSupported;
 
     /// <summary>Whether Q4_0 matrices are repacked interleaved (for AVX-VNNI or the multiply-add form).</summary>
     public bool InterleaveQ4 => UseVnni || UseMadd;

@@ -76,7 +76,7 @@ internal static unsafe class VnniKQuant
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, q += 128, qh += 32, sm += 16, h += 2, v += vs, dx += tokens, mins += 8 * tokens)
         {
-            Sse.Prefetch0(q + 2048);
+            if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 2048);
             var (sc, mn) = RowScales(h, sm);
             acc = Scale(VnniDot.Nibbles<TBits, TDot>(q, qh, v, Vector256<int>.Zero, mask), sc, *dx, mn, mins, acc);
         }
@@ -213,8 +213,8 @@ internal static unsafe class VnniKQuant
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, q += 256, sc += 16, wd++, v += vs, start += 16 * tokens, dx += tokens)
         {
-            Sse.Prefetch0(q + 4096);
-            Sse.Prefetch0(q + 4096 + 128);
+            if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 4096);
+            if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 4096 + 128);
             var (f0, f1) = GroupScales(sc, *wd);
             var s0 = Vector256.Load(start);
             var s1 = Vector256.Load(start + 8);

@@ -30,7 +30,7 @@ internal static class Arm64Emulator
         AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { } };
         foreach (var file in new[] { "Directory.Build.props", "global.json" })
             if (File.Exists(Path.Combine(root, file))) File.Copy(Path.Combine(root, file), Path.Combine(work, file).EnsureParent());
-        foreach (var dir in new[] { "Eurus.Cpu", "Eurus.Cpu.Tests", "models", "fuzz/Eurus.Cpu.Fuzz/Harnesses", "fuzz/corpus", "fuzz/regressions" })
+        foreach (var dir in new[] { "Eurus.Cpu", "Eurus.Cpu.Tests", "Eurus.Cpu.Bench", "models", "fuzz/Eurus.Cpu.Fuzz/Harnesses", "fuzz/corpus", "fuzz/regressions" })
             CopyTree(Path.Combine(root, dir), Path.Combine(work, dir));
         string output = Path.Combine(work, "out");
         var (code, log) = await RunAsync("dotnet", ["publish", Path.Combine(work, "Eurus.Cpu.Tests", "Eurus.Cpu.Tests.csproj"), "-c", "Release",

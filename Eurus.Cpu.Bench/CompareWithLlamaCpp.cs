@@ -29,12 +29,13 @@ internal static class CompareWithLlamaCpp
         string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
         string isa = Arg("--isa", "native");
         var switches = Switches(isa);
-        if (isa == "vnni" && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && Environment.GetEnvironmentVariable("EURUS_COMPARE_CHILD") is null)
+        bool inChild = Environment.GetEnvironmentVariable("EURUS_COMPARE_CHILD") is not null;
+        if (isa == "vnni" && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && !inChild)
         {
             Console.Error.WriteLine("compare: --isa vnni needs a CPU with AVX-VNNI; this one has none.");
             return;
         }
-        if (switches.Count > 0 && Environment.GetEnvironmentVariable("EURUS_COMPARE_CHILD") is null)
+        if (switches.Count > 0 && !inChild)
         {
             // The switches act at process start: run the same command again in a child that has them.
             var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };

@@ -9,6 +9,14 @@ internal static class TestPaths
     public static string Q8 => Model("kjv-tiny-Q8_0.gguf");
     public static string Q4 => Model("kjv-tiny-Q4_0.gguf");
 
+    /// <summary>The repository root: the folder above the test binaries that holds Eurus.Cpu.sln.</summary>
+    public static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Eurus.Cpu.sln"))) return d.FullName;
+        throw new InvalidOperationException("Eurus.Cpu.sln not found above " + AppContext.BaseDirectory);
+    }
+
     /// <summary>A fresh temporary directory, deleted when disposed.</summary>
     public static TempDir Temp() => new();
 }

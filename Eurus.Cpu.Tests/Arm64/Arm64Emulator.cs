@@ -24,7 +24,7 @@ internal static class Arm64Emulator
 
     private static async Task<string> PublishAsync()
     {
-        string root = CliProcess.RepoRoot();
+        string root = TestPaths.RepoRoot();
         string work = Path.Combine(Path.GetTempPath(), "eurus-arm64-" + Guid.NewGuid().ToString("N"));
         // The copy and the publish (~200 MB) go when the test run ends.
         AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { } };

@@ -1,7 +1,4 @@
 using System.Reflection;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.Arm;
-using System.Runtime.Intrinsics.X86;
 using Eurus.Cpu.Generation;
 using Eurus.Cpu.Sampling;
 using Eurus.Cpu.Tests.Kernels;
@@ -50,11 +47,7 @@ public static class SelfCheck
     }
 
     /// <summary>The SIMD paths this process runs, in the names the kernel tests use.</summary>
-    internal static string ActivePaths() => string.Join(",", new (string Name, bool On)[]
-    {
-        ("vnni", AvxVnni.IsSupported), ("avx512", Avx512BW.IsSupported), ("avx2", Avx2.IsSupported && Fma.IsSupported), ("madd", Eurus.Cpu.Kernels.MaddByteDot.IsSupported),
-        ("dp", Dp.IsSupported), ("v128", Vector128.IsHardwareAccelerated), ("scalar", true),
-    }.Where(p => p.On).Select(p => p.Name));
+    internal static string ActivePaths() => KernelPathTests.ActivePaths();
 
     private static int RunKernels()
     {

@@ -5,18 +5,11 @@ namespace Eurus.Cpu.Tests.Cli;
 /// <summary>Runs the built <c>eurus</c> CLI in a child process, as a user would (built with the tests, same configuration).</summary>
 internal static class CliProcess
 {
-    public static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Eurus.Cpu.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("Eurus.Cpu.sln not found above the test directory.");
-    }
-
     // The CLI is built with the tests (a project reference without the assembly); same configuration as this test run.
     public static string CliDll()
     {
         string config = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name; // bin/<config>/net10.0
-        string dll = Path.Combine(RepoRoot(), "samples", "Eurus.Cli", "bin", config, "net10.0", "eurus.dll");
+        string dll = Path.Combine(TestPaths.RepoRoot(), "samples", "Eurus.Cli", "bin", config, "net10.0", "eurus.dll");
         Assert.True(File.Exists(dll), $"the CLI was not built at {dll}");
         return dll;
     }

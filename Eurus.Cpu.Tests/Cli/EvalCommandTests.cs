@@ -9,7 +9,7 @@ namespace Eurus.Cpu.Tests.Cli;
 /// </summary>
 public class EvalCommandTests
 {
-    private static string RepoRoot() => CliProcess.RepoRoot();
+    private static string RepoRoot() => TestPaths.RepoRoot();
 
     private static (int Code, string Out, string Err) Run(params string[] args) => CliProcess.Run(args);
 

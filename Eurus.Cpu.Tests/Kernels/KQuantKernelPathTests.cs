@@ -20,15 +20,7 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
 
     private delegate float Path(byte* w, int blocks, byte* x);
 
-    private static (string Name, bool Supported)[] Paths() =>
-    [
-        ("vnni", AvxVnni.IsSupported),
-        ("avx512", Avx512BW.IsSupported),
-        ("avx2", Avx2.IsSupported && Fma.IsSupported),
-        ("dp", System.Runtime.Intrinsics.Arm.Dp.IsSupported),
-        ("v128", Vector128.IsHardwareAccelerated),
-        ("scalar", true),
-    ];
+    private static (string Name, bool Supported)[] Paths() => KernelPathTests.Paths();
 
     private static Dictionary<string, Path> PathsOf(GgmlType type) => type switch
     {

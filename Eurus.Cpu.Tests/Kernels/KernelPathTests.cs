@@ -21,7 +21,8 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
 
     private delegate float Path(ushort* s, byte* q, int blocks, in PackedActivations.Token x);
 
-    private static (string Name, bool Supported)[] Paths() =>
+    /// <summary>Every SIMD path of the kernels, widest first, and whether this process runs it (shared by the kernel tests and the ARM64 self-check).</summary>
+    internal static (string Name, bool Supported)[] Paths() =>
     [
         ("vnni", AvxVnni.IsSupported),
         ("avx512", Avx512BW.IsSupported),
@@ -129,12 +130,15 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
     [Fact]
     public void ActivePathsMatchTheEnvironment()
     {
-        string active = string.Join(",", Paths().Where(p => p.Supported).Select(p => p.Name));
+        string active = ActivePaths();
         output.WriteLine($"active kernel paths: {active}");
         var expected = Environment.GetEnvironmentVariable("EURUS_EXPECT_PATHS");
         if (expected is not null) Assert.Equal(expected, active);
         Report();
     }
+
+    /// <summary>The paths this process runs, comma-separated (what the ISA child processes expect).</summary>
+    internal static string ActivePaths() => string.Join(",", Paths().Where(p => p.Supported).Select(p => p.Name));
 
     private void Report()
     {

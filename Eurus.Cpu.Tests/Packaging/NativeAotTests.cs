@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Xml.Linq;
 using Eurus.Cpu.Generation;
 using Eurus.Cpu.Sampling;
@@ -18,32 +17,12 @@ public sealed class NativeAotTests
     private static bool HasNativeToolchain() =>
         OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("PATH")!.Split(':').Any(d => File.Exists(Path.Combine(d, "clang")));
 
-    private static string Run(string file, string workDir, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { WorkingDirectory = workDir, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
-            psi.Environment.Remove(key);
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(6)))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(' ', args)} timed out");
-        }
-        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)} failed ({p.ExitCode}):\n{stdout.Result}{stderr.Result}");
-        return stdout.Result;
-    }
-
     [Fact]
     public async Task APublishedTrimmedOrAotConsoleHasNoWarningsAndGeneratesLikeTheLibrary()
     {
         using var tmp = TestPaths.Temp();
         string library = Path.Combine(AppContext.BaseDirectory, "Eurus.Cpu.dll");
-        string csproj = Path.Combine(PackageTestsRoot(), "Eurus.Cpu", "Eurus.Cpu.csproj");
+        string csproj = Path.Combine(TestPaths.RepoRoot(), "Eurus.Cpu", "Eurus.Cpu.csproj");
         var packages = XDocument.Load(csproj).Descendants("PackageReference")
             .Select(e => $"""<PackageReference Include="{e.Attribute("Include")!.Value}" Version="{e.Attribute("Version")!.Value}" />""");
         bool aot = HasNativeToolchain();
@@ -90,13 +69,13 @@ public sealed class NativeAotTests
             var answer = await chat.GetResponseAsync("Who made the earth?", new ChatOptions { Temperature = 0, MaxOutputTokens = 4 });
             Console.WriteLine("CHAT:" + answer.Usage?.OutputTokenCount);
             """);
-        string output = Run("dotnet", app, "publish", "-c", "Release", "-r", System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier, "-o", tmp.File("out"), "--nologo");
+        string output = ChildProcess.RunOk("dotnet", app, TimeSpan.FromMinutes(6), "publish", "-c", "Release", "-r", System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier, "-o", tmp.File("out"), "--nologo");
         Assert.DoesNotContain("warning", output, StringComparison.OrdinalIgnoreCase);
         string exe = tmp.File(Path.Combine("out", OperatingSystem.IsWindows() ? "AotConsole.exe" : "AotConsole"));
         Assert.True(File.Exists(exe), $"no executable at {exe}");
         if (aot) Assert.False(File.Exists(tmp.File(Path.Combine("out", "AotConsole.dll"))), "a Native AOT publish leaves no IL assembly");
 
-        var lines = Run(exe, app, TestPaths.Q8).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var lines = ChildProcess.RunOk(exe, app, TimeSpan.FromMinutes(6), TestPaths.Q8).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         using var model = EurusModel.Load(TestPaths.Q8, new ModelOptions { Threads = 1 });
         using var session = model.CreateSession();
         var expected = new System.Text.StringBuilder();
@@ -104,12 +83,5 @@ public sealed class NativeAotTests
         Assert.Contains("TEXT:" + expected.ToString().ReplaceLineEndings("\\n"), lines);
         Assert.Contains("STATE:" + session.Tokens.Count, lines);
         Assert.Contains("CHAT:4", lines);
-    }
-
-    private static string PackageTestsRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Eurus.Cpu.sln"))) return d.FullName;
-        throw new InvalidOperationException("Eurus.Cpu.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Reflection.Metadata;
 using System.Xml.Linq;
@@ -14,49 +13,17 @@ namespace Eurus.Cpu.Tests.Packaging;
 /// </summary>
 public class PackageTests
 {
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Eurus.Cpu.sln"))) return d.FullName;
-        throw new InvalidOperationException("Eurus.Cpu.sln not found above " + AppContext.BaseDirectory);
-    }
-
-    private static string Dotnet(string workDir, params string[] args)
-    {
-        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            WorkingDirectory = workDir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        // The test host's MSBuild variables would point the child at the test run's build; start it clean.
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
-            psi.Environment.Remove(key);
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(4)))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"dotnet {string.Join(' ', args)} timed out");
-        }
-        string output = stdout.Result + stderr.Result;
-        Assert.True(p.ExitCode == 0, $"dotnet {string.Join(' ', args)} failed ({p.ExitCode}):\n{output}");
-        return stdout.Result;
-    }
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);
 
     [Fact]
     public async Task PackedLibraryWorksInAFreshConsoleApp()
     {
         using var tmp = TestPaths.Temp();
-        string root = RepoRoot();
+        string root = TestPaths.RepoRoot();
         // A version of its own, so no cached package of the same id and version can stand in for this one.
         string version = "0.0.0-test." + Guid.NewGuid().ToString("N")[..12];
         string feed = Directory.CreateDirectory(tmp.File("feed")).FullName;
-        Dotnet(root, "pack", Path.Combine(root, "Eurus.Cpu", "Eurus.Cpu.csproj"), "-c", "Release", "-o", feed, "-p:Version=" + version,
+        ChildProcess.RunOk(ChildProcess.Dotnet, root, Limit, "pack", Path.Combine(root, "Eurus.Cpu", "Eurus.Cpu.csproj"), "-c", "Release", "-o", feed, "-p:Version=" + version,
             
             // Build outputs in the temp folder too (the project's restore output is read, not written), so a test run
             // leaves the working tree as it was.
@@ -151,8 +118,8 @@ public class PackageTests
             var answer = await chat.GetResponseAsync("Who made the earth?", new ChatOptions { Temperature = 0, MaxOutputTokens = 4 });
             Console.WriteLine("CHAT:" + answer.Usage?.OutputTokenCount);
             """);
-        Dotnet(app, "build", "-c", "Release", "--nologo", "-v", "q");
-        string output = Dotnet(app, "run", "-c", "Release", "--no-build", "--", TestPaths.Q8);
+        ChildProcess.RunOk(ChildProcess.Dotnet, app, Limit, "build", "-c", "Release", "--nologo", "-v", "q");
+        string output = ChildProcess.RunOk(ChildProcess.Dotnet, app, Limit, "run", "-c", "Release", "--no-build", "--", TestPaths.Q8);
 
         // It generates what the library generates in this process.
         using var model = EurusModel.Load(TestPaths.Q8, new ModelOptions { Threads = 1, ContextLength = 128 });

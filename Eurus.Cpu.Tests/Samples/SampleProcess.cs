@@ -12,7 +12,7 @@ internal sealed class SampleProcess : IDisposable
     public SampleProcess(string project, string assembly, params string[] args)
     {
         string config = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name; // bin/<config>/net10.0
-        string dll = Path.Combine(CliProcess.RepoRoot(), "samples", project, "bin", config, "net10.0", assembly + ".dll");
+        string dll = Path.Combine(TestPaths.RepoRoot(), "samples", project, "bin", config, "net10.0", assembly + ".dll");
         Assert.True(File.Exists(dll), $"the sample was not built at {dll}");
         var psi = new ProcessStartInfo("dotnet")
         {

@@ -59,8 +59,8 @@ internal sealed class ModelArgs
     public string ModelPath(ParseResult r) => r.GetValue(Model) ?? CliApp.DefaultModelPath;
 
     /// <summary>
-    /// Loads the model <c>-m</c> names (pulling an <c>hf:</c> repository first), with a progress bar when a Hugging
-    /// Face folder is converted. <paramref name="contextLength"/> overrides <c>-c</c>.
+    /// Loads the model <c>-m</c> names (pulling an <c>hf:</c> repository first) with a progress bar (mapping, repacking,
+    /// a Hugging Face folder's conversion). <paramref name="contextLength"/> overrides <c>-c</c>.
     /// </summary>
     public async Task<EurusModel> LoadAsync(ParseResult r, int? contextLength = null, CancellationToken cancellationToken = default)
     {
@@ -70,7 +70,7 @@ internal sealed class ModelArgs
         int threads = r.GetValue(Threads), batch = r.GetValue(Batch);
         if (threads < 1) throw new CliUsageException("--threads must be at least 1.");
         if (batch < 1) throw new CliUsageException("--batch-size must be at least 1.");
-        ModelOptions Options(IProgress<double>? progress) => new()
+        var options = new ModelOptions
         {
             Threads = threads,
             ContextLength = contextLength ?? (Context is null ? 0 : r.GetValue(Context)),
@@ -79,13 +79,12 @@ internal sealed class ModelArgs
             BatchSize = batch,
             WeightType = type,
             Mix = mix,
-            LoadProgress = progress,
         };
         try
         {
             // LoadAsync reports mapping, repacking (and a Hugging Face folder's conversion); Ctrl-C cancels it.
             string label = $"loading {Path.GetFileName(Path.TrimEndingDirectorySeparator(path))}";
-            return ConsoleUi.WithProgress(label, p => EurusModel.LoadAsync(path, Options(null),
+            return ConsoleUi.WithProgress(label, p => EurusModel.LoadAsync(path, options,
                 new SyncProgress<ModelLoadProgress>(l => p.Report(l.Fraction)), cancellationToken).GetAwaiter().GetResult());
         }
         catch (ArgumentOutOfRangeException e) { throw new CliUsageException(e.Message); }

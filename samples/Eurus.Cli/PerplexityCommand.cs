@@ -14,10 +14,12 @@ namespace Eurus.Cli;
 /// </summary>
 internal static class PerplexityCommand
 {
-    /// <summary>Runs the command; writes progress and statistics to <paramref name="err"/>, results to <paramref name="output"/>.</summary>
+    /// <summary>
+    /// Runs the command on a loaded model, its arguments checked first (<see cref="CheckArguments"/>, before loading);
+    /// writes progress and statistics to <paramref name="err"/>, results to <paramref name="output"/>.
+    /// </summary>
     public static int Run(EurusModel model, string textFile, int ctx, string? kldBase, bool kld, TextWriter output, TextWriter err)
     {
-        CheckArguments(textFile, kldBase, kld);
         if (ctx < 8 || ctx > model.ContextLength) throw new CliUsageException($"-c must be 8 to {model.ContextLength}.");
         var tokens = model.Tokenizer.Encode(File.ReadAllText(textFile), addBos: model.Tokenizer.AddBos);
         int chunks = tokens.Length / ctx;

@@ -88,7 +88,7 @@ internal static class CompletionEndpoints
     internal static SamplingSettings Settings(SamplingFields r, ServerOptions o, int contextLength, int vocab, bool chat)
     {
         if (r.N is int n && (n < 1 || n > o.Parallel))
-            throw ApiException.BadRequest(n < 1 ? "'n' must be at least 1." : $"'n' is {n}; this server decodes at most {o.Parallel} choices of a request together (--parallel).", "n");
+            throw ApiException.BadRequest(n < 1 ? "'n' must be at least 1." : $"'n' is {n}; this server decodes at most {o.Parallel} choices of a request together (--parallel).", "n", n < 1 ? null : "too_many_choices");
         var (logprobs, top) = LogprobFields.Read(r, chat);
         int? max = r.MaxCompletionTokens ?? r.MaxTokens;
         if (max is int m && (m < 1 || m > contextLength))

@@ -72,6 +72,36 @@ public class SharedPromptChoicesTests
     }
 
     [Fact]
+    public async Task AGroupWaitsForItsSlotsAndACancelledQueuedLeaderHandsTheGroupOn()
+    {
+        using var model = EurusModel.Load(TestPaths.Q8, new ModelOptions { Threads = 2, ContextLength = 128, BatchSize = 8 });
+        var prompt = model.Tokenizer.Encode(Prompt);
+        var settings = new SamplingSettings { Seed = 20, Temperature = 0.8f, MaxTokens = 6, StopAtEos = false };
+        var expected = new List<List<int>>();
+        for (int i = 0; i < 3; i++)
+        {
+            using var session = model.CreateSession();
+            expected.Add(await Ids(session.GenerateTokensAsync(prompt, settings with { Seed = 20 + (ulong)i })));
+        }
+        using var gen = new BatchedGenerator(model, new BatchedGeneratorOptions { MaxSequences = 3 });
+        // One slot busy: the group of 3 must wait in the queue, and there its leader is cancelled.
+        var busy = gen.Submit(model.Tokenizer.Encode("In the beginning"), new SamplingSettings { Seed = 1, MaxTokens = 110, StopAtEos = false });
+        while (gen.ActiveSequences == 0) await Task.Delay(1);
+        var choices = gen.SubmitMany(prompt, 3, settings);
+        Assert.Equal(1, gen.QueuedRequests);
+        choices[0].Cancel();
+        Assert.Equal(expected[1], await Ids(choices[1]));
+        Assert.Equal(expected[2], await Ids(choices[2]));
+        await foreach (var _ in busy) { }
+        Assert.Equal(FinishReason.Cancelled, (await choices[0].Completion).FinishReason);
+        // The heir evaluated the prompt; the other follower shared it.
+        var t1 = await choices[1].Completion;
+        var t2 = await choices[2].Completion;
+        Assert.Equal(prompt.Length, t1.PromptTokens + t1.CachedPromptTokens);
+        Assert.Equal(0, t2.PromptTokens);
+    }
+
+    [Fact]
     public void CountBeyondTheSlotsIsRefused()
     {
         using var model = EurusModel.Load(TestPaths.Q8, new ModelOptions { Threads = 1, ContextLength = 64 });

@@ -65,7 +65,7 @@ public class LimitTests
             // Two messages under the limit each, over it together.
             ("/v1/chat/completions", $$"""{"messages": {{Messages(2, _ => halfMiB)}}, "max_tokens": 1}""", ["1048576", "--max-prompt-bytes"]),
             ("/tokenize", JsonSerializer.Serialize(new { content = overMiB }), ["1048576", "--max-prompt-bytes"]),
-            ("/v1/completions", """{"prompt": "And", "n": 3}""", ["3", "n = 1"]),
+            ("/v1/completions", """{"prompt": "And", "n": 5}""", ["5", "4", "--parallel"]),
             ("/v1/completions", """{"prompt": "And", "max_tokens": 257}""", ["257", "256"]),
         };
         foreach (var (path, body, mentions) in refused)

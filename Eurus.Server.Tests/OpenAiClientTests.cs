@@ -36,6 +36,19 @@ public class OpenAiClientTests
         Assert.Equal(expected, streamed.ToString());
         Assert.Equal(whole.FinishReason, finish);
 
+        // Log probabilities and several choices, read by the official client.
+        var lpOptions = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 8, IncludeLogProbabilities = true, TopLogProbabilityCount = 2 };
+        ChatCompletion withLogprobs = await client.CompleteChatAsync([new UserChatMessage("Who made the heaven?")], lpOptions);
+        Assert.NotEmpty(withLogprobs.ContentTokenLogProbabilities);
+        foreach (var t in withLogprobs.ContentTokenLogProbabilities)
+        {
+            Assert.True(t.LogProbability <= 0);
+            Assert.Equal(2, t.TopLogProbabilities.Count);
+            Assert.Equal(t.LogProbability, t.TopLogProbabilities[0].LogProbability); // greedy: the most likely token
+        }
+        Assert.Equal(withLogprobs.Content[0].Text, System.Text.Encoding.UTF8.GetString(withLogprobs.ContentTokenLogProbabilities.SelectMany(t => t.Utf8Bytes!.Value.ToArray()).ToArray()));
+        Assert.StartsWith(withLogprobs.Content[0].Text, whole.Content[0].Text);
+
         var wrongKey = new ChatClient("m", new ApiKeyCredential("nope"), new OpenAIClientOptions { Endpoint = new Uri(server.BaseUrl + "/v1") });
         var e = await Assert.ThrowsAsync<ClientResultException>(() => wrongKey.CompleteChatAsync([new UserChatMessage("hi")], options));
         Assert.Equal(401, e.Status);

@@ -17,7 +17,7 @@ public class CommandLineTests
     [InlineData("info", "-m, --model")]
     [InlineData("bench", "-p, --n-prompt", "-n, --n-gen", "-r, --repetitions", "-m, --model")]
     [InlineData("synth", "-o, --output", "--preset", "--type", "--seed", "--vocab-from")]
-    [InlineData("eval", "--task", "--mode", "--data", "--limit", "--out", "--allow-code-execution")]
+    [InlineData("eval", "--task", "--mode", "--data", "--limit", "--out", "--allow-code-execution", "--samples", "--vote", "--separate-runs")]
     [InlineData("convert", "FOLDER", "-o, --output", "--type", "-t, --threads")]
     [InlineData("pull", "ORG/NAME", "--revision", "--dir", "--endpoint")]
     public void EveryCommandHasHelp(string command, params string[] options)

@@ -27,7 +27,7 @@ namespace Eurus.Cpu.Generation;
 /// Console.WriteLine((await a.Completion).FinishReason);
 /// </code>
 /// </example>
-public sealed class BatchedGenerator : IDisposable
+public sealed partial class BatchedGenerator : IDisposable
 {
     private readonly EurusModel _model;
     private readonly Transformer _forward;
@@ -130,6 +130,19 @@ public sealed class BatchedGenerator : IDisposable
     /// </summary>
     public BatchedGeneration Submit(IReadOnlyList<int> promptTokens, SamplingSettings? settings, bool reuseCachedPrompt, CancellationToken cancellationToken = default)
     {
+        settings = Check(promptTokens, settings);
+        var generation = new BatchedGeneration(promptTokens.Count, cancellationToken);
+        var seq = new Sequence(generation, [.. promptTokens], settings, new GenerationStep(settings, _model.Tokenizer, ContextLength))
+        {
+            ReuseCache = reuseCachedPrompt && Options.PromptCache,
+        };
+        Enqueue(seq);
+        return generation;
+    }
+
+    /// <summary>Validates a submission: the settings (defaults when null) and the prompt's length and ids.</summary>
+    private SamplingSettings Check(IReadOnlyList<int> promptTokens, SamplingSettings? settings)
+    {
         ArgumentNullException.ThrowIfNull(promptTokens);
         ObjectDisposedException.ThrowIf(_stopping, this);
         settings ??= new SamplingSettings();
@@ -140,22 +153,24 @@ public sealed class BatchedGenerator : IDisposable
         int vocab = _model.Config.Vocab;
         foreach (int t in promptTokens)
             if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(promptTokens), $"token id {t} is outside the vocabulary (0..{vocab - 1}).");
-        var generation = new BatchedGeneration(promptTokens.Count, cancellationToken);
-        var seq = new Sequence(generation, [.. promptTokens], settings, new GenerationStep(settings, _model.Tokenizer, ContextLength))
-        {
-            ReuseCache = reuseCachedPrompt && Options.PromptCache,
-        };
+        return settings;
+    }
+
+    /// <summary>Queues <paramref name="seq"/> (with its followers, one entry), or throws <see cref="QueueFullException"/>.</summary>
+    private void Enqueue(Sequence seq)
+    {
         lock (_lock)
         {
             int free = _slots.Length - _active;
             if (_queue.Count >= Options.QueueCapacity + Math.Max(0, free))
                 throw new QueueFullException($"All {_slots.Length} slots are busy and {_queue.Count} requests are waiting (queue capacity {Options.QueueCapacity}).");
             // Registered before the loop can see it, so End always disposes the registration.
-            seq.CancelRegistration = generation.Cancellation.Register(Wake);
+            seq.CancelRegistration = seq.Generation.Cancellation.Register(Wake);
+            if (seq.Followers is not null)
+                foreach (var f in seq.Followers) f.CancelRegistration = f.Generation.Cancellation.Register(Wake);
             _queue.AddLast(seq);
         }
         Wake();
-        return generation;
     }
 
     /// <summary>Stops the decode thread; unfinished generations end with <see cref="ObjectDisposedException"/>.</summary>
@@ -168,7 +183,7 @@ public sealed class BatchedGenerator : IDisposable
         var error = new ObjectDisposedException(nameof(BatchedGenerator));
         lock (_lock)
         {
-            foreach (var s in _queue) End(s, FinishReason.Cancelled, error);
+            foreach (var s in _queue) EndGroup(s, FinishReason.Cancelled, error);
             _queue.Clear();
         }
         foreach (var slot in _slots)
@@ -202,7 +217,7 @@ public sealed class BatchedGenerator : IDisposable
             }
             foreach (var slot in _slots)
             {
-                if (slot.Sequence is not { } s || s.Prefilled || budget == 0) continue;
+                if (slot.Sequence is not { } s || s.Prefilled || s.Leader is not null || budget == 0) continue;
                 int n = Math.Min(Math.Min(s.Pending, budget), _batch);
                 for (int i = 0; i < n; i++)
                 {
@@ -252,6 +267,7 @@ public sealed class BatchedGenerator : IDisposable
                     s.Prefilled = true;
                     s.PromptSeconds = s.Clock.Elapsed.TotalSeconds;
                     s.Clock.Restart();
+                    if (s.Followers is not null) ShareFirstStep(s, _logits.AsSpan(i * vocab, vocab));
                 }
                 FinishReason reason;
                 Exception? error = null;
@@ -281,21 +297,33 @@ public sealed class BatchedGenerator : IDisposable
                 Release(slot, FinishReason.Cancelled, new OperationCanceledException(s.Generation.Cancellation));
         lock (_lock)
         {
+            bool blocked = false; // a group waiting for its slots: later requests wait behind it (no starvation)
             for (var node = _queue.First; node is not null;)
             {
                 var next = node.Next;
                 var s = node.Value;
                 if (s.Generation.Cancellation.IsCancellationRequested)
                 {
+                    // A cancelled group leader hands the group to its first follower, which is looked at next.
+                    if (Promote(s) is { } heir) next = _queue.AddAfter(node, heir);
                     _queue.Remove(node);
                     End(s, FinishReason.Cancelled, new OperationCanceledException(s.Generation.Cancellation));
                 }
                 else if (s.Settings.MaxTokens == 0)
                 {
                     _queue.Remove(node);
-                    End(s, FinishReason.MaxTokens, null);
+                    EndGroup(s, FinishReason.MaxTokens, null);
                 }
-                else if (Choose(s) is { } free)
+                else if (s.Followers is not null)
+                {
+                    if (!blocked && _slots.Length - _active > s.Followers.Length)
+                    {
+                        _queue.Remove(node);
+                        StartGroup(s);
+                    }
+                    else blocked = true;
+                }
+                else if (!blocked && Choose(s) is { } free)
                 {
                     _queue.Remove(node);
                     Start(free, s);
@@ -374,6 +402,7 @@ public sealed class BatchedGenerator : IDisposable
     {
         var s = slot.Sequence!;
         slot.Sequence = null;
+        if (s.Followers is not null) Orphan(s);
         // The slot remembers what its cache holds: the sequence's tokens up to the last one evaluated.
         slot.Cached = s.Tokens;
         slot.Valid = s.Evaluated;
@@ -412,7 +441,7 @@ public sealed class BatchedGenerator : IDisposable
         public bool Busy;
     }
 
-    private sealed class Sequence(BatchedGeneration generation, List<int> tokens, SamplingSettings settings, GenerationStep step)
+    private sealed partial class Sequence(BatchedGeneration generation, List<int> tokens, SamplingSettings settings, GenerationStep step)
     {
         public readonly BatchedGeneration Generation = generation;
         public readonly List<int> Tokens = tokens;

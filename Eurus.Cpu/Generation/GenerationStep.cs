@@ -51,8 +51,18 @@ internal sealed class GenerationStep(SamplingSettings settings, Tokenizer tokeni
         tokens.Add(next);
         Generated++;
         var (emit, hit) = _stop.Push(_decoder.Append(next));
-        if (hit) return (FinishReason.StopString, emit.Length > 0 ? new GeneratedToken(next, emit) : null);
-        return (Ended(tokens.Count), new GeneratedToken(next, emit));
+        if (hit) return (FinishReason.StopString, emit.Length > 0 ? Token(logits, next, emit) : null);
+        return (Ended(tokens.Count), Token(logits, next, emit));
+    }
+
+    private readonly bool _logprobs = settings.Logprobs || settings.TopLogprobs > 0;
+
+    /// <summary>The token to stream, with its log probabilities when they were asked for.</summary>
+    private GeneratedToken Token(ReadOnlySpan<float> logits, int id, string text)
+    {
+        if (!_logprobs) return new GeneratedToken(id, text);
+        var (logprob, top) = Sampling.Logprobs.For(logits, id, settings.TopLogprobs);
+        return new GeneratedToken(id, text) { Logprob = logprob, TopLogprobs = top };
     }
 
     /// <summary>

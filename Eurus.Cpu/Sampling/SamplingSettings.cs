@@ -38,6 +38,17 @@ public sealed record SamplingSettings
     /// <see cref="StopAtEos"/>. Null (the default) leaves sampling unconstrained.
     /// </summary>
     public Grammars.Grammar? Grammar { get; init; }
+    /// <summary>
+    /// Report each generated token's log probability (<see cref="Generation.GeneratedToken.Logprob"/>): the log-softmax
+    /// of the model's raw logits at that position, before penalties, grammar, filters and temperature (as OpenAI and
+    /// llama-server report it). Off by default (it costs one pass over the vocabulary per token).
+    /// </summary>
+    public bool Logprobs { get; init; }
+    /// <summary>
+    /// Also report this many most likely tokens at each position (<see cref="Generation.GeneratedToken.TopLogprobs"/>),
+    /// 0 to 20; more than 0 implies <see cref="Logprobs"/>.
+    /// </summary>
+    public int TopLogprobs { get; init; }
 
     /// <summary>Greedy decoding (temperature 0).</summary>
     public static SamplingSettings Greedy => new() { Temperature = 0 };
@@ -52,6 +63,7 @@ public sealed record SamplingSettings
         if (!(RepeatPenalty > 0) || !float.IsFinite(RepeatPenalty)) throw new ArgumentException("RepeatPenalty must be positive.");
         if (!float.IsFinite(FrequencyPenalty) || !float.IsFinite(PresencePenalty)) throw new ArgumentException("Penalties must be finite.");
         if (PenaltyWindow < 0) throw new ArgumentException("PenaltyWindow must be ≥ 0.");
+        if (TopLogprobs < 0 || TopLogprobs > Sampling.Logprobs.MaxTop) throw new ArgumentException($"TopLogprobs must be 0 to {Sampling.Logprobs.MaxTop}.");
         if (MaxTokens < 0) throw new ArgumentException("MaxTokens must be ≥ 0.");
         if (StopStrings is null || StopStrings.Any(string.IsNullOrEmpty)) throw new ArgumentException("Stop strings must be non-empty.");
     }

@@ -18,7 +18,7 @@ namespace Eurus.Cli;
 /// </summary>
 internal static class EvalCommands
 {
-    private sealed record Item(int Index, string Question, string? Answer, string? Tests);
+    internal sealed record Item(int Index, string Question, string? Answer, string? Tests);
 
     /// <summary>eurus eval --task math|gsm|code [--mode cot|pot] --data FILE.jsonl [-m MODEL] [--limit N] [--out FILE.jsonl] ...</summary>
     public static Command Create()
@@ -33,17 +33,19 @@ internal static class EvalCommands
         var allow = new Option<bool>("--allow-code-execution") { Description = "accept that pot and code run model-written Python on this machine (unsafe: no sandbox)" };
         var python = new Option<string>("--python") { Description = "the Python interpreter", DefaultValueFactory = _ => "python3" };
         var timeout = new Option<float>("--timeout") { Description = "seconds per code execution", DefaultValueFactory = _ => 5f };
+        var voting = new EvalVoting.Args();
         var model = new ModelArgs();
         var command = new Command("eval", "the paper's evaluation: card prompt, greedy decoding, graded; last line 'accuracy: X/Y = Z%'")
             { task, mode, data, limit, output, maxTokens, allow, python, timeout };
+        voting.AddTo(command);
         model.AddTo(command);
         command.SetAction((r, ct) => RunAsync(r, model, r.GetValue(task)!, r.GetValue(mode)!, r.GetValue(data)!, r.GetValue(limit), r.GetValue(output),
-            r.GetValue(maxTokens), r.GetValue(allow), r.GetValue(python)!, r.GetValue(timeout)));
+            r.GetValue(maxTokens), r.GetValue(allow), r.GetValue(python)!, r.GetValue(timeout), voting.Read(r)));
         return command;
     }
 
     private static async Task<int> RunAsync(ParseResult parse, ModelArgs modelArgs, string task, string mode, string data, int limit, string? outPath,
-        int? maxTokens, bool allowCode, string pythonPath, float timeout)
+        int? maxTokens, bool allowCode, string pythonPath, float timeout, EvalVoting.Options voting)
     {
         if (task == "code" && mode == "pot") throw new CliUsageException("--mode pot applies to math and gsm; code tasks use the coding template.");
         if (!File.Exists(data)) throw new CliUsageException($"data file not found: {data}");
@@ -54,8 +56,7 @@ internal static class EvalCommands
             throw new CliUsageException($"--task {task} --mode {mode} runs model-written Python code on this machine. That is unsafe (it is not sandboxed); " +
                                         "pass --allow-code-execution to accept it.");
         int defaultTokens = mode == "pot" ? EurusPrompts.PotMaxTokens : EurusPrompts.CotMaxTokens;
-        var settings = SamplingSettings.Greedy with { MaxTokens = maxTokens ?? defaultTokens };
-        try { settings.Validate(); } catch (ArgumentException e) { throw new CliUsageException(e.Message); }
+        var settings = voting.Settings(task, maxTokens ?? defaultTokens);
         var python = new PythonOptions
         {
             PythonPath = pythonPath,
@@ -66,14 +67,15 @@ internal static class EvalCommands
 
         var cts = Interrupt.Begin();
         using var model = await modelArgs.LoadAsync(parse, cancellationToken: cts.Token);
-        using var session = model.CreateSession();
         using var transcripts = outPath is null ? null : new StreamWriter(outPath, append: false, new UTF8Encoding(false));
+        if (voting.Samples > 1)
+            return await EvalVoting.RunAsync(model, items, task, mode, settings, voting, python, transcripts, cts.Token);
+        using var session = model.CreateSession();
         int correct = 0, done = 0;
         var total = Stopwatch.StartNew();
         foreach (var item in items)
         {
-            string user = task == "code" ? EurusPrompts.Coding(item.Question)
-                : mode == "pot" ? EurusPrompts.MathPotEvaluation(item.Question) : EurusPrompts.MathCot(item.Question);
+            string user = UserPrompt(task, mode, item.Question);
             var prompt = MistralChatFormat.Encode(model.Tokenizer, [ChatTurn.User(user)]);
             session.Reset();
             var sw = Stopwatch.StartNew();
@@ -129,7 +131,11 @@ internal static class EvalCommands
         return 0;
     }
 
-    private static JsonObject Json(ExecutionResult r) => new()
+    /// <summary>The model card's prompt for the task.</summary>
+    internal static string UserPrompt(string task, string mode, string question) =>
+        task == "code" ? EurusPrompts.Coding(question) : mode == "pot" ? EurusPrompts.MathPotEvaluation(question) : EurusPrompts.MathCot(question);
+
+    internal static JsonObject Json(ExecutionResult r) => new()
     {
         ["output"] = r.Output, ["failed"] = r.Failed, ["timed_out"] = r.TimedOut, ["truncated"] = r.Truncated,
         ["seconds"] = Math.Round(r.Elapsed.TotalSeconds, 3),

@@ -85,9 +85,11 @@ internal static class CompletionEndpoints
     }
 
     /// <summary>The request's sampling fields as settings; llama.cpp's defaults where a field is absent.</summary>
-    internal static SamplingSettings Settings(SamplingFields r, ServerOptions o, int contextLength, int vocab)
+    internal static SamplingSettings Settings(SamplingFields r, ServerOptions o, int contextLength, int vocab, bool chat)
     {
-        if (r.N is int n && n != 1) throw ApiException.BadRequest(n < 1 ? "'n' must be at least 1." : $"'n' is {n}; this server gives one choice per request (n = 1 only).", "n");
+        if (r.N is int n && (n < 1 || n > o.Parallel))
+            throw ApiException.BadRequest(n < 1 ? "'n' must be at least 1." : $"'n' is {n}; this server decodes at most {o.Parallel} choices of a request together (--parallel).", "n", n < 1 ? null : "too_many_choices");
+        var (logprobs, top) = LogprobFields.Read(r, chat);
         int? max = r.MaxCompletionTokens ?? r.MaxTokens;
         if (max is int m && (m < 1 || m > contextLength))
             throw ApiException.BadRequest($"'max_tokens' must be from 1 to the context length {contextLength}, not {m}.", "max_tokens");
@@ -110,6 +112,8 @@ internal static class CompletionEndpoints
             StopStrings = stops,
             StopAtEos = !r.IgnoreEos,
             Grammar = GrammarFields.Read(r),
+            Logprobs = logprobs,
+            TopLogprobs = top,
         };
         try { settings.Validate(); }
         catch (ArgumentException e) { throw ApiException.BadRequest(e.Message); }
@@ -118,7 +122,7 @@ internal static class CompletionEndpoints
 
     private static async Task Run(HttpContext ctx, ServerState s, SamplingFields req, IReadOnlyList<int> prompt, bool chat)
     {
-        var settings = Settings(req, s.Options, s.Generator.ContextLength, s.Model.Tokenizer.VocabSize);
+        var settings = Settings(req, s.Options, s.Generator.ContextLength, s.Model.Tokenizer.VocabSize, chat);
         if (s.Stopping) throw new ApiException(503, "The server is shutting down.", "server_error", code: "shutting_down");
         var ct = ctx.RequestAborted;
         // The generation's token: the request's abort token (a client that disconnects cancels its generation and
@@ -128,7 +132,11 @@ internal static class CompletionEndpoints
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         long firstToken = 0;
         string endpoint = chat ? "chat" : "completions";
-        var generation = s.Generator.Submit(prompt, settings, req.CachePrompt ?? s.Options.CachePrompt, limit.Token);
+        // n > 1: the choices share one evaluation of the prompt and decode together (BatchedGenerator.SubmitMany).
+        int n = req.N ?? 1;
+        IReadOnlyList<BatchedGeneration> generations = n == 1
+            ? [s.Generator.Submit(prompt, settings, req.CachePrompt ?? s.Options.CachePrompt, limit.Token)]
+            : s.Generator.SubmitMany(prompt, n, settings, limit.Token);
         var log = new RequestLog.Generation { Endpoint = endpoint, Stream = req.Stream, PromptTokens = prompt.Count };
         ctx.Items[typeof(RequestLog.Generation)] = log;
         RequestLog.Prompt(ctx, s, prompt);
@@ -144,40 +152,43 @@ internal static class CompletionEndpoints
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         string kind = chat ? "chat.completion" : "text_completion";
+        var logprobs = settings.Logprobs ? generations.Select(_ => new LogprobCollector(s.Model.Tokenizer, chat)).ToArray() : null;
 
-        // Reads the tokens until the generation ends; a generation the time limit cancelled ends quietly (with what it
+        // Reads one choice's tokens until it ends; a generation the time limit cancelled ends quietly (with what it
         // produced), one the client cancelled throws (the error middleware drops it). The generator's channel is
         // unbounded and it never waits for this reader: a slow client holds back only its own answer (see docs/serving.md).
-        async Task<(GenerationTimings Timings, bool TimedOut)> Consume(Func<string, Task> onText)
+        async Task<(GenerationTimings Timings, bool TimedOut)> ConsumeOne(BatchedGeneration generation, Func<GeneratedToken, Task> onToken)
         {
-            var timings = (GenerationTimings?)null;
             try
             {
                 await foreach (var t in generation.WithCancellation(ct))
                 {
-                    if (firstToken == 0) firstToken = System.Diagnostics.Stopwatch.GetTimestamp();
-                    if (t.Text.Length > 0) await onText(t.Text);
+                    if (firstToken == 0) Interlocked.CompareExchange(ref firstToken, System.Diagnostics.Stopwatch.GetTimestamp(), 0);
+                    await onToken(t);
                 }
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested && limit.IsCancellationRequested) { }
+            var timings = await generation.Completion;
+            return (timings, timings.FinishReason == FinishReason.Cancelled && !ct.IsCancellationRequested && limit.IsCancellationRequested);
+        }
+        // Every choice, read together; counted once per request however it ends (a client that went away included).
+        async Task<(GenerationTimings Timings, bool TimedOut)[]> Consume(Func<int, GeneratedToken, Task> onToken)
+        {
+            try { return await Task.WhenAll(generations.Select((g, i) => ConsumeOne(g, t => onToken(i, t)))); }
             finally
             {
-                // Counted however the request ends (a client that went away included: leaving the loop cancelled it).
-                {
-                    timings = await generation.Completion;
-                    double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
-                    double? ttft = firstToken == 0 ? null : System.Diagnostics.Stopwatch.GetElapsedTime(started, firstToken).TotalSeconds;
-                    string outcome = ct.IsCancellationRequested ? "client_cancelled"
-                        : timings.FinishReason == FinishReason.Cancelled ? (s.ShutdownDeadline.IsCancellationRequested ? "shutdown" : "timeout")
-                        : "ok";
-                    s.Metrics.Record(endpoint, timings, outcome, seconds, ttft);
-                    log.Timings = timings;
-                    log.Outcome = outcome;
-                    log.FirstTokenSeconds = ttft;
-                }
+                var all = await Task.WhenAll(generations.Select(g => g.Completion));
+                var timings = Combine(all);
+                double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+                double? ttft = firstToken == 0 ? null : System.Diagnostics.Stopwatch.GetElapsedTime(started, firstToken).TotalSeconds;
+                string outcome = ct.IsCancellationRequested ? "client_cancelled"
+                    : all.Any(t => t.FinishReason == FinishReason.Cancelled) ? (s.ShutdownDeadline.IsCancellationRequested ? "shutdown" : "timeout")
+                    : "ok";
+                s.Metrics.Record(endpoint, timings, outcome, seconds, ttft);
+                log.Timings = timings;
+                log.Outcome = outcome;
+                log.FirstTokenSeconds = ttft;
             }
-            timings ??= await generation.Completion;
-            return (timings, timings.FinishReason == FinishReason.Cancelled && !ct.IsCancellationRequested && limit.IsCancellationRequested);
         }
         string FinishReasonOf((GenerationTimings Timings, bool TimedOut) r) => r.TimedOut ? "length" : Finish(r.Timings);
         object Warning() => s.ShutdownDeadline.IsCancellationRequested
@@ -194,13 +205,14 @@ internal static class CompletionEndpoints
 
         if (!req.Stream)
         {
-            var text = new StringBuilder();
-            var result = await Consume(t => { text.Append(t); return Task.CompletedTask; });
-            object choice = chat
-                ? new { index = 0, message = new { role = "assistant", content = text.ToString() }, logprobs = (object?)null, finish_reason = FinishReasonOf(result) }
-                : new { index = 0, text = text.ToString(), logprobs = (object?)null, finish_reason = FinishReasonOf(result) };
-            var body = JsonSerializer.SerializeToNode(new { id, @object = kind, created, model = s.ModelId, choices = new[] { choice }, usage = Usage(generation, result.Timings), timings = Timings(result.Timings) })!.AsObject();
-            if (result.TimedOut) body["warning"] = JsonSerializer.SerializeToNode(Warning());
+            var texts = generations.Select(_ => new StringBuilder()).ToArray();
+            var results = await Consume((i, t) => { texts[i].Append(t.Text); logprobs?[i].Add(t); return Task.CompletedTask; });
+            var choices = results.Select((r, i) => chat
+                ? (object)new { index = i, message = new { role = "assistant", content = texts[i].ToString() }, logprobs = logprobs?[i].Take(always: true), finish_reason = FinishReasonOf(r) }
+                : new { index = i, text = texts[i].ToString(), logprobs = logprobs?[i].Take(always: true), finish_reason = FinishReasonOf(r) }).ToArray();
+            var all = Combine(results.Select(r => r.Timings).ToArray());
+            var body = JsonSerializer.SerializeToNode(new { id, @object = kind, created, model = s.ModelId, choices, usage = Usage(prompt.Count, all), timings = Timings(all) })!.AsObject();
+            if (results.Any(r => r.TimedOut)) body["warning"] = JsonSerializer.SerializeToNode(Warning());
             await Results.Json(body).ExecuteAsync(ctx);
             return;
         }
@@ -210,43 +222,73 @@ internal static class CompletionEndpoints
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         string chunkKind = chat ? "chat.completion.chunk" : "text_completion";
-        object Chunk(string? content, string? finish, bool first = false, object? warning = null) => chat
+        object Chunk(int index, string? content, string? finish, bool first = false, object? warning = null, object? lp = null) => chat
             ? new
             {
                 id, @object = chunkKind, created, model = s.ModelId,
-                choices = new[] { new { index = 0, delta = first ? new { role = (string?)"assistant", content } : new { role = (string?)null, content }, logprobs = (object?)null, finish_reason = finish } },
+                choices = new[] { new { index, delta = first ? new { role = (string?)"assistant", content } : new { role = (string?)null, content }, logprobs = lp, finish_reason = finish } },
                 warning,
             }
-            : new { id, @object = chunkKind, created, model = s.ModelId, choices = new[] { new { index = 0, text = content ?? "", logprobs = (object?)null, finish_reason = finish } }, warning };
+            : new { id, @object = chunkKind, created, model = s.ModelId, choices = new[] { new { index, text = content ?? "", logprobs = lp, finish_reason = finish } }, warning };
 
+        // The choices' readers take turns on the response.
+        using var turn = new SemaphoreSlim(1, 1);
         async Task Send(object payload)
         {
-            await response.WriteAsync("data: " + JsonSerializer.Serialize(payload, Options) + "\n\n", ct);
-            await response.Body.FlushAsync(ct);
+            await turn.WaitAsync(ct);
+            try
+            {
+                await response.WriteAsync("data: " + JsonSerializer.Serialize(payload, Options) + "\n\n", ct);
+                await response.Body.FlushAsync(ct);
+            }
+            finally { turn.Release(); }
         }
 
-        if (chat) await Send(Chunk("", null, first: true));
-        var done = await Consume(t => Send(Chunk(t, null)));
-        // The last chunk carries llama-server's timings (prompt tokens evaluated and cached, speeds).
-        var last = JsonSerializer.SerializeToNode(Chunk(chat ? null : "", FinishReasonOf(done), warning: done.TimedOut ? Warning() : null), Options)!.AsObject();
-        last["timings"] = JsonSerializer.SerializeToNode(Timings(done.Timings));
-        await Send(last);
+        if (chat)
+            for (int i = 0; i < n; i++) await Send(Chunk(i, "", null, first: true));
+        // A token's log probabilities go with the chunk of the next text (a token that completes no character yet has none).
+        var done = await Consume((i, t) =>
+        {
+            logprobs?[i].Add(t);
+            return t.Text.Length > 0 ? Send(Chunk(i, t.Text, null, lp: logprobs?[i].Take())) : Task.CompletedTask;
+        });
+        // Each choice's last chunk carries its finish reason; the very last, llama-server's timings (prompt tokens
+        // evaluated and cached, speeds) of the whole request.
+        var total = Combine(done.Select(r => r.Timings).ToArray());
+        for (int i = 0; i < n; i++)
+        {
+            var last = JsonSerializer.SerializeToNode(Chunk(i, chat ? null : "", FinishReasonOf(done[i]), warning: done[i].TimedOut ? Warning() : null, lp: logprobs?[i].Take()), Options)!.AsObject();
+            if (i == n - 1) last["timings"] = JsonSerializer.SerializeToNode(Timings(total));
+            await Send(last);
+        }
         if (req.StreamOptions?.IncludeUsage == true)
-            await Send(new { id, @object = chunkKind, created, model = s.ModelId, choices = Array.Empty<object>(), usage = Usage(generation, done.Timings) });
+            await Send(new { id, @object = chunkKind, created, model = s.ModelId, choices = Array.Empty<object>(), usage = Usage(prompt.Count, total) });
         await response.WriteAsync("data: [DONE]\n\n", ct);
         await response.Body.FlushAsync(ct);
     }
+
+    /// <summary>
+    /// One request's timings from its choices': the prompt tokens evaluated by all of them (the first evaluates the
+    /// prompt, the others share it), the first's cache use and prompt time, every choice's generated tokens, the
+    /// longest decode time, and the first's finish reason.
+    /// </summary>
+    private static GenerationTimings Combine(GenerationTimings[] t) => t.Length == 1 ? t[0] : t[0] with
+    {
+        PromptTokens = t.Sum(x => x.PromptTokens),
+        GeneratedTokens = t.Sum(x => x.GeneratedTokens),
+        DecodeSeconds = t.Max(x => x.DecodeSeconds),
+    };
 
     private static readonly JsonSerializerOptions Options = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
     private static string Finish(GenerationTimings t) => t.FinishReason is FinishReason.MaxTokens or FinishReason.ContextFull ? "length" : "stop";
 
     /// <summary>OpenAI's usage: the whole prompt, of which <c>prompt_tokens_details.cached_tokens</c> came from the prompt cache.</summary>
-    private static object Usage(BatchedGeneration g, GenerationTimings t) => new
+    private static object Usage(int promptTokens, GenerationTimings t) => new
     {
-        prompt_tokens = g.PromptTokens,
+        prompt_tokens = promptTokens,
         completion_tokens = t.GeneratedTokens,
-        total_tokens = g.PromptTokens + t.GeneratedTokens,
+        total_tokens = promptTokens + t.GeneratedTokens,
         prompt_tokens_details = new { cached_tokens = t.CachedPromptTokens },
     };
 

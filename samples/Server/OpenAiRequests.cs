@@ -30,6 +30,10 @@ public class SamplingFields
     public int? MaxCompletionTokens { get; set; }
     public long? Seed { get; set; }
     public int? N { get; set; }
+    /// <summary>Chat: a boolean; completions: the number of alternatives per token (see <see cref="LogprobFields"/>).</summary>
+    public JsonElement Logprobs { get; set; }
+    /// <summary>Chat: alternatives per token, 0 to 20.</summary>
+    public int? TopLogprobs { get; set; }
     /// <summary>llama-server's: keep generating past the end-of-sequence token.</summary>
     public bool IgnoreEos { get; set; }
     /// <summary>A string or an array of strings.</summary>

@@ -27,7 +27,7 @@ namespace Eurus.Cpu.Chat;
 /// to a call; with <see cref="ChatToolMode.RequireSpecific"/> to a call of that function; with
 /// <see cref="ChatToolMode.None"/> the tools are described but the reply is not constrained to calls. A reply that is
 /// a whole call comes back as a <see cref="FunctionCallContent"/> (a generated call id) with
-/// <see cref="ChatFinishReason.ToolCalls"/>. The grammar guarantees the shape of a call, not that the model chooses
+/// <see cref="ChatFinishReason.ToolCalls"/>; a reply holds one call (no parallel calls). The grammar guarantees the shape of a call, not that the model chooses
 /// well: how useful the calls are depends on the model. A tool whose schema the converter does not support is a
 /// <see cref="JsonSchemaGrammarException"/> naming the tool; a non-function tool is a <see cref="NotSupportedException"/>.
 /// </para>

@@ -259,6 +259,31 @@ public sealed class ToolCallingTests(Xunit.Abstractions.ITestOutputHelper output
     }
 
     [Fact]
+    public async Task AFunctionWithoutParametersIsCalledWithNoArgumentsAndOddNamesSurvive()
+    {
+        using var model = Load();
+        using var client = new EurusChatClient(model);
+        int calls = 0;
+        var amen = AIFunctionFactory.Create(() => { calls++; return "Amen"; }, "say \"amen\"\n\\", "Says amen.");
+        Assert.Contains("\"properties\":{}", ToolCallFormat.SchemaText(amen));
+        for (int seed = 0; seed < 3; seed++)
+        {
+            var response = await client.GetResponseAsync("Pray.", new ChatOptions { Tools = [amen], ToolMode = ChatToolMode.RequireAny, Temperature = 1.2f, Seed = seed, MaxOutputTokens = 60 });
+            var call = Assert.Single(response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>());
+            Assert.Equal(amen.Name, call.Name);
+            Assert.Empty(call.Arguments!);
+            Assert.Equal(ChatFinishReason.ToolCalls, response.FinishReason);
+        }
+        var g = client.ToSamplingSettings(new ChatOptions { Tools = [amen], ToolMode = ChatToolMode.RequireAny }).Grammar!;
+        Assert.True(g.Matches("{\"name\": \"say \\\"amen\\\"\\n\\\\\", \"arguments\": {}}"));
+        Assert.False(g.Matches("{\"name\": \"say \\\"amen\\\"\\n\\\\\", \"arguments\": {\"x\": 1}}"));
+        // Invoked through the loop, it runs once.
+        using IChatClient loop = new ChatClientBuilder(new EurusChatClient(model)).UseFunctionInvocation().Build();
+        await loop.GetResponseAsync("Pray.", new ChatOptions { Tools = [amen], ToolMode = ChatToolMode.RequireAny, Seed = 1, MaxOutputTokens = 80 });
+        Assert.Equal(1, calls);
+    }
+
+    [Fact]
     public async Task ToolsWithAJsonResponseFormatAnswerInThatSchema()
     {
         using var model = Load();

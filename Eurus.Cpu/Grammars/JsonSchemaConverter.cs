@@ -212,7 +212,8 @@ internal sealed class JsonSchemaConverter
             string valueRule = additional.ValueKind == JsonValueKind.True ? Use("value") : Visit(additional, name + "-additional", path + "/additionalProperties");
             extra = Add(name + "-additional-kv", $"{Use("string")} \":\" space {valueRule}");
         }
-        else if (!hasAdditional && props.Count == 0) return Use("object"); // {"type": "object"}: any object
+        else if (!hasAdditional && properties.ValueKind == JsonValueKind.Undefined) return Use("object"); // {"type": "object"}: any object
+        // ("properties": {} without additionalProperties: no property at all, as a function without parameters declares it)
         Use("space");
 
         var ordered = props.Where(p => required.Contains(p.Key)).Concat(props.Where(p => !required.Contains(p.Key))).ToList();

@@ -81,6 +81,51 @@ public sealed class ToolCallingTests(Xunit.Abstractions.ITestOutputHelper output
         output.WriteLine(string.Join(", ", names.Select(n => $"{n.Key}: {n.Value}")));
     }
 
+    /// <summary>
+    /// Without the model's preferences: 300 random walks through the RequireAny reply grammar (random logits, so
+    /// whitespace, nulls, odd strings and long numbers all come up) over the demo vocabulary. Every walk that ends is a
+    /// call that parses, names a tool and has arguments an independent validator accepts for that tool's schema.
+    /// </summary>
+    [Fact]
+    public void EverySentenceOfTheCallGrammarIsAValidCall()
+    {
+        using var model = Load();
+        using var client = new EurusChatClient(model);
+        var tools = new List<AIFunctionDeclaration> { FindVerse(), CountPsalms() };
+        var grammar = client.ToSamplingSettings(new ChatOptions { Tools = [.. tools], ToolMode = ChatToolMode.RequireAny }).Grammar!;
+        var tok = model.Tokenizer;
+        var logits = new float[tok.VocabSize];
+        var rng = new Random(7);
+        var seen = new HashSet<string>();
+        for (int walk = 0; walk < 300; walk++)
+        {
+            var constraint = new GrammarConstraint(grammar, tok);
+            var sampler = new Eurus.Cpu.Sampling.Sampler(new Eurus.Cpu.Sampling.SamplingSettings { Seed = (ulong)walk, Temperature = 1.5f, TopK = 0, TopP = 1, MinP = 0 }, tok.VocabSize);
+            var ids = new List<int>();
+            for (int step = 0; ; step++)
+            {
+                Assert.True(step < 1000, "a walk did not end");
+                for (int i = 0; i < logits.Length; i++) logits[i] = (float)(rng.NextDouble() * 6);
+                int t = sampler.Sample(logits, [], constraint.Allowed());
+                if (t == tok.EosId) break;
+                constraint.Accept(t);
+                ids.Add(t);
+            }
+            string text = tok.Decode(ids);
+            var call = ToolCallFormat.TryParseCall(text, tools);
+            Assert.True(call is not null, text);
+            var tool = tools.Single(f => f.Name == call!.Name);
+            var args = JsonSerializer.SerializeToElement(call!.Arguments!.ToDictionary(k => k.Key, k => (JsonElement)k.Value!));
+            Assert.Null(MiniSchemaValidator.Validate(tool.JsonSchema, args));
+            seen.Add(call.Name + ":" + string.Join(",", call.Arguments!.Keys.Order()));
+        }
+        output.WriteLine(string.Join("; ", seen));
+        // Both tools, and the verse with and without its optional note, came up.
+        Assert.Contains("count:n", seen);
+        Assert.Contains("verse:book", seen);
+        Assert.Contains("verse:book,note", seen);
+    }
+
     [Fact]
     public async Task RequireSpecificCallsThatFunctionAndStreamsTheCallAtTheEnd()
     {

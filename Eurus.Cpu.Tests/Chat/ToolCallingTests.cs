@@ -240,6 +240,12 @@ public sealed class ToolCallingTests(Xunit.Abstractions.ITestOutputHelper output
             Assert.Equal(ChatRole.Assistant, response.Messages[^1].Role);
             Assert.NotEqual(ChatFinishReason.ToolCalls, response.FinishReason);
             Assert.False(string.IsNullOrEmpty(response.Messages[^1].Text));
+            // The second request (its mode switched from RequireAny to auto by the loop) reused the cached first prompt:
+            // the preamble does not depend on the mode.
+            var inner = client.GetService<EurusChatClient>()!;
+            int first = MistralChatPrompt.Encode(model.Tokenizer, [new(ChatRole.User, "How many verses has Psalm 23?")], ToolPlan.For(options)!.Preamble).Count;
+            output.WriteLine($"reused {inner.LastReusedTokens} of the first prompt's {first} tokens");
+            Assert.True(inner.LastReusedTokens >= first, $"{inner.LastReusedTokens} < {first}");
         }
     }
 

@@ -34,8 +34,12 @@ public sealed class ToolCallingTests(Xunit.Abstractions.ITestOutputHelper output
         Assert.Equal(4u, BitConverter.ToUInt32(file, at + key.Length)); // GGUF type UINT32
         Assert.Equal(256u, BitConverter.ToUInt32(file, at + key.Length + 4));
         BitConverter.TryWriteBytes(file.AsSpan(at + key.Length + 4), 1024u);
-        string path = Path.Combine(Path.GetTempPath(), $"kjv-tiny-Q8_0-ctx1024-{Environment.ProcessId}.gguf");
-        File.WriteAllBytes(path, file);
+        // Next to the demo model in the test output (one file, rewritten each run; renamed into place, so a reader never
+        // sees it half written).
+        string path = TestPaths.Model("kjv-tiny-Q8_0-ctx1024.gguf");
+        string temp = path + "." + Environment.ProcessId + ".tmp";
+        File.WriteAllBytes(temp, file);
+        File.Move(temp, path, overwrite: true);
         return path;
     });
 

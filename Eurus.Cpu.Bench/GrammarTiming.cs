@@ -30,7 +30,7 @@ internal static class GrammarTiming
             sw.Restart();
             var trie = TokenTrie.For(tok);
             Console.WriteLine($"{vocabName}: trie of {trie.NodeCount} nodes, built in {sw.Elapsed.TotalMilliseconds:F1} ms");
-            foreach (var (grammarName, text) in new[] { ("json object", Grammar.JsonSchemaToGbnf("""{"type":"object"}""")), ("person schema", Grammar.JsonSchemaToGbnf(PersonSchema)), ("c-like gbnf", CLike) })
+            foreach (var (grammarName, text) in new[] { ("json object", Grammar.JsonSchemaToGbnf("""{"type":"object"}""")), ("person schema", Grammar.JsonSchemaToGbnf(PersonSchema)), ("c-like gbnf", CLike), ("tools, auto", Tools(required: false)), ("tools, required", Tools(required: true)) })
                 Measure(vocabName, tok, grammarName, text);
         }
         EndToEnd(path);
@@ -119,6 +119,19 @@ internal static class GrammarTiming
     private static void Fill(float[] logits, Random rng)
     {
         for (int i = 0; i < logits.Length; i++) logits[i] = (float)(rng.NextDouble() * 8);
+    }
+
+    /// <summary>
+    /// The reply grammar of a chat request with two tools (EurusChatClient's): a call of either tool, arguments valid
+    /// against its schema, or (<c>ToolMode.Auto</c>; random logits mostly take this branch) text not starting with '{'.
+    /// </summary>
+    private static string Tools(bool required)
+    {
+        var weather = Microsoft.Extensions.AI.AIFunctionFactory.CreateDeclaration("get_weather", "Gets the weather.",
+            System.Text.Json.JsonDocument.Parse("""{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"},"unit":{"enum":["C","F"]}},"required":["city"]}""").RootElement);
+        var person = Microsoft.Extensions.AI.AIFunctionFactory.CreateDeclaration("add_person", null, System.Text.Json.JsonDocument.Parse(PersonSchema).RootElement);
+        Microsoft.Extensions.AI.ChatToolMode mode = required ? Microsoft.Extensions.AI.ChatToolMode.RequireAny : Microsoft.Extensions.AI.ChatToolMode.Auto;
+        return Chat.ToolPlan.For(new Microsoft.Extensions.AI.ChatOptions { Tools = [weather, person], ToolMode = mode })!.Gbnf(null);
     }
 
     private const string CLike = """

@@ -85,6 +85,50 @@ public sealed class SampleTests
         }
     }
 
+    /// <summary>
+    /// The server sample's schema-constrained call: eurus-server runs as a process on a free port, the sample calls it
+    /// with the official OpenAI client and a json_schema response format, and prints the record it deserialized.
+    /// </summary>
+    [Fact]
+    public async Task ServerStructuredCallPrintsARecordFromTheServer()
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        using var server = new SampleProcess("Server", "eurus-server", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-t", "1", "--parallel", "1");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var ready = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try { if ((await http.GetAsync($"http://127.0.0.1:{port}/health/ready")).IsSuccessStatusCode) break; }
+            catch (HttpRequestException) { }
+            Assert.False(server.HasExited, "the server exited: " + server.Err + server.Out);
+            Assert.True(ready.Elapsed < TimeSpan.FromMinutes(1), "the server did not get ready: " + server.Err + server.Out);
+            await Task.Delay(100);
+        }
+        foreach (string seed in new[] { "1", "2" })
+        {
+            using var p = new SampleProcess("ServerStructuredCall", "ServerStructuredCall", "--url", $"http://127.0.0.1:{port}", "--seed", seed);
+            p.CloseInput();
+            Assert.Equal(0, p.Exit());
+            Assert.DoesNotContain("Exception", p.Err);
+            Assert.Contains("JSON: {", p.Err);
+            Assert.Contains("(finish: Stop,", p.Err);
+            // "<book> <chapter>:<verse> (<mood>)", from the deserialized record.
+            Assert.Matches(@"^.{0,24} -?\d+:-?\d+ \((Joyful|Sorrowful|Wrathful)\)\s*$", p.Out);
+        }
+        // No server there: a clear error, exit code 1.
+        using (var none = new SampleProcess("ServerStructuredCall", "ServerStructuredCall", "--url", "http://127.0.0.1:1"))
+        {
+            none.CloseInput();
+            Assert.Equal(1, none.Exit());
+            Assert.Contains("did not answer", none.Err);
+        }
+    }
+
     [Fact]
     public void MathSolverPrintsAnAnswerLine()
     {

@@ -12,7 +12,26 @@ namespace Eurus.Cpu.Chat;
 /// stop sequences, seed, frequency and presence penalties); responses carry usage (input and output token counts)
 /// and the finish reason. <see cref="ChatOptions.ResponseFormat"/> constrains the answer: <see cref="ChatResponseFormat.Json"/>
 /// to a JSON object, a JSON Schema format (<see cref="ChatResponseFormat.ForJsonSchema(System.Text.Json.JsonElement, string?, string?)"/>,
-/// which <c>GetResponseAsync&lt;T&gt;</c> uses) to JSON valid against the schema (see <see cref="Grammar"/>). The client keeps one <see cref="InferenceSession"/>: when the next request's prompt starts
+/// which <c>GetResponseAsync&lt;T&gt;</c> uses) to JSON valid against the schema (see <see cref="Grammar"/>).
+/// <para>
+/// <b>Function calling.</b> <see cref="ChatOptions.Tools"/> (function declarations, e.g. <see cref="AIFunction"/>s) and
+/// <see cref="ChatOptions.ToolMode"/> are honoured, so <c>FunctionInvokingChatClient</c> (<c>UseFunctionInvocation()</c>)
+/// works. Mistral-7B-v0.1 and Eurus-7B-KTO were not trained on any tool format, so the format is Eurus.Cpu's own:
+/// the tools are listed, each with its description and the JSON Schema of its arguments, in a preamble in front of the
+/// first user message (after any system text); a call is a reply that is exactly
+/// <c>{"name": "NAME", "arguments": {…}}</c>; a function's result is a user turn <c>Function result (NAME): RESULT</c>
+/// (a failure: <c>Function NAME failed: MESSAGE</c>); an earlier call stays in its assistant turn as that JSON. A grammar
+/// built from the tools' schemas constrains the reply: with <see cref="ChatToolMode.Auto"/> (or no mode) to a call of
+/// one of the tools, arguments valid against that tool's schema, or else an answer (plain text that does not start
+/// with <c>{</c>, or JSON of the <see cref="ChatOptions.ResponseFormat"/>); with <see cref="ChatToolMode.RequireAny"/>
+/// to a call; with <see cref="ChatToolMode.RequireSpecific"/> to a call of that function; with
+/// <see cref="ChatToolMode.None"/> the tools are described but the reply is not constrained to calls. A reply that is
+/// a whole call comes back as a <see cref="FunctionCallContent"/> (a generated call id) with
+/// <see cref="ChatFinishReason.ToolCalls"/>; a reply holds one call (no parallel calls). The grammar guarantees the shape of a call, not that the model chooses
+/// well: how useful the calls are depends on the model. A tool whose schema the converter does not support is a
+/// <see cref="JsonSchemaGrammarException"/> naming the tool; a non-function tool is a <see cref="NotSupportedException"/>.
+/// </para>
+/// The client keeps one <see cref="InferenceSession"/>: when the next request's prompt starts
 /// with the tokens already in its cache (a conversation that grew by appending turns) only the new tokens are
 /// evaluated. Calls are serialised; use one client per concurrent conversation (they may share the model).
 /// </summary>
@@ -58,8 +77,9 @@ public sealed class EurusChatClient : IChatClient
     /// <summary>
     /// The prompt tokens (Mistral-Instruct v0.1 format: <c>&lt;s&gt;[INST] u1 [/INST]a1&lt;/s&gt;[INST] u2 [/INST]</c>, BOS and
     /// EOS as ids) for <paramref name="messages"/>. System text goes in front of the first user message; a conversation
-    /// ending with an assistant message leaves it open. Throws <see cref="ArgumentException"/> for other roles, or a
-    /// conversation that does not start with a user message.
+    /// ending with an assistant message leaves it open. Function calls and results in the messages are rendered as the
+    /// class remarks say (a tool message is a user turn); the tool preamble is not included (a request with tools adds
+    /// it). Throws <see cref="ArgumentException"/> for other roles, or a conversation that does not start with a user message.
     /// </summary>
     public static IReadOnlyList<int> EncodePrompt(Tokenization.Tokenizer tokenizer, IEnumerable<ChatMessage> messages)
     {
@@ -69,13 +89,20 @@ public sealed class EurusChatClient : IChatClient
 
     /// <summary>
     /// The sampling settings a request with <paramref name="options"/> runs with. Throws <see cref="JsonSchemaGrammarException"/>
-    /// for a response format whose schema cannot be turned into a grammar.
+    /// for a response format or a tool whose schema cannot be turned into a grammar, <see cref="NotSupportedException"/>
+    /// for a tool that is not a function, <see cref="ArgumentException"/> for tools of one name or a required function
+    /// that is not among them.
     /// </summary>
-    public SamplingSettings ToSamplingSettings(ChatOptions? options)
+    public SamplingSettings ToSamplingSettings(ChatOptions? options) => Plan(options).Settings;
+
+    private (SamplingSettings Settings, ToolPlan? Tools) Plan(ChatOptions? options)
     {
-        if (options is null) return _defaults;
-        if (options.Tools is { Count: > 0 }) throw new NotSupportedException("Eurus.Cpu's chat client does not support tools.");
+        if (options is null) return (_defaults, null);
         if (options.MaxOutputTokens is < 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxOutputTokens, "MaxOutputTokens must be ≥ 0.");
+        var tools = ToolPlan.For(options);
+        var grammar = tools is { Callable.Count: > 0 }
+            ? Cached("gbnf:" + tools.Gbnf(AnswerSchema(options.ResponseFormat)), static key => Grammar.Parse(key[5..]))
+            : GrammarFor(options.ResponseFormat);
         var s = _defaults with
         {
             Temperature = options.Temperature ?? _defaults.Temperature,
@@ -86,39 +113,54 @@ public sealed class EurusChatClient : IChatClient
             Seed = options.Seed is long seed ? unchecked((ulong)seed) : _defaults.Seed,
             FrequencyPenalty = options.FrequencyPenalty ?? _defaults.FrequencyPenalty,
             PresencePenalty = options.PresencePenalty ?? _defaults.PresencePenalty,
-            Grammar = GrammarFor(options.ResponseFormat) ?? _defaults.Grammar,
+            Grammar = grammar ?? _defaults.Grammar,
         };
         s.Validate();
-        return s;
+        return (s, tools);
     }
+
+    /// <summary>The JSON Schema text a response format asks for (any object for plain JSON), or null for text.</summary>
+    private static string? AnswerSchema(ChatResponseFormat? format) =>
+        format is ChatResponseFormatJson json ? json.Schema is { } schema ? schema.GetRawText() : """{"type":"object"}""" : null;
 
     private Grammar? GrammarFor(ChatResponseFormat? format)
     {
         if (format is not ChatResponseFormatJson json) return null;
         if (json.Schema is not { } schema) return Grammar.JsonObject;
-        string text = schema.GetRawText();
+        return Cached(schema.GetRawText(), Grammar.FromJsonSchema);
+    }
+
+    /// <summary>The grammar made from <paramref name="key"/> (a schema, or "gbnf:" and GBNF text), reused across requests.</summary>
+    private Grammar Cached(string key, Func<string, Grammar> make)
+    {
         lock (_schemaGrammars)
         {
-            if (_schemaGrammars.TryGetValue(text, out var cached)) return cached;
+            if (_schemaGrammars.TryGetValue(key, out var cached)) return cached;
             if (_schemaGrammars.Count >= 32) _schemaGrammars.Clear();
-            return _schemaGrammars[text] = Grammar.FromJsonSchema(text);
+            return _schemaGrammars[key] = make(key);
         }
     }
 
     /// <inheritdoc />
+    /// <remarks>A function call comes back as a <see cref="FunctionCallContent"/> in the message, with
+    /// <see cref="ChatFinishReason.ToolCalls"/>.</remarks>
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var text = new System.Text.StringBuilder();
+        var calls = new List<AIContent>();
         ChatResponseUpdate? last = null;
         string? id = null;
         await foreach (var u in GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
         {
             id ??= u.ResponseId;
             text.Append(u.Text);
+            calls.AddRange(u.Contents.OfType<FunctionCallContent>());
             last = u;
         }
         var usage = last?.Contents.OfType<UsageContent>().FirstOrDefault()?.Details;
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()) { MessageId = id })
+        var message = new ChatMessage(ChatRole.Assistant, text.ToString()) { MessageId = id };
+        if (calls.Count > 0) message.Contents = text.Length > 0 ? [new TextContent(text.ToString()), .. calls] : calls;
+        return new ChatResponse(message)
         {
             ResponseId = id,
             ModelId = ModelId,
@@ -129,15 +171,18 @@ public sealed class EurusChatClient : IChatClient
     }
 
     /// <inheritdoc />
+    /// <remarks>With tools that may be called, a reply that starts with <c>{</c> is held back until it ends, then comes
+    /// as one update with the <see cref="FunctionCallContent"/> (or as text, when cut short before the call was whole).</remarks>
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var settings = ToSamplingSettings(options);
-        var prompt = EncodePrompt(_model.Tokenizer, messages);
+        var (settings, tools) = Plan(options);
+        var prompt = MistralChatPrompt.Encode(_model.Tokenizer, messages, tools?.Preamble);
         if (prompt.Count > _session.ContextLength)
             throw _model.ContextFull("The conversation", prompt.Count);
         string id = "chatcmpl-" + Guid.NewGuid().ToString("N");
+        bool mayCall = tools is { Callable.Count: > 0 };
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -148,23 +193,48 @@ public sealed class EurusChatClient : IChatClient
             _session.Rewind(common);
             LastReusedTokens = common;
             var rest = prompt.Skip(common).ToArray();
+            // A reply that may be a call is held back while it is empty or starts with '{'.
+            var held = mayCall ? new System.Text.StringBuilder() : null;
             await foreach (var t in _session.GenerateTokensAsync(rest, settings, cancellationToken).ConfigureAwait(false))
-                if (t.Text.Length > 0)
-                    yield return new ChatResponseUpdate(ChatRole.Assistant, t.Text) { ResponseId = id, MessageId = id, ModelId = ModelId };
+            {
+                if (t.Text.Length == 0) continue;
+                if (held is not null)
+                {
+                    held.Append(t.Text);
+                    if (held[0] == '{') continue;
+                    string first = held.ToString();
+                    held = null;
+                    yield return Update(id, first);
+                }
+                else yield return Update(id, t.Text);
+            }
             var timings = _session.LastTimings!;
+            var finish = timings.FinishReason is FinishReason.MaxTokens or FinishReason.ContextFull ? ChatFinishReason.Length : ChatFinishReason.Stop;
+            var contents = new List<AIContent>();
+            if (held is { Length: > 0 })
+            {
+                string reply = held.ToString();
+                if (finish == ChatFinishReason.Stop && ToolCallFormat.TryParseCall(reply, tools!.Callable) is { } call)
+                {
+                    contents.Add(call);
+                    finish = ChatFinishReason.ToolCalls;
+                }
+                else yield return Update(id, reply);
+            }
+            contents.Add(new UsageContent(new UsageDetails
+            {
+                InputTokenCount = prompt.Count,
+                OutputTokenCount = timings.GeneratedTokens,
+                TotalTokenCount = prompt.Count + timings.GeneratedTokens,
+            }));
             yield return new ChatResponseUpdate
             {
                 Role = ChatRole.Assistant,
                 ResponseId = id,
                 MessageId = id,
                 ModelId = ModelId,
-                FinishReason = timings.FinishReason is FinishReason.MaxTokens or FinishReason.ContextFull ? ChatFinishReason.Length : ChatFinishReason.Stop,
-                Contents = [new UsageContent(new UsageDetails
-                {
-                    InputTokenCount = prompt.Count,
-                    OutputTokenCount = timings.GeneratedTokens,
-                    TotalTokenCount = prompt.Count + timings.GeneratedTokens,
-                })],
+                FinishReason = finish,
+                Contents = contents,
             };
         }
         finally
@@ -172,6 +242,9 @@ public sealed class EurusChatClient : IChatClient
             _gate.Release();
         }
     }
+
+    private ChatResponseUpdate Update(string id, string text) =>
+        new(ChatRole.Assistant, text) { ResponseId = id, MessageId = id, ModelId = ModelId };
 
     /// <inheritdoc />
     public object? GetService(Type serviceType, object? serviceKey = null)

@@ -10,30 +10,35 @@ namespace Eurus.Cpu.Chat;
 /// The format has no system role: system text goes in front of the first user message. Consecutive messages of one
 /// role are joined with a blank line. A conversation that ends with an assistant message leaves it open, so the model
 /// continues that message. Kept small and private to the chat client; a general template engine is another issue's.
+/// Function calling (<see cref="ToolCallFormat"/>): the tool preamble goes in front of the first user message, after
+/// the system text; a <see cref="FunctionCallContent"/> is rendered as the call's JSON in its assistant turn, and a
+/// tool message (<see cref="FunctionResultContent"/>) as a user turn.
 /// </summary>
 internal static class MistralChatPrompt
 {
-    public static List<int> Encode(Tokenizer tokenizer, IEnumerable<ChatMessage> messages)
+    public static List<int> Encode(Tokenizer tokenizer, IEnumerable<ChatMessage> messages, string? toolPreamble = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var system = new List<string>();
         // Each turn's messages are joined once at the end (one StringBuilder per run of a role): merging them pairwise
         // would copy the text so far at every message, quadratic in a request of many small same-role messages.
         var runs = new List<(bool User, List<string> Parts)>();
+        var callNames = new Dictionary<string, string>(StringComparer.Ordinal); // call id → function name, for the results
         foreach (var m in messages)
         {
             if (m is null) throw new ArgumentException("A message is null.", nameof(messages));
-            string text = m.Text;
+            string text = TextOf(m, callNames);
             if (m.Role == ChatRole.System) { if (runs.Count > 0) throw new ArgumentException("System messages must come before the conversation.", nameof(messages)); system.Add(text); }
-            else if (m.Role == ChatRole.User || m.Role == ChatRole.Assistant)
+            else if (m.Role == ChatRole.User || m.Role == ChatRole.Assistant || m.Role == ChatRole.Tool)
             {
-                bool user = m.Role == ChatRole.User;
+                bool user = m.Role != ChatRole.Assistant; // a tool's result is the user's turn
                 if (runs.Count > 0 && runs[^1].User == user) runs[^1].Parts.Add(text);
                 else runs.Add((user, [text]));
             }
-            else throw new ArgumentException($"The Mistral chat format has no '{m.Role}' role (only system, user and assistant).", nameof(messages));
+            else throw new ArgumentException($"The Mistral chat format has no '{m.Role}' role (only system, user, assistant and tool).", nameof(messages));
         }
         if (runs.Count == 0 || !runs[0].User) throw new ArgumentException("The conversation must start with a user message.", nameof(messages));
+        if (toolPreamble is not null) system.Add(toolPreamble);
         if (system.Count > 0) runs[0].Parts.InsertRange(0, system);
         var turns = runs.Select(r => (r.User, Text: string.Join("\n\n", r.Parts))).ToList();
 
@@ -48,5 +53,27 @@ internal static class MistralChatPrompt
             if (answered && i + 2 < turns.Count) ids.Add(tokenizer.EosId);
         }
         return ids;
+    }
+
+    /// <summary>The message's text; with function calls or results, those rendered in order with the text, one a line.</summary>
+    private static string TextOf(ChatMessage m, Dictionary<string, string> callNames)
+    {
+        if (!m.Contents.Any(c => c is FunctionCallContent or FunctionResultContent)) return m.Text;
+        var parts = new List<string>();
+        foreach (var c in m.Contents)
+        {
+            switch (c)
+            {
+                case TextContent t when t.Text.Length > 0: parts.Add(t.Text); break;
+                case FunctionCallContent call:
+                    callNames[call.CallId] = call.Name;
+                    parts.Add(ToolCallFormat.RenderCall(call));
+                    break;
+                case FunctionResultContent result:
+                    parts.Add(ToolCallFormat.RenderResult(result, callNames.GetValueOrDefault(result.CallId)));
+                    break;
+            }
+        }
+        return string.Join("\n", parts);
     }
 }

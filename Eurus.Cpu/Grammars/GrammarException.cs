@@ -36,4 +36,7 @@ public sealed class JsonSchemaGrammarException(string message, string schemaPath
 
     /// <summary>The keyword concerned, or null.</summary>
     public string? Keyword { get; } = keyword;
+
+    /// <summary>The message without its location prefix.</summary>
+    internal string Detail { get; } = message;
 }

@@ -41,29 +41,55 @@ internal sealed class JsonSchemaConverter
         ["object"] = ["space", "string", "value"], ["array"] = ["space", "value"],
     };
 
-    private readonly JsonElement _root;
     private readonly Dictionary<string, string> _rules = new(StringComparer.Ordinal); // name → body
     private readonly List<string> _order = [];
     private readonly HashSet<string> _primitives = [];
     private readonly Dictionary<string, string> _refs = new(StringComparer.Ordinal); // "#/$defs/X" → rule
 
-    private JsonSchemaConverter(JsonElement root) => _root = root;
+    private JsonElement _root;
+    private string _rootName = "root";
 
-    public static string Convert(string schema)
+    public static string Convert(string schema) => ConvertMany([("root", schema, null)], extraRules: null);
+
+    /// <summary>
+    /// Several schemas in one GBNF text: schema i becomes the rule named <c>schemas[i].RuleName</c> (its own rules are
+    /// named after it; <c>$ref</c>s resolve within that schema, <c>#</c> to that rule), the primitives are shared, and
+    /// <paramref name="extraRules"/> (GBNF lines that may use the primitives named in <paramref name="extraPrimitives"/>)
+    /// are added in front. A schema's problem is a <see cref="JsonSchemaGrammarException"/> with its path in that schema,
+    /// its message prefixed with the schema's label where it has one.
+    /// </summary>
+    internal static string ConvertMany(IReadOnlyList<(string RuleName, string Schema, string? Label)> schemas, string? extraRules, params string[] extraPrimitives)
     {
-        ArgumentNullException.ThrowIfNull(schema);
+        var c = new JsonSchemaConverter();
+        foreach (var p in extraPrimitives) c.Use(p);
+        foreach (var (ruleName, schema, label) in schemas)
+        {
+            ArgumentNullException.ThrowIfNull(schema);
+            try { c.AddSchema(ruleName, schema); }
+            catch (JsonSchemaGrammarException e) when (label is not null)
+            {
+                throw new JsonSchemaGrammarException(label + ": " + e.Detail, e.SchemaPath, e.Keyword);
+            }
+        }
+        var sb = new StringBuilder(extraRules);
+        foreach (var name in c._order) sb.Append(name).Append(" ::= ").Append(c._rules[name]).Append('\n');
+        foreach (var name in Primitives.Keys.Where(c._primitives.Contains)) sb.Append(name).Append(" ::= ").Append(Primitives[name]).Append('\n');
+        return sb.ToString();
+    }
+
+    /// <summary>Converts <paramref name="schema"/> into rules, its root named <paramref name="ruleName"/>.</summary>
+    private void AddSchema(string ruleName, string schema)
+    {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(schema, new JsonDocumentOptions { MaxDepth = 256 }); }
         catch (JsonException e) { throw new JsonSchemaGrammarException("the schema is not valid JSON: " + e.Message, "", null); }
         using (doc)
         {
-            var c = new JsonSchemaConverter(doc.RootElement);
-            string body = c.Visit(doc.RootElement, "root", "");
-            if (body != "root") c.Add("root", body);
-            var sb = new StringBuilder();
-            foreach (var name in c._order) sb.Append(name).Append(" ::= ").Append(c._rules[name]).Append('\n');
-            foreach (var name in Primitives.Keys.Where(c._primitives.Contains)) sb.Append(name).Append(" ::= ").Append(Primitives[name]).Append('\n');
-            return sb.ToString();
+            _root = doc.RootElement;
+            _rootName = ruleName;
+            _refs.Clear();
+            string body = Visit(doc.RootElement, ruleName, "");
+            if (body != ruleName) Add(ruleName, body);
         }
     }
 
@@ -186,7 +212,8 @@ internal sealed class JsonSchemaConverter
             string valueRule = additional.ValueKind == JsonValueKind.True ? Use("value") : Visit(additional, name + "-additional", path + "/additionalProperties");
             extra = Add(name + "-additional-kv", $"{Use("string")} \":\" space {valueRule}");
         }
-        else if (!hasAdditional && props.Count == 0) return Use("object"); // {"type": "object"}: any object
+        else if (!hasAdditional && properties.ValueKind == JsonValueKind.Undefined) return Use("object"); // {"type": "object"}: any object
+        // ("properties": {} without additionalProperties: no property at all, as a function without parameters declares it)
         Use("space");
 
         var ordered = props.Where(p => required.Contains(p.Key)).Concat(props.Where(p => !required.Contains(p.Key))).ToList();
@@ -245,7 +272,7 @@ internal sealed class JsonSchemaConverter
         if (_refs.TryGetValue(target, out var rule)) return rule;
         string[] prefixes = ["#/definitions/", "#/$defs/"];
         var prefixUsed = prefixes.FirstOrDefault(p => target.StartsWith(p, StringComparison.Ordinal));
-        if (target == "#") { _refs[target] = "root"; return "root"; }
+        if (target == "#") { _refs[target] = _rootName; return _rootName; }
         if (prefixUsed is null)
             throw new JsonSchemaGrammarException($"'$ref' '{target}' is not supported (only '#', '#/definitions/NAME' and '#/$defs/NAME')", path, "$ref");
         string key = Unpointer(target[prefixUsed.Length..]);

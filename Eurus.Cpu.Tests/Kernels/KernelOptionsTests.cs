@@ -25,7 +25,7 @@ public sealed class KernelOptionsTests(Xunit.Abstractions.ITestOutputHelper outp
             _ => TestModels.SyntheticMix(Eurus.Cpu.Quantization.QuantMix.Q4_K_M),
         };
         var tiles = KernelOptions.Default with { Vnni = false, MaddTiles = false };
-        var rows = KernelOptions.Default with { Vnni = false, MaddTiles = false, Avx512Tiles = false, TokenBlock = 7 };
+        var rows = KernelOptions.Default with { Vnni = false, MaddTiles = false, Avx512Tiles = false, Tiles128 = false, TokenBlock = 7 };
         using var a = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 128, Kernels = tiles });
         using var b = EurusModel.Load(path, new ModelOptions { Threads = 2, ContextLength = 128, Kernels = rows });
         var wa = a.Weights.Layers[0].Wq;

@@ -23,6 +23,12 @@ internal sealed record KernelOptions
     /// <summary>Use the AVX-512BW prompt tiles (Q4_0/Q8_0 and the K-quants in the file's layout) where the CPU has AVX-512BW.</summary>
     public bool Avx512Tiles { get; init; } = true;
 
+    /// <summary>
+    /// Use the 128-bit prompt tiles (Q4_0, Q8_0 and the K-quants: one row × four tokens over ARM64 SDOT or portable Vector128) where the
+    /// 128-bit row kernels are the widest this CPU runs: ARM64, and x64 without AVX2.
+    /// </summary>
+    public bool Tiles128 { get; init; } = true;
+
     /// <summary>Tokens per chunk of a matmul: a chunk's prepared activations stay in L2 while the rows stream past.</summary>
     public int TokenBlock { get; init; } = 64;
 
@@ -50,6 +56,9 @@ internal sealed record KernelOptions
     /// of docs/genesis-1.txt, with either sign (see PerplexityCommandTests).
     /// </summary>
     public bool RepackKQuants => UseVnni || UseMadd;
+
+    /// <summary>Whether the 128-bit tiles apply: allowed, no AVX2 (whose row kernels are wider), and Vector128 in hardware.</summary>
+    public bool UseTiles128 => Tiles128 && !System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated;
 
     /// <summary>Whether the AVX-512BW tiles apply on this CPU with these options.</summary>
     public bool UseAvx512Tiles => Avx512Tiles && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported;

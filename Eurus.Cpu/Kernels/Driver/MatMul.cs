@@ -305,6 +305,14 @@ internal sealed unsafe class MatMul : IDisposable
                     case MatrixKernel.Q8_0Avx512: TileDriver.Run(new Q8_0Avx512(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_0Rows: TileDriver.Run(new RowsOnly<Q4_0Rows>(new(packed, blocks, px)), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q8_0Rows: TileDriver.Run(new RowsOnly<Q8_0Rows>(new(packed, blocks, px)), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_0Lanes128:
+                        if (SdotByteDot128.IsSupported) TileDriver.Run(new Q4_0Lanes128<SdotByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        else TileDriver.Run(new Q4_0Lanes128<PortableByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        break;
+                    case MatrixKernel.Q8_0Lanes128:
+                        if (SdotByteDot128.IsSupported) TileDriver.Run(new Q8_0Lanes128<SdotByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        else TileDriver.Run(new Q8_0Lanes128<PortableByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        break;
                     case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q6_KVnni: TileDriver.Run(new Q6KVnni<VnniByteDot>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
@@ -313,6 +321,10 @@ internal sealed unsafe class MatMul : IDisposable
                     case MatrixKernel.Q6_KMadd: TileDriver.Run(new Q6KVnni<MaddByteDot>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.KQuantAvx512:
                         TileDriver.Run(new KQuantAvx512(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
+                        break;
+                    case MatrixKernel.KQuantLanes128:
+                        if (SdotByteDot128.IsSupported) TileDriver.Run(new KQuantLanes128<SdotByteDot128>(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
+                        else TileDriver.Run(new KQuantLanes128<PortableByteDot128>(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
                         break;
                     case MatrixKernel.KQuantRows:
                         TileDriver.Run(new RowsOnly<KQuantRows>(new(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!)), r0, r1, tFirst, tEnd, py, rows);

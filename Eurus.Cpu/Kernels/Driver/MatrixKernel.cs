@@ -40,6 +40,12 @@ internal enum MatrixKernel
     KQuantAvx512,
     /// <summary>Q4_K/Q5_K/Q6_K in the file's layout, row kernels only (<see cref="KQuantDot"/>).</summary>
     KQuantRows,
+    /// <summary>Q4_0, plain repack, 128-bit one-row × four-token tiles (<see cref="PackedTile128"/>: ARM64, x64 without AVX2).</summary>
+    Q4_0Lanes128,
+    /// <summary>Q8_0, plain repack, 128-bit one-row × four-token tiles.</summary>
+    Q8_0Lanes128,
+    /// <summary>Q4_K/Q5_K/Q6_K in the file's layout, 128-bit one-row × four-token tiles (<see cref="KQuantTile128"/>: ARM64, x64 without AVX2).</summary>
+    KQuantLanes128,
     /// <summary>F32 rows (TensorPrimitives dot).</summary>
     F32Rows,
     /// <summary>F16 rows against F16-rounded activations (<see cref="HalfDot"/>).</summary>
@@ -54,12 +60,12 @@ internal static class MatrixKernels
     public static MatrixKernel Choose(GgmlType type, PackedMatrix? packed, QmKPacked? qmk, Q6KPacked? q6k, KernelOptions options) => type switch
     {
         GgmlType.Q4_0 when packed is not null => packed.Interleaved ? (options.UseVnni ? MatrixKernel.Q4_0Vnni : MaddByteDot.IsSupported ? MatrixKernel.Q4_0Madd : MatrixKernel.None)
-            : options.UseAvx512Tiles ? MatrixKernel.Q4_0Avx512 : MatrixKernel.Q4_0Rows,
-        GgmlType.Q8_0 or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1 when packed is not null => packed.Interleaved ? MatrixKernel.Q8_0Vnni : options.UseAvx512Tiles ? MatrixKernel.Q8_0Avx512 : MatrixKernel.Q8_0Rows,
+            : options.UseAvx512Tiles ? MatrixKernel.Q4_0Avx512 : options.UseTiles128 ? MatrixKernel.Q4_0Lanes128 : MatrixKernel.Q4_0Rows,
+        GgmlType.Q8_0 or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1 when packed is not null => packed.Interleaved ? MatrixKernel.Q8_0Vnni : options.UseAvx512Tiles ? MatrixKernel.Q8_0Avx512 : options.UseTiles128 ? MatrixKernel.Q8_0Lanes128 : MatrixKernel.Q8_0Rows,
         GgmlType.Q4_K when qmk is not null => options.UseVnni ? MatrixKernel.Q4_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q4_KMadd : MatrixKernel.None,
         GgmlType.Q5_K when qmk is not null => options.UseVnni ? MatrixKernel.Q5_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q5_KMadd : MatrixKernel.None,
         GgmlType.Q6_K when q6k is not null => options.UseVnni ? MatrixKernel.Q6_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q6_KMadd : MatrixKernel.None,
-        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => options.UseAvx512Tiles ? MatrixKernel.KQuantAvx512 : MatrixKernel.KQuantRows,
+        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => options.UseAvx512Tiles ? MatrixKernel.KQuantAvx512 : options.UseTiles128 ? MatrixKernel.KQuantLanes128 : MatrixKernel.KQuantRows,
         GgmlType.F32 => MatrixKernel.F32Rows,
         GgmlType.F16 => MatrixKernel.F16Rows,
         GgmlType.BF16 => MatrixKernel.BF16Rows,
@@ -70,11 +76,11 @@ internal static class MatrixKernels
     public static KernelInput Input(this MatrixKernel kernel) => kernel switch
     {
         MatrixKernel.Q4_0Vnni or MatrixKernel.Q8_0Vnni or MatrixKernel.Q4_0Madd => KernelInput.Q8_0Interleaved,
-        MatrixKernel.Q4_0Avx512 or MatrixKernel.Q4_0Rows => KernelInput.Q8_0ForQ4,
-        MatrixKernel.Q8_0Avx512 or MatrixKernel.Q8_0Rows => KernelInput.Q8_0,
+        MatrixKernel.Q4_0Avx512 or MatrixKernel.Q4_0Rows or MatrixKernel.Q4_0Lanes128 => KernelInput.Q8_0ForQ4,
+        MatrixKernel.Q8_0Avx512 or MatrixKernel.Q8_0Rows or MatrixKernel.Q8_0Lanes128 => KernelInput.Q8_0,
         MatrixKernel.Q4_KVnni or MatrixKernel.Q5_KVnni or MatrixKernel.Q6_KVnni
             or MatrixKernel.Q4_KMadd or MatrixKernel.Q5_KMadd or MatrixKernel.Q6_KMadd => KernelInput.Q8_KInterleaved,
-        MatrixKernel.KQuantAvx512 or MatrixKernel.KQuantRows => KernelInput.Q8_K,
+        MatrixKernel.KQuantAvx512 or MatrixKernel.KQuantRows or MatrixKernel.KQuantLanes128 => KernelInput.Q8_K,
         MatrixKernel.F32Rows => KernelInput.F32,
         MatrixKernel.F16Rows => KernelInput.F16,
         MatrixKernel.BF16Rows => KernelInput.BF16,

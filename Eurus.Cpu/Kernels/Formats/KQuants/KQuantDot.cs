@@ -80,11 +80,11 @@ internal static unsafe class KQuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Half(byte* p) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(p));
+    internal static float Half(byte* p) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(p));
 
     /// <summary>Σ_j min_j · (bsums[2j] + bsums[2j+1]) for one Q8_K block (scalar).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int MinSum(ulong mins, short* bs)
+    internal static int MinSum(ulong mins, short* bs)
     {
         int s = 0;
         for (int j = 0; j < 8; j++) s += (int)((mins >> (8 * j)) & 0xFF) * (bs[2 * j] + bs[2 * j + 1]);
@@ -156,7 +156,7 @@ internal static unsafe class KQuantDot
 
     /// <summary>Q4_K/Q5_K, 16 bytes at a time over <typeparamref name="TDot"/> (ARM64 SDOT or portable Vector128).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float QmK128<TBits, TDot>(byte* w, int blocks, byte* x) where TBits : struct, IQuantBits where TDot : struct, IByteDot128
+    internal static float QmK128<TBits, TDot>(byte* w, int blocks, byte* x) where TBits : struct, IQuantBits where TDot : struct, IByteDot128
     {
         var acc = Vector128<float>.Zero;
         float mins = 0;
@@ -335,7 +335,7 @@ internal static unsafe class KQuantDot
 
     /// <summary>Q6_K, 16 bytes at a time over <typeparamref name="TDot"/> (ARM64 SDOT or portable Vector128).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q6K128<TDot>(byte* w, int blocks, byte* x) where TDot : struct, IByteDot128
+    internal static float Q6K128<TDot>(byte* w, int blocks, byte* x) where TDot : struct, IByteDot128
     {
         var acc = Vector128<float>.Zero;
         var mask = Vector128.Create((byte)0x0F);

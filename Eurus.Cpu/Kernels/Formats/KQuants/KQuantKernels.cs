@@ -67,3 +67,20 @@ internal readonly unsafe struct KQuantRows(GgmlType type, byte* data, int rowByt
 {
     public float Row(int row, int t) => KQuantDot.Dot(type, data + (long)row * rowBytes, superBlocks, x.For(t));
 }
+
+/// <summary>
+/// Q4_K/Q5_K/Q6_K in the file's layout on the 128-bit kernels (<typeparamref name="TDot"/>: ARM64 SDOT, or portable
+/// Vector128 where neither AVX2 nor DotProd runs): one row × four tokens (<see cref="KQuantTile128"/>), rows by the same
+/// 128-bit row kernel.
+/// </summary>
+internal readonly unsafe struct KQuantLanes128<TDot>(GgmlType type, byte* data, int rowBytes, int superBlocks, KQuantActivations x) : ITileKernel
+    where TDot : struct, IByteDot128
+{
+    public int TileRows => 1;
+    public int TileTokens => 4;
+    public int SmallTileTokens => 0;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) => KQuantTile128.Tile4<TDot>(type, data + (long)row * rowBytes, superBlocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) { }
+    public float Row(int row, int t) => KQuantTile128.Row<TDot>(type, data + (long)row * rowBytes, superBlocks, x.For(t));
+}

@@ -57,7 +57,7 @@ internal static unsafe class PackedDot
 
     /// <summary>Q4_0 row · Q8_0 activations, 16 bytes at a time (<typeparamref name="TDot"/>: ARM64 SDOT or portable); two accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q4Lanes128<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot128
+    internal static float Q4Lanes128<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot128
     {
         var acc0 = Vector128<float>.Zero;
         var acc1 = Vector128<float>.Zero;
@@ -79,9 +79,13 @@ internal static unsafe class PackedDot
     /// nibbles (0–15, valid signed bytes). The lanes need not match the bias lanes; the block total is exact.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> Q4Block128<TDot>(byte* wq, in PackedActivations.Token x, int b, Vector128<byte> mask) where TDot : struct, IByteDot128
+    private static Vector128<int> Q4Block128<TDot>(byte* wq, in PackedActivations.Token x, int b, Vector128<byte> mask) where TDot : struct, IByteDot128 =>
+        Q4Block128<TDot>(Vector128.Load(wq + b * 16), x, b, mask);
+
+    /// <summary><see cref="Q4Block128{TDot}(byte*, in PackedActivations.Token, int, Vector128{byte})"/> with the block's quants loaded (the tiles share one load).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> Q4Block128<TDot>(Vector128<byte> v, in PackedActivations.Token x, int b, Vector128<byte> mask) where TDot : struct, IByteDot128
     {
-        var v = Vector128.Load(wq + b * 16);
         var start = Vector128<int>.Zero - Vector128.Load(x.Bias + b * 4);
         var lo = TDot.Dot(start, (v & mask).AsSByte(), Vector128.Load(x.Lo + b * 16));
         return TDot.Dot(lo, Vector128.ShiftRightLogical(v, 4).AsSByte(), Vector128.Load(x.Hi + b * 16));
@@ -197,7 +201,7 @@ internal static unsafe class PackedDot
 
     /// <summary>Q8_0 row · Q8_0 activations (X8), 16 bytes at a time (<typeparamref name="TDot"/>); two accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q8Lanes128<TDot>(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot128
+    internal static float Q8Lanes128<TDot>(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot128
     {
         var acc0 = Vector128<float>.Zero;
         var acc1 = Vector128<float>.Zero;
@@ -214,10 +218,15 @@ internal static unsafe class PackedDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> Q8Block128<TDot>(sbyte* wq, in PackedActivations.Token x, int b) where TDot : struct, IByteDot128
+    private static Vector128<int> Q8Block128<TDot>(sbyte* wq, in PackedActivations.Token x, int b) where TDot : struct, IByteDot128 =>
+        Q8Block128<TDot>(Vector128.Load(wq + b * 32), Vector128.Load(wq + b * 32 + 16), x, b);
+
+    /// <summary>Block b's exact Σ q·x with its 32 quants loaded (<paramref name="lo"/>, <paramref name="hi"/>; the tiles share the loads).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> Q8Block128<TDot>(Vector128<sbyte> lo, Vector128<sbyte> hi, in PackedActivations.Token x, int b) where TDot : struct, IByteDot128
     {
-        sbyte* q = wq + b * 32, a = x.X8 + b * 32;
-        return TDot.Dot(TDot.Dot(Vector128<int>.Zero, Vector128.Load(q), Vector128.Load(a)), Vector128.Load(q + 16), Vector128.Load(a + 16));
+        sbyte* a = x.X8 + b * 32;
+        return TDot.Dot(TDot.Dot(Vector128<int>.Zero, lo, Vector128.Load(a)), hi, Vector128.Load(a + 16));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -69,3 +69,30 @@ internal readonly unsafe struct Q8_0Rows(PackedMatrix m, int blocks, PackedActiv
 {
     public float Row(int row, int t) => PackedDot.Q8(m.RowScales(row), (sbyte*)m.RowQs(row), blocks, x.For(t));
 }
+
+/// <summary>
+/// Q4_0 on the 128-bit kernels (<typeparamref name="TDot"/>: ARM64 SDOT, or portable Vector128 where neither AVX2 nor
+/// DotProd runs): one row × four tokens (<see cref="PackedTile128"/>), rows by the same 128-bit row kernel.
+/// </summary>
+internal readonly unsafe struct Q4_0Lanes128<TDot>(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel where TDot : struct, IByteDot128
+{
+    public int TileRows => 1;
+    public int TileTokens => 4;
+    public int SmallTileTokens => 0;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) => PackedTile128.Q4Tile1x4<TDot>(m.RowScales(row), m.RowQs(row), blocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) { }
+    public float Row(int row, int t) => PackedDot.Q4Lanes128<TDot>(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
+}
+
+/// <summary>Q8_0 on the 128-bit kernels: one row × four tokens, rows by the same 128-bit row kernel.</summary>
+internal readonly unsafe struct Q8_0Lanes128<TDot>(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel where TDot : struct, IByteDot128
+{
+    public int TileRows => 1;
+    public int TileTokens => 4;
+    public int SmallTileTokens => 0;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) => PackedTile128.Q8Tile1x4<TDot>(m.RowScales(row), (sbyte*)m.RowQs(row), blocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) { }
+    public float Row(int row, int t) => PackedDot.Q8Lanes128<TDot>(m.RowScales(row), (sbyte*)m.RowQs(row), blocks, x.For(t));
+}

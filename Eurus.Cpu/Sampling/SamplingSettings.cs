@@ -38,6 +38,11 @@ public sealed record SamplingSettings
     /// <see cref="StopAtEos"/>. Null (the default) leaves sampling unconstrained.
     /// </summary>
     public Grammars.Grammar? Grammar { get; init; }
+    /// <summary>
+    /// Speculative decoding (prompt lookup or a draft model, see <see cref="SpeculativeDecoding"/>): the same tokens,
+    /// several per pass where the drafts are right. Null (the default) decodes one token per pass.
+    /// </summary>
+    public SpeculativeDecoding? Speculation { get; init; }
 
     /// <summary>Greedy decoding (temperature 0).</summary>
     public static SamplingSettings Greedy => new() { Temperature = 0 };
@@ -54,5 +59,6 @@ public sealed record SamplingSettings
         if (PenaltyWindow < 0) throw new ArgumentException("PenaltyWindow must be ≥ 0.");
         if (MaxTokens < 0) throw new ArgumentException("MaxTokens must be ≥ 0.");
         if (StopStrings is null || StopStrings.Any(string.IsNullOrEmpty)) throw new ArgumentException("Stop strings must be non-empty.");
+        Speculation?.Validate();
     }
 }

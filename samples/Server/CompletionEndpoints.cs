@@ -110,6 +110,7 @@ internal static class CompletionEndpoints
             StopStrings = stops,
             StopAtEos = !r.IgnoreEos,
             Grammar = GrammarFields.Read(r),
+            Speculation = SpeculativeFields.Read(r, o),
         };
         try { settings.Validate(); }
         catch (ArgumentException e) { throw ApiException.BadRequest(e.Message); }
@@ -250,7 +251,7 @@ internal static class CompletionEndpoints
         prompt_tokens_details = new { cached_tokens = t.CachedPromptTokens },
     };
 
-    /// <summary>llama-server's <c>timings</c>: prompt tokens evaluated (<c>prompt_n</c>) and reused (<c>cache_n</c>), generated tokens, times and speeds.</summary>
+    /// <summary>llama-server's <c>timings</c>: prompt tokens evaluated (<c>prompt_n</c>) and reused (<c>cache_n</c>), generated tokens, times and speeds, draft tokens.</summary>
     private static object Timings(GenerationTimings t) => new
     {
         cache_n = t.CachedPromptTokens,
@@ -260,5 +261,7 @@ internal static class CompletionEndpoints
         predicted_n = t.GeneratedTokens,
         predicted_ms = t.DecodeSeconds * 1000,
         predicted_per_second = t.DecodeTokensPerSecond,
+        draft_n = t.DraftTokens, // speculative decoding (speculative.n_max): draft tokens checked, and kept
+        draft_n_accepted = t.AcceptedDraftTokens,
     };
 }

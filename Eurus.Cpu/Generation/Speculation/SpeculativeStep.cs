@@ -20,6 +20,8 @@ internal sealed class SpeculativeStep : IDisposable
     private IDrafter _drafter = null!;
     private DraftModelDrafter? _draftModel;
     private int _maxDraft;
+    private DraftLength _length;
+    private int _kept; // draft tokens of the latest pass accepted so far
 
     public SpeculativeStep(int vocab) => _vocab = vocab;
 
@@ -52,6 +54,7 @@ internal sealed class SpeculativeStep : IDisposable
         }
         else _drafter = new PromptLookup(settings.NgramSize, settings.MinNgramSize);
         Drafted = Accepted = 0;
+        _length = new DraftLength(_maxDraft);
         return this;
     }
 
@@ -64,7 +67,7 @@ internal sealed class SpeculativeStep : IDisposable
     public int Verify(Transformer transformer, KvCache cache, ReadOnlySpan<int> tokens, int maxDraft)
     {
         Rows = 0;
-        int k = Math.Min(maxDraft, _maxDraft);
+        int k = Math.Min(maxDraft, _length.Limit);
         if (k <= 0) return 0;
         k = _drafter.Draft(tokens, _draft.AsSpan(0, k));
         if (k == 0) return 0;
@@ -73,6 +76,7 @@ internal sealed class SpeculativeStep : IDisposable
         for (int i = 0; i < k; i++) _pass[i + 1] = new SequenceToken(_draft[i], pos + 1 + i, cache, true);
         transformer.Forward(_pass.AsSpan(0, k + 1), _logits.AsSpan(0, (k + 1) * _vocab));
         Drafted += k;
+        _kept = 0;
         return Rows = k + 1;
     }
 
@@ -82,8 +86,13 @@ internal sealed class SpeculativeStep : IDisposable
     /// <summary>Whether the token sampled from row <paramref name="row"/> equals the draft token run at row + 1 (whose logits are then valid).</summary>
     public bool Accept(int row, int sampled)
     {
-        if (row + 1 >= Rows || _draft[row] != sampled) return false;
+        if (row + 1 >= Rows || _draft[row] != sampled)
+        {
+            _length.Update(Rows - 1, _kept);
+            return false;
+        }
         Accepted++;
+        _kept++;
         return true;
     }
 

@@ -11,7 +11,7 @@ namespace Eurus.Cpu.Tests.Speculative;
 /// </summary>
 public class SpeculativeSamplingTests
 {
-    private static readonly SamplingSettings Hot = new() { Temperature = 1f, TopK = 0, TopP = 1f, MinP = 0f, StopAtEos = false };
+    private static readonly SamplingSettings Hot = new() { Temperature = 0.5f, TopK = 0, TopP = 1f, MinP = 0f, StopAtEos = false };
     private static readonly SpeculativeDecoding Lookup = new() { MinNgramSize = 1, MaxDraftTokens = 6 };
 
     [Fact]
@@ -25,7 +25,7 @@ public class SpeculativeSamplingTests
         for (int seed = 0; seed < 24; seed++)
         {
             var prompt = prompts[seed % prompts.Count];
-            var settings = Hot with { Seed = (ulong)seed, MaxTokens = 40, Temperature = seed % 2 == 0 ? 1f : 0.7f, TopK = seed % 3 == 0 ? 40 : 0, RepeatPenalty = seed % 4 == 1 ? 1.1f : 1f };
+            var settings = Hot with { Seed = (ulong)seed, MaxTokens = 40, Temperature = seed % 2 == 0 ? 1f : 0.5f, TopK = seed % 3 == 0 ? 40 : 0, RepeatPenalty = seed % 4 == 1 ? 1.1f : 1f };
             a.Reset();
             b.Reset();
             Assert.Equal(await Collect(a.GenerateTokensAsync(prompt, settings)), await Collect(b.GenerateTokensAsync(prompt, settings with { Speculation = Lookup })));
@@ -39,10 +39,10 @@ public class SpeculativeSamplingTests
     public async Task SpeculatedPositionsHaveThePlainDistribution()
     {
         // Different seeds on the two sides: a statistical comparison, not the same draws. The prompt quotes a verse, so
-        // the lookup drafts from the second token on; at temperature 1 (no filters) drafts are often rejected too.
+        // the lookup drafts from the second token on; at temperature 0.5 over the whole vocabulary most drafts are rejected.
         using var model = EurusModel.Load(TestPaths.Q8, new ModelOptions { Threads = 2, ContextLength = 128, BatchSize = 16 });
-        var prompt = model.Tokenizer.Encode(Texts[2]);
-        const int runs = 400, length = 4;
+        var prompt = model.Tokenizer.Encode(Texts[0]);
+        const int runs = 400, length = 8;
         using var session = model.CreateSession();
         int drafted = 0, accepted = 0;
         async Task<int[][]> Sample(bool speculate, int seed0)
@@ -65,7 +65,7 @@ public class SpeculativeSamplingTests
         }
         var plain = await Sample(false, 1_000_000);
         var spec = await Sample(true, 0);
-        Assert.True(accepted > runs / 2 && drafted - accepted > runs / 2, $"{accepted} of {drafted} draft tokens accepted");
+        Assert.True(accepted >= 50 && drafted - accepted >= 50, $"{accepted} of {drafted} draft tokens accepted");
         for (int j = 1; j < length; j++)
         {
             var (chi2, df) = ChiSquare(plain[j], spec[j]);
@@ -100,7 +100,7 @@ public class SpeculativeSamplingTests
     {
         using var model = EurusModel.Load(TestPaths.Q8, new ModelOptions { Threads = 2, ContextLength = 256, BatchSize = 16 });
         using var session = model.CreateSession();
-        var prompt = model.Tokenizer.Encode(Texts[0]);
+        var prompt = model.Tokenizer.Encode(Texts[6]);
         // On a pool thread without a synchronization context the generation runs synchronously on this thread.
         long Allocated(SamplingSettings settings) => Task.Run(() =>
         {
@@ -111,10 +111,12 @@ public class SpeculativeSamplingTests
         }).Result;
         var greedy = SamplingSettings.Greedy with { StopAtEos = false };
         var spec = greedy with { Speculation = Lookup };
-        for (int i = 0; i < 3; i++) { Allocated(greedy with { MaxTokens = 100 }); Allocated(spec with { MaxTokens = 100 }); } // JIT tiers settle
-        long plainGrowth = Allocated(greedy with { MaxTokens = 100 }) - Allocated(greedy with { MaxTokens = 20 });
-        long specGrowth = Allocated(spec with { MaxTokens = 100 }) - Allocated(spec with { MaxTokens = 20 });
-        Assert.True(session.LastTimings!.AcceptedDraftTokens > 0);
+        for (int i = 0; i < 8; i++) { Allocated(greedy with { MaxTokens = 100 }); Allocated(spec with { MaxTokens = 100 }); } // JIT tiers settle
+        // The least of three measurements: a tier-up of the JIT now and then allocates once, on whichever run it falls.
+        long plainGrowth = Enumerable.Range(0, 3).Min(_ => Allocated(greedy with { MaxTokens = 100 }) - Allocated(greedy with { MaxTokens = 20 }));
+        long specGrowth = Enumerable.Range(0, 3).Min(_ => -Allocated(spec with { MaxTokens = 20 }) + Allocated(spec with { MaxTokens = 100 }));
+        var t = session.LastTimings!;
+        Assert.True(t.AcceptedDraftTokens > 10 && t.DraftTokens > t.AcceptedDraftTokens, $"{t.AcceptedDraftTokens} of {t.DraftTokens} draft tokens accepted");
         // The same 80 extra tokens (their text strings are the plain loop's own cost): speculation adds nothing per token.
         Assert.True(specGrowth <= plainGrowth, $"80 more tokens allocate {specGrowth} bytes with speculation, {plainGrowth} without");
     }

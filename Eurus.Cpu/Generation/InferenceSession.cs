@@ -170,7 +170,13 @@ public sealed class InferenceSession : IDisposable
                             // the draft token after it is already in the cache, and the next row gives its logits.
                             for (int row = 0; row < rows; row++)
                             {
-                                if (row > 0) cancellationToken.ThrowIfCancellationRequested();
+                                if (row > 0)
+                                {
+                                    // As before every token: checked for cancellation, and off the caller's context
+                                    // (the consumer resumed this loop on its own thread).
+                                    cancellationToken.ThrowIfCancellationRequested();
+                                    await _offContext;
+                                }
                                 (reason, var drafted) = step.Next(speculative.Logits(row), _tokens);
                                 if (drafted is { } d) yield return d;
                                 if (reason != FinishReason.None || !speculative.Accept(row, _tokens[^1])) break;

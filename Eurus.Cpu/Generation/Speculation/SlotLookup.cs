@@ -21,7 +21,8 @@ internal sealed class SlotLookup(SpeculativeDecoding settings, int promptBatch)
     /// <summary>Drafts up to <paramref name="max"/> tokens after <paramref name="tokens"/>; returns how many.</summary>
     public int Draft(List<int> tokens, int max)
     {
-        Count = max <= 0 ? 0 : _lookup.Draft(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens), _draft.AsSpan(0, Math.Min(max, _length.Limit)));
+        int n = Math.Min(max, _length.Next());
+        Count = n <= 0 ? 0 : _lookup.Draft(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens), _draft.AsSpan(0, n));
         _kept = 0;
         Drafted += Count;
         return Count;

@@ -67,7 +67,7 @@ internal sealed class SpeculativeStep : IDisposable
     public int Verify(Transformer transformer, KvCache cache, ReadOnlySpan<int> tokens, int maxDraft)
     {
         Rows = 0;
-        int k = Math.Min(maxDraft, _length.Limit);
+        int k = Math.Min(maxDraft, _length.Next());
         if (k <= 0) return 0;
         k = _drafter.Draft(tokens, _draft.AsSpan(0, k));
         if (k == 0) return 0;

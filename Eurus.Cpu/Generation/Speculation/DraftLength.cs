@@ -11,7 +11,7 @@ namespace Eurus.Cpu.Generation.Speculation;
 internal struct DraftLength(int max)
 {
     private const int MaxBackoff = 64;
-    private int _limit = Math.Min(max, 4);
+    private int _limit = Math.Min(max, 2); // a spurious first match costs little (1.5× a step on 7B), a real one doubles it fast
     private int _backoff, _skip;
 
     /// <summary>Tokens to draft at this step (0: none); call once per decode step.</summary>

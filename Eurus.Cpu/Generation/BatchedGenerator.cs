@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Eurus.Cpu.Generation.Speculation;
 using Eurus.Cpu.Model;
 using Eurus.Cpu.Sampling;
 using Eurus.Cpu.Tokenization;
@@ -135,6 +136,7 @@ public sealed partial class BatchedGenerator : IDisposable
         var seq = new Sequence(generation, [.. promptTokens], settings, new GenerationStep(settings, _model.Tokenizer, ContextLength))
         {
             ReuseCache = reuseCachedPrompt && Options.PromptCache,
+            Lookup = settings.Speculation is { } sp ? new SlotLookup(sp, _batch) : null,
         };
         Enqueue(seq);
         return generation;
@@ -147,6 +149,8 @@ public sealed partial class BatchedGenerator : IDisposable
         ObjectDisposedException.ThrowIf(_stopping, this);
         settings ??= new SamplingSettings();
         settings.Validate();
+        if (settings.Speculation is { DraftModel: not null })
+            throw new ArgumentException("A batched generator drafts by prompt lookup only: leave SpeculativeDecoding.DraftModel null.", nameof(settings));
         if (promptTokens.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptTokens));
         if (promptTokens.Count > ContextLength)
             throw _model.ContextFull("The prompt", promptTokens.Count);
@@ -206,14 +210,25 @@ public sealed partial class BatchedGenerator : IDisposable
             Admit();
             step.Clear();
             wanting.Clear();
-            int budget = _forward.MaxTokens;
-            // Decode tokens first (one per sequence), so running streams are never starved by a long new prompt.
+            int budget = _forward.MaxTokens, decoding = 0;
+            foreach (var slot in _slots)
+                if (slot.Sequence is { Pending: 1, Prefilled: true }) decoding++;
+            // Decode tokens first (one per sequence, and its prompt-lookup draft while every other decoding sequence
+            // still has room), so running streams are never starved by a long new prompt.
             foreach (var slot in _slots)
             {
                 if (slot.Sequence is not { } s || s.Pending != 1 || !s.Prefilled) continue;
                 step.Add(new SequenceToken(s.Tokens[^1], s.Tokens.Count - 1, slot.Cache!, true));
                 wanting.Add(s);
                 budget--;
+                decoding--;
+                if (s.Lookup is { } lookup)
+                {
+                    int k = lookup.Draft(s.Tokens, Math.Min(budget - decoding, Math.Min(s.Settings.MaxTokens - s.Step.Generated - 1, ContextLength - s.Tokens.Count)));
+                    for (int i = 0; i < k; i++) step.Add(new SequenceToken(lookup.Tokens[i], s.Tokens.Count + i, slot.Cache!, true));
+                    budget -= k;
+                    s.Stored = Math.Max(s.Stored, s.Tokens.Count + k);
+                }
             }
             foreach (var slot in _slots)
             {
@@ -256,12 +271,14 @@ public sealed partial class BatchedGenerator : IDisposable
                 {
                     if (!s.Prefilled) { s.Evaluated += s.Chunk; s.Chunk = 0; }
                     else if (s.Pending == 1) s.Evaluated++;
+                    s.Stored = Math.Max(s.Stored, s.Evaluated);
                     Volatile.Write(ref slot.Published, s.Evaluated);
                 }
-            int vocab = _model.Config.Vocab;
+            int vocab = _model.Config.Vocab, row = 0;
             for (int i = 0; i < wanting.Count; i++)
             {
                 var s = wanting[i];
+                int rows = 1 + (s.Prefilled ? s.Lookup?.Count ?? 0 : 0);
                 if (!s.Prefilled)
                 {
                     s.Prefilled = true;
@@ -271,8 +288,21 @@ public sealed partial class BatchedGenerator : IDisposable
                 }
                 FinishReason reason;
                 Exception? error = null;
-                try { reason = Next(s, _logits.AsSpan(i * vocab, vocab)); }
+                try
+                {
+                    // The sampler runs on each row in order; a sampled token equal to the draft token after it is in
+                    // the cache already (its row follows). The rest of a rejected draft stays as stale cache entries.
+                    reason = FinishReason.None;
+                    for (int j = 0; j < rows; j++)
+                    {
+                        reason = Next(s, _logits.AsSpan((row + j) * vocab, vocab));
+                        if (reason != FinishReason.None || s.Lookup is not { } lookup || !lookup.Accept(j, s.Tokens[^1])) break;
+                        s.Evaluated++;
+                    }
+                    Volatile.Write(ref s.Slot!.Published, s.Evaluated);
+                }
                 catch (Exception e) { reason = FinishReason.Cancelled; error = e; }
+                row += rows;
                 if (reason == FinishReason.Cancelled) error ??= new OperationCanceledException(s.Generation.Cancellation);
                 if (reason != FinishReason.None) Release(s.Slot!, reason, error);
             }
@@ -378,7 +408,9 @@ public sealed partial class BatchedGenerator : IDisposable
         if (cached is null || valid == 0) return 0;
         int limit = Math.Min(Math.Min(valid, cached.Count), prompt.Count - 1), n = 0;
         while (n < limit && cached[n] == prompt[n]) n++;
-        if (_window is int w && valid - n > _capacity - w) return 0;
+        // Every position written since the ring was last refilled from 0 (drafts included) may have overwritten a slot.
+        int stored = Math.Max(valid, slot.Sequence?.Stored ?? slot.Stored);
+        if (_window is int w && stored - n > _capacity - w) return 0;
         return n;
     }
 
@@ -386,6 +418,8 @@ public sealed partial class BatchedGenerator : IDisposable
     private void Start(Slot slot, Sequence s)
     {
         if (s.CopyFrom is { } source) source.Cache.CopyPrefixTo(slot.Cache, s.Reuse);
+        // What the ring may hold beyond the reused prefix: both slots' writes (nothing, when evaluating from 0).
+        s.Stored = s.Reuse == 0 ? 0 : Math.Max(slot.Stored, s.CopyFrom is { } from ? Math.Max(from.Stored, from.Sequence?.Stored ?? 0) : 0);
         s.CopyFrom = null;
         s.Evaluated = s.Reuse;
         slot.Sequence = s;
@@ -406,6 +440,7 @@ public sealed partial class BatchedGenerator : IDisposable
         // The slot remembers what its cache holds: the sequence's tokens up to the last one evaluated.
         slot.Cached = s.Tokens;
         slot.Valid = s.Evaluated;
+        slot.Stored = Math.Max(s.Stored, s.Evaluated);
         slot.LastUsed = ++_clock;
         Volatile.Write(ref slot.Published, s.Evaluated);
         Volatile.Write(ref slot.Busy, false);
@@ -424,6 +459,8 @@ public sealed partial class BatchedGenerator : IDisposable
             PromptSeconds = prefilled ? s.PromptSeconds : s.Clock.Elapsed.TotalSeconds,
             GeneratedTokens = s.Step.Generated,
             DecodeSeconds = prefilled ? s.Clock.Elapsed.TotalSeconds : 0,
+            DraftTokens = s.Lookup?.Drafted ?? 0,
+            AcceptedDraftTokens = s.Lookup?.Accepted ?? 0,
             FinishReason = reason,
         }, error);
     }
@@ -435,6 +472,8 @@ public sealed partial class BatchedGenerator : IDisposable
         /// <summary>Idle: the tokens of the last sequence, of which the first <see cref="Valid"/> are in <see cref="Cache"/>.</summary>
         public List<int>? Cached;
         public int Valid;
+        /// <summary>Positions written since the cache was last filled from 0 (speculative drafts may pass <see cref="Valid"/>).</summary>
+        public int Stored;
         public long LastUsed;
         // For GetSlots on other threads: the cached token count and whether it is busy, written by the decode thread.
         public int Published;
@@ -451,6 +490,10 @@ public sealed partial class BatchedGenerator : IDisposable
         public CancellationTokenRegistration CancelRegistration;
         public Slot? Slot;
         public int Evaluated;
+        /// <summary>Positions this sequence's cache may hold writes for (≥ <see cref="Evaluated"/>: rejected drafts).</summary>
+        public int Stored;
+        /// <summary>Prompt lookup for speculative decoding (null: off).</summary>
+        public SlotLookup? Lookup;
         public int Chunk;
         public bool Prefilled;
         public bool ReuseCache;

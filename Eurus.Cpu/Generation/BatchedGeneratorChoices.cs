@@ -31,6 +31,8 @@ public sealed partial class BatchedGenerator
             sequences[i] = new Sequence(generation, [.. promptTokens], own, new GenerationStep(own, _model.Tokenizer, ContextLength))
             {
                 ReuseCache = i == 0 && Options.PromptCache,
+                // No prompt-lookup drafting for n > 1 (settings.Speculation is ignored here): the tokens are the same
+                // either way, and the n continuations already share each pass.
             };
         }
         var leader = sequences[0];

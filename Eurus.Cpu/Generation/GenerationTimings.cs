@@ -13,6 +13,10 @@ public sealed record GenerationTimings
     public int GeneratedTokens { get; init; }
     /// <summary>Seconds spent generating (sampling and decoding).</summary>
     public double DecodeSeconds { get; init; }
+    /// <summary>Draft tokens checked by speculative decoding (<see cref="Sampling.SamplingSettings.Speculation"/>; 0 without it).</summary>
+    public int DraftTokens { get; init; }
+    /// <summary>Draft tokens kept (each saved one forward pass); <see cref="DraftTokens"/> − this were rejected.</summary>
+    public int AcceptedDraftTokens { get; init; }
     /// <summary>Why generation stopped.</summary>
     public FinishReason FinishReason { get; init; }
     /// <summary>Prompt evaluation speed.</summary>

@@ -26,6 +26,8 @@ public sealed class InferenceSession : IDisposable
     private readonly int? _window;
     private readonly List<int> _tokens = [];
     private int _evaluated;
+    private int _stored; // positions whose slots the cache has written since it was last refilled from 0 (≥ _evaluated)
+    private Speculation.SpeculativeStep? _speculative;
     private readonly OffContext _offContext = new();
     private bool _busy;
     private bool _disposed;
@@ -58,6 +60,7 @@ public sealed class InferenceSession : IDisposable
     {
         _tokens.Clear();
         _evaluated = 0;
+        _stored = 0;
     }
 
     /// <summary>
@@ -87,6 +90,7 @@ public sealed class InferenceSession : IDisposable
             int n = Math.Min(b, tokens.Length - i);
             _transformer.Forward(tokens.Slice(i, n), _evaluated, _cache, logits.Slice(checked(i * vocab), checked(n * vocab)));
             _evaluated += n;
+            _stored = Math.Max(_stored, _evaluated);
         }
     }
 
@@ -97,9 +101,10 @@ public sealed class InferenceSession : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _tokens.Count);
         int dropped = _tokens.Count - count;
         _tokens.RemoveRange(count, dropped);
-        // In ring-buffer mode, slots of positions still needed may have been overwritten: re-evaluate then.
-        if (_window is int w && _evaluated - count > _cache.Capacity - w)
-            _evaluated = 0;
+        // In ring-buffer mode, slots of positions still needed may have been overwritten (by every position stored since
+        // the last refill, speculative drafts included): re-evaluate then.
+        if (_window is int w && _stored - count > _cache.Capacity - w)
+            _evaluated = _stored = 0;
         else
             _evaluated = Math.Min(_evaluated, count);
     }
@@ -137,6 +142,9 @@ public sealed class InferenceSession : IDisposable
         try
         {
             var step = new GenerationStep(settings, _model.Tokenizer, ContextLength);
+            var speculative = settings.Speculation is { } sp
+                ? (_speculative ??= new Speculation.SpeculativeStep(_model.Config.Vocab)).Begin(sp, _model, _transformer.MaxTokens)
+                : null;
             var sw = Stopwatch.StartNew();
             int promptCount = pending + promptTokens.Count;
             Append(promptTokens is int[] arr ? arr : promptTokens.ToArray());
@@ -155,6 +163,27 @@ public sealed class InferenceSession : IDisposable
                     if (_evaluated < _tokens.Count && step.Ended(_tokens.Count) == FinishReason.None)
                     {
                         await _offContext;
+                        if (speculative is not null && _tokens.Count - _evaluated == 1
+                            && Speculate(speculative, settings.MaxTokens - step.Generated - 1) is var rows and > 0)
+                        {
+                            // The sampler runs on each row in order, as plain decoding would; a row's token that equals
+                            // the draft token after it is already in the cache, and the next row gives its logits.
+                            for (int row = 0; row < rows; row++)
+                            {
+                                if (row > 0)
+                                {
+                                    // As before every token: checked for cancellation, and off the caller's context
+                                    // (the consumer resumed this loop on its own thread).
+                                    cancellationToken.ThrowIfCancellationRequested();
+                                    await _offContext;
+                                }
+                                (reason, var drafted) = step.Next(speculative.Logits(row), _tokens);
+                                if (drafted is { } d) yield return d;
+                                if (reason != FinishReason.None || !speculative.Accept(row, _tokens[^1])) break;
+                                _evaluated++;
+                            }
+                            continue;
+                        }
                         Flush(cancellationToken);
                     }
                     (reason, var token) = step.Next(_transformer.LastLogits, _tokens);
@@ -173,6 +202,8 @@ public sealed class InferenceSession : IDisposable
                     PromptSeconds = promptSeconds,
                     GeneratedTokens = step.Generated,
                     DecodeSeconds = sw.Elapsed.TotalSeconds,
+                    DraftTokens = speculative?.Drafted ?? 0,
+                    AcceptedDraftTokens = speculative?.Accepted ?? 0,
                     FinishReason = reason,
                 };
             }
@@ -207,7 +238,25 @@ public sealed class InferenceSession : IDisposable
             int n = Math.Min(_transformer.MaxTokens, _tokens.Count - _evaluated);
             _transformer.Forward(all.Slice(_evaluated, n), _evaluated, _cache);
             _evaluated += n;
+            _stored = Math.Max(_stored, _evaluated);
         }
+    }
+
+    /// <summary>
+    /// One speculative pass: the last token (the only one not evaluated) and up to <paramref name="maxDraft"/> draft
+    /// tokens, kept within the context. Returns the rows of logits (0: nothing drafted, nothing evaluated). The last
+    /// token is then in the cache; draft tokens are counted in as the caller accepts them.
+    /// </summary>
+    private int Speculate(Speculation.SpeculativeStep speculative, int maxDraft)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
+        maxDraft = Math.Min(maxDraft, ContextLength - _tokens.Count);
+        int rows = speculative.Verify(_transformer, _cache, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens), maxDraft);
+        if (rows == 0) return 0;
+        _evaluated++;
+        _stored = Math.Max(_stored, _evaluated - 1 + rows);
+        return rows;
     }
 
     /// <summary>The worker pool this session's passes run on (its model's).</summary>
@@ -256,6 +305,7 @@ public sealed class InferenceSession : IDisposable
         _tokens.AddRange(tokens);
         // Every position is in the cache; the last one is evaluated again by the next call, for its logits.
         _evaluated = Math.Max(0, tokens.Length - 1);
+        _stored = tokens.Length;
     }
 
     /// <summary>Frees the session's native scratch memory.</summary>
@@ -264,5 +314,6 @@ public sealed class InferenceSession : IDisposable
         if (_disposed) return;
         _disposed = true;
         _transformer.Dispose();
+        _speculative?.Dispose();
     }
 }

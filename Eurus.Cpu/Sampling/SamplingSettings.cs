@@ -49,6 +49,11 @@ public sealed record SamplingSettings
     /// 0 to 20; more than 0 implies <see cref="Logprobs"/>.
     /// </summary>
     public int TopLogprobs { get; init; }
+    /// <summary>
+    /// Speculative decoding (prompt lookup or a draft model, see <see cref="SpeculativeDecoding"/>): the same tokens,
+    /// several per pass where the drafts are right. Null (the default) decodes one token per pass.
+    /// </summary>
+    public SpeculativeDecoding? Speculation { get; init; }
 
     /// <summary>Greedy decoding (temperature 0).</summary>
     public static SamplingSettings Greedy => new() { Temperature = 0 };
@@ -66,5 +71,6 @@ public sealed record SamplingSettings
         if (TopLogprobs < 0 || TopLogprobs > Sampling.Logprobs.MaxTop) throw new ArgumentException($"TopLogprobs must be 0 to {Sampling.Logprobs.MaxTop}.");
         if (MaxTokens < 0) throw new ArgumentException("MaxTokens must be ≥ 0.");
         if (StopStrings is null || StopStrings.Any(string.IsNullOrEmpty)) throw new ArgumentException("Stop strings must be non-empty.");
+        Speculation?.Validate();
     }
 }

@@ -114,6 +114,7 @@ internal static class CompletionEndpoints
             Grammar = GrammarFields.Read(r),
             Logprobs = logprobs,
             TopLogprobs = top,
+            Speculation = SpeculativeFields.Read(r, o),
         };
         try { settings.Validate(); }
         catch (ArgumentException e) { throw ApiException.BadRequest(e.Message); }
@@ -292,7 +293,7 @@ internal static class CompletionEndpoints
         prompt_tokens_details = new { cached_tokens = t.CachedPromptTokens },
     };
 
-    /// <summary>llama-server's <c>timings</c>: prompt tokens evaluated (<c>prompt_n</c>) and reused (<c>cache_n</c>), generated tokens, times and speeds.</summary>
+    /// <summary>llama-server's <c>timings</c>: prompt tokens evaluated (<c>prompt_n</c>) and reused (<c>cache_n</c>), generated tokens, times and speeds, draft tokens.</summary>
     private static object Timings(GenerationTimings t) => new
     {
         cache_n = t.CachedPromptTokens,
@@ -302,5 +303,7 @@ internal static class CompletionEndpoints
         predicted_n = t.GeneratedTokens,
         predicted_ms = t.DecodeSeconds * 1000,
         predicted_per_second = t.DecodeTokensPerSecond,
+        draft_n = t.DraftTokens, // speculative decoding (speculative.n_max): draft tokens checked, and kept
+        draft_n_accepted = t.AcceptedDraftTokens,
     };
 }

@@ -48,6 +48,9 @@ public class SamplingFields
     public string? Grammar { get; set; }
     /// <summary>llama-server's: a JSON Schema the answer must follow.</summary>
     public JsonElement JsonSchema { get; set; }
+    /// <summary>llama-server's <c>speculative.n_max</c>: most prompt-lookup draft tokens per step (0: off); see <see cref="SpeculativeFields"/>.</summary>
+    [JsonPropertyName("speculative.n_max")]
+    public int? SpeculativeNMax { get; set; }
 }
 
 public sealed class StreamOptionsDto

@@ -47,6 +47,11 @@ public sealed record ServerOptions
     public Eurus.Cpu.Model.KvCacheType KvCacheType { get; init; } = Eurus.Cpu.Model.KvCacheType.F16;
     /// <summary>Sliding attention window (null: the file's, else full attention).</summary>
     public int? SlidingWindow { get; init; }
+    /// <summary>
+    /// Prompt-lookup speculative decoding for every request: most draft tokens per step (llama-server's
+    /// <c>--draft-max</c>; 0, the default: off). A request's <c>speculative.n_max</c> overrides it.
+    /// </summary>
+    public int DraftMax { get; init; }
 
     // Request limits: each refused with a 4xx whose message names the limit and its option. They bound the work a
     // request can make the server do on its request thread (parsing, merging, tokenizing) and on the decode thread
@@ -81,8 +86,10 @@ public sealed record ServerOptions
     public const string Usage = """
         usage: eurus-server [-m MODEL.gguf] [--host 127.0.0.1] [--port 8080] [--urls URLS] [--api-key KEY | --api-key-file FILE]
                             [-c 4096] [-t THREADS] [--parallel 4] [--queue 64] [--kv-type f16|f32] [--window N]
-                            [--no-cache-prompt] [--allowed-origin ORIGIN]... [--log-prompts] [--shutdown-timeout 30] [limits]
+                            [--no-cache-prompt] [--draft-max N] [--allowed-origin ORIGIN]... [--log-prompts] [--shutdown-timeout 30] [limits]
                eurus-server bench [-m MODEL.gguf] [--streams 1,2,4,8] [-n 64] [-t THREADS] [-r 2]
+        --draft-max N: prompt-lookup speculative decoding, at most N draft tokens a step (default 0: off; a request's
+        "speculative.n_max" overrides it; the answer is the same, only faster where it repeats its prompt).
         OpenAI-compatible endpoints: POST /v1/chat/completions, POST /v1/completions ("stream": true for SSE),
         GET /v1/models, GET /health (/health/live, /health/ready), GET /slots, GET /metrics, POST /tokenize, POST /detokenize.
         Every option is also read from appsettings.json ("Eurus": {"Parallel": 4, ...}) and the environment
@@ -143,6 +150,7 @@ public sealed record ServerOptions
                     },
                 },
                 "--window" => o with { SlidingWindow = Int(1, 1 << 24) },
+                "--draft-max" or "--draft" => o with { DraftMax = Int(0, 32) },
                 "--max-body-bytes" => o with { MaxBodyBytes = Long(1024, 1L << 40) },
                 "--max-messages" => o with { MaxMessages = Int(1, 10_000_000) },
                 "--max-prompt-bytes" => o with { MaxPromptBytes = Int(1, int.MaxValue) },
@@ -170,6 +178,7 @@ public sealed record ServerOptions
         if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentException("--shutdown-timeout must be ≥ 0.");
         if (ApiKey is not null && ApiKeyFile is not null) throw new ArgumentException("Give the API key once: --api-key or --api-key-file, not both.");
         if (Urls is "") throw new ArgumentException("--urls must not be empty.");
+        if (DraftMax is < 0 or > 32) throw new ArgumentException("--draft-max must be from 0 (off) to 32.");
         if (Parallel < 1 || Threads < 1 || Queue < 0 || Port is < 0 or > 65535 || ContextLength < 0)
             throw new ArgumentException("Parallel and Threads must be ≥ 1, Queue and ContextLength ≥ 0, Port 0 to 65535.");
     }

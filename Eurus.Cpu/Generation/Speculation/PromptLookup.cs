@@ -1,0 +1,25 @@
+namespace Eurus.Cpu.Generation.Speculation;
+
+/// <summary>
+/// Prompt lookup (n-gram drafting): the last <c>n</c> tokens of the sequence are searched for earlier in it — the
+/// prompt and the text generated so far — longest <c>n</c> first, and the tokens that followed the latest earlier
+/// occurrence are the draft. Answers that rewrite code or an equation, or quote their input, repeat long runs of it.
+/// </summary>
+internal sealed class PromptLookup(int maxNgram, int minNgram) : IDrafter
+{
+    public int Draft(ReadOnlySpan<int> history, Span<int> draft)
+    {
+        int len = history.Length;
+        for (int n = Math.Min(maxNgram, len - 1); n >= minNgram; n--)
+        {
+            var pattern = history[(len - n)..];
+            // An earlier occurrence ends before the last token, so at least one token follows it.
+            int at = history[..(len - 1)].LastIndexOf(pattern);
+            if (at < 0) continue;
+            int start = at + n, count = Math.Min(draft.Length, len - start);
+            history.Slice(start, count).CopyTo(draft);
+            return count;
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,48 @@
+namespace Eurus.Cpu.Sampling;
+
+/// <summary>
+/// Speculative decoding (<see cref="SamplingSettings.Speculation"/>): cheap guesses of the next tokens (drafts) are
+/// checked by one forward pass over the last token and the draft, which gives the logits after each of them; the
+/// generation keeps the draft tokens up to the first one the sampler would not have chosen, plus the sampler's own token
+/// there. Drafts come from <em>prompt lookup</em> — the continuation of the latest earlier occurrence of the text's last
+/// few tokens (answers that rewrite code or equations repeat their input) — or, with <see cref="DraftModel"/>, from a
+/// smaller model's greedy continuation.
+/// </summary>
+/// <remarks>
+/// The output is the one plain decoding gives: the sampler is run on every position's logits in order, as without
+/// speculation, and a draft token is kept only when the sampled token equals it. Greedy output is identical token for
+/// token (the pass's logits equal one-token passes' bit for bit); with a temperature the drafts are deterministic
+/// (q is one-hot), where standard speculative sampling — keep draft token d with probability p(d), else sample from p
+/// without d, renormalized — is the same distribution as drawing from p and comparing with d, which this does, with the
+/// same seeded draws: a seeded generation gives the same tokens with or without speculation.
+/// </remarks>
+public sealed record SpeculativeDecoding
+{
+    /// <summary>Longest run of recent tokens prompt lookup matches (it tries this length first, then shorter ones); default 3.</summary>
+    public int NgramSize { get; init; } = 3;
+
+    /// <summary>Shortest run of recent tokens prompt lookup matches; default 2 (a single-token match drafts too often in ordinary text).</summary>
+    public int MinNgramSize { get; init; } = 2;
+
+    /// <summary>Most draft tokens checked in one pass (1 to 32; also at most the model's prompt batch − 1); default 8.</summary>
+    public int MaxDraftTokens { get; init; } = 8;
+
+    /// <summary>
+    /// A smaller model with the same vocabulary that drafts instead of prompt lookup (greedily, in its own KV cache
+    /// kept by the session); null (the default): prompt lookup. Not supported by <see cref="Generation.BatchedGenerator"/>.
+    /// It must outlive the sessions that use it.
+    /// </summary>
+    public Generation.EurusModel? DraftModel { get; init; }
+
+    /// <summary>Prompt lookup with the defaults.</summary>
+    public static SpeculativeDecoding PromptLookup => new();
+
+    /// <summary>Throws <see cref="ArgumentException"/> for values that make no sense.</summary>
+    public void Validate()
+    {
+        if (MinNgramSize < 1) throw new ArgumentException("MinNgramSize must be ≥ 1.");
+        if (NgramSize < MinNgramSize || NgramSize > 16) throw new ArgumentException("NgramSize must be between MinNgramSize and 16.");
+        if (MaxDraftTokens < 1 || MaxDraftTokens > 32) throw new ArgumentException("MaxDraftTokens must be between 1 and 32.");
+        if (DraftModel is { IsDisposed: true }) throw new ObjectDisposedException(nameof(DraftModel), "The draft model is disposed.");
+    }
+}

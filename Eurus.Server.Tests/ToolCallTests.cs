@@ -172,6 +172,23 @@ public sealed class ToolCallTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(withCall > 0);
         Assert.Equal("tool_calls", choices[^1].GetProperty("finish_reason").GetString());
         Assert.Equal(withCall, choices.Count - 2);
+
+        // n = 2 streamed: each choice gets its own call delta (index 0 within the choice) before its tool_calls finish.
+        await using var two = await Start(parallel: 2);
+        events = await two.StreamAsync("/v1/chat/completions", $$$"""
+            {"messages": [{"role": "user", "content": "{{{Question}}}"}], "stream": true, "n": 2, "temperature": 1.2, "seed": 3, "max_tokens": 300,
+             "tool_choice": "required", "tools": [{"type": "function", "function": {"name": "verse", "parameters": {{{VerseSchema}}}}}]}
+            """);
+        choices = events.Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0]).ToList();
+        for (int i = 0; i < 2; i++)
+        {
+            var mine = choices.Where(c => c.GetProperty("index").GetInt32() == i).ToList();
+            var delta = Assert.Single(mine, c => c.GetProperty("delta").TryGetProperty("tool_calls", out _)).GetProperty("delta").GetProperty("tool_calls")[0];
+            Assert.Equal(0, delta.GetProperty("index").GetInt32());
+            AssertValidArguments("verse", delta.GetProperty("function").GetProperty("arguments").GetString()!);
+            Assert.Equal("tool_calls", mine[^1].GetProperty("finish_reason").GetString());
+            Assert.DoesNotContain(mine, c => c.GetProperty("delta").TryGetProperty("content", out var t) && t.GetString() is { Length: > 0 });
+        }
     }
 
     [Fact]

@@ -49,6 +49,25 @@ public class FuzzRequestTests
         Assert.StartsWith("Malformed JSON body", e.Message);
     }
 
+    /// <summary>
+    /// Function calling's fields (tools, tool_choice, an assistant's tool_calls, a tool message), mutated: every input is
+    /// answered or refused with a 4xx. (Not a committed seed: the harness's 96-position tiny model cannot hold the tool
+    /// preamble, so the seed itself is refused as too long — after its fields are parsed, which is what is fuzzed here.)
+    /// </summary>
+    [Fact]
+    public void Tool_request_mutations_do_not_crash()
+    {
+        byte[] seed = System.Text.Encoding.UTF8.GetBytes("""
+            /v1/chat/completions
+            {"messages":[{"role":"user","content":"x"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},{"role":"tool","tool_call_id":"c1","content":"2"}],"tools":[{"type":"function","function":{"name":"f","description":"d","parameters":{"type":"object","properties":{"a":{"type":"integer"},"b":{"enum":["x","y"]}},"required":["a"]}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"max_tokens":4}
+            """);
+        using var h = new ServerRequestHarness();
+        var r = h.Run(seed); // parsed all the way to the prompt, which is too long
+        Assert.True(r is Eurus.Cpu.Generation.ContextFullException, r?.ToString());
+        var (ran, _) = FuzzCorpus.RunMutations(h, [("tools", seed)], Mutations, Budget, Seed);
+        Assert.True(ran > 0);
+    }
+
     [Fact]
     public void Seeded_mutations_do_not_crash()
     {

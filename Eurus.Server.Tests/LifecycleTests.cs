@@ -116,7 +116,7 @@ public class LifecycleTests
     [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": 7}]}""", 400)]
     [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}""", 400)]
     [InlineData("/v1/chat/completions", """{"messages": "hello"}""", 400)]
-    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {"name": "f"}}]}""", 400)]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "retrieval"}]}""", 400)]
     [InlineData("/tokenize", """{"content": 3}""", 400)]
     [InlineData("/detokenize", """{"tokens": [-1]}""", 400)]
     [InlineData("/v1/nothing", "{}", 404)]

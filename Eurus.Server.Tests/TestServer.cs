@@ -31,10 +31,13 @@ internal sealed class TestServer : IAsyncDisposable
     public HttpClient Http { get; }
 
     /// <param name="transport">Changes to Kestrel's and its socket transport's options before they start (the server sets its own first).</param>
-    public static async Task<TestServer> StartAsync(ServerOptions? options = null, Action<KestrelServerOptions, SocketTransportOptions>? transport = null)
+    /// <param name="modelPath">Another model than the demo model (e.g. <see cref="LongContextModel.Path"/>).</param>
+    /// <param name="contextLength">The server's context length (<c>--ctx-size</c>).</param>
+    public static async Task<TestServer> StartAsync(ServerOptions? options = null, Action<KestrelServerOptions, SocketTransportOptions>? transport = null,
+        string? modelPath = null, int contextLength = 256)
     {
         options ??= new ServerOptions();
-        var app = EurusServer.Build(options with { ModelPath = ModelPath, Port = 0, Threads = 2, ContextLength = 256 });
+        var app = EurusServer.Build(options with { ModelPath = modelPath ?? ModelPath, Port = 0, Threads = 2, ContextLength = contextLength });
         transport?.Invoke(app.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value,
             app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value);
         await app.StartAsync();

@@ -15,11 +15,10 @@ internal static class CompletionEndpoints
         var req = await Json.Read(ctx, RequestJson.Default.ChatRequest);
         if (req.Messages is not { Count: > 0 }) throw ApiException.BadRequest("'messages' must be a non-empty array.", "messages");
         RequestLimits.Messages(req.Messages.Count, s.Options);
-        if (req.Tools.ValueKind == JsonValueKind.Array && req.Tools.GetArrayLength() > 0)
-            throw ApiException.BadRequest("Tools are not supported by this server.", "tools");
+        long bytes = 0;
+        var tools = ToolFields.Read(req, s.Options, ref bytes);
         // Consecutive messages of one role are merged by the chat format itself, in linear time (one join per run).
         var messages = new List<ChatMessage>(req.Messages.Count);
-        long bytes = 0;
         foreach (var m in req.Messages)
         {
             if (m is null) throw ApiException.BadRequest("A message is null.", "messages");
@@ -28,14 +27,15 @@ internal static class CompletionEndpoints
                 "system" or "developer" => ChatRole.System,
                 "user" => ChatRole.User,
                 "assistant" => ChatRole.Assistant,
-                _ => throw ApiException.BadRequest($"Unsupported message role '{m.Role}' (system, user and assistant are).", "messages"),
+                "tool" => ChatRole.Tool,
+                _ => throw ApiException.BadRequest($"Unsupported message role '{m.Role}' (system, user, assistant and tool are).", "messages"),
             };
             string text = ContentText(m.Content);
             RequestLimits.PromptBytes(ref bytes, text, s.Options, "messages");
-            messages.Add(new ChatMessage(role, text));
+            messages.Add(ToolFields.Message(m, role, text));
         }
-        var prompt = EurusChatClient.EncodePrompt(s.Model.Tokenizer, messages);
-        await Run(ctx, s, req, prompt, chat: true);
+        var prompt = tools?.EncodePrompt(s.Model.Tokenizer, messages) ?? EurusChatClient.EncodePrompt(s.Model.Tokenizer, messages);
+        await Run(ctx, s, req, prompt, chat: true, tools);
     }
 
     public static async Task Completion(HttpContext ctx, ServerState s)
@@ -121,9 +121,18 @@ internal static class CompletionEndpoints
         return settings;
     }
 
-    private static async Task Run(HttpContext ctx, ServerState s, SamplingFields req, IReadOnlyList<int> prompt, bool chat)
+    private static async Task Run(HttpContext ctx, ServerState s, SamplingFields req, IReadOnlyList<int> prompt, bool chat, EurusToolCalling? tools = null)
     {
         var settings = Settings(req, s.Options, s.Generator.ContextLength, s.Model.Tokenizer.VocabSize, chat);
+        if (tools?.ReplyGbnf is { } toolGrammar)
+        {
+            if (settings.Grammar is not null)
+                throw ApiException.BadRequest("'tools' (unless 'tool_choice' is \"none\") constrain the reply with their own grammar; they cannot be combined with 'grammar', 'json_schema' or a JSON 'response_format'.", "tools");
+            settings = settings with { Grammar = GrammarFields.Gbnf(toolGrammar) };
+        }
+        // A reply that is a whole call (ToolFields), per choice; null for a text answer.
+        var calls = new FunctionCallContent?[req.N ?? 1];
+        FunctionCallContent? Call(int i, string text, string finish) => calls[i] = finish == "stop" && tools is not null ? tools.ParseCall(text) : null;
         if (s.Stopping) throw new ApiException(503, "The server is shutting down.", "server_error", code: "shutting_down");
         var ct = ctx.RequestAborted;
         // The generation's token: the request's abort token (a client that disconnects cancels its generation and
@@ -209,7 +218,9 @@ internal static class CompletionEndpoints
             var texts = generations.Select(_ => new StringBuilder()).ToArray();
             var results = await Consume((i, t) => { texts[i].Append(t.Text); logprobs?[i].Add(t); return Task.CompletedTask; });
             var choices = results.Select((r, i) => chat
-                ? (object)new { index = i, message = new { role = "assistant", content = texts[i].ToString() }, logprobs = logprobs?[i].Take(always: true), finish_reason = FinishReasonOf(r) }
+                ? Call(i, texts[i].ToString(), FinishReasonOf(r)) is { } call
+                    ? new { index = i, message = ToolCallMessage(call, texts[i].ToString()), logprobs = logprobs?[i].Take(always: true), finish_reason = "tool_calls" }
+                    : (object)new { index = i, message = new { role = "assistant", content = texts[i].ToString() }, logprobs = logprobs?[i].Take(always: true), finish_reason = FinishReasonOf(r) }
                 : new { index = i, text = texts[i].ToString(), logprobs = logprobs?[i].Take(always: true), finish_reason = FinishReasonOf(r) }).ToArray();
             var all = Combine(results.Select(r => r.Timings).ToArray());
             var body = JsonSerializer.SerializeToNode(new { id, @object = kind, created, model = s.ModelId, choices, usage = Usage(prompt.Count, all), timings = Timings(all) })!.AsObject();
@@ -247,18 +258,41 @@ internal static class CompletionEndpoints
 
         if (chat)
             for (int i = 0; i < n; i++) await Send(Chunk(i, "", null, first: true));
+        // With tools that may be called, a reply is held back while it is empty or starts with '{' (a call, or text
+        // that is not one): a call is sent whole at the end, as one tool_calls delta.
+        var held = tools?.ReplyGbnf is not null ? Enumerable.Range(0, n).Select(_ => (StringBuilder?)new StringBuilder()).ToArray() : null;
         // A token's log probabilities go with the chunk of the next text (a token that completes no character yet has none).
         var done = await Consume((i, t) =>
         {
             logprobs?[i].Add(t);
-            return t.Text.Length > 0 ? Send(Chunk(i, t.Text, null, lp: logprobs?[i].Take())) : Task.CompletedTask;
+            if (t.Text.Length == 0) return Task.CompletedTask;
+            if (held?[i] is { } h)
+            {
+                h.Append(t.Text);
+                if (h[0] == '{') return Task.CompletedTask;
+                held[i] = null;
+                return Send(Chunk(i, h.ToString(), null, lp: logprobs?[i].Take()));
+            }
+            return Send(Chunk(i, t.Text, null, lp: logprobs?[i].Take()));
         });
+        for (int i = 0; i < n && held is not null; i++)
+        {
+            if (held[i] is not { Length: > 0 } h) continue;
+            string reply = h.ToString();
+            if (Call(i, reply, FinishReasonOf(done[i])) is { } call)
+                await Send(new
+                {
+                    id, @object = chunkKind, created, model = s.ModelId,
+                    choices = new[] { new { index = i, delta = new { tool_calls = new[] { ToolCallDelta(call, reply) } }, logprobs = logprobs?[i].Take(), finish_reason = (string?)null } },
+                });
+            else await Send(Chunk(i, reply, null, lp: logprobs?[i].Take()));
+        }
         // Each choice's last chunk carries its finish reason; the very last, llama-server's timings (prompt tokens
         // evaluated and cached, speeds) of the whole request.
         var total = Combine(done.Select(r => r.Timings).ToArray());
         for (int i = 0; i < n; i++)
         {
-            var last = JsonSerializer.SerializeToNode(Chunk(i, chat ? null : "", FinishReasonOf(done[i]), warning: done[i].TimedOut ? Warning() : null, lp: logprobs?[i].Take()), Options)!.AsObject();
+            var last = JsonSerializer.SerializeToNode(Chunk(i, chat ? null : "", calls[i] is not null ? "tool_calls" : FinishReasonOf(done[i]), warning: done[i].TimedOut ? Warning() : null, lp: logprobs?[i].Take()), Options)!.AsObject();
             if (i == n - 1) last["timings"] = JsonSerializer.SerializeToNode(Timings(total));
             await Send(last);
         }
@@ -267,6 +301,18 @@ internal static class CompletionEndpoints
         await response.WriteAsync("data: [DONE]\n\n", ct);
         await response.Body.FlushAsync(ct);
     }
+
+    /// <summary>OpenAI's assistant message with a call: <c>content</c> null, the arguments as a JSON string.</summary>
+    private static object ToolCallMessage(FunctionCallContent call, string reply) => new
+    {
+        role = "assistant",
+        content = (string?)null,
+        tool_calls = new[] { new { id = call.CallId, type = "function", function = new { name = call.Name, arguments = ToolFields.ArgumentsText(reply) } } },
+    };
+
+    /// <summary>A streamed call, whole in one delta (index 0: a reply holds one call).</summary>
+    private static object ToolCallDelta(FunctionCallContent call, string reply) =>
+        new { index = 0, id = call.CallId, type = "function", function = new { name = call.Name, arguments = ToolFields.ArgumentsText(reply) } };
 
     /// <summary>
     /// One request's timings from its choices': the prompt tokens evaluated by all of them (the first evaluates the

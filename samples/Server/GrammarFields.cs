@@ -25,6 +25,9 @@ internal static class GrammarFields
         return made.Count == 1 ? made[0].Grammar : null;
     }
 
+    /// <summary>The grammar of GBNF text the server built itself (function calling's reply grammar), reused across requests.</summary>
+    public static Grammar Gbnf(string gbnf) => Cached("gbnf:" + gbnf, () => Grammar.Parse(gbnf));
+
     private static Grammar? Make(string param, Func<Grammar?> make)
     {
         try { return make(); }

@@ -12,6 +12,10 @@ public sealed class ChatMessageDto
     public string? Role { get; set; }
     /// <summary>A string, or an array of parts of which the "text" ones are used.</summary>
     public JsonElement Content { get; set; }
+    /// <summary>An assistant message's function calls (see <see cref="ToolFields"/>).</summary>
+    public JsonElement ToolCalls { get; set; }
+    /// <summary>A tool message's call id.</summary>
+    public string? ToolCallId { get; set; }
 }
 
 public class SamplingFields
@@ -61,8 +65,10 @@ public sealed class StreamOptionsDto
 public sealed class ChatRequest : SamplingFields
 {
     public List<ChatMessageDto>? Messages { get; set; }
-    /// <summary>Refused when non-empty: the server has no tool calling, and ignoring tools would answer wrongly.</summary>
+    /// <summary>Function tools, in Eurus.Cpu's own tool format (see <see cref="ToolFields"/>).</summary>
     public JsonElement Tools { get; set; }
+    /// <summary>"none", "auto", "required" or {"type": "function", "function": {"name": …}}.</summary>
+    public JsonElement ToolChoice { get; set; }
 }
 
 public sealed class CompletionRequest : SamplingFields

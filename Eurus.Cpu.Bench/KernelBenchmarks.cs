@@ -66,7 +66,7 @@ public unsafe class PackedDotBenchmarks : IThroughputBenchmark
             sum += (Type, Path) switch
             {
                 (GgmlType.Q4_0, "vnni") => VnniDot.Q4<VnniByteDot>(s, q, blocks, x),
-                (_, "vnni") => VnniDot.Q8(s, q, blocks, x),
+                (_, "vnni") => VnniDot.Q8<VnniByteDot>(s, q, blocks, x),
                 (GgmlType.Q4_0, "avx512") => PackedDot.Q4Avx512(s, q, blocks, x),
                 (GgmlType.Q4_0, "avx2") => PackedDot.Q4Avx2(s, q, blocks, x),
                 (GgmlType.Q4_0, "v128") => PackedDot.Q4V128(s, q, blocks, x),

@@ -59,6 +59,11 @@ if (args.Length > 0 && args[0] == "grammar")
     Eurus.Cpu.Bench.GrammarTiming.Run(args[1..]);
     return;
 }
+if (args.Length > 0 && args[0] == "membw")
+{
+    Eurus.Cpu.Bench.ReadBandwidth.Run(args);
+    return;
+}
 if (args.Length > 0 && args[0] == "speculative")
 {
     Eurus.Cpu.Bench.SpeculativeTiming.Run(args[1..]);

@@ -64,14 +64,14 @@ internal static unsafe class QuickKernelTiming
                                         if (type == GgmlType.Q4_0)
                                             VnniDot.Q4Tile2x4<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
                                         else
-                                            VnniDot.Q8Tile2x4(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
+                                            VnniDot.Q8Tile2x4<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
                             double s = sw.Elapsed.TotalSeconds;
                             Console.WriteLine($"{type} direct vnni tile, 32 tokens: {s * 1000:F2} ms, {2.0 * rows * cols * 32 / s / 1e9:F1} GOP/s");
                             sw.Restart();
                             var x0 = acts.For(0);
                             float sink = 0;
                             for (int r = 0; r < rows; r++)
-                                sink += type == GgmlType.Q4_0 ? VnniDot.Q4<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), blocks, x0) : VnniDot.Q8(packed.RowScales(r), packed.RowQs(r), blocks, x0);
+                                sink += type == GgmlType.Q4_0 ? VnniDot.Q4<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), blocks, x0) : VnniDot.Q8<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), blocks, x0);
                             s = sw.Elapsed.TotalSeconds;
                             Console.WriteLine($"{type} direct vnni row, 1 token: {s * 1000:F2} ms, {2.0 * rows * cols / s / 1e9:F1} GOP/s {sink:E1}");
                         }
@@ -127,7 +127,7 @@ internal static unsafe class QuickKernelTiming
         {
             ("q4 vnni", v4, 18, (s, q, n, in t) => VnniDot.Q4<VnniByteDot>(s, q, n, t)),
             ("q4 madd", v4, 18, (s, q, n, in t) => VnniDot.Q4<MaddByteDot>(s, q, n, t)),
-            ("q8 vnni", v8, 34, (s, q, n, in t) => VnniDot.Q8(s, q, n, t)),
+            ("q8 vnni", v8, 34, (s, q, n, in t) => VnniDot.Q8<VnniByteDot>(s, q, n, t)),
             ("q4 avx512", p4, 18, (s, q, n, in t) => PackedDot.Q4Avx512(s, q, n, t)),
             ("q4 avx2", p4, 18, (s, q, n, in t) => PackedDot.Q4Avx2(s, q, n, t)),
             ("q4 v128", p4, 18, (s, q, n, in t) => PackedDot.Q4V128(s, q, n, t)),

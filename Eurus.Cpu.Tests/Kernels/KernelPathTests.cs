@@ -53,7 +53,8 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         ["dp"] = (s, q, n, in x) => PackedDot.Q8Dp(s, (sbyte*)q, n, x),
         ["scalar"] = (s, q, n, in x) => PackedDot.Q8Scalar(s, (sbyte*)q, n, x, 0),
         ["dispatch"] = (s, q, n, in x) => PackedDot.Q8(s, (sbyte*)q, n, x),
-        ["vnni"] = (s, q, n, in x) => VnniDot.Q8(s, q, n, x),
+        ["vnni"] = (s, q, n, in x) => VnniDot.Q8<VnniByteDot>(s, q, n, x),
+        ["madd"] = (s, q, n, in x) => VnniDot.Q8<MaddByteDot>(s, q, n, x),
     };
 
     private static float[] Random(int n, int seed, float spread)

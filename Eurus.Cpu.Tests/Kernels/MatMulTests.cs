@@ -106,7 +106,7 @@ public unsafe class MatMulTests
             fixed (byte* p = files[i])
             {
                 // The last two matrices use the plain layout: the activations' VNNI and plain forms coexist.
-                using var packed = types[i] is GgmlType.Q4_0 or GgmlType.Q8_0 ? PackedMatrix.FromBlocks(types[i], rows, cols, files[i], interleaved: i < 3 && (types[i] == GgmlType.Q4_0 ? VnniDot.Supported || MaddByteDot.IsSupported : VnniDot.Supported)) : null;
+                using var packed = types[i] is GgmlType.Q4_0 or GgmlType.Q8_0 ? PackedMatrix.FromBlocks(types[i], rows, cols, files[i], interleaved: i < 3 && (VnniDot.Supported || MaddByteDot.IsSupported)) : null;
                 var w = new WeightMatrix(p, types[i], rows, cols, packed);
                 var reused = new float[tokens * rows];
                 shared.Multiply(w, x, tokens, reused, sameInput: i > 0);

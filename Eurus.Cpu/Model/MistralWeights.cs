@@ -37,7 +37,7 @@ internal sealed unsafe class MistralWeights : IDisposable
         Generation.LoadReporter? reporter = null)
     {
         kernels ??= KernelOptions.Default;
-        bool vnni = kernels.UseVnni;
+        bool interleaveQ8 = kernels.InterleaveQ8;
         using var handle = File.OpenHandle(f.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
         // Every matrix the forward pass multiplies by (the output projection may be the tied embedding table).
         var names = new List<string>();
@@ -61,14 +61,14 @@ internal sealed unsafe class MistralWeights : IDisposable
                 packedByName[i] = t.Type switch
                 {
                     GgmlType.Q5_0 => PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength,
-                        Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength), vnni),
+                        Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength), interleaveQ8),
                     // Q4_1 / Q5_1 (q·d + m) run as a Q8_0 matrix of the same quants plus per-block minimums (lossless).
-                    GgmlType.Q4_1 or GgmlType.Q5_1 => OffsetQuantMatrix.FromBlocks(t.Type, (int)t.RowCount, (int)t.RowLength, f.GetTensorData(t), vnni),
+                    GgmlType.Q4_1 or GgmlType.Q5_1 => OffsetQuantMatrix.FromBlocks(t.Type, (int)t.RowCount, (int)t.RowLength, f.GetTensorData(t), interleaveQ8),
                     GgmlType.Q4_K or GgmlType.Q5_K => QmKPacked.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength),
                     GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength),
-                    // Q4_0 interleaved for AVX-VNNI or AVX2 multiply-adds; Q8_0 (+128 weights) only where VPDPBUSD runs.
+                    // Q4_0 and Q8_0 interleaved for AVX-VNNI or AVX2 multiply-adds.
                     _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength,
-                        t.Type == GgmlType.Q4_0 ? kernels.InterleaveQ4 : vnni),
+                        t.Type == GgmlType.Q4_0 ? kernels.InterleaveQ4 : interleaveQ8),
                 };
                 reporter?.Report((double)Interlocked.Increment(ref done) / toPack.Length);
             });

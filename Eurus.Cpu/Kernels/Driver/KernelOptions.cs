@@ -40,13 +40,19 @@ internal sealed record KernelOptions
 
     /// <summary>
     /// Whether the VNNI-layout kernels run on AVX2 multiply-adds (<see cref="MaddTiles"/>) on this CPU with these options:
-    /// wherever AVX-VNNI does not run — AVX2-only CPUs, and for Q4_0 AVX-512 CPUs without AVX-VNNI (Zen 4), where they
-    /// measured faster than the AVX-512BW tiles and rows (Q8_0 keeps the AVX-512BW tiles; K-quants see <see cref="RepackKQuants"/>).
+    /// wherever AVX-VNNI does not run — AVX2-only CPUs, and AVX-512 CPUs without AVX-VNNI (Zen 4), where they measured
+    /// faster than the AVX-512BW tiles and rows.
     /// </summary>
     public bool UseMadd => MaddTiles && !UseVnni && MaddByteDot.IsSupported;
 
     /// <summary>Whether Q4_0 matrices are repacked interleaved (for AVX-VNNI or the multiply-add form).</summary>
     public bool InterleaveQ4 => UseVnni || UseMadd;
+
+    /// <summary>
+    /// Whether Q8_0 matrices (and Q5_0/Q4_1/Q5_1, run as Q8_0) are repacked interleaved: for AVX-VNNI (the +128 weights)
+    /// or the multiply-add form (the signed weights, <see cref="MaddByteDot.DpQ8"/>).
+    /// </summary>
+    public bool InterleaveQ8 => UseVnni || UseMadd;
 
     /// <summary>
     /// Whether Q4_K, Q5_K and Q6_K matrices are repacked (for AVX-VNNI or the multiply-add form): wherever either runs,

@@ -300,7 +300,8 @@ internal sealed unsafe class MatMul : IDisposable
                 {
                     case MatrixKernel.Q4_0Vnni: TileDriver.Run(new Q4_0Interleaved<VnniByteDot>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_0Madd: TileDriver.Run(new Q4_0Interleaved<MaddByteDot>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q8_0Vnni: TileDriver.Run(new Q8_0Vnni(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q8_0Vnni: TileDriver.Run(new Q8_0Interleaved<VnniByteDot>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q8_0Madd: TileDriver.Run(new Q8_0Interleaved<MaddByteDot>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_0Avx512: TileDriver.Run(new Q4_0Avx512(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q8_0Avx512: TileDriver.Run(new Q8_0Avx512(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_0Rows: TileDriver.Run(new RowsOnly<Q4_0Rows>(new(packed, blocks, px)), r0, r1, tFirst, tEnd, py, rows); break;

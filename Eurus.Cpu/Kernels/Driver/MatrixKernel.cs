@@ -30,6 +30,8 @@ internal enum MatrixKernel
     Q6_KVnni,
     /// <summary>Q4_0, interleaved repack, the VNNI tiles on AVX2 multiply-adds (<see cref="MaddByteDot"/>): CPUs without AVX-VNNI.</summary>
     Q4_0Madd,
+    /// <summary>Q8_0 (and Q5_0/Q4_1/Q5_1 run as Q8_0), interleaved repack, the VNNI tiles on AVX2 multiply-adds of the signed weights.</summary>
+    Q8_0Madd,
     /// <summary>Q4_K, VNNI repack, the VNNI tiles on AVX2 multiply-adds.</summary>
     Q4_KMadd,
     /// <summary>Q5_K, VNNI repack with a fifth-bit plane, the VNNI tiles on AVX2 multiply-adds.</summary>
@@ -61,7 +63,7 @@ internal static class MatrixKernels
     {
         GgmlType.Q4_0 when packed is not null => packed.Interleaved ? (options.UseVnni ? MatrixKernel.Q4_0Vnni : MaddByteDot.IsSupported ? MatrixKernel.Q4_0Madd : MatrixKernel.None)
             : options.UseAvx512Tiles ? MatrixKernel.Q4_0Avx512 : options.UseTiles128 ? MatrixKernel.Q4_0Lanes128 : MatrixKernel.Q4_0Rows,
-        GgmlType.Q8_0 or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1 when packed is not null => packed.Interleaved ? MatrixKernel.Q8_0Vnni : options.UseAvx512Tiles ? MatrixKernel.Q8_0Avx512 : options.UseTiles128 ? MatrixKernel.Q8_0Lanes128 : MatrixKernel.Q8_0Rows,
+        GgmlType.Q8_0 or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1 when packed is not null => packed.Interleaved ? (options.UseVnni ? MatrixKernel.Q8_0Vnni : MaddByteDot.IsSupported ? MatrixKernel.Q8_0Madd : MatrixKernel.None) : options.UseAvx512Tiles ? MatrixKernel.Q8_0Avx512 : options.UseTiles128 ? MatrixKernel.Q8_0Lanes128 : MatrixKernel.Q8_0Rows,
         GgmlType.Q4_K when qmk is not null => options.UseVnni ? MatrixKernel.Q4_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q4_KMadd : MatrixKernel.None,
         GgmlType.Q5_K when qmk is not null => options.UseVnni ? MatrixKernel.Q5_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q5_KMadd : MatrixKernel.None,
         GgmlType.Q6_K when q6k is not null => options.UseVnni ? MatrixKernel.Q6_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q6_KMadd : MatrixKernel.None,
@@ -75,7 +77,7 @@ internal static class MatrixKernels
     /// <summary>The form of the activations that <paramref name="kernel"/> consumes (prepared once per input by <see cref="MatMul"/>).</summary>
     public static KernelInput Input(this MatrixKernel kernel) => kernel switch
     {
-        MatrixKernel.Q4_0Vnni or MatrixKernel.Q8_0Vnni or MatrixKernel.Q4_0Madd => KernelInput.Q8_0Interleaved,
+        MatrixKernel.Q4_0Vnni or MatrixKernel.Q8_0Vnni or MatrixKernel.Q4_0Madd or MatrixKernel.Q8_0Madd => KernelInput.Q8_0Interleaved,
         MatrixKernel.Q4_0Avx512 or MatrixKernel.Q4_0Rows or MatrixKernel.Q4_0Lanes128 => KernelInput.Q8_0ForQ4,
         MatrixKernel.Q8_0Avx512 or MatrixKernel.Q8_0Rows or MatrixKernel.Q8_0Lanes128 => KernelInput.Q8_0,
         MatrixKernel.Q4_KVnni or MatrixKernel.Q5_KVnni or MatrixKernel.Q6_KVnni

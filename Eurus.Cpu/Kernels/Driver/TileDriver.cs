@@ -21,7 +21,7 @@ internal unsafe interface ITileKernel
     /// <summary>Tokens of the narrow tile for the tokens left after the wide tiles; 0 for none.</summary>
     int SmallTileTokens { get; }
 
-    /// <summary>Prepares rows [<paramref name="r0"/>, <paramref name="r1"/>) for tiles (once per row block and token chunk).</summary>
+    /// <summary>Prepares rows [<paramref name="r0"/>, <paramref name="r1"/>) for tiles, wide or narrow (once per row block and token chunk).</summary>
     void PrepareBlock(int r0, int r1);
 
     /// <summary>Writes y[(t + j)·stride + row + i] for the wide tile at (<paramref name="row"/>, <paramref name="t"/>).</summary>
@@ -64,13 +64,10 @@ internal static unsafe class TileDriver
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<TKernel>(TKernel k, int r0, int r1, int t, int tEnd, float* y, int rows) where TKernel : struct, ITileKernel
     {
-        int wide = k.TileTokens;
-        if (wide > 0 && t + wide <= tEnd)
-        {
-            k.PrepareBlock(r0, r1);
+        int wide = k.TileTokens, small = k.SmallTileTokens;
+        if ((wide > 0 && t + wide <= tEnd) || (small > 0 && t + small <= tEnd)) k.PrepareBlock(r0, r1);
+        if (wide > 0)
             for (; t + wide <= tEnd; t += wide) Tiles(k, false, wide, r0, r1, t, y, rows);
-        }
-        int small = k.SmallTileTokens;
         if (small > 0)
             for (; t + small <= tEnd; t += small) Tiles(k, true, small, r0, r1, t, y, rows);
         for (; t < tEnd; t++)

@@ -10,7 +10,7 @@ namespace Eurus.Cpu.Kernels;
 /// <c>VPDPBUSD</c>; <see cref="MaddByteDot"/> computes the same sums with AVX2's <c>VPMADDUBSW</c> + <c>VPMADDWD</c> +
 /// <c>VPADDD</c>, exact while every pair of products fits int16 — weights of at most 128 against activations of
 /// |x| ≤ 127, which holds for the nibble formats (Q4_0, Q4_K, Q5_K: ≤ 31; Q6_K: ≤ 63) but not for Q8_0's +128 weights
-/// (those stay on <see cref="VnniByteDot"/>). The kernels of <see cref="VnniDot"/> and <see cref="VnniKQuant"/> are
+/// (<see cref="IByteDot.DpQ8"/>: the multiply-add form takes those signed, with the sign moved onto the activation). The kernels of <see cref="VnniDot"/> and <see cref="VnniKQuant"/> are
 /// written once and compiled per struct, so AVX2-only CPUs (Zen 2/3, Intel before 2021) and AVX-512 CPUs without
 /// AVX-VNNI (Zen 4) get the same repacks and two-row × four-token tiles.
 /// </summary>
@@ -21,6 +21,18 @@ internal unsafe interface IByteDot
 
     /// <summary>acc + Σ of four w·x products per int32 lane, the weights in <paramref name="w"/>, 32 activation bytes at <paramref name="x"/>.</summary>
     static abstract Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x);
+
+    /// <summary>
+    /// Whether <see cref="DpQ8"/> sums the stored (+128) Q8_0 weights, so the kernel starts from −128·Σx (VPDPBUSD), or
+    /// the signed weights, so it starts from zero.
+    /// </summary>
+    static abstract bool Q8Bias { get; }
+
+    /// <summary>
+    /// acc + Σ of four products per int32 lane of the interleaved repack's Q8_0 weights (stored +128 in <paramref name="w"/>)
+    /// and 32 activation bytes at <paramref name="x"/>: of the stored values where <see cref="Q8Bias"/>, else of the signed weights.
+    /// </summary>
+    static abstract Vector256<int> DpQ8(Vector256<int> acc, Vector256<byte> w, sbyte* x);
 
     /// <summary><see cref="Dp"/> of two weight vectors (each weight ≤ 63: Q6_K and below), added to <paramref name="acc"/>.</summary>
     static abstract Vector256<int> Dp2(Vector256<int> acc, Vector256<byte> w0, sbyte* x0, Vector256<byte> w1, sbyte* x1);
@@ -38,6 +50,11 @@ internal readonly unsafe struct VnniByteDot : IByteDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) => AvxVnni.MultiplyWideningAndAdd(acc, w, Vector256.Load(x));
 
+    public static bool Q8Bias => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DpQ8(Vector256<int> acc, Vector256<byte> w, sbyte* x) => Dp(acc, w, x);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Dp2(Vector256<int> acc, Vector256<byte> w0, sbyte* x0, Vector256<byte> w1, sbyte* x1) => Dp(Dp(acc, w0, x0), w1, x1);
 
@@ -54,6 +71,19 @@ internal readonly unsafe struct MaddByteDot : IByteDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) =>
         acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w, Vector256.Load(x)), Vector256.Create((short)1));
+
+    public static bool Q8Bias => false;
+
+    /// <summary>
+    /// The signed weight w − 128 by an exclusive or, its magnitude (≤ 128, unsigned) times the activation with the
+    /// weight's sign (<c>VPSIGNB</c>; |x| ≤ 127): each pair of products is at most 2·128·127 = 32512, exact in int16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DpQ8(Vector256<int> acc, Vector256<byte> w, sbyte* x)
+    {
+        var s = (w ^ Vector256.Create((byte)0x80)).AsSByte();
+        return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(s), Avx2.Sign(Vector256.Load(x), s)), Vector256.Create((short)1));
+    }
 
     // Several vectors' int16 pair sums are added before the one widening VPMADDWD (lanes keep their block): each pair
     // is at most 2·w·127, so two of them fit int16 for w ≤ 63 (32004) and four for w ≤ 31 (31496).

@@ -189,11 +189,67 @@ internal static unsafe class VnniDot
         y[3 * stride + 1] = Vector256.Sum(c3) + Q4Tail(wsB, wqB, blocks, x3, tail);
     }
 
+    /// <summary>
+    /// Two Q4_0 rows × two tokens: <see cref="Q4Tile2x4{TDot}"/> for the two or three tokens a speculative draft, a small
+    /// batch or a chunk's remainder leaves (each group unpacked once for both tokens instead of once per token and row).
+    /// y[t·stride + r] for t &lt; 2, r &lt; 2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q4Tile2x2<TDot>(ushort* wsA, byte* wqA, ushort* wsB, byte* wqB, int blocks, PackedActivations acts, int t0, float* y, long stride)
+        where TDot : struct, IByteDot
+    {
+        var x0 = acts.For(t0);
+        var x1 = acts.For(t0 + 1);
+        sbyte* v0 = x0.XV, v1 = x1.XV;
+        int* b0 = x0.Start8, b1 = x1.Start8;
+        float* d0 = x0.D, d1 = x1.D;
+        int groups = blocks / GroupBlocks;
+        var m = Vector256.Create((byte)0x0F);
+        Vector256<float> a0 = default, a1 = default, c0 = default, c1 = default;
+        for (int g = 0; g < groups; g++)
+        {
+            byte* qA = wqA + g * 128, qB = wqB + g * 128;
+            if (typeof(TDot) == typeof(VnniByteDot))
+            {
+                Sse.Prefetch0(qA + 2048);
+                Sse.Prefetch0(qB + 2048);
+            }
+            int b = g * 8;
+            Vector256<int> sa0 = Start(b0 + b), sa1 = Start(b1 + b);
+            Vector256<int> sc0 = sa0, sc1 = sa1;
+            int o = g * 256;
+            for (int k = 0; k < 4; k++)
+            {
+                var pA = Vector256.Load(qA + k * 32);
+                var pB = Vector256.Load(qB + k * 32);
+                var lA = pA & m;
+                var lB = pB & m;
+                int ol = o + k * 32;
+                sa0 = TDot.Dp(sa0, lA, v0 + ol); sc0 = TDot.Dp(sc0, lB, v0 + ol);
+                sa1 = TDot.Dp(sa1, lA, v1 + ol); sc1 = TDot.Dp(sc1, lB, v1 + ol);
+                var hA = High(pA, m);
+                var hB = High(pB, m);
+                int oh = ol + 128;
+                sa0 = TDot.Dp(sa0, hA, v0 + oh); sc0 = TDot.Dp(sc0, hB, v0 + oh);
+                sa1 = TDot.Dp(sa1, hA, v1 + oh); sc1 = TDot.Dp(sc1, hB, v1 + oh);
+            }
+            var dA = Half8(wsA + g * 8);
+            var dB = Half8(wsB + g * 8);
+            a0 = Scale(sa0, dA, d0 + b, a0); c0 = Scale(sc0, dB, d0 + b, c0);
+            a1 = Scale(sa1, dA, d1 + b, a1); c1 = Scale(sc1, dB, d1 + b, c1);
+        }
+        int tail = groups * GroupBlocks;
+        y[0] = Vector256.Sum(a0) + Q4Tail(wsA, wqA, blocks, x0, tail);
+        y[stride] = Vector256.Sum(a1) + Q4Tail(wsA, wqA, blocks, x1, tail);
+        y[1] = Vector256.Sum(c0) + Q4Tail(wsB, wqB, blocks, x0, tail);
+        y[stride + 1] = Vector256.Sum(c1) + Q4Tail(wsB, wqB, blocks, x1, tail);
+    }
+
     // ---------------------------------------------------------------- Q8_0
 
-    /// <summary>One Q8_0 row (interleaved layout, weights stored +128) · one token.</summary>
+    /// <summary>One Q8_0 row (interleaved layout, weights stored +128) · one token, over <typeparamref name="TDot"/> (<see cref="IByteDot.DpQ8"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q8(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x)
+    public static float Q8<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot
     {
         int groups = blocks / GroupBlocks;
         var acc = Vector256<float>.Zero;
@@ -204,18 +260,21 @@ internal static unsafe class VnniDot
         {
             byte* q = wq + g * 256;
             sbyte* v = xv + g * 256;
-            Sse.Prefetch0(q + 4096);
-            Sse.Prefetch0(q + 4096 + 64);
-            Sse.Prefetch0(q + 4096 + 128);
-            Sse.Prefetch0(q + 4096 + 192);
-            var s0 = VnniByteDot.Dp(Start(bias + g * 8), Vector256.Load(q), v);
-            var s1 = VnniByteDot.Dp(Vector256<int>.Zero, Vector256.Load(q + 32), v + 32);
-            s0 = VnniByteDot.Dp(s0, Vector256.Load(q + 64), v + 64);
-            s1 = VnniByteDot.Dp(s1, Vector256.Load(q + 96), v + 96);
-            s0 = VnniByteDot.Dp(s0, Vector256.Load(q + 128), v + 128);
-            s1 = VnniByteDot.Dp(s1, Vector256.Load(q + 160), v + 160);
-            s0 = VnniByteDot.Dp(s0, Vector256.Load(q + 192), v + 192);
-            s1 = VnniByteDot.Dp(s1, Vector256.Load(q + 224), v + 224);
+            if (typeof(TDot) == typeof(VnniByteDot))
+            {
+                Sse.Prefetch0(q + 4096);
+                Sse.Prefetch0(q + 4096 + 64);
+                Sse.Prefetch0(q + 4096 + 128);
+                Sse.Prefetch0(q + 4096 + 192);
+            }
+            var s0 = TDot.DpQ8(TDot.Q8Bias ? Start(bias + g * 8) : Vector256<int>.Zero, Vector256.Load(q), v);
+            var s1 = TDot.DpQ8(Vector256<int>.Zero, Vector256.Load(q + 32), v + 32);
+            s0 = TDot.DpQ8(s0, Vector256.Load(q + 64), v + 64);
+            s1 = TDot.DpQ8(s1, Vector256.Load(q + 96), v + 96);
+            s0 = TDot.DpQ8(s0, Vector256.Load(q + 128), v + 128);
+            s1 = TDot.DpQ8(s1, Vector256.Load(q + 160), v + 160);
+            s0 = TDot.DpQ8(s0, Vector256.Load(q + 192), v + 192);
+            s1 = TDot.DpQ8(s1, Vector256.Load(q + 224), v + 224);
             acc = Scale(s0 + s1, Half8(ws + g * 8), dx + g * 8, acc);
         }
         return Vector256.Sum(acc) + Q8Tail(ws, wq, blocks, x, groups * GroupBlocks);
@@ -238,7 +297,8 @@ internal static unsafe class VnniDot
 
     /// <summary>Two Q8_0 rows × four tokens (see <see cref="Q4Tile2x4"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q8Tile2x4(ushort* wsA, byte* wqA, ushort* wsB, byte* wqB, int blocks, PackedActivations acts, int t0, float* y, long stride)
+    public static void Q8Tile2x4<TDot>(ushort* wsA, byte* wqA, ushort* wsB, byte* wqB, int blocks, PackedActivations acts, int t0, float* y, long stride)
+        where TDot : struct, IByteDot
     {
         var x0 = acts.For(t0);
         var x1 = acts.For(t0 + 1);
@@ -253,7 +313,8 @@ internal static unsafe class VnniDot
         {
             byte* qA = wqA + g * 256, qB = wqB + g * 256;
             int b = g * 8;
-            Vector256<int> sa0 = Start(b0 + b), sa1 = Start(b1 + b), sa2 = Start(b2 + b), sa3 = Start(b3 + b);
+            Vector256<int> sa0 = default, sa1 = default, sa2 = default, sa3 = default;
+            if (TDot.Q8Bias) { sa0 = Start(b0 + b); sa1 = Start(b1 + b); sa2 = Start(b2 + b); sa3 = Start(b3 + b); }
             Vector256<int> sc0 = sa0, sc1 = sa1, sc2 = sa2, sc3 = sa3;
             int o = g * 256;
             for (int k = 0; k < 8; k++)
@@ -266,10 +327,10 @@ internal static unsafe class VnniDot
                 var wA = Vector256.Load(qA + k * 32);
                 var wB = Vector256.Load(qB + k * 32);
                 int ok = o + k * 32;
-                sa0 = VnniByteDot.Dp(sa0, wA, v0 + ok); sc0 = VnniByteDot.Dp(sc0, wB, v0 + ok);
-                sa1 = VnniByteDot.Dp(sa1, wA, v1 + ok); sc1 = VnniByteDot.Dp(sc1, wB, v1 + ok);
-                sa2 = VnniByteDot.Dp(sa2, wA, v2 + ok); sc2 = VnniByteDot.Dp(sc2, wB, v2 + ok);
-                sa3 = VnniByteDot.Dp(sa3, wA, v3 + ok); sc3 = VnniByteDot.Dp(sc3, wB, v3 + ok);
+                sa0 = TDot.DpQ8(sa0, wA, v0 + ok); sc0 = TDot.DpQ8(sc0, wB, v0 + ok);
+                sa1 = TDot.DpQ8(sa1, wA, v1 + ok); sc1 = TDot.DpQ8(sc1, wB, v1 + ok);
+                sa2 = TDot.DpQ8(sa2, wA, v2 + ok); sc2 = TDot.DpQ8(sc2, wB, v2 + ok);
+                sa3 = TDot.DpQ8(sa3, wA, v3 + ok); sc3 = TDot.DpQ8(sc3, wB, v3 + ok);
             }
             var dA = Half8(wsA + g * 8);
             var dB = Half8(wsB + g * 8);

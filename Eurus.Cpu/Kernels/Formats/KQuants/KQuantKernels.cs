@@ -6,7 +6,7 @@ namespace Eurus.Cpu.Kernels;
 // layout (AVX-512BW tiles, or rows only).
 
 /// <summary>
-/// Q4_K or Q5_K over the VNNI repack (<see cref="VnniKQuant"/>) with AVX-VNNI or AVX2's multiply-adds (<typeparamref name="TDot"/>), two rows × four tokens, then two rows × two (<see cref="VnniKQuantSmallTile"/>); the row block's scales (rows from
+/// Q4_K or Q5_K over the VNNI repack (<see cref="VnniKQuant"/>) with AVX-VNNI or AVX2's multiply-adds (<typeparamref name="TDot"/>), two rows × four tokens; the row block's scales (rows from
 /// <paramref name="r0"/>) are converted to floats at <paramref name="scales"/> once per row block and token chunk
 /// instead of once per tile.
 /// </summary>
@@ -15,7 +15,7 @@ internal readonly unsafe struct QmKVnni<TBits, TDot>(QmKPacked m, KQuantActivati
 {
     public int TileRows => 2;
     public int TileTokens => 4;
-    public int SmallTileTokens => 2;
+    public int SmallTileTokens => 0;
     private float* Scales(int row) => scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
     public void PrepareBlock(int first, int end)
     {
@@ -26,7 +26,7 @@ internal readonly unsafe struct QmKVnni<TBits, TDot>(QmKPacked m, KQuantActivati
         }
     }
     public void Tile(int row, int t, float* y, long stride) => VnniKQuant.QmKTile2x4<TBits, TDot>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
-    public void SmallTile(int row, int t, float* y, long stride) => VnniKQuantSmallTile.QmK2x2<TBits, TDot>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) { }
     public float Row(int row, int t) => VnniKQuant.QmK<TBits, TDot>(m, row, x, t);
 }
 
@@ -35,7 +35,7 @@ internal readonly unsafe struct Q6KVnni<TDot>(Q6KPacked m, KQuantActivations x, 
 {
     public int TileRows => 2;
     public int TileTokens => 4;
-    public int SmallTileTokens => 2;
+    public int SmallTileTokens => 0;
     private float* Scales(int row) => scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
     public void PrepareBlock(int first, int end)
     {
@@ -46,7 +46,7 @@ internal readonly unsafe struct Q6KVnni<TDot>(Q6KPacked m, KQuantActivations x, 
         }
     }
     public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q6KTile2x4<TDot>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
-    public void SmallTile(int row, int t, float* y, long stride) => VnniKQuantSmallTile.Q6K2x2<TDot>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) { }
     public float Row(int row, int t) => VnniKQuant.Q6K<TDot>(m, row, x, t);
 }
 

@@ -4,19 +4,18 @@ namespace Eurus.Cpu.Kernels;
 // Q4_1 and Q5_1 run through the Q8_0 ones (their quants repacked as Q8_0).
 
 /// <summary>
-/// Q4_0 over the interleaved repack (<see cref="VnniDot"/>): two rows × four tokens, then two rows × two, with AVX-VNNI
+/// Q4_0 over the interleaved repack (<see cref="VnniDot"/>): two rows × four tokens, with AVX-VNNI
 /// (<see cref="VnniByteDot"/>) or AVX2's multiply-adds (<see cref="MaddByteDot"/>).
 /// </summary>
 internal readonly unsafe struct Q4_0Interleaved<TDot>(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel where TDot : struct, IByteDot
 {
     public int TileRows => 2;
     public int TileTokens => 4;
-    public int SmallTileTokens => 2;
+    public int SmallTileTokens => 0;
     public void PrepareBlock(int r0, int r1) { }
     public void Tile(int row, int t, float* y, long stride) =>
         VnniDot.Q4Tile2x4<TDot>(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
-    public void SmallTile(int row, int t, float* y, long stride) =>
-        VnniDot.Q4Tile2x2<TDot>(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) { }
     public float Row(int row, int t) => VnniDot.Q4<TDot>(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
 }
 

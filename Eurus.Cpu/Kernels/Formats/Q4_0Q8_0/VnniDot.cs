@@ -189,62 +189,6 @@ internal static unsafe class VnniDot
         y[3 * stride + 1] = Vector256.Sum(c3) + Q4Tail(wsB, wqB, blocks, x3, tail);
     }
 
-    /// <summary>
-    /// Two Q4_0 rows × two tokens: <see cref="Q4Tile2x4{TDot}"/> for the two or three tokens a speculative draft, a small
-    /// batch or a chunk's remainder leaves (each group unpacked once for both tokens instead of once per token and row).
-    /// y[t·stride + r] for t &lt; 2, r &lt; 2.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4Tile2x2<TDot>(ushort* wsA, byte* wqA, ushort* wsB, byte* wqB, int blocks, PackedActivations acts, int t0, float* y, long stride)
-        where TDot : struct, IByteDot
-    {
-        var x0 = acts.For(t0);
-        var x1 = acts.For(t0 + 1);
-        sbyte* v0 = x0.XV, v1 = x1.XV;
-        int* b0 = x0.Start8, b1 = x1.Start8;
-        float* d0 = x0.D, d1 = x1.D;
-        int groups = blocks / GroupBlocks;
-        var m = Vector256.Create((byte)0x0F);
-        Vector256<float> a0 = default, a1 = default, c0 = default, c1 = default;
-        for (int g = 0; g < groups; g++)
-        {
-            byte* qA = wqA + g * 128, qB = wqB + g * 128;
-            if (typeof(TDot) == typeof(VnniByteDot))
-            {
-                Sse.Prefetch0(qA + 2048);
-                Sse.Prefetch0(qB + 2048);
-            }
-            int b = g * 8;
-            Vector256<int> sa0 = Start(b0 + b), sa1 = Start(b1 + b);
-            Vector256<int> sc0 = sa0, sc1 = sa1;
-            int o = g * 256;
-            for (int k = 0; k < 4; k++)
-            {
-                var pA = Vector256.Load(qA + k * 32);
-                var pB = Vector256.Load(qB + k * 32);
-                var lA = pA & m;
-                var lB = pB & m;
-                int ol = o + k * 32;
-                sa0 = TDot.Dp(sa0, lA, v0 + ol); sc0 = TDot.Dp(sc0, lB, v0 + ol);
-                sa1 = TDot.Dp(sa1, lA, v1 + ol); sc1 = TDot.Dp(sc1, lB, v1 + ol);
-                var hA = High(pA, m);
-                var hB = High(pB, m);
-                int oh = ol + 128;
-                sa0 = TDot.Dp(sa0, hA, v0 + oh); sc0 = TDot.Dp(sc0, hB, v0 + oh);
-                sa1 = TDot.Dp(sa1, hA, v1 + oh); sc1 = TDot.Dp(sc1, hB, v1 + oh);
-            }
-            var dA = Half8(wsA + g * 8);
-            var dB = Half8(wsB + g * 8);
-            a0 = Scale(sa0, dA, d0 + b, a0); c0 = Scale(sc0, dB, d0 + b, c0);
-            a1 = Scale(sa1, dA, d1 + b, a1); c1 = Scale(sc1, dB, d1 + b, c1);
-        }
-        int tail = groups * GroupBlocks;
-        y[0] = Vector256.Sum(a0) + Q4Tail(wsA, wqA, blocks, x0, tail);
-        y[stride] = Vector256.Sum(a1) + Q4Tail(wsA, wqA, blocks, x1, tail);
-        y[1] = Vector256.Sum(c0) + Q4Tail(wsB, wqB, blocks, x0, tail);
-        y[stride + 1] = Vector256.Sum(c1) + Q4Tail(wsB, wqB, blocks, x1, tail);
-    }
-
     // ---------------------------------------------------------------- Q8_0
 
     /// <summary>One Q8_0 row (interleaved layout, weights stored +128) · one token, over <typeparamref name="TDot"/> (<see cref="IByteDot.DpQ8"/>).</summary>

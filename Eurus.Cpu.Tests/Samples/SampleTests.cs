@@ -24,10 +24,9 @@ public sealed class SampleTests
     /// Two replies interrupted in a row, then the chat goes on and ends normally. A reply of the tiny model can end before
     /// the signal lands, so a few tries are allowed; at least one must interrupt two replies.
     /// </summary>
-    [Fact]
+    [Cli.UnixFact]
     public void TwoCtrlCsInARowStopTwoRepliesAndTheChatGoesOn()
     {
-        if (OperatingSystem.IsWindows()) return; // SIGINT through kill(1)
         bool interruptedTwice = false;
         for (int attempt = 0; attempt < 5 && !interruptedTwice; attempt++)
         {

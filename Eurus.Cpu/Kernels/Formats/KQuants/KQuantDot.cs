@@ -173,21 +173,7 @@ internal static unsafe class KQuantDot
             var isum = Vector128<int>.Zero;
             for (int c = 0; c < 4; c++)
             {
-                var v0 = Vector128.Load(q + 32 * c);
-                var v1 = Vector128.Load(q + 32 * c + 16);
-                var lo0 = v0 & mask;
-                var lo1 = v1 & mask;
-                var hi0 = Vector128.ShiftRightLogical(v0, 4);
-                var hi1 = Vector128.ShiftRightLogical(v1, 4);
-                if (Five<TBits>())
-                {
-                    var m1 = Vector128.Create((byte)(1 << (2 * c)));
-                    var m2 = Vector128.Create((byte)(2 << (2 * c)));
-                    lo0 |= Vector128.Equals(h0 & m1, m1) & sixteen;
-                    lo1 |= Vector128.Equals(h1 & m1, m1) & sixteen;
-                    hi0 |= Vector128.Equals(h0 & m2, m2) & sixteen;
-                    hi1 |= Vector128.Equals(h1 & m2, m2) & sixteen;
-                }
+                Chunk128<TBits>(q, h0, h1, c, mask, sixteen, out var lo0, out var lo1, out var hi0, out var hi1);
                 var lo = TDot.Dot(TDot.Dot(Vector128<int>.Zero, lo0.AsSByte(), Vector128.Load(a + 64 * c)), lo1.AsSByte(), Vector128.Load(a + 64 * c + 16));
                 var hi = TDot.Dot(TDot.Dot(Vector128<int>.Zero, hi0.AsSByte(), Vector128.Load(a + 64 * c + 32)), hi1.AsSByte(), Vector128.Load(a + 64 * c + 48));
                 isum += lo * Vector128.Create((int)((sc >> (16 * c)) & 0xFF)) + hi * Vector128.Create((int)((sc >> (16 * c + 8)) & 0xFF));
@@ -197,6 +183,32 @@ internal static unsafe class KQuantDot
             mins += Half(wb + 2) * dx * MinSum(mn, (short*)(xb + Q8BSums));
         }
         return Vector128.Sum(acc) - mins;
+    }
+
+    /// <summary>
+    /// Chunk <paramref name="c"/> (64 weights) of a Q4_K/Q5_K super-block's quants at <paramref name="q"/> as four
+    /// 16-byte vectors of values 0–15 (Q4_K) or 0–31 (Q5_K, the fifth bits from <paramref name="h0"/>/<paramref name="h1"/>):
+    /// the low nibbles of its 32 bytes (elements 64c…64c+31), then the high nibbles (64c+32…64c+63).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Chunk128<TBits>(byte* q, Vector128<byte> h0, Vector128<byte> h1, int c, Vector128<byte> mask, Vector128<byte> sixteen,
+        out Vector128<byte> lo0, out Vector128<byte> lo1, out Vector128<byte> hi0, out Vector128<byte> hi1) where TBits : struct, IQuantBits
+    {
+        var v0 = Vector128.Load(q + 32 * c);
+        var v1 = Vector128.Load(q + 32 * c + 16);
+        lo0 = v0 & mask;
+        lo1 = v1 & mask;
+        hi0 = Vector128.ShiftRightLogical(v0, 4);
+        hi1 = Vector128.ShiftRightLogical(v1, 4);
+        if (Five<TBits>())
+        {
+            var m1 = Vector128.Create((byte)(1 << (2 * c)));
+            var m2 = Vector128.Create((byte)(2 << (2 * c)));
+            lo0 |= Vector128.Equals(h0 & m1, m1) & sixteen;
+            lo1 |= Vector128.Equals(h1 & m1, m1) & sixteen;
+            hi0 |= Vector128.Equals(h0 & m2, m2) & sixteen;
+            hi1 |= Vector128.Equals(h1 & m2, m2) & sixteen;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

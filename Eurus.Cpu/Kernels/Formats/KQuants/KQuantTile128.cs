@@ -64,21 +64,7 @@ internal static unsafe class KQuantTile128
             Vector128<int> i0 = default, i1 = default, i2 = default, i3 = default;
             for (int c = 0; c < 4; c++)
             {
-                var v0 = Vector128.Load(q + 32 * c);
-                var v1 = Vector128.Load(q + 32 * c + 16);
-                var lo0 = v0 & mask;
-                var lo1 = v1 & mask;
-                var hi0 = Vector128.ShiftRightLogical(v0, 4);
-                var hi1 = Vector128.ShiftRightLogical(v1, 4);
-                if (Five<TBits>())
-                {
-                    var b1 = Vector128.Create((byte)(1 << (2 * c)));
-                    var b2 = Vector128.Create((byte)(2 << (2 * c)));
-                    lo0 |= Vector128.Equals(h0 & b1, b1) & sixteen;
-                    lo1 |= Vector128.Equals(h1 & b1, b1) & sixteen;
-                    hi0 |= Vector128.Equals(h0 & b2, b2) & sixteen;
-                    hi1 |= Vector128.Equals(h1 & b2, b2) & sixteen;
-                }
+                KQuantDot.Chunk128<TBits>(q, h0, h1, c, mask, sixteen, out var lo0, out var lo1, out var hi0, out var hi1);
                 var sLo = Vector128.Create((int)((sc >> (16 * c)) & 0xFF));
                 var sHi = Vector128.Create((int)((sc >> (16 * c + 8)) & 0xFF));
                 int o = 64 * c;

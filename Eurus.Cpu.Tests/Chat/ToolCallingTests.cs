@@ -25,23 +25,7 @@ public sealed class ToolCallingTests(Xunit.Abstractions.ITestOutputHelper output
     /// </summary>
     private static EurusModel Load() => EurusModel.Load(s_longContext.Value, new ModelOptions { Threads = 1, ContextLength = 1024 });
 
-    private static readonly Lazy<string> s_longContext = new(() =>
-    {
-        byte[] file = File.ReadAllBytes(TestPaths.Q8);
-        byte[] key = System.Text.Encoding.UTF8.GetBytes("llama.context_length");
-        int at = file.AsSpan().IndexOf(key);
-        Assert.True(at > 8 && BitConverter.ToUInt64(file, at - 8) == (ulong)key.Length, "no llama.context_length key");
-        Assert.Equal(4u, BitConverter.ToUInt32(file, at + key.Length)); // GGUF type UINT32
-        Assert.Equal(256u, BitConverter.ToUInt32(file, at + key.Length + 4));
-        BitConverter.TryWriteBytes(file.AsSpan(at + key.Length + 4), 1024u);
-        // Next to the demo model in the test output (one file, rewritten each run; renamed into place, so a reader never
-        // sees it half written).
-        string path = TestPaths.Model("kjv-tiny-Q8_0-ctx1024.gguf");
-        string temp = path + "." + Environment.ProcessId + ".tmp";
-        File.WriteAllBytes(temp, file);
-        File.Move(temp, path, overwrite: true);
-        return path;
-    });
+    private static readonly Lazy<string> s_longContext = new(() => Shared.LongContextCopy.Write(TestPaths.Q8, 1024));
 
     // Small schemas: the demo model's context is 256 tokens, and the preamble describes each tool with its schema.
     // Bounded strings: the tiny model never closes an unbounded string by itself.

@@ -31,7 +31,9 @@ public unsafe class KQuantMatMulTests
             foreach (int threads in new[] { 1, 2 })
             foreach (bool vnni in VnniDot.Supported || MaddByteDot.IsSupported ? new[] { false, true } : [false]) // the VNNI repack: AVX-VNNI or AVX2 multiply-adds
             {
-                var x = Enumerable.Range(0, tokens * cols).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+                // Pinned: sameInput is checked by the input's address, which a compacting GC between the calls could move.
+                var x = GC.AllocateArray<float>(tokens * cols, pinned: true);
+                for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 4 - 2);
                 var y = new float[tokens * rows];
                 var y0 = new float[tokens * 3];
                 fixed (byte* p = file)

@@ -44,7 +44,7 @@ internal static unsafe class QuickKernelTiming
             }
             var x = Enumerable.Range(0, cols * 32).Select(i => (float)Math.Sin(i)).ToArray();
             fixed (byte* p = data)
-            foreach (bool interleaved in (type == GgmlType.Q4_0 ? KernelOptions.Default.InterleaveQ4 : VnniDot.Supported) ? new[] { true, false } : [false])
+            foreach (bool interleaved in (type == GgmlType.Q4_0 ? KernelOptions.Default.InterleaveQ4 : KernelOptions.Default.InterleaveQ8) ? new[] { true, false } : [false])
             {
                 using var packed = PackedMatrix.FromBlocks(type, rows, cols, data, interleaved);
                 var w = new WeightMatrix(p, type, rows, cols, packed);
@@ -61,17 +61,27 @@ internal static unsafe class QuickKernelTiming
                             for (int r0 = 0; r0 < rows; r0 += 32)
                                 for (int t = 0; t < 32; t += 4)
                                     for (int r = r0; r < r0 + 32; r += 2)
-                                        if (type == GgmlType.Q4_0)
+                                        if (type == GgmlType.Q4_0 && VnniDot.Supported)
                                             VnniDot.Q4Tile2x4<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
-                                        else
+                                        else if (type == GgmlType.Q4_0)
+                                            VnniDot.Q4Tile2x4<MaddByteDot>(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
+                                        else if (VnniDot.Supported)
                                             VnniDot.Q8Tile2x4<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
+                                        else
+                                            VnniDot.Q8Tile2x4<MaddByteDot>(packed.RowScales(r), packed.RowQs(r), packed.RowScales(r + 1), packed.RowQs(r + 1), blocks, acts, t, py + (long)t * rows + r, rows);
                             double s = sw.Elapsed.TotalSeconds;
                             Console.WriteLine($"{type} direct vnni tile, 32 tokens: {s * 1000:F2} ms, {2.0 * rows * cols * 32 / s / 1e9:F1} GOP/s");
                             sw.Restart();
                             var x0 = acts.For(0);
                             float sink = 0;
                             for (int r = 0; r < rows; r++)
-                                sink += type == GgmlType.Q4_0 ? VnniDot.Q4<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), blocks, x0) : VnniDot.Q8<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), blocks, x0);
+                                sink += (type == GgmlType.Q4_0, VnniDot.Supported) switch
+                                {
+                                    (true, true) => VnniDot.Q4<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), blocks, x0),
+                                    (true, false) => VnniDot.Q4<MaddByteDot>(packed.RowScales(r), packed.RowQs(r), blocks, x0),
+                                    (false, true) => VnniDot.Q8<VnniByteDot>(packed.RowScales(r), packed.RowQs(r), blocks, x0),
+                                    (false, false) => VnniDot.Q8<MaddByteDot>(packed.RowScales(r), packed.RowQs(r), blocks, x0),
+                                };
                             s = sw.Elapsed.TotalSeconds;
                             Console.WriteLine($"{type} direct vnni row, 1 token: {s * 1000:F2} ms, {2.0 * rows * cols / s / 1e9:F1} GOP/s {sink:E1}");
                         }

@@ -34,6 +34,20 @@ internal unsafe interface IByteDot
     /// </summary>
     static abstract Vector256<int> DpQ8(Vector256<int> acc, Vector256<byte> w, sbyte* x);
 
+    /// <summary>
+    /// The tiles' accumulate step: <paramref name="acc"/> + the products of <paramref name="w"/> and 32 activation bytes at
+    /// <paramref name="x"/>, kept in the cheapest form that stays exact until <see cref="Widen"/>. <c>VPDPBUSD</c>: the int32
+    /// lane sums (<see cref="Dp"/>; Widen does nothing). The multiply-add form: the int16 pair sums of <c>VPMADDUBSW</c>
+    /// only, the int32 widening (<c>VPMADDWD</c>) left to Widen, once for several vectors — each pair is at most 2·w·127, so
+    /// up to eight vectors of weights ≤ 15 (Q4_0, Q4_K: 30480), four of weights ≤ 31 (Q5_K: 31496) or two of weights ≤ 63
+    /// (Q6_K: 32004) fit int16. The caller widens within those counts; the sums are integers, so where it widens changes
+    /// nothing.
+    /// </summary>
+    static abstract Vector256<int> Pairs(Vector256<int> acc, Vector256<byte> w, sbyte* x);
+
+    /// <summary>The int32 lane sums of what <see cref="Pairs"/> accumulated (from zero).</summary>
+    static abstract Vector256<int> Widen(Vector256<int> pairs);
+
     /// <summary><see cref="Dp"/> of two weight vectors (each weight ≤ 63: Q6_K and below), added to <paramref name="acc"/>.</summary>
     static abstract Vector256<int> Dp2(Vector256<int> acc, Vector256<byte> w0, sbyte* x0, Vector256<byte> w1, sbyte* x1);
 
@@ -51,6 +65,13 @@ internal readonly unsafe struct VnniByteDot : IByteDot
     public static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) => AvxVnni.MultiplyWideningAndAdd(acc, w, Vector256.Load(x));
 
     public static bool Q8Bias => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Pairs(Vector256<int> acc, Vector256<byte> w, sbyte* x) => Dp(acc, w, x);
+
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Widen(Vector256<int> pairs) => pairs;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> DpQ8(Vector256<int> acc, Vector256<byte> w, sbyte* x) => Dp(acc, w, x);
@@ -73,6 +94,13 @@ internal readonly unsafe struct MaddByteDot : IByteDot
         acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w, Vector256.Load(x)), Vector256.Create((short)1));
 
     public static bool Q8Bias => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Pairs(Vector256<int> acc, Vector256<byte> w, sbyte* x) =>
+        (acc.AsInt16() + Avx2.MultiplyAddAdjacent(w, Vector256.Load(x))).AsInt32();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Widen(Vector256<int> pairs) => Avx2.MultiplyAddAdjacent(pairs.AsInt16(), Vector256.Create((short)1));
 
     /// <summary>
     /// The signed weight w − 128 by an exclusive or, its magnitude (≤ 128, unsigned) times the activation with the

@@ -149,8 +149,9 @@ internal static unsafe class VnniDot
             Sse.Prefetch0(qA + 2048);
             Sse.Prefetch0(qB + 2048);
             int b = g * 8;
-            Vector256<int> sa0 = Start(b0 + b), sa1 = Start(b1 + b), sa2 = Start(b2 + b), sa3 = Start(b3 + b);
-            Vector256<int> sc0 = sa0, sc1 = sa1, sc2 = sa2, sc3 = sa3;
+            // The eight vectors' products through IByteDot.Pairs (nibbles ≤ 15: all eight fit int16 before one Widen).
+            Vector256<int> sa0 = default, sa1 = default, sa2 = default, sa3 = default;
+            Vector256<int> sc0 = default, sc1 = default, sc2 = default, sc3 = default;
             int o = g * 256;
             for (int k = 0; k < 4; k++)
             {
@@ -159,24 +160,25 @@ internal static unsafe class VnniDot
                 var lA = pA & m;
                 var lB = pB & m;
                 int ol = o + k * 32;
-                sa0 = TDot.Dp(sa0, lA, v0 + ol); sc0 = TDot.Dp(sc0, lB, v0 + ol);
-                sa1 = TDot.Dp(sa1, lA, v1 + ol); sc1 = TDot.Dp(sc1, lB, v1 + ol);
-                sa2 = TDot.Dp(sa2, lA, v2 + ol); sc2 = TDot.Dp(sc2, lB, v2 + ol);
-                sa3 = TDot.Dp(sa3, lA, v3 + ol); sc3 = TDot.Dp(sc3, lB, v3 + ol);
+                sa0 = TDot.Pairs(sa0, lA, v0 + ol); sc0 = TDot.Pairs(sc0, lB, v0 + ol);
+                sa1 = TDot.Pairs(sa1, lA, v1 + ol); sc1 = TDot.Pairs(sc1, lB, v1 + ol);
+                sa2 = TDot.Pairs(sa2, lA, v2 + ol); sc2 = TDot.Pairs(sc2, lB, v2 + ol);
+                sa3 = TDot.Pairs(sa3, lA, v3 + ol); sc3 = TDot.Pairs(sc3, lB, v3 + ol);
                 var hA = High(pA, m);
                 var hB = High(pB, m);
                 int oh = ol + 128;
-                sa0 = TDot.Dp(sa0, hA, v0 + oh); sc0 = TDot.Dp(sc0, hB, v0 + oh);
-                sa1 = TDot.Dp(sa1, hA, v1 + oh); sc1 = TDot.Dp(sc1, hB, v1 + oh);
-                sa2 = TDot.Dp(sa2, hA, v2 + oh); sc2 = TDot.Dp(sc2, hB, v2 + oh);
-                sa3 = TDot.Dp(sa3, hA, v3 + oh); sc3 = TDot.Dp(sc3, hB, v3 + oh);
+                sa0 = TDot.Pairs(sa0, hA, v0 + oh); sc0 = TDot.Pairs(sc0, hB, v0 + oh);
+                sa1 = TDot.Pairs(sa1, hA, v1 + oh); sc1 = TDot.Pairs(sc1, hB, v1 + oh);
+                sa2 = TDot.Pairs(sa2, hA, v2 + oh); sc2 = TDot.Pairs(sc2, hB, v2 + oh);
+                sa3 = TDot.Pairs(sa3, hA, v3 + oh); sc3 = TDot.Pairs(sc3, hB, v3 + oh);
             }
             var dA = Half8(wsA + g * 8);
             var dB = Half8(wsB + g * 8);
-            a0 = Scale(sa0, dA, d0 + b, a0); c0 = Scale(sc0, dB, d0 + b, c0);
-            a1 = Scale(sa1, dA, d1 + b, a1); c1 = Scale(sc1, dB, d1 + b, c1);
-            a2 = Scale(sa2, dA, d2 + b, a2); c2 = Scale(sc2, dB, d2 + b, c2);
-            a3 = Scale(sa3, dA, d3 + b, a3); c3 = Scale(sc3, dB, d3 + b, c3);
+            Vector256<int> s0 = Start(b0 + b), s1 = Start(b1 + b), s2 = Start(b2 + b), s3 = Start(b3 + b);
+            a0 = Scale(s0 + TDot.Widen(sa0), dA, d0 + b, a0); c0 = Scale(s0 + TDot.Widen(sc0), dB, d0 + b, c0);
+            a1 = Scale(s1 + TDot.Widen(sa1), dA, d1 + b, a1); c1 = Scale(s1 + TDot.Widen(sc1), dB, d1 + b, c1);
+            a2 = Scale(s2 + TDot.Widen(sa2), dA, d2 + b, a2); c2 = Scale(s2 + TDot.Widen(sc2), dB, d2 + b, c2);
+            a3 = Scale(s3 + TDot.Widen(sa3), dA, d3 + b, a3); c3 = Scale(s3 + TDot.Widen(sc3), dB, d3 + b, c3);
         }
         int tail = groups * GroupBlocks;
         y[0] = Vector256.Sum(a0) + Q4Tail(wsA, wqA, blocks, x0, tail);

@@ -153,8 +153,66 @@ internal static unsafe class VnniDot
             Vector256<int> sa0 = default, sa1 = default, sa2 = default, sa3 = default;
             Vector256<int> sc0 = default, sc1 = default, sc2 = default, sc3 = default;
             int o = g * 256;
-            for (int k = 0; k < 4; k++)
+            // Written out (k constant): the JIT then keeps the float accumulators in registers across groups.
             {
+                const int k = 0;
+                var pA = Vector256.Load(qA + k * 32);
+                var pB = Vector256.Load(qB + k * 32);
+                var lA = pA & m;
+                var lB = pB & m;
+                int ol = o + k * 32;
+                sa0 = TDot.Pairs(sa0, lA, v0 + ol); sc0 = TDot.Pairs(sc0, lB, v0 + ol);
+                sa1 = TDot.Pairs(sa1, lA, v1 + ol); sc1 = TDot.Pairs(sc1, lB, v1 + ol);
+                sa2 = TDot.Pairs(sa2, lA, v2 + ol); sc2 = TDot.Pairs(sc2, lB, v2 + ol);
+                sa3 = TDot.Pairs(sa3, lA, v3 + ol); sc3 = TDot.Pairs(sc3, lB, v3 + ol);
+                var hA = High(pA, m);
+                var hB = High(pB, m);
+                int oh = ol + 128;
+                sa0 = TDot.Pairs(sa0, hA, v0 + oh); sc0 = TDot.Pairs(sc0, hB, v0 + oh);
+                sa1 = TDot.Pairs(sa1, hA, v1 + oh); sc1 = TDot.Pairs(sc1, hB, v1 + oh);
+                sa2 = TDot.Pairs(sa2, hA, v2 + oh); sc2 = TDot.Pairs(sc2, hB, v2 + oh);
+                sa3 = TDot.Pairs(sa3, hA, v3 + oh); sc3 = TDot.Pairs(sc3, hB, v3 + oh);
+            }
+            {
+                const int k = 1;
+                var pA = Vector256.Load(qA + k * 32);
+                var pB = Vector256.Load(qB + k * 32);
+                var lA = pA & m;
+                var lB = pB & m;
+                int ol = o + k * 32;
+                sa0 = TDot.Pairs(sa0, lA, v0 + ol); sc0 = TDot.Pairs(sc0, lB, v0 + ol);
+                sa1 = TDot.Pairs(sa1, lA, v1 + ol); sc1 = TDot.Pairs(sc1, lB, v1 + ol);
+                sa2 = TDot.Pairs(sa2, lA, v2 + ol); sc2 = TDot.Pairs(sc2, lB, v2 + ol);
+                sa3 = TDot.Pairs(sa3, lA, v3 + ol); sc3 = TDot.Pairs(sc3, lB, v3 + ol);
+                var hA = High(pA, m);
+                var hB = High(pB, m);
+                int oh = ol + 128;
+                sa0 = TDot.Pairs(sa0, hA, v0 + oh); sc0 = TDot.Pairs(sc0, hB, v0 + oh);
+                sa1 = TDot.Pairs(sa1, hA, v1 + oh); sc1 = TDot.Pairs(sc1, hB, v1 + oh);
+                sa2 = TDot.Pairs(sa2, hA, v2 + oh); sc2 = TDot.Pairs(sc2, hB, v2 + oh);
+                sa3 = TDot.Pairs(sa3, hA, v3 + oh); sc3 = TDot.Pairs(sc3, hB, v3 + oh);
+            }
+            {
+                const int k = 2;
+                var pA = Vector256.Load(qA + k * 32);
+                var pB = Vector256.Load(qB + k * 32);
+                var lA = pA & m;
+                var lB = pB & m;
+                int ol = o + k * 32;
+                sa0 = TDot.Pairs(sa0, lA, v0 + ol); sc0 = TDot.Pairs(sc0, lB, v0 + ol);
+                sa1 = TDot.Pairs(sa1, lA, v1 + ol); sc1 = TDot.Pairs(sc1, lB, v1 + ol);
+                sa2 = TDot.Pairs(sa2, lA, v2 + ol); sc2 = TDot.Pairs(sc2, lB, v2 + ol);
+                sa3 = TDot.Pairs(sa3, lA, v3 + ol); sc3 = TDot.Pairs(sc3, lB, v3 + ol);
+                var hA = High(pA, m);
+                var hB = High(pB, m);
+                int oh = ol + 128;
+                sa0 = TDot.Pairs(sa0, hA, v0 + oh); sc0 = TDot.Pairs(sc0, hB, v0 + oh);
+                sa1 = TDot.Pairs(sa1, hA, v1 + oh); sc1 = TDot.Pairs(sc1, hB, v1 + oh);
+                sa2 = TDot.Pairs(sa2, hA, v2 + oh); sc2 = TDot.Pairs(sc2, hB, v2 + oh);
+                sa3 = TDot.Pairs(sa3, hA, v3 + oh); sc3 = TDot.Pairs(sc3, hB, v3 + oh);
+            }
+            {
+                const int k = 3;
                 var pA = Vector256.Load(qA + k * 32);
                 var pB = Vector256.Load(qB + k * 32);
                 var lA = pA & m;
@@ -180,15 +238,18 @@ internal static unsafe class VnniDot
             a2 = Scale(s2 + TDot.Widen(sa2), dA, d2 + b, a2); c2 = Scale(s2 + TDot.Widen(sc2), dB, d2 + b, c2);
             a3 = Scale(s3 + TDot.Widen(sa3), dA, d3 + b, a3); c3 = Scale(s3 + TDot.Widen(sc3), dB, d3 + b, c3);
         }
+        // Summed before the tails' calls: vectors live across a call are kept on the stack, inside the loop too.
+        float ya0 = Vector256.Sum(a0), ya1 = Vector256.Sum(a1), ya2 = Vector256.Sum(a2), ya3 = Vector256.Sum(a3);
+        float yc0 = Vector256.Sum(c0), yc1 = Vector256.Sum(c1), yc2 = Vector256.Sum(c2), yc3 = Vector256.Sum(c3);
         int tail = groups * GroupBlocks;
-        y[0] = Vector256.Sum(a0) + Q4Tail(wsA, wqA, blocks, x0, tail);
-        y[stride] = Vector256.Sum(a1) + Q4Tail(wsA, wqA, blocks, x1, tail);
-        y[2 * stride] = Vector256.Sum(a2) + Q4Tail(wsA, wqA, blocks, x2, tail);
-        y[3 * stride] = Vector256.Sum(a3) + Q4Tail(wsA, wqA, blocks, x3, tail);
-        y[1] = Vector256.Sum(c0) + Q4Tail(wsB, wqB, blocks, x0, tail);
-        y[stride + 1] = Vector256.Sum(c1) + Q4Tail(wsB, wqB, blocks, x1, tail);
-        y[2 * stride + 1] = Vector256.Sum(c2) + Q4Tail(wsB, wqB, blocks, x2, tail);
-        y[3 * stride + 1] = Vector256.Sum(c3) + Q4Tail(wsB, wqB, blocks, x3, tail);
+        y[0] = ya0 + Q4Tail(wsA, wqA, blocks, x0, tail);
+        y[stride] = ya1 + Q4Tail(wsA, wqA, blocks, x1, tail);
+        y[2 * stride] = ya2 + Q4Tail(wsA, wqA, blocks, x2, tail);
+        y[3 * stride] = ya3 + Q4Tail(wsA, wqA, blocks, x3, tail);
+        y[1] = yc0 + Q4Tail(wsB, wqB, blocks, x0, tail);
+        y[stride + 1] = yc1 + Q4Tail(wsB, wqB, blocks, x1, tail);
+        y[2 * stride + 1] = yc2 + Q4Tail(wsB, wqB, blocks, x2, tail);
+        y[3 * stride + 1] = yc3 + Q4Tail(wsB, wqB, blocks, x3, tail);
     }
 
     // ---------------------------------------------------------------- Q8_0
@@ -285,14 +346,17 @@ internal static unsafe class VnniDot
             a2 = Scale(sa2, dA, d2 + b, a2); c2 = Scale(sc2, dB, d2 + b, c2);
             a3 = Scale(sa3, dA, d3 + b, a3); c3 = Scale(sc3, dB, d3 + b, c3);
         }
+        // Summed before the tails' calls: vectors live across a call are kept on the stack, inside the loop too.
+        float ya0 = Vector256.Sum(a0), ya1 = Vector256.Sum(a1), ya2 = Vector256.Sum(a2), ya3 = Vector256.Sum(a3);
+        float yc0 = Vector256.Sum(c0), yc1 = Vector256.Sum(c1), yc2 = Vector256.Sum(c2), yc3 = Vector256.Sum(c3);
         int tail = groups * GroupBlocks;
-        y[0] = Vector256.Sum(a0) + Q8Tail(wsA, wqA, blocks, x0, tail);
-        y[stride] = Vector256.Sum(a1) + Q8Tail(wsA, wqA, blocks, x1, tail);
-        y[2 * stride] = Vector256.Sum(a2) + Q8Tail(wsA, wqA, blocks, x2, tail);
-        y[3 * stride] = Vector256.Sum(a3) + Q8Tail(wsA, wqA, blocks, x3, tail);
-        y[1] = Vector256.Sum(c0) + Q8Tail(wsB, wqB, blocks, x0, tail);
-        y[stride + 1] = Vector256.Sum(c1) + Q8Tail(wsB, wqB, blocks, x1, tail);
-        y[2 * stride + 1] = Vector256.Sum(c2) + Q8Tail(wsB, wqB, blocks, x2, tail);
-        y[3 * stride + 1] = Vector256.Sum(c3) + Q8Tail(wsB, wqB, blocks, x3, tail);
+        y[0] = ya0 + Q8Tail(wsA, wqA, blocks, x0, tail);
+        y[stride] = ya1 + Q8Tail(wsA, wqA, blocks, x1, tail);
+        y[2 * stride] = ya2 + Q8Tail(wsA, wqA, blocks, x2, tail);
+        y[3 * stride] = ya3 + Q8Tail(wsA, wqA, blocks, x3, tail);
+        y[1] = yc0 + Q8Tail(wsB, wqB, blocks, x0, tail);
+        y[stride + 1] = yc1 + Q8Tail(wsB, wqB, blocks, x1, tail);
+        y[2 * stride + 1] = yc2 + Q8Tail(wsB, wqB, blocks, x2, tail);
+        y[3 * stride + 1] = yc3 + Q8Tail(wsB, wqB, blocks, x3, tail);
     }
 }

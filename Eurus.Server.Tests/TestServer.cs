@@ -15,19 +15,6 @@ namespace Eurus.Server.Tests;
 /// <summary>The real server (Kestrel) on a free loopback port, with the demo model.</summary>
 internal sealed class TestServer : IAsyncDisposable
 {
-    /// <summary>
-    /// The test host blocks two thread-pool threads for the whole run (xunit's runner waits on one, the test platform's
-    /// message loop holds another); on a two-core machine those are all the threads the pool starts with, and it adds
-    /// more only every half second. A burst of requests then waits seconds for a thread — long enough for a 1 s shutdown
-    /// deadline's timer to fire after the host's own limit (seen: ShutdownLetsRunningRequestsEndCleanlyWithinTheTimeout).
-    /// A server process has no such blocked threads, so the tests start the pool as a server would have it.
-    /// </summary>
-    static TestServer()
-    {
-        ThreadPool.GetMinThreads(out int workers, out int io);
-        ThreadPool.SetMinThreads(Math.Max(workers, 16), io);
-    }
-
     public static string ModelPath => Path.Combine(AppContext.BaseDirectory, "models", "kjv-tiny-Q8_0.gguf");
 
     private readonly WebApplication _app;

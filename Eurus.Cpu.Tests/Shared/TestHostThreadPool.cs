@@ -8,7 +8,8 @@ namespace Eurus.Cpu.Tests;
 /// those are all the threads the pool starts with, and it adds more only about every half second. Continuations of
 /// awaits then wait seconds behind a busy generator — long enough for a test that cancels a long generation after a
 /// short one to find it already finished (seen: PromptCacheTests.APrefixHeldByABusySlotIsCopiedIntoTheNewRequestsSlot
-/// in a full CI run; the same cause as the server's shutdown test, see Eurus.Server.Tests' TestServer).
+/// in a full CI run; and the server's OperationsTests.ShutdownLetsRunningRequestsEndCleanlyWithinTheTimeout, whose 1 s
+/// shutdown deadline fired after the host's own limit). Linked into Eurus.Server.Tests too.
 /// </summary>
 internal static class TestHostThreadPool
 {

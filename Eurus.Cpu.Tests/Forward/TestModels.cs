@@ -60,6 +60,10 @@ internal static class TestModels
     public static string DemoLlamaQuantized(LLama.Native.LLamaFtype ftype) =>
         Make($"kjv-tiny-llama-{ftype}.gguf", p => Oracle.LlamaOracle.Quantize(TestPaths.F32, p, ftype));
 
+    /// <summary>Like <see cref="DemoLlamaQuantized"/>, but always a new quantization into a new file.</summary>
+    public static string FreshLlamaQuantized(LLama.Native.LLamaFtype ftype) =>
+        Make($"kjv-tiny-llama-{ftype}-{Guid.NewGuid():N}.gguf", p => Oracle.LlamaOracle.Quantize(TestPaths.F32, p, ftype));
+
     /// <summary>
     /// A synthetic GQA model whose row lengths are multiples of 256 (as K-quants need), written by our own writer in a
     /// llama-quantize mixture (<see cref="QuantMix"/>), so llama.cpp reads blocks our quantizer made.

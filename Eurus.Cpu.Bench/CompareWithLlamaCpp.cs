@@ -67,29 +67,9 @@ internal static class CompareWithLlamaCpp
         theirs?.Round();
         if (profile && ours is not null)
         {
-            // Where Eurus.Cpu's prompt time goes: matmuls by weight type, activation preparation, the rest.
-            kernelProfile!.Clear();
-            kernelProfile.Enabled = true;
-            var sw = Stopwatch.StartNew();
-            ours.Prompt();
-            double total = sw.Elapsed.TotalSeconds;
-            kernelProfile.Enabled = false;
-            var ticks = kernelProfile.Ticks;
-            double sum = 0;
-            for (int i = 0; i < ticks.Length; i++)
-            {
-                if (ticks[i] == 0) continue;
-                double sec = (double)ticks[i] / Stopwatch.Frequency;
-                sum += sec;
-                string name = i switch
-                {
-                    Eurus.Cpu.Kernels.KernelProfile.PrepareIndex => "prepare activations",
-                    Eurus.Cpu.Kernels.KernelProfile.AttentionIndex => "attention",
-                    _ => $"matmul {(Eurus.Cpu.Gguf.GgmlType)i}",
-                };
-                Console.Error.WriteLine($"profile pp{pp}: {name}: {sec * 1000:F0} ms ({sec / total:P0})");
-            }
-            Console.Error.WriteLine($"profile pp{pp}: everything else: {(total - sum) * 1000:F0} ms ({(total - sum) / total:P0}) of {total * 1000:F0} ms");
+            // Where Eurus.Cpu's time goes, prompt and decode: matmuls by weight type, activation preparation, the rest.
+            Profile(kernelProfile!, $"pp{pp}", ours.Prompt);
+            Profile(kernelProfile!, $"tg{tg}", ours.Decode);
         }
         for (int r = 0; r < reps; r++)
         {
@@ -133,6 +113,33 @@ internal static class CompareWithLlamaCpp
         return $"{m:F2} ± {sd:F2}";
     }
 
+    /// <summary>Runs <paramref name="work"/> with the kernel profile on and prints its time by matmul weight type.</summary>
+    private static void Profile(Eurus.Cpu.Kernels.KernelProfile kernelProfile, string label, Action work)
+    {
+        kernelProfile.Clear();
+        kernelProfile.Enabled = true;
+        var sw = Stopwatch.StartNew();
+        work();
+        double total = sw.Elapsed.TotalSeconds;
+        kernelProfile.Enabled = false;
+        var ticks = kernelProfile.Ticks;
+        double sum = 0;
+        for (int i = 0; i < ticks.Length; i++)
+        {
+            if (ticks[i] == 0) continue;
+            double sec = (double)ticks[i] / Stopwatch.Frequency;
+            sum += sec;
+            string name = i switch
+            {
+                Eurus.Cpu.Kernels.KernelProfile.PrepareIndex => "prepare activations",
+                Eurus.Cpu.Kernels.KernelProfile.AttentionIndex => "attention",
+                _ => $"matmul {(Eurus.Cpu.Gguf.GgmlType)i}",
+            };
+            Console.Error.WriteLine($"profile {label}: {name}: {sec * 1000:F0} ms ({sec / total:P0})");
+        }
+        Console.Error.WriteLine($"profile {label}: everything else: {(total - sum) * 1000:F0} ms ({(total - sum) / total:P0}) of {total * 1000:F0} ms");
+    }
+
     /// <summary>One round: a pp-token prompt from an empty context, then tg single-token steps; rates in tokens/s.</summary>
     private sealed class EurusRunner : IDisposable
     {
@@ -149,10 +156,11 @@ internal static class CompareWithLlamaCpp
                 Profile = profile,
                 // EURUS_TOKEN_BLOCK compares matmul token chunk sizes (benchmarks only; the library reads no environment).
                 TokenBlock = int.TryParse(Environment.GetEnvironmentVariable("EURUS_TOKEN_BLOCK"), out int tb) && tb >= 4 ? tb : 64,
-                // EURUS_VNNI=0 / EURUS_MADD=0 / EURUS_AVX512_TILES=0 switch a kernel family off for this model (benchmarks only).
+                // EURUS_VNNI=0 / EURUS_MADD=0 / EURUS_AVX512_TILES=0 / EURUS_Q6K_COMPACT=0 switch a kernel family (or form) off for this model (benchmarks only).
                 Vnni = Environment.GetEnvironmentVariable("EURUS_VNNI") != "0",
                 MaddTiles = Environment.GetEnvironmentVariable("EURUS_MADD") != "0",
                 Avx512Tiles = Environment.GetEnvironmentVariable("EURUS_AVX512_TILES") != "0",
+                CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") != "0",
             };
             _model = EurusModel.Load(path, new ModelOptions { Threads = threads, ContextLength = pp + tg + 8, BatchSize = pp, Kernels = kernels });
             Console.Error.WriteLine($"Eurus.Cpu: loaded in {sw.Elapsed.TotalSeconds:F1} s");
@@ -165,6 +173,15 @@ internal static class CompareWithLlamaCpp
         {
             _session.Reset();
             _session.Evaluate(_prompt);
+        }
+
+        /// <summary>tg single-token steps after a one-token context.</summary>
+        public void Decode()
+        {
+            _session.Reset();
+            _session.Evaluate([1]);
+            var one = new int[1];
+            for (int i = 0; i < _tg; i++) { one[0] = 3 + i; _session.Evaluate(one); }
         }
 
         public (double, double) Round()

@@ -30,11 +30,11 @@ internal static unsafe class KQuantKernelTiming
             for (int r = 64; r < rows; r++) data.AsSpan(0, (int)(64 * rowBytes)).Slice((int)(r % 64 * rowBytes), (int)rowBytes).CopyTo(data.AsSpan((int)(r * rowBytes)));
             fixed (byte* p = data)
             {
-                // The layouts a model load makes on this CPU (KernelOptions.Default).
-                var options = KernelOptions.Default;
+                // The layouts a model load makes on this CPU (KernelOptions.Default; EURUS_Q6K_COMPACT=0: Q6_K as bytes).
+                var options = KernelOptions.Default with { CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") != "0" };
                 using var packed = type is GgmlType.Q4_0 ? PackedMatrix.FromBlocks(type, rows, cols, data, options.InterleaveQ4) : null;
                 using var qmk = type is GgmlType.Q4_K or GgmlType.Q5_K && options.RepackKQuants ? QmKPacked.FromBlocks(type, rows, cols, data) : null;
-                using var q6k = type is GgmlType.Q6_K && options.RepackKQuants ? Q6KPacked.FromBlocks(rows, cols, data) : null;
+                using var q6k = type is GgmlType.Q6_K && options.RepackKQuants ? Q6KPacked.FromBlocks(rows, cols, data, options.UseCompactQ6K) : null;
                 var w = new WeightMatrix(p, type, rows, cols, packed, qmk, q6k);
                 foreach (int threads in new[] { 1, 2 })
                     foreach (int tokens in new[] { 1, 32 })
@@ -46,7 +46,7 @@ internal static unsafe class KQuantKernelTiming
                         var sw = Stopwatch.StartNew();
                         for (int i = 0; i < reps; i++) mm.Multiply(w, x, tokens, y);
                         double s = sw.Elapsed.TotalSeconds / reps;
-                        Console.WriteLine($"{type}{(qmk is null && q6k is null ? "" : " (repacked)")}{(packed is { Interleaved: true } ? " (vnni)" : "")} {rows}x{cols} threads {threads} tokens {tokens}: {s * 1000:F2} ms, {data.Length / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
+                        Console.WriteLine($"{type}{(qmk is null && q6k is null ? "" : q6k is { Compact: true } ? " (repacked compact)" : " (repacked)")}{(packed is { Interleaved: true } ? " (vnni)" : "")} {rows}x{cols} threads {threads} tokens {tokens}: {s * 1000:F2} ms, {data.Length / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
                     }
             }
         }

@@ -182,8 +182,12 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
         }
         else
         {
-            using var packed = Q6KPacked.FromBlocks(1, cols, w);
-            got = VnniKQuant.Q6K<TDot>(packed, 0, acts, 0);
+            // Both forms of the Q6_K repack: one byte per quant and compact (six bits).
+            using var bytes = Q6KPacked.FromBlocks(1, cols, w, compact: false);
+            using var compact = Q6KPacked.FromBlocks(1, cols, w, compact: true);
+            got = VnniKQuant.Q6K<TDot, Q6Bytes>(bytes, 0, acts, 0);
+            float gotCompact = VnniKQuant.Q6K<TDot, Q6Compact>(compact, 0, acts, 0);
+            Assert.Equal(got, gotCompact);
         }
         Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f, $"{type} {what}: reference {reference}, got {got}");
     }
@@ -206,6 +210,17 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
 
     private static void CheckTiles<TDot>(GgmlType type, string name) where TDot : struct, IByteDot
     {
+        if (type == GgmlType.Q6_K)
+        {
+            CheckTiles<TDot, Q6Bytes>(type, name);
+            CheckTiles<TDot, Q6Compact>(type, name + " compact");
+        }
+        else CheckTiles<TDot, Q6Bytes>(type, name);
+    }
+
+    private static void CheckTiles<TDot, TLayout>(GgmlType type, string name) where TDot : struct, IByteDot where TLayout : struct, IQ6Layout
+    {
+        bool compact = typeof(TLayout) == typeof(Q6Compact);
         foreach (int blocks in BlockCounts)
         {
             int cols = blocks * 256;
@@ -217,7 +232,7 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
             using var va = new KQuantActivations(6, cols);
             va.Prepare(xf, 6, cols, forVnni: true);
             using var pm = type is GgmlType.Q4_K or GgmlType.Q5_K ? QmKPacked.FromBlocks(type, 2, cols, two) : null;
-            using var p6 = type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(2, cols, two) : null;
+            using var p6 = type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(2, cols, two, compact) : null;
             var y = new float[4 * 2];
             var scales = new float[2 * blocks * VnniKQuant.ScaleFloats];
             fixed (float* py = y)
@@ -235,13 +250,13 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 {
                     VnniKQuant.Q6KScales(p6!, 0, f);
                     VnniKQuant.Q6KScales(p6!, 1, fB);
-                    VnniKQuant.Q6KTile2x4<TDot>(p6!, 0, f, fB, va, 1, py, 2);
+                    VnniKQuant.Q6KTile2x4<TDot, TLayout>(p6!, 0, f, fB, va, 1, py, 2);
                 }
             }
             for (int k = 0; k < 4; k++)
                 for (int r = 0; r < 2; r++)
                 {
-                    float row = pm is null ? VnniKQuant.Q6K<TDot>(p6!, r, va, 1 + k)
+                    float row = pm is null ? VnniKQuant.Q6K<TDot, TLayout>(p6!, r, va, 1 + k)
                         : type == GgmlType.Q4_K ? VnniKQuant.QmK<FourBits, TDot>(pm, r, va, 1 + k) : VnniKQuant.QmK<FiveBits, TDot>(pm, r, va, 1 + k);
                     Assert.Equal(row, y[2 * k + r]);
                     var w = r == 0 ? rowA : rowB;

@@ -29,8 +29,10 @@ public unsafe class KQuantMatMulTests
         var other = QuantReference.QuantizeQ8_0(wf.AsSpan(0, 3 * cols));
         foreach (int tokens in new[] { 1, 3, 4, 5, 8, 9, 13, 70 })
             foreach (int threads in new[] { 1, 2 })
-            foreach (bool vnni in VnniDot.Supported || MaddByteDot.IsSupported ? new[] { false, true } : [false]) // the VNNI repack: AVX-VNNI or AVX2 multiply-adds
+            // The VNNI repack (AVX-VNNI or AVX2 multiply-adds), Q6_K's in both forms (one byte per quant; compact).
+            foreach (var (vnni, compact) in VnniDot.Supported || MaddByteDot.IsSupported ? new[] { (false, false), (true, false), (true, true) } : [(false, false)])
             {
+                if (compact && type != GgmlType.Q6_K) continue;
                 // Pinned: sameInput is checked by the input's address, which a compacting GC between the calls could move.
                 var x = GC.AllocateArray<float>(tokens * cols, pinned: true);
                 for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 4 - 2);
@@ -44,7 +46,7 @@ public unsafe class KQuantMatMulTests
                     using var mm = new MatMul(70, 2 * cols, threads, needHalf: false, needBFloat: false);
                     mm.Multiply(new WeightMatrix(p0, GgmlType.Q8_0, 3, cols, packed), x, tokens, y0);
                     using var qmk = vnni && type is GgmlType.Q4_K or GgmlType.Q5_K ? QmKPacked.FromBlocks(type, rows, cols, file) : null;
-                    using var q6k = vnni && type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(rows, cols, file) : null;
+                    using var q6k = vnni && type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(rows, cols, file, compact) : null;
                     mm.Multiply(new WeightMatrix(p, type, rows, cols, qmk: qmk, q6k: q6k), x, tokens, y, sameInput: true);
                     // Each token of the batch equals that token multiplied alone (decoding), bit for bit.
                     for (int t = 0; t < tokens; t++)

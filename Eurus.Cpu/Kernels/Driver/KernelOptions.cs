@@ -29,6 +29,12 @@ internal sealed record KernelOptions
     /// </summary>
     public bool Tiles128 { get; init; } = true;
 
+    /// <summary>
+    /// Repack Q6_K in its compact form (<see cref="Q6Compact"/>: 210 bytes per super-block, as the file) rather than one
+    /// byte per quant (274) where the multiply-add form runs; see <see cref="UseCompactQ6K"/>.
+    /// </summary>
+    public bool CompactQ6K { get; init; } = true;
+
     /// <summary>Tokens per chunk of a matmul: a chunk's prepared activations stay in L2 while the rows stream past.</summary>
     public int TokenBlock { get; init; } = 64;
 
@@ -62,6 +68,13 @@ internal sealed record KernelOptions
     /// of docs/genesis-1.txt, with either sign (see PerplexityCommandTests).
     /// </summary>
     public bool RepackKQuants => UseVnni || UseMadd;
+
+    /// <summary>
+    /// Whether Q6_K is repacked compact (<see cref="Q6KPacked"/>): on the multiply-add classes, whose decode reads weights
+    /// at the memory's speed, a quarter fewer bytes beat the unpacking (a shift or two, two masks and an or per vector);
+    /// the AVX-VNNI class keeps the byte form it was measured with.
+    /// </summary>
+    public bool UseCompactQ6K => CompactQ6K && UseMadd;
 
     /// <summary>Whether the 128-bit tiles apply: allowed, no AVX2 (whose row kernels are wider), and Vector128 in hardware.</summary>
     public bool UseTiles128 => Tiles128 && !System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated;

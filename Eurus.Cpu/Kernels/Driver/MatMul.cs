@@ -316,10 +316,12 @@ internal sealed unsafe class MatMul : IDisposable
                         break;
                     case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q6_KVnni: TileDriver.Run(new Q6KVnni<VnniByteDot>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KVnni when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KVnni: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Bytes>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_KMadd: TileDriver.Run(new QmKVnni<FourBits, MaddByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q5_KMadd: TileDriver.Run(new QmKVnni<FiveBits, MaddByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q6_KMadd: TileDriver.Run(new Q6KVnni<MaddByteDot>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KMadd when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<MaddByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KMadd: TileDriver.Run(new Q6KVnni<MaddByteDot, Q6Bytes>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.KQuantAvx512:
                         TileDriver.Run(new KQuantAvx512(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
                         break;

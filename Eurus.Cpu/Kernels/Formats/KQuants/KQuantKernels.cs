@@ -30,8 +30,9 @@ internal readonly unsafe struct QmKVnni<TBits, TDot>(QmKPacked m, KQuantActivati
     public float Row(int row, int t) => VnniKQuant.QmK<TBits, TDot>(m, row, x, t);
 }
 
-/// <summary>Q6_K over the VNNI repack, as <see cref="QmKVnni{TBits, TDot}"/>.</summary>
-internal readonly unsafe struct Q6KVnni<TDot>(Q6KPacked m, KQuantActivations x, float* scales, int r0) : ITileKernel where TDot : struct, IByteDot
+/// <summary>Q6_K over the VNNI repack in <typeparamref name="TLayout"/>, as <see cref="QmKVnni{TBits, TDot}"/>.</summary>
+internal readonly unsafe struct Q6KVnni<TDot, TLayout>(Q6KPacked m, KQuantActivations x, float* scales, int r0) : ITileKernel
+    where TDot : struct, IByteDot where TLayout : struct, IQ6Layout
 {
     public int TileRows => 2;
     public int TileTokens => 4;
@@ -45,9 +46,9 @@ internal readonly unsafe struct Q6KVnni<TDot>(Q6KPacked m, KQuantActivations x, 
             VnniKQuant.Q6KScales(m, row + 1, Scales(row + 1));
         }
     }
-    public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q6KTile2x4<TDot>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
+    public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q6KTile2x4<TDot, TLayout>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
     public void SmallTile(int row, int t, float* y, long stride) { }
-    public float Row(int row, int t) => VnniKQuant.Q6K<TDot>(m, row, x, t);
+    public float Row(int row, int t) => VnniKQuant.Q6K<TDot, TLayout>(m, row, x, t);
 }
 
 /// <summary>Q4_K/Q5_K/Q6_K in the file's layout on AVX-512BW: one row × eight tokens, then one row × four (<see cref="KQuantTile"/>).</summary>

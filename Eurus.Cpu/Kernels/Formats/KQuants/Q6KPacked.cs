@@ -6,21 +6,30 @@ using Microsoft.Win32.SafeHandles;
 namespace Eurus.Cpu.Kernels;
 
 /// <summary>
-/// A Q6_K matrix repacked for <see cref="VnniKQuant"/> (AVX-VNNI machines): per super-block the 256 six-bit quants
-/// unpacked to one unsigned byte each (0–63) in two groups of eight 16-element sub-blocks (elements 0–127, 128–255);
-/// in each group vector k (32 bytes, k &lt; 4) holds quants 4k…4k+3 of sub-block i in int32 lane i. Then the sixteen
-/// signed scales and the fp16 d. 274 bytes per super-block instead of the file's 210 (measured: see the README), in
-/// exchange for kernels with no bit unpacking at all. Filled by reading the file, like <see cref="PackedMatrix"/>.
+/// A Q6_K matrix repacked for <see cref="VnniKQuant"/>. The kernels consume, per super-block, eight 32-byte vectors of
+/// unsigned six-bit quants (0–63) in two groups of eight 16-element sub-blocks (elements 0–127, 128–255): in each group
+/// vector k (k &lt; 4) holds quants 4k…4k+3 of sub-block i in int32 lane i. Two forms of those vectors
+/// (<see cref="Compact"/>), then the sixteen signed scales and the fp16 d in their own arrays:
+/// <list type="bullet">
+/// <item>Bytes (<see cref="Q6Bytes"/>, the AVX-VNNI class): the eight vectors as they are, 256 bytes — 274 bytes per
+/// super-block with the scales, against the file's 210, in exchange for kernels with no bit unpacking (measured: see the README).</item>
+/// <item>Compact (<see cref="Q6Compact"/>, the multiply-add classes, whose decode is bound by memory reads): 192 bytes —
+/// four nibble vectors N_k (low nibble: group 0's vector k, high nibble: group 1's) and two planes of the top two bits,
+/// H_g, whose bits 2k and 2k+1 are group g vector k's bits 4 and 5. 210 bytes per super-block, as the file.</item>
+/// </list>
+/// Filled by reading the file, like <see cref="PackedMatrix"/>.
 /// </summary>
 internal sealed unsafe class Q6KPacked : IDisposable
 {
-    private Q6KPacked(int rows, int cols)
+    private Q6KPacked(int rows, int cols, bool compact)
     {
         Rows = rows;
         Cols = cols;
+        Compact = compact;
         SuperBlocks = cols / 256;
+        QsPerBlock = compact ? Q6Compact.Bytes : Q6Bytes.Bytes;
         long n = (long)rows * SuperBlocks;
-        Qs = (byte*)NativeMemory.AlignedAlloc((nuint)(n * 256 + 64), 64);
+        Qs = (byte*)NativeMemory.AlignedAlloc((nuint)(n * QsPerBlock + 64), 64);
         Scales = (sbyte*)NativeMemory.AlignedAlloc((nuint)(n * 16 + 64), 64);
         D = (ushort*)NativeMemory.AlignedAlloc((nuint)(n * 2 + 64), 64);
     }
@@ -29,31 +38,35 @@ internal sealed unsafe class Q6KPacked : IDisposable
     public int Cols { get; }
     /// <summary>Super-blocks (256 elements) per row.</summary>
     public int SuperBlocks { get; }
-    /// <summary>Unpacked interleaved quants, [rows × super-blocks × 256].</summary>
+    /// <summary>The compact form (<see cref="Q6Compact"/>) rather than one byte per quant (<see cref="Q6Bytes"/>).</summary>
+    public bool Compact { get; }
+    /// <summary>Bytes of quants per super-block: 192 compact, 256 as bytes.</summary>
+    public int QsPerBlock { get; }
+    /// <summary>Interleaved quants, [rows × super-blocks × <see cref="QsPerBlock"/>].</summary>
     public byte* Qs { get; private set; }
     /// <summary>Sub-block scales, [rows × super-blocks × 16].</summary>
     public sbyte* Scales { get; private set; }
     /// <summary>fp16 super-block scales, [rows × super-blocks].</summary>
     public ushort* D { get; private set; }
 
-    public long Bytes => (long)Rows * SuperBlocks * (256 + 16 + 2);
+    public long Bytes => (long)Rows * SuperBlocks * (QsPerBlock + 16 + 2);
 
-    public byte* RowQs(int row) => Qs + (long)row * SuperBlocks * 256;
+    public byte* RowQs(int row) => Qs + (long)row * SuperBlocks * QsPerBlock;
     public sbyte* RowScales(int row) => Scales + (long)row * SuperBlocks * 16;
     public ushort* RowD(int row) => D + (long)row * SuperBlocks;
 
-    /// <summary>Repacks rows given in the file layout (<see cref="BlockQ6_K"/>).</summary>
-    public static Q6KPacked FromBlocks(int rows, int cols, ReadOnlySpan<byte> fileLayout)
+    /// <summary>Repacks rows given in the file layout (<see cref="BlockQ6_K"/>), <paramref name="compact"/> or as bytes.</summary>
+    public static Q6KPacked FromBlocks(int rows, int cols, ReadOnlySpan<byte> fileLayout, bool compact)
     {
-        var m = new Q6KPacked(rows, cols);
+        var m = new Q6KPacked(rows, cols, compact);
         m.Fill(0, rows, fileLayout);
         return m;
     }
 
     /// <summary>Reads a Q6_K tensor's bytes from <paramref name="handle"/> at <paramref name="offset"/> and repacks them.</summary>
-    public static Q6KPacked FromFile(SafeFileHandle handle, long offset, int rows, int cols)
+    public static Q6KPacked FromFile(SafeFileHandle handle, long offset, int rows, int cols, bool compact)
     {
-        var m = new Q6KPacked(rows, cols);
+        var m = new Q6KPacked(rows, cols, compact);
         return TensorChunks.ReadInto(m, m.Fill, handle, offset, (int)GgmlTypeInfo.RowBytes(GgmlType.Q6_K, cols), rows);
     }
 
@@ -80,11 +93,23 @@ internal sealed unsafe class Q6KPacked : IDisposable
                         tmp[128 * h + l + 64] = (byte)((a >> 4) | (((bits >> 4) & 3) << 4));
                         tmp[128 * h + l + 96] = (byte)((c >> 4) | (((bits >> 6) & 3) << 4));
                     }
-                byte* o = Qs + dst * 256;
+                byte* o = Qs + dst * QsPerBlock;
+                if (Compact) new Span<byte>(o, QsPerBlock).Clear();
                 for (int g = 0; g < 2; g++)
                     for (int i16 = 0; i16 < 8; i16++)
                         for (int k = 0; k < 4; k++)
-                            *(uint*)(o + g * 128 + k * 32 + i16 * 4) = *(uint*)(tmp + 128 * g + 16 * i16 + 4 * k);
+                            for (int m = 0; m < 4; m++)
+                            {
+                                // Byte j = 4·i16 + m of group g's vector k.
+                                int q6 = tmp[128 * g + 16 * i16 + 4 * k + m], j = 4 * i16 + m;
+                                if (!Compact)
+                                {
+                                    o[g * 128 + k * 32 + j] = (byte)q6;
+                                    continue;
+                                }
+                                o[k * 32 + j] |= (byte)((q6 & 0xF) << (4 * g));
+                                o[128 + g * 32 + j] |= (byte)((q6 >> 4) << (2 * k));
+                            }
             }
         }
     }

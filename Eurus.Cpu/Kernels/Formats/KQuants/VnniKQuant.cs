@@ -206,9 +206,9 @@ internal static unsafe class VnniKQuant
         return (Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(sc)) * dv, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(sc + 8)) * dv);
     }
 
-    /// <summary>One Q6_K row · one token.</summary>
+    /// <summary>One Q6_K row · one token, its quants in <typeparamref name="TLayout"/> (<see cref="Q6KPacked.Compact"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q6K<TDot>(Q6KPacked w, int row, KQuantActivations acts, int token) where TDot : struct, IByteDot
+    public static float Q6K<TDot, TLayout>(Q6KPacked w, int row, KQuantActivations acts, int token) where TDot : struct, IByteDot where TLayout : struct, IQ6Layout
     {
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
         byte* q = w.RowQs(row);
@@ -219,17 +219,17 @@ internal static unsafe class VnniKQuant
         int* start = acts.Start6(token);
         float* dx = acts.D(token);
         var acc = Vector256<float>.Zero;
-        for (int b = 0; b < blocks; b++, q += 256, sc += 16, wd++, v += vs, start += 16 * tokens, dx += tokens)
+        for (int b = 0; b < blocks; b++, q += TLayout.Bytes, sc += 16, wd++, v += vs, start += 16 * tokens, dx += tokens)
         {
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 4096);
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 4096 + 128);
             var (f0, f1) = GroupScales(sc, *wd);
             var s0 = Vector256.Load(start);
             var s1 = Vector256.Load(start + 8);
-            s0 = TDot.Dp2(s0, Vector256.Load(q), v, Vector256.Load(q + 32), v + 32);
-            s1 = TDot.Dp2(s1, Vector256.Load(q + 128), v + 128, Vector256.Load(q + 160), v + 160);
-            s0 = TDot.Dp2(s0, Vector256.Load(q + 64), v + 64, Vector256.Load(q + 96), v + 96);
-            s1 = TDot.Dp2(s1, Vector256.Load(q + 192), v + 192, Vector256.Load(q + 224), v + 224);
+            s0 = TDot.Dp2(s0, TLayout.Load(q, 0, 0), v, TLayout.Load(q, 0, 1), v + 32);
+            s1 = TDot.Dp2(s1, TLayout.Load(q, 1, 0), v + 128, TLayout.Load(q, 1, 1), v + 160);
+            s0 = TDot.Dp2(s0, TLayout.Load(q, 0, 2), v + 64, TLayout.Load(q, 0, 3), v + 96);
+            s1 = TDot.Dp2(s1, TLayout.Load(q, 1, 2), v + 192, TLayout.Load(q, 1, 3), v + 224);
             var t = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s1), f1, Avx.ConvertToVector256Single(s0) * f0);
             acc = Fma.MultiplyAdd(t, Vector256.Create(*dx), acc);
         }
@@ -259,8 +259,8 @@ internal static unsafe class VnniKQuant
     /// products it replaces).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q6KTile2x4<TDot>(Q6KPacked w, int row, float* fA, float* fB, KQuantActivations acts, int t0, float* y, long stride)
-        where TDot : struct, IByteDot
+    public static void Q6KTile2x4<TDot, TLayout>(Q6KPacked w, int row, float* fA, float* fB, KQuantActivations acts, int t0, float* y, long stride)
+        where TDot : struct, IByteDot where TLayout : struct, IQ6Layout
     {
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
         byte* qA = w.RowQs(row), qB = w.RowQs(row + 1);
@@ -269,7 +269,7 @@ internal static unsafe class VnniKQuant
         int* st = acts.Start6(t0);
         float* d = acts.D(t0);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
-        for (int b = 0; b < blocks; b++, qA += 256, qB += 256, fA += ScaleFloats, fB += ScaleFloats, v += vs, st += 16 * tokens, d += tokens)
+        for (int b = 0; b < blocks; b++, qA += TLayout.Bytes, qB += TLayout.Bytes, fA += ScaleFloats, fB += ScaleFloats, v += vs, st += 16 * tokens, d += tokens)
         {
             Sse.Prefetch0(qA + 4096);
             Sse.Prefetch0(qA + 4096 + 128);
@@ -285,12 +285,12 @@ internal static unsafe class VnniKQuant
                 Vector256<int> sa0 = default, sa1 = default, sa2 = default, sa3 = default, sc0 = default, sc1 = default, sc2 = default, sc3 = default;
                 Vector256<int> ha0 = Vector256.Load(st + 0), ha1 = Vector256.Load(st + 16), ha2 = Vector256.Load(st + 32), ha3 = Vector256.Load(st + 48);
                 Vector256<int> hc0 = ha0, hc1 = ha1, hc2 = ha2, hc3 = ha3;
-                wA = Vector256.Load(qA + 0); wB = Vector256.Load(qB + 0);
+                wA = TLayout.Load(qA, 0, 0); wB = TLayout.Load(qB, 0, 0);
                 sa0 = TDot.Pairs(sa0, wA, v + 0); sc0 = TDot.Pairs(sc0, wB, v + 0);
                 sa1 = TDot.Pairs(sa1, wA, v + 256); sc1 = TDot.Pairs(sc1, wB, v + 256);
                 sa2 = TDot.Pairs(sa2, wA, v + 512); sc2 = TDot.Pairs(sc2, wB, v + 512);
                 sa3 = TDot.Pairs(sa3, wA, v + 768); sc3 = TDot.Pairs(sc3, wB, v + 768);
-                wA = Vector256.Load(qA + 32); wB = Vector256.Load(qB + 32);
+                wA = TLayout.Load(qA, 0, 1); wB = TLayout.Load(qB, 0, 1);
                 sa0 = TDot.Pairs(sa0, wA, v + 32); sc0 = TDot.Pairs(sc0, wB, v + 32);
                 sa1 = TDot.Pairs(sa1, wA, v + 288); sc1 = TDot.Pairs(sc1, wB, v + 288);
                 sa2 = TDot.Pairs(sa2, wA, v + 544); sc2 = TDot.Pairs(sc2, wB, v + 544);
@@ -298,12 +298,12 @@ internal static unsafe class VnniKQuant
                 ha0 += TDot.Widen(sa0); ha1 += TDot.Widen(sa1); ha2 += TDot.Widen(sa2); ha3 += TDot.Widen(sa3);
                 hc0 += TDot.Widen(sc0); hc1 += TDot.Widen(sc1); hc2 += TDot.Widen(sc2); hc3 += TDot.Widen(sc3);
                 sa0 = sa1 = sa2 = sa3 = sc0 = sc1 = sc2 = sc3 = default;
-                wA = Vector256.Load(qA + 64); wB = Vector256.Load(qB + 64);
+                wA = TLayout.Load(qA, 0, 2); wB = TLayout.Load(qB, 0, 2);
                 sa0 = TDot.Pairs(sa0, wA, v + 64); sc0 = TDot.Pairs(sc0, wB, v + 64);
                 sa1 = TDot.Pairs(sa1, wA, v + 320); sc1 = TDot.Pairs(sc1, wB, v + 320);
                 sa2 = TDot.Pairs(sa2, wA, v + 576); sc2 = TDot.Pairs(sc2, wB, v + 576);
                 sa3 = TDot.Pairs(sa3, wA, v + 832); sc3 = TDot.Pairs(sc3, wB, v + 832);
-                wA = Vector256.Load(qA + 96); wB = Vector256.Load(qB + 96);
+                wA = TLayout.Load(qA, 0, 3); wB = TLayout.Load(qB, 0, 3);
                 sa0 = TDot.Pairs(sa0, wA, v + 96); sc0 = TDot.Pairs(sc0, wB, v + 96);
                 sa1 = TDot.Pairs(sa1, wA, v + 352); sc1 = TDot.Pairs(sc1, wB, v + 352);
                 sa2 = TDot.Pairs(sa2, wA, v + 608); sc2 = TDot.Pairs(sc2, wB, v + 608);
@@ -321,12 +321,12 @@ internal static unsafe class VnniKQuant
                 Vector256<int> sa0 = default, sa1 = default, sa2 = default, sa3 = default, sc0 = default, sc1 = default, sc2 = default, sc3 = default;
                 Vector256<int> ha0 = Vector256.Load(st + 8), ha1 = Vector256.Load(st + 24), ha2 = Vector256.Load(st + 40), ha3 = Vector256.Load(st + 56);
                 Vector256<int> hc0 = ha0, hc1 = ha1, hc2 = ha2, hc3 = ha3;
-                wA = Vector256.Load(qA + 128); wB = Vector256.Load(qB + 128);
+                wA = TLayout.Load(qA, 1, 0); wB = TLayout.Load(qB, 1, 0);
                 sa0 = TDot.Pairs(sa0, wA, v + 128); sc0 = TDot.Pairs(sc0, wB, v + 128);
                 sa1 = TDot.Pairs(sa1, wA, v + 384); sc1 = TDot.Pairs(sc1, wB, v + 384);
                 sa2 = TDot.Pairs(sa2, wA, v + 640); sc2 = TDot.Pairs(sc2, wB, v + 640);
                 sa3 = TDot.Pairs(sa3, wA, v + 896); sc3 = TDot.Pairs(sc3, wB, v + 896);
-                wA = Vector256.Load(qA + 160); wB = Vector256.Load(qB + 160);
+                wA = TLayout.Load(qA, 1, 1); wB = TLayout.Load(qB, 1, 1);
                 sa0 = TDot.Pairs(sa0, wA, v + 160); sc0 = TDot.Pairs(sc0, wB, v + 160);
                 sa1 = TDot.Pairs(sa1, wA, v + 416); sc1 = TDot.Pairs(sc1, wB, v + 416);
                 sa2 = TDot.Pairs(sa2, wA, v + 672); sc2 = TDot.Pairs(sc2, wB, v + 672);
@@ -334,12 +334,12 @@ internal static unsafe class VnniKQuant
                 ha0 += TDot.Widen(sa0); ha1 += TDot.Widen(sa1); ha2 += TDot.Widen(sa2); ha3 += TDot.Widen(sa3);
                 hc0 += TDot.Widen(sc0); hc1 += TDot.Widen(sc1); hc2 += TDot.Widen(sc2); hc3 += TDot.Widen(sc3);
                 sa0 = sa1 = sa2 = sa3 = sc0 = sc1 = sc2 = sc3 = default;
-                wA = Vector256.Load(qA + 192); wB = Vector256.Load(qB + 192);
+                wA = TLayout.Load(qA, 1, 2); wB = TLayout.Load(qB, 1, 2);
                 sa0 = TDot.Pairs(sa0, wA, v + 192); sc0 = TDot.Pairs(sc0, wB, v + 192);
                 sa1 = TDot.Pairs(sa1, wA, v + 448); sc1 = TDot.Pairs(sc1, wB, v + 448);
                 sa2 = TDot.Pairs(sa2, wA, v + 704); sc2 = TDot.Pairs(sc2, wB, v + 704);
                 sa3 = TDot.Pairs(sa3, wA, v + 960); sc3 = TDot.Pairs(sc3, wB, v + 960);
-                wA = Vector256.Load(qA + 224); wB = Vector256.Load(qB + 224);
+                wA = TLayout.Load(qA, 1, 3); wB = TLayout.Load(qB, 1, 3);
                 sa0 = TDot.Pairs(sa0, wA, v + 224); sc0 = TDot.Pairs(sc0, wB, v + 224);
                 sa1 = TDot.Pairs(sa1, wA, v + 480); sc1 = TDot.Pairs(sc1, wB, v + 480);
                 sa2 = TDot.Pairs(sa2, wA, v + 736); sc2 = TDot.Pairs(sc2, wB, v + 736);

@@ -20,14 +20,18 @@ namespace Eurus.Cpu.Chat;
 /// the tools are listed, each with its description and the JSON Schema of its arguments, in a preamble in front of the
 /// first user message (after any system text); a call is a reply that is exactly
 /// <c>{"name": "NAME", "arguments": {…}}</c>; a function's result is a user turn <c>Function result (NAME): RESULT</c>
-/// (a failure: <c>Function NAME failed: MESSAGE</c>); an earlier call stays in its assistant turn as that JSON. A grammar
+/// (a failure: <c>Function NAME failed: MESSAGE</c>); an earlier call stays in its assistant turn as that JSON. With
+/// <see cref="ChatOptions.AllowMultipleToolCalls"/> true a reply may hold several calls (parallel calls), one such object
+/// a line, at most <see cref="EurusToolCalling.MaxCallsPerReply"/>, and the preamble says so; the results of several
+/// calls are one a line, in order. False or null (this client's default: the models were not trained on any tool
+/// format, and one call is its plain form) allows one call per reply, and the preamble is the one-call text. A grammar
 /// built from the tools' schemas constrains the reply: with <see cref="ChatToolMode.Auto"/> (or no mode) to a call of
 /// one of the tools, arguments valid against that tool's schema, or else an answer (plain text that does not start
 /// with <c>{</c>, or JSON of the <see cref="ChatOptions.ResponseFormat"/>); with <see cref="ChatToolMode.RequireAny"/>
 /// to a call; with <see cref="ChatToolMode.RequireSpecific"/> to a call of that function; with
 /// <see cref="ChatToolMode.None"/> the tools are described but the reply is not constrained to calls. A reply that is
-/// a whole call comes back as a <see cref="FunctionCallContent"/> (a generated call id) with
-/// <see cref="ChatFinishReason.ToolCalls"/>; a reply holds one call (no parallel calls). The grammar guarantees the shape of a call, not that the model chooses
+/// whole calls comes back as <see cref="FunctionCallContent"/>s (one per call, each with a generated id of its own) with
+/// <see cref="ChatFinishReason.ToolCalls"/>. The grammar guarantees the shape of a call, not that the model chooses
 /// well: how useful the calls are depends on the model. A tool whose schema the converter does not support is a
 /// <see cref="JsonSchemaGrammarException"/> naming the tool; a non-function tool is a <see cref="NotSupportedException"/>.
 /// </para>
@@ -142,8 +146,8 @@ public sealed class EurusChatClient : IChatClient
     }
 
     /// <inheritdoc />
-    /// <remarks>A function call comes back as a <see cref="FunctionCallContent"/> in the message, with
-    /// <see cref="ChatFinishReason.ToolCalls"/>.</remarks>
+    /// <remarks>Function calls come back as <see cref="FunctionCallContent"/>s in the message (several where
+    /// <see cref="ChatOptions.AllowMultipleToolCalls"/> allows them), with <see cref="ChatFinishReason.ToolCalls"/>.</remarks>
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var text = new System.Text.StringBuilder();
@@ -172,7 +176,7 @@ public sealed class EurusChatClient : IChatClient
 
     /// <inheritdoc />
     /// <remarks>With tools that may be called, a reply that starts with <c>{</c> is held back until it ends, then comes
-    /// as one update with the <see cref="FunctionCallContent"/> (or as text, when cut short before the call was whole).</remarks>
+    /// as one update with its <see cref="FunctionCallContent"/>s (or as text, when cut short before the calls were whole).</remarks>
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -214,9 +218,9 @@ public sealed class EurusChatClient : IChatClient
             if (held is { Length: > 0 })
             {
                 string reply = held.ToString();
-                if (finish == ChatFinishReason.Stop && ToolCallFormat.TryParseCall(reply, tools!.Callable) is { } call)
+                if (finish == ChatFinishReason.Stop && ToolCallFormat.TryParseCalls(reply, tools!.Callable, tools.Several) is { } calls)
                 {
-                    contents.Add(call);
+                    contents.AddRange(calls);
                     finish = ChatFinishReason.ToolCalls;
                 }
                 else yield return Update(id, reply);

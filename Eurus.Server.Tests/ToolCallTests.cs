@@ -13,7 +13,9 @@ namespace Eurus.Server.Tests;
 /// demo model knows no tool format (neither does Eurus-7B-KTO; the format is Eurus.Cpu's own), so these check the
 /// mechanics: calls come back as OpenAI tool calls whose arguments are valid for the tool's schema, greedy requests
 /// give exactly what the library's <see cref="EurusChatClient"/> gives for the same conversation and tools, a
-/// conversation with a call and its result is rendered in the library's format, and bad requests are 400s.
+/// conversation with a call and its result is rendered in the library's format, and bad requests are 400s. These ask
+/// for one call per reply (<c>parallel_tool_calls: false</c>, the library's default); several calls are
+/// <see cref="ParallelToolCallTests"/>'.
 /// </summary>
 public sealed class ToolCallTests(Xunit.Abstractions.ITestOutputHelper output)
 {
@@ -79,7 +81,7 @@ public sealed class ToolCallTests(Xunit.Abstractions.ITestOutputHelper output)
                 Tools = LibraryTools(), ToolMode = Meai.ChatToolMode.RequireAny, Temperature = 0, MaxOutputTokens = 300,
             });
             var expectedCall = Assert.Single(expected.Messages.SelectMany(m => m.Contents).OfType<Meai.FunctionCallContent>());
-            var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 300, ToolChoice = ChatToolChoice.CreateRequiredChoice() };
+            var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 300, ToolChoice = ChatToolChoice.CreateRequiredChoice(), AllowParallelToolCalls = false };
             foreach (var t in Tools()) options.Tools.Add(t);
             ChatCompletion whole = await client.CompleteChatAsync([new UserChatMessage(Question)], options);
             Assert.Equal(ChatFinishReason.ToolCalls, whole.FinishReason);
@@ -99,7 +101,7 @@ public sealed class ToolCallTests(Xunit.Abstractions.ITestOutputHelper output)
         {
             var options = new ChatCompletionOptions
             {
-                Temperature = 1.2f, Seed = seed, MaxOutputTokenCount = 300,
+                Temperature = 1.2f, Seed = seed, MaxOutputTokenCount = 300, AllowParallelToolCalls = false,
                 ToolChoice = seed == 2 ? ChatToolChoice.CreateFunctionChoice("count") : ChatToolChoice.CreateRequiredChoice(),
             };
             foreach (var t in Tools()) options.Tools.Add(t);
@@ -114,7 +116,7 @@ public sealed class ToolCallTests(Xunit.Abstractions.ITestOutputHelper output)
         // n = 2: each choice is a call of its own (raw HTTP: the official client reads only the first choice).
         using var resp = await server.PostAsync("/v1/chat/completions", $$$"""
             {"messages": [{"role": "user", "content": "{{{Question}}}"}], "n": 2, "temperature": 1.2, "seed": 5, "max_tokens": 300,
-             "tool_choice": "required", "tools": [{"type": "function", "function": {"name": "verse", "parameters": {{{VerseSchema}}}}},
+             "tool_choice": "required", "parallel_tool_calls": false, "tools": [{"type": "function", "function": {"name": "verse", "parameters": {{{VerseSchema}}}}},
              {"type": "function", "function": {"name": "count", "parameters": {{{CountSchema}}}}}]}
             """);
         string body = await resp.Content.ReadAsStringAsync();
@@ -139,7 +141,7 @@ public sealed class ToolCallTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         await using var server = await Start();
         var client = Client(server);
-        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 300, ToolChoice = ChatToolChoice.CreateFunctionChoice("verse") };
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 300, ToolChoice = ChatToolChoice.CreateFunctionChoice("verse"), AllowParallelToolCalls = false };
         foreach (var t in Tools()) options.Tools.Add(t);
         ChatCompletion whole = await client.CompleteChatAsync([new UserChatMessage(Question)], options);
         var wholeCall = Assert.Single(whole.ToolCalls);
@@ -164,7 +166,7 @@ public sealed class ToolCallTests(Xunit.Abstractions.ITestOutputHelper output)
 
         // The raw stream: the call's delta, then a last chunk with finish_reason tool_calls.
         var events = await server.StreamAsync("/v1/chat/completions", $$$"""
-            {"messages": [{"role": "user", "content": "{{{Question}}}"}], "stream": true, "temperature": 0, "max_tokens": 300,
+            {"messages": [{"role": "user", "content": "{{{Question}}}"}], "stream": true, "temperature": 0, "max_tokens": 300, "parallel_tool_calls": false,
              "tool_choice": {"type": "function", "function": {"name": "verse"}}, "tools": [{"type": "function", "function": {"name": "verse", "parameters": {{{VerseSchema}}}}}]}
             """);
         var choices = events.Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0]).ToList();
@@ -177,7 +179,7 @@ public sealed class ToolCallTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var two = await Start(parallel: 2);
         events = await two.StreamAsync("/v1/chat/completions", $$$"""
             {"messages": [{"role": "user", "content": "{{{Question}}}"}], "stream": true, "n": 2, "temperature": 1.2, "seed": 3, "max_tokens": 300,
-             "tool_choice": "required", "tools": [{"type": "function", "function": {"name": "verse", "parameters": {{{VerseSchema}}}}}]}
+             "tool_choice": "required", "parallel_tool_calls": false, "tools": [{"type": "function", "function": {"name": "verse", "parameters": {{{VerseSchema}}}}}]}
             """);
         choices = events.Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0]).ToList();
         for (int i = 0; i < 2; i++)
@@ -218,7 +220,7 @@ public sealed class ToolCallTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Contains("Function result (verse): Psalm 23", rendered);
         Assert.Contains("- count: Counts verses.", rendered);
         string expected = await TestServer.LibraryText(model, prompt, SamplingSettings.Greedy with { MaxTokens = 24 });
-        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 24, ToolChoice = ChatToolChoice.CreateNoneChoice() };
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 24, ToolChoice = ChatToolChoice.CreateNoneChoice(), AllowParallelToolCalls = false };
         foreach (var t in Tools()) options.Tools.Add(t);
         ChatCompletion answer = await client.CompleteChatAsync(conversation, options);
         output.WriteLine($"none: {answer.Content[0].Text}");
@@ -230,7 +232,7 @@ public sealed class ToolCallTests(Xunit.Abstractions.ITestOutputHelper output)
         // tool_choice auto: whatever the greedy reply is (a call or text), it is the library client's.
         using var library = new EurusChatClient(model);
         var libraryAnswer = await library.GetResponseAsync(libraryConversation, new Meai.ChatOptions { Tools = LibraryTools(), Temperature = 0, MaxOutputTokens = 64 });
-        options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 64 };
+        options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 64, AllowParallelToolCalls = false };
         foreach (var t in Tools()) options.Tools.Add(t);
         ChatCompletion auto = await client.CompleteChatAsync(conversation, options);
         var libraryCall = libraryAnswer.Messages.SelectMany(m => m.Contents).OfType<Meai.FunctionCallContent>().SingleOrDefault();

@@ -20,16 +20,33 @@ namespace Eurus.Cpu.Chat;
 /// the tools are listed, each with its description and the JSON Schema of its arguments, in a preamble in front of the
 /// first user message (after any system text); a call is a reply that is exactly
 /// <c>{"name": "NAME", "arguments": {…}}</c>; a function's result is a user turn <c>Function result (NAME): RESULT</c>
-/// (a failure: <c>Function NAME failed: MESSAGE</c>); an earlier call stays in its assistant turn as that JSON. A grammar
+/// (a failure: <c>Function NAME failed: MESSAGE</c>); an earlier call stays in its assistant turn as that JSON. With
+/// <see cref="ChatOptions.AllowMultipleToolCalls"/> true a reply may hold several calls (parallel calls), one such object
+/// a line, at most <see cref="EurusToolCalling.MaxCallsPerReply"/>, and the preamble says so; the results of several
+/// calls are one a line, in order. False or null (this client's default: the models were not trained on any tool
+/// format, and one call is its plain form) allows one call per reply, and the preamble is the one-call text. A grammar
 /// built from the tools' schemas constrains the reply: with <see cref="ChatToolMode.Auto"/> (or no mode) to a call of
 /// one of the tools, arguments valid against that tool's schema, or else an answer (plain text that does not start
 /// with <c>{</c>, or JSON of the <see cref="ChatOptions.ResponseFormat"/>); with <see cref="ChatToolMode.RequireAny"/>
 /// to a call; with <see cref="ChatToolMode.RequireSpecific"/> to a call of that function; with
 /// <see cref="ChatToolMode.None"/> the tools are described but the reply is not constrained to calls. A reply that is
-/// a whole call comes back as a <see cref="FunctionCallContent"/> (a generated call id) with
-/// <see cref="ChatFinishReason.ToolCalls"/>; a reply holds one call (no parallel calls). The grammar guarantees the shape of a call, not that the model chooses
+/// whole calls comes back as <see cref="FunctionCallContent"/>s (one per call, each with a generated id of its own) with
+/// <see cref="ChatFinishReason.ToolCalls"/>. The grammar guarantees the shape of a call, not that the model chooses
 /// well: how useful the calls are depends on the model. A tool whose schema the converter does not support is a
 /// <see cref="JsonSchemaGrammarException"/> naming the tool; a non-function tool is a <see cref="NotSupportedException"/>.
+/// </para>
+/// <para>
+/// <b>Log probabilities.</b> Microsoft.Extensions.AI has no option for them, so a request asks with OpenAI's field names
+/// in <see cref="ChatOptions.AdditionalProperties"/>: <c>"logprobs"</c> (<see cref="LogprobsKey"/>) <c>true</c>, and
+/// <c>"top_logprobs"</c> (<see cref="TopLogprobsKey"/>) for 0 to 20 alternatives per token (more than 0 implies
+/// <c>logprobs</c>). The answer's tokens then come, as the <see cref="GeneratedToken"/>s the session generated (id,
+/// text, <see cref="GeneratedToken.Logprob"/>, <see cref="GeneratedToken.TopLogprobs"/>: the model's distribution
+/// before sampling settings), in <see cref="ChatResponse.AdditionalProperties"/>[<see cref="LogprobsKey"/>] as an
+/// <c>IReadOnlyList&lt;GeneratedToken&gt;</c>, every generated token in order; each streamed update carries its own
+/// tokens' in <see cref="ChatResponseUpdate.AdditionalProperties"/> under the same key (a token that completes no
+/// character yet goes with the next update's; a held-back call's with the last, which has the key whenever log
+/// probabilities were asked for, perhaps with an empty list). Microsoft.Extensions.AI's <c>ToChatResponse</c> keeps
+/// only the last update's value of a key (on the message), so join the updates' lists to have them all.
 /// </para>
 /// The client keeps one <see cref="InferenceSession"/>: when the next request's prompt starts
 /// with the tokens already in its cache (a conversation that grew by appending turns) only the new tokens are
@@ -68,6 +85,21 @@ public sealed class EurusChatClient : IChatClient
         _metadata = new ChatClientMetadata("Eurus.Cpu", defaultModelId: ModelId);
     }
 
+    /// <summary>
+    /// The <see cref="ChatOptions.AdditionalProperties"/> key (OpenAI's <c>logprobs</c>) that asks for log probabilities
+    /// with <c>true</c>, and the <see cref="ChatResponse.AdditionalProperties"/> and
+    /// <see cref="ChatResponseUpdate.AdditionalProperties"/> key under which the tokens come back, an
+    /// <c>IReadOnlyList&lt;</c><see cref="GeneratedToken"/><c>&gt;</c> (see the class remarks).
+    /// </summary>
+    public const string LogprobsKey = "logprobs";
+
+    /// <summary>
+    /// The <see cref="ChatOptions.AdditionalProperties"/> key (OpenAI's <c>top_logprobs</c>) of the number of most
+    /// likely alternatives to report per token, an integer 0 to 20 (<see cref="GeneratedToken.TopLogprobs"/>); more
+    /// than 0 implies <see cref="LogprobsKey"/>.
+    /// </summary>
+    public const string TopLogprobsKey = "top_logprobs";
+
     /// <summary>The model id reported in responses: the model file's name without its extension.</summary>
     public string ModelId => Path.GetFileNameWithoutExtension(_model.FilePath);
 
@@ -90,8 +122,8 @@ public sealed class EurusChatClient : IChatClient
     /// <summary>
     /// The sampling settings a request with <paramref name="options"/> runs with. Throws <see cref="JsonSchemaGrammarException"/>
     /// for a response format or a tool whose schema cannot be turned into a grammar, <see cref="NotSupportedException"/>
-    /// for a tool that is not a function, <see cref="ArgumentException"/> for tools of one name or a required function
-    /// that is not among them.
+    /// for a tool that is not a function, <see cref="ArgumentException"/> for tools of one name, a required function
+    /// that is not among them, or a <see cref="LogprobsKey"/> or <see cref="TopLogprobsKey"/> value of the wrong type or range.
     /// </summary>
     public SamplingSettings ToSamplingSettings(ChatOptions? options) => Plan(options).Settings;
 
@@ -103,6 +135,7 @@ public sealed class EurusChatClient : IChatClient
         var grammar = tools is { Callable.Count: > 0 }
             ? Cached("gbnf:" + tools.Gbnf(AnswerSchema(options.ResponseFormat)), static key => Grammar.Parse(key[5..]))
             : GrammarFor(options.ResponseFormat);
+        var (logprobs, top) = ChatLogprobOptions.Read(options) ?? (_defaults.Logprobs, _defaults.TopLogprobs);
         var s = _defaults with
         {
             Temperature = options.Temperature ?? _defaults.Temperature,
@@ -114,6 +147,8 @@ public sealed class EurusChatClient : IChatClient
             FrequencyPenalty = options.FrequencyPenalty ?? _defaults.FrequencyPenalty,
             PresencePenalty = options.PresencePenalty ?? _defaults.PresencePenalty,
             Grammar = grammar ?? _defaults.Grammar,
+            Logprobs = logprobs,
+            TopLogprobs = top,
         };
         s.Validate();
         return (s, tools);
@@ -142,12 +177,14 @@ public sealed class EurusChatClient : IChatClient
     }
 
     /// <inheritdoc />
-    /// <remarks>A function call comes back as a <see cref="FunctionCallContent"/> in the message, with
-    /// <see cref="ChatFinishReason.ToolCalls"/>.</remarks>
+    /// <remarks>Function calls come back as <see cref="FunctionCallContent"/>s in the message (several where
+    /// <see cref="ChatOptions.AllowMultipleToolCalls"/> allows them), with <see cref="ChatFinishReason.ToolCalls"/>. Asked
+    /// for, the tokens' log probabilities are in <see cref="ChatResponse.AdditionalProperties"/>[<see cref="LogprobsKey"/>].</remarks>
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var text = new System.Text.StringBuilder();
         var calls = new List<AIContent>();
+        List<GeneratedToken>? tokens = null;
         ChatResponseUpdate? last = null;
         string? id = null;
         await foreach (var u in GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
@@ -155,12 +192,13 @@ public sealed class EurusChatClient : IChatClient
             id ??= u.ResponseId;
             text.Append(u.Text);
             calls.AddRange(u.Contents.OfType<FunctionCallContent>());
+            if (u.AdditionalProperties?.TryGetValue(LogprobsKey, out object? lp) == true) (tokens ??= []).AddRange((IReadOnlyList<GeneratedToken>)lp!);
             last = u;
         }
         var usage = last?.Contents.OfType<UsageContent>().FirstOrDefault()?.Details;
         var message = new ChatMessage(ChatRole.Assistant, text.ToString()) { MessageId = id };
         if (calls.Count > 0) message.Contents = text.Length > 0 ? [new TextContent(text.ToString()), .. calls] : calls;
-        return new ChatResponse(message)
+        var response = new ChatResponse(message)
         {
             ResponseId = id,
             ModelId = ModelId,
@@ -168,11 +206,14 @@ public sealed class EurusChatClient : IChatClient
             FinishReason = last?.FinishReason,
             Usage = usage,
         };
+        if (tokens is not null) response.AdditionalProperties = new() { [LogprobsKey] = tokens };
+        return response;
     }
 
     /// <inheritdoc />
     /// <remarks>With tools that may be called, a reply that starts with <c>{</c> is held back until it ends, then comes
-    /// as one update with the <see cref="FunctionCallContent"/> (or as text, when cut short before the call was whole).</remarks>
+    /// as one update with its <see cref="FunctionCallContent"/>s (or as text, when cut short before the calls were whole).
+    /// Asked for, each update's tokens' log probabilities are in its <see cref="ChatResponseUpdate.AdditionalProperties"/>[<see cref="LogprobsKey"/>].</remarks>
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -183,6 +224,8 @@ public sealed class EurusChatClient : IChatClient
             throw _model.ContextFull("The conversation", prompt.Count);
         string id = "chatcmpl-" + Guid.NewGuid().ToString("N");
         bool mayCall = tools is { Callable.Count: > 0 };
+        // The log probabilities of the tokens not yet given out with an update's text.
+        var logprobs = settings.Logprobs || settings.TopLogprobs > 0 ? new List<GeneratedToken>() : null;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -197,6 +240,7 @@ public sealed class EurusChatClient : IChatClient
             var held = mayCall ? new System.Text.StringBuilder() : null;
             await foreach (var t in _session.GenerateTokensAsync(rest, settings, cancellationToken).ConfigureAwait(false))
             {
+                if (t.Id >= 0) logprobs?.Add(t); // not the text a stop string held back, given out at the end (id -1)
                 if (t.Text.Length == 0) continue;
                 if (held is not null)
                 {
@@ -204,9 +248,9 @@ public sealed class EurusChatClient : IChatClient
                     if (held[0] == '{') continue;
                     string first = held.ToString();
                     held = null;
-                    yield return Update(id, first);
+                    yield return Update(id, first, logprobs);
                 }
-                else yield return Update(id, t.Text);
+                else yield return Update(id, t.Text, logprobs);
             }
             var timings = _session.LastTimings!;
             var finish = timings.FinishReason is FinishReason.MaxTokens or FinishReason.ContextFull ? ChatFinishReason.Length : ChatFinishReason.Stop;
@@ -214,12 +258,12 @@ public sealed class EurusChatClient : IChatClient
             if (held is { Length: > 0 })
             {
                 string reply = held.ToString();
-                if (finish == ChatFinishReason.Stop && ToolCallFormat.TryParseCall(reply, tools!.Callable) is { } call)
+                if (finish == ChatFinishReason.Stop && ToolCallFormat.TryParseCalls(reply, tools!.Callable, tools.Several) is { } calls)
                 {
-                    contents.Add(call);
+                    contents.AddRange(calls);
                     finish = ChatFinishReason.ToolCalls;
                 }
-                else yield return Update(id, reply);
+                else yield return Update(id, reply, logprobs);
             }
             contents.Add(new UsageContent(new UsageDetails
             {
@@ -227,7 +271,7 @@ public sealed class EurusChatClient : IChatClient
                 OutputTokenCount = timings.GeneratedTokens,
                 TotalTokenCount = prompt.Count + timings.GeneratedTokens,
             }));
-            yield return new ChatResponseUpdate
+            var end = new ChatResponseUpdate
             {
                 Role = ChatRole.Assistant,
                 ResponseId = id,
@@ -236,6 +280,10 @@ public sealed class EurusChatClient : IChatClient
                 FinishReason = finish,
                 Contents = contents,
             };
+            // Asked for, the last update always has the key (an empty list when every token went before), so a whole
+            // response has it even without tokens.
+            if (logprobs is not null) end.AdditionalProperties = new() { [LogprobsKey] = Take(logprobs) };
+            yield return end;
         }
         finally
         {
@@ -243,8 +291,21 @@ public sealed class EurusChatClient : IChatClient
         }
     }
 
-    private ChatResponseUpdate Update(string id, string text) =>
-        new(ChatRole.Assistant, text) { ResponseId = id, MessageId = id, ModelId = ModelId };
+    /// <summary>An update of <paramref name="text"/>, with the log probabilities of the tokens not given out yet.</summary>
+    private ChatResponseUpdate Update(string id, string text, List<GeneratedToken>? logprobs)
+    {
+        var update = new ChatResponseUpdate(ChatRole.Assistant, text) { ResponseId = id, MessageId = id, ModelId = ModelId };
+        if (logprobs is { Count: > 0 }) update.AdditionalProperties = new() { [LogprobsKey] = Take(logprobs) };
+        return update;
+    }
+
+    /// <summary>The tokens in <paramref name="pending"/>, as a list of their own; <paramref name="pending"/> is emptied.</summary>
+    private static IReadOnlyList<GeneratedToken> Take(List<GeneratedToken> pending)
+    {
+        GeneratedToken[] taken = [.. pending];
+        pending.Clear();
+        return taken;
+    }
 
     /// <inheritdoc />
     public object? GetService(Type serviceType, object? serviceKey = null)

@@ -12,7 +12,9 @@ namespace Eurus.Cpu.Chat;
 /// continues that message. Kept small and private to the chat client; a general template engine is another issue's.
 /// Function calling (<see cref="ToolCallFormat"/>): the tool preamble goes in front of the first user message, after
 /// the system text; a <see cref="FunctionCallContent"/> is rendered as the call's JSON in its assistant turn, and a
-/// tool message (<see cref="FunctionResultContent"/>) as a user turn.
+/// tool message (<see cref="FunctionResultContent"/>) as a user turn. Several calls in one assistant message are one a
+/// line, and so are the results of several calls, whether they come in one tool message (as
+/// <c>FunctionInvokingChatClient</c> gives them) or in consecutive tool messages (as OpenAI's API does).
 /// </summary>
 internal static class MistralChatPrompt
 {
@@ -23,6 +25,7 @@ internal static class MistralChatPrompt
         // Each turn's messages are joined once at the end (one StringBuilder per run of a role): merging them pairwise
         // would copy the text so far at every message, quadratic in a request of many small same-role messages.
         var runs = new List<(bool User, List<string> Parts)>();
+        bool lastWasTool = false;
         var callNames = new Dictionary<string, string>(StringComparer.Ordinal); // call id → function name, for the results
         foreach (var m in messages)
         {
@@ -32,15 +35,20 @@ internal static class MistralChatPrompt
             else if (m.Role == ChatRole.User || m.Role == ChatRole.Assistant || m.Role == ChatRole.Tool)
             {
                 bool user = m.Role != ChatRole.Assistant; // a tool's result is the user's turn
-                if (runs.Count > 0 && runs[^1].User == user) runs[^1].Parts.Add(text);
+                bool tool = m.Role == ChatRole.Tool;
+                // The separators are parts too: a blank line between messages of a turn, one newline between
+                // consecutive tool messages (results one a line).
+                if (runs.Count > 0 && runs[^1].User == user && tool && lastWasTool) runs[^1].Parts.AddRange(["\n", text]);
+                else if (runs.Count > 0 && runs[^1].User == user) runs[^1].Parts.AddRange(["\n\n", text]);
                 else runs.Add((user, [text]));
+                lastWasTool = tool;
             }
             else throw new ArgumentException($"The Mistral chat format has no '{m.Role}' role (only system, user, assistant and tool).", nameof(messages));
         }
         if (runs.Count == 0 || !runs[0].User) throw new ArgumentException("The conversation must start with a user message.", nameof(messages));
         if (toolPreamble is not null) system.Add(toolPreamble);
-        if (system.Count > 0) runs[0].Parts.InsertRange(0, system);
-        var turns = runs.Select(r => (r.User, Text: string.Join("\n\n", r.Parts))).ToList();
+        if (system.Count > 0) runs[0].Parts.InsertRange(0, system.SelectMany(t => new[] { t, "\n\n" }));
+        var turns = runs.Select(r => (r.User, Text: string.Concat(r.Parts))).ToList();
 
         var ids = new List<int> { tokenizer.BosId };
         for (int i = 0; i < turns.Count; i += 2)

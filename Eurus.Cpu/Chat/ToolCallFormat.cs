@@ -13,8 +13,12 @@ namespace Eurus.Cpu.Chat;
 /// text whatever the tool mode, so the cached prompt stays valid across the turns of a function-calling loop;</item>
 /// <item>a call is the whole reply, one JSON object <c>{"name": "NAME", "arguments": {…}}</c> (exactly that spacing;
 /// the arguments compact JSON), which the sampling grammar enforces (<see cref="ToolPlan.Gbnf"/>);</item>
-/// <item>an earlier call is rendered as that same text in its assistant turn, and a function's result as a user turn
-/// <c>Function result (NAME): RESULT</c> (RESULT as JSON; a failed call: <c>Function NAME failed: MESSAGE</c>).</item>
+/// <item>where several calls are allowed (<see cref="ChatOptions.AllowMultipleToolCalls"/>), a reply of several calls is
+/// those objects one a line (separated by exactly one <c>\n</c>; at most <see cref="EurusToolCalling.MaxCallsPerReply"/>),
+/// and the preamble says so; otherwise a reply is one call;</item>
+/// <item>an earlier call is rendered as that same text in its assistant turn (several: one a line), and a function's
+/// result as a user turn <c>Function result (NAME): RESULT</c> (RESULT as JSON; a failed call:
+/// <c>Function NAME failed: MESSAGE</c>); the results of several calls one a line, in the order they are given.</item>
 /// </list>
 /// How well a model uses the format depends on the model; the grammar only guarantees the shape.
 /// </summary>
@@ -25,8 +29,11 @@ internal static class ToolCallFormat
     /// <summary>The text in front of a call's arguments: <c>{"name": "NAME", "arguments": </c>.</summary>
     public static string CallPrefix(string name) => "{\"name\": " + JsonString(name) + ", \"arguments\": ";
 
-    /// <summary>The preamble that describes <paramref name="tools"/> and the reply format.</summary>
-    public static string Preamble(IReadOnlyList<AIFunctionDeclaration> tools)
+    /// <summary>
+    /// The preamble that describes <paramref name="tools"/> and the reply format; with <paramref name="several"/>, also
+    /// that several calls go one a line (without, the text is the one-call format's, unchanged).
+    /// </summary>
+    public static string Preamble(IReadOnlyList<AIFunctionDeclaration> tools, bool several)
     {
         var sb = new StringBuilder("Functions (arguments as JSON Schema):\n");
         foreach (var t in tools)
@@ -35,8 +42,16 @@ internal static class ToolCallFormat
             if (!string.IsNullOrWhiteSpace(t.Description)) sb.Append(": ").Append(t.Description.Trim());
             sb.Append("\n  ").Append(SchemaText(t)).Append('\n');
         }
-        sb.Append("To call one, reply only {\"name\": NAME, \"arguments\": {...}}. ");
-        sb.Append("Its result comes as \"Function result (NAME): ...\". Else answer in text.");
+        if (several)
+        {
+            sb.Append("To call one, reply only {\"name\": NAME, \"arguments\": {...}}; to call several, one such object a line. ");
+            sb.Append("Each result comes as \"Function result (NAME): ...\", one a line, in order. Else answer in text.");
+        }
+        else
+        {
+            sb.Append("To call one, reply only {\"name\": NAME, \"arguments\": {...}}. ");
+            sb.Append("Its result comes as \"Function result (NAME): ...\". Else answer in text.");
+        }
         return sb.ToString();
     }
 
@@ -67,30 +82,54 @@ internal static class ToolCallFormat
     }
 
     /// <summary>
-    /// The call in <paramref name="reply"/>, or null: the reply must be exactly one JSON object whose only members are
-    /// <c>name</c> (one of <paramref name="tools"/>) and <c>arguments</c> (an object), as the grammar makes it. A reply cut
-    /// short (token budget, stop string) is not a call. The call id is generated.
+    /// The call in <paramref name="reply"/>, or null: the reply must be exactly one call (see <see cref="TryParseCalls"/>).
     /// </summary>
-    public static FunctionCallContent? TryParseCall(string reply, IReadOnlyList<AIFunctionDeclaration> tools)
+    public static FunctionCallContent? TryParseCall(string reply, IReadOnlyList<AIFunctionDeclaration> tools) =>
+        TryParseCalls(reply, tools, several: false) is [var call] ? call : null;
+
+    /// <summary>
+    /// The calls in <paramref name="reply"/>, in order, or null: the reply must be exactly one call or, with
+    /// <paramref name="several"/>, up to <see cref="EurusToolCalling.MaxCallsPerReply"/> separated by one <c>\n</c>, as the grammar makes them — each one JSON object
+    /// whose only members are <c>name</c> (one of <paramref name="tools"/>) and <c>arguments</c> (an object). A reply
+    /// cut short (token budget, stop string) is not a call. Each call gets a generated id of its own.
+    /// </summary>
+    public static IReadOnlyList<FunctionCallContent>? TryParseCalls(string reply, IReadOnlyList<AIFunctionDeclaration> tools, bool several)
     {
-        if (!reply.StartsWith('{')) return null;
-        try
+        byte[] utf8 = Encoding.UTF8.GetBytes(reply);
+        var calls = new List<FunctionCallContent>();
+        int pos = 0;
+        while (true)
         {
-            using var doc = JsonDocument.Parse(reply);
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || root.EnumerateObject().Count() != 2) return null;
-            if (!root.TryGetProperty("name", out var nameEl) || nameEl.ValueKind != JsonValueKind.String) return null;
-            if (!root.TryGetProperty("arguments", out var args) || args.ValueKind != JsonValueKind.Object) return null;
-            string name = nameEl.GetString()!;
-            if (!tools.Any(t => t.Name == name)) return null;
-            var arguments = new Dictionary<string, object?>(StringComparer.Ordinal);
-            foreach (var p in args.EnumerateObject()) arguments[p.Name] = p.Value.Clone();
-            return new FunctionCallContent("call_" + Guid.NewGuid().ToString("N")[..24], name, arguments);
+            if (pos >= utf8.Length || utf8[pos] != (byte)'{') return null;
+            var reader = new Utf8JsonReader(utf8.AsSpan(pos));
+            try
+            {
+                using var doc = JsonDocument.ParseValue(ref reader);
+                if (Call(doc.RootElement, tools) is not { } call) return null;
+                calls.Add(call);
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+            pos += (int)reader.BytesConsumed;
+            if (pos == utf8.Length) return calls;
+            if (!several || calls.Count == EurusToolCalling.MaxCallsPerReply || utf8[pos] != (byte)'\n') return null;
+            pos++;
         }
-        catch (JsonException)
-        {
-            return null;
-        }
+    }
+
+    /// <summary>The call that <paramref name="root"/> is, or null (not <c>{"name", "arguments"}</c> of one of <paramref name="tools"/>).</summary>
+    private static FunctionCallContent? Call(JsonElement root, IReadOnlyList<AIFunctionDeclaration> tools)
+    {
+        if (root.ValueKind != JsonValueKind.Object || root.EnumerateObject().Count() != 2) return null;
+        if (!root.TryGetProperty("name", out var nameEl) || nameEl.ValueKind != JsonValueKind.String) return null;
+        if (!root.TryGetProperty("arguments", out var args) || args.ValueKind != JsonValueKind.Object) return null;
+        string name = nameEl.GetString()!;
+        if (!tools.Any(t => t.Name == name)) return null;
+        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var p in args.EnumerateObject()) arguments[p.Name] = p.Value.Clone();
+        return new FunctionCallContent("call_" + Guid.NewGuid().ToString("N")[..24], name, arguments);
     }
 
     private static string JsonString(string s) => Json(w => w.WriteStringValue(s));

@@ -130,9 +130,10 @@ internal static class CompletionEndpoints
                 throw ApiException.BadRequest("'tools' (unless 'tool_choice' is \"none\") constrain the reply with their own grammar; they cannot be combined with 'grammar', 'json_schema' or a JSON 'response_format'.", "tools");
             settings = settings with { Grammar = GrammarFields.Gbnf(toolGrammar) };
         }
-        // A reply that is a whole call (ToolFields), per choice; null for a text answer.
-        var calls = new FunctionCallContent?[req.N ?? 1];
-        FunctionCallContent? Call(int i, string text, string finish) => calls[i] = finish == "stop" && tools is not null ? tools.ParseCall(text) : null;
+        // The calls of a reply that is whole calls (ToolFields), per choice; null for a text answer.
+        var calls = new IReadOnlyList<FunctionCallContent>?[req.N ?? 1];
+        IReadOnlyList<FunctionCallContent>? Calls(int i, string text, string finish) =>
+            calls[i] = finish == "stop" && tools?.ParseCalls(text) is { Count: > 0 } parsed ? parsed : null;
         if (s.Stopping) throw new ApiException(503, "The server is shutting down.", "server_error", code: "shutting_down");
         var ct = ctx.RequestAborted;
         // The generation's token: the request's abort token (a client that disconnects cancels its generation and
@@ -218,8 +219,8 @@ internal static class CompletionEndpoints
             var texts = generations.Select(_ => new StringBuilder()).ToArray();
             var results = await Consume((i, t) => { texts[i].Append(t.Text); logprobs?[i].Add(t); return Task.CompletedTask; });
             var choices = results.Select((r, i) => chat
-                ? Call(i, texts[i].ToString(), FinishReasonOf(r)) is { } call
-                    ? new { index = i, message = ToolCallMessage(call, texts[i].ToString()), logprobs = logprobs?[i].Take(always: true), finish_reason = "tool_calls" }
+                ? Calls(i, texts[i].ToString(), FinishReasonOf(r)) is { } made
+                    ? new { index = i, message = ToolCallMessage(made), logprobs = logprobs?[i].Take(always: true), finish_reason = "tool_calls" }
                     : (object)new { index = i, message = new { role = "assistant", content = texts[i].ToString() }, logprobs = logprobs?[i].Take(always: true), finish_reason = FinishReasonOf(r) }
                 : new { index = i, text = texts[i].ToString(), logprobs = logprobs?[i].Take(always: true), finish_reason = FinishReasonOf(r) }).ToArray();
             var all = Combine(results.Select(r => r.Timings).ToArray());
@@ -258,8 +259,8 @@ internal static class CompletionEndpoints
 
         if (chat)
             for (int i = 0; i < n; i++) await Send(Chunk(i, "", null, first: true));
-        // With tools that may be called, a reply is held back while it is empty or starts with '{' (a call, or text
-        // that is not one): a call is sent whole at the end, as one tool_calls delta.
+        // With tools that may be called, a reply is held back while it is empty or starts with '{' (calls, or text
+        // that is not): each call is sent whole at the end, one tool_calls delta per call (index 0, 1, …).
         var held = tools?.ReplyGbnf is not null ? Enumerable.Range(0, n).Select(_ => (StringBuilder?)new StringBuilder()).ToArray() : null;
         // A token's log probabilities go with the chunk of the next text (a token that completes no character yet has none).
         var done = await Consume((i, t) =>
@@ -279,12 +280,14 @@ internal static class CompletionEndpoints
         {
             if (held[i] is not { Length: > 0 } h) continue;
             string reply = h.ToString();
-            if (Call(i, reply, FinishReasonOf(done[i])) is { } call)
-                await Send(new
-                {
-                    id, @object = chunkKind, created, model = s.ModelId,
-                    choices = new[] { new { index = i, delta = new { tool_calls = new[] { ToolCallDelta(call, reply) } }, logprobs = logprobs?[i].Take(), finish_reason = (string?)null } },
-                });
+            if (Calls(i, reply, FinishReasonOf(done[i])) is { } made)
+                for (int k = 0; k < made.Count; k++)
+                    await Send(new
+                    {
+                        id, @object = chunkKind, created, model = s.ModelId,
+                        // The reply's log probabilities go with its first call's chunk.
+                        choices = new[] { new { index = i, delta = new { tool_calls = new[] { ToolCallDelta(made[k], k) } }, logprobs = logprobs?[i].Take(), finish_reason = (string?)null } },
+                    });
             else await Send(Chunk(i, reply, null, lp: logprobs?[i].Take()));
         }
         // Each choice's last chunk carries its finish reason; the very last, llama-server's timings (prompt tokens
@@ -302,17 +305,17 @@ internal static class CompletionEndpoints
         await response.Body.FlushAsync(ct);
     }
 
-    /// <summary>OpenAI's assistant message with a call: <c>content</c> null, the arguments as a JSON string.</summary>
-    private static object ToolCallMessage(FunctionCallContent call, string reply) => new
+    /// <summary>OpenAI's assistant message with calls: <c>content</c> null, each call's arguments as a JSON string.</summary>
+    private static object ToolCallMessage(IReadOnlyList<FunctionCallContent> calls) => new
     {
         role = "assistant",
         content = (string?)null,
-        tool_calls = new[] { new { id = call.CallId, type = "function", function = new { name = call.Name, arguments = ToolFields.ArgumentsText(reply) } } },
+        tool_calls = calls.Select(c => new { id = c.CallId, type = "function", function = new { name = c.Name, arguments = ToolFields.ArgumentsText(c) } }).ToArray(),
     };
 
-    /// <summary>A streamed call, whole in one delta (index 0: a reply holds one call).</summary>
-    private static object ToolCallDelta(FunctionCallContent call, string reply) =>
-        new { index = 0, id = call.CallId, type = "function", function = new { name = call.Name, arguments = ToolFields.ArgumentsText(reply) } };
+    /// <summary>A streamed call, whole in one delta; <paramref name="index"/> is its place among the reply's calls.</summary>
+    private static object ToolCallDelta(FunctionCallContent call, int index) =>
+        new { index, id = call.CallId, type = "function", function = new { name = call.Name, arguments = ToolFields.ArgumentsText(call) } };
 
     /// <summary>
     /// One request's timings from its choices': the prompt tokens evaluated by all of them (the first evaluates the

@@ -69,6 +69,8 @@ public sealed class ChatRequest : SamplingFields
     public JsonElement Tools { get; set; }
     /// <summary>"none", "auto", "required" or {"type": "function", "function": {"name": …}}.</summary>
     public JsonElement ToolChoice { get; set; }
+    /// <summary>Whether a reply may hold several calls (null: yes, as OpenAI's default); see <see cref="ToolFields"/>.</summary>
+    public bool? ParallelToolCalls { get; set; }
 }
 
 public sealed class CompletionRequest : SamplingFields

@@ -9,8 +9,10 @@ namespace Eurus.Server;
 /// OpenAI's function calling on /v1/chat/completions, in Eurus.Cpu's own tool format (<see cref="EurusToolCalling"/>;
 /// the model was not trained on any tool format): <c>tools</c> (function tools only), <c>tool_choice</c>
 /// (<c>"none"</c>, <c>"auto"</c>, <c>"required"</c> or <c>{"type": "function", "function": {"name": …}}</c>), assistant
-/// messages' <c>tool_calls</c> and <c>tool</c> messages (<c>tool_call_id</c> and the result as content). A reply holds
-/// at most one call (<c>parallel_tool_calls</c> is ignored). Every problem is a 400 naming the field.
+/// messages' <c>tool_calls</c> and <c>tool</c> messages (<c>tool_call_id</c> and the result as content), and
+/// <c>parallel_tool_calls</c>: true (the default, as OpenAI's) lets a reply hold up to
+/// <see cref="EurusToolCalling.MaxCallsPerReply"/> calls, one a line in the library's format; false, one call. Every
+/// problem is a 400 naming the field.
 /// </summary>
 internal static class ToolFields
 {
@@ -55,7 +57,7 @@ internal static class ToolFields
         var mode = Mode(r.ToolChoice);
         try
         {
-            return EurusToolCalling.Create(tools, mode);
+            return EurusToolCalling.Create(tools, mode, allowMultipleCalls: r.ParallelToolCalls ?? true);
         }
         catch (JsonSchemaGrammarException e) { throw ApiException.BadRequest($"'tools': {e.Message}", "tools"); }
         catch (GrammarException e) { throw ApiException.BadRequest($"'tools': {e.Message}", "tools"); }
@@ -143,15 +145,23 @@ internal static class ToolFields
     }
 
     /// <summary>
-    /// The arguments of a call the reply made, as OpenAI sends them: the JSON object as compact text (the whitespace the
-    /// grammar let the model write between tokens dropped; strings as they are, non-ASCII characters unescaped).
+    /// The arguments of a call the reply made (<see cref="EurusToolCalling.ParseCalls"/>: each a <see cref="JsonElement"/>),
+    /// as OpenAI sends them: the JSON object as compact text (the whitespace the grammar let the model write between
+    /// tokens dropped; strings as they are, non-ASCII characters unescaped).
     /// </summary>
-    public static string ArgumentsText(string reply)
+    public static string ArgumentsText(FunctionCallContent call)
     {
-        using var doc = JsonDocument.Parse(reply);
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-            doc.RootElement.GetProperty("arguments").WriteTo(w);
+        {
+            w.WriteStartObject();
+            foreach (var (name, value) in call.Arguments ?? new Dictionary<string, object?>())
+            {
+                w.WritePropertyName(name);
+                ((JsonElement)value!).WriteTo(w);
+            }
+            w.WriteEndObject();
+        }
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 }

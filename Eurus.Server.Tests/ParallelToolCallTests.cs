@@ -9,9 +9,9 @@ using Meai = Microsoft.Extensions.AI;
 namespace Eurus.Server.Tests;
 
 /// <summary>
-/// OpenAI's <c>parallel_tool_calls</c> on /v1/chat/completions: by default (true, as OpenAI's) a reply may hold several
-/// calls — up to <see cref="EurusToolCalling.MaxCallsPerReply"/>, one a line in the library's format — that come back
-/// as several <c>tool_calls</c> (streamed: one delta each, <c>index</c> 0..n-1); false allows one. The demo model, when
+/// OpenAI's <c>parallel_tool_calls</c> on /v1/chat/completions: true lets a reply hold several calls — up to
+/// <see cref="EurusToolCalling.MaxCallsPerReply"/>, one a line in the library's format — that come back as several
+/// <c>tool_calls</c> (streamed: one delta each, <c>index</c> 0..n-1); false or absent (llama-server's default) allows one. The demo model, when
 /// several are allowed, writes calls until the grammar stops it, so its replies hold the most calls allowed.
 /// </summary>
 public sealed class ParallelToolCallTests(Xunit.Abstractions.ITestOutputHelper output)
@@ -46,7 +46,7 @@ public sealed class ParallelToolCallTests(Xunit.Abstractions.ITestOutputHelper o
     {
         await using var server = await Start();
         var client = Client(server);
-        // Greedy, parallel_tool_calls absent (true): the library's calls with AllowMultipleToolCalls, in order.
+        // Greedy, parallel_tool_calls true: the library's calls with AllowMultipleToolCalls, in order.
         using var model = LongContextModel.Load();
         using var library = new EurusChatClient(model);
         var expected = await library.GetResponseAsync([new Meai.ChatMessage(Meai.ChatRole.User, Question)], new Meai.ChatOptions
@@ -56,7 +56,7 @@ public sealed class ParallelToolCallTests(Xunit.Abstractions.ITestOutputHelper o
         var expectedCalls = expected.Messages.SelectMany(m => m.Contents).OfType<Meai.FunctionCallContent>().ToList();
         Assert.True(expectedCalls.Count >= 2, $"{expectedCalls.Count} calls");
 
-        ChatCompletion whole = await client.CompleteChatAsync([new UserChatMessage(Question)], Options(parallel: null));
+        ChatCompletion whole = await client.CompleteChatAsync([new UserChatMessage(Question)], Options(parallel: true));
         output.WriteLine(string.Join(" ", whole.ToolCalls.Select(c => $"{c.Id} {c.FunctionName}{c.FunctionArguments}")));
         Assert.Equal(ChatFinishReason.ToolCalls, whole.FinishReason);
         Assert.Empty(whole.Content);
@@ -72,14 +72,11 @@ public sealed class ParallelToolCallTests(Xunit.Abstractions.ITestOutputHelper o
         }
         Assert.Equal(expected.Usage!.InputTokenCount, whole.Usage.InputTokenCount); // the preamble that allows several calls
 
-        // Explicitly true: the same.
-        ChatCompletion explicitly = await client.CompleteChatAsync([new UserChatMessage(Question)], Options(parallel: true));
-        Assert.Equal(whole.ToolCalls.Select(c => c.FunctionArguments.ToString()), explicitly.ToolCalls.Select(c => c.FunctionArguments.ToString()));
 
         // Streamed: one delta per call, index 0..n-1, each whole; then the last chunk with finish_reason tool_calls.
         var updates = new List<StreamingChatToolCallUpdate>();
         ChatFinishReason? finish = null;
-        await foreach (var u in client.CompleteChatStreamingAsync([new UserChatMessage(Question)], Options(parallel: null)))
+        await foreach (var u in client.CompleteChatStreamingAsync([new UserChatMessage(Question)], Options(parallel: true)))
         {
             updates.AddRange(u.ToolCallUpdates);
             Assert.All(u.ContentUpdate, part => Assert.Equal("", part.Text));
@@ -92,7 +89,7 @@ public sealed class ParallelToolCallTests(Xunit.Abstractions.ITestOutputHelper o
 
         var events = await server.StreamAsync("/v1/chat/completions", $$"""
             {"messages": [{"role": "user", "content": "{{Question}}"}], "stream": true, "temperature": 0, "max_tokens": 700,
-             "tool_choice": "required", "tools": [{{CountTool}}]}
+             "tool_choice": "required", "parallel_tool_calls": true, "tools": [{{CountTool}}]}
             """);
         var choices = events.Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0]).ToList();
         var deltas = choices.Where(c => c.GetProperty("delta").TryGetProperty("tool_calls", out _)).ToList();
@@ -109,7 +106,7 @@ public sealed class ParallelToolCallTests(Xunit.Abstractions.ITestOutputHelper o
     }
 
     [Fact]
-    public async Task ParallelToolCallsFalseGivesOneCall()
+    public async Task ParallelToolCallsFalseOrAbsentGivesOneCall()
     {
         await using var server = await Start();
         var client = Client(server);
@@ -122,6 +119,9 @@ public sealed class ParallelToolCallTests(Xunit.Abstractions.ITestOutputHelper o
         var expectedCall = Assert.Single(expected.Messages.SelectMany(m => m.Contents).OfType<Meai.FunctionCallContent>());
         ChatCompletion one = await client.CompleteChatAsync([new UserChatMessage(Question)], Options(parallel: false));
         var call = Assert.Single(one.ToolCalls);
+        // Absent: the same one call (llama-server's default; the library's with AllowMultipleToolCalls unset).
+        ChatCompletion absent = await client.CompleteChatAsync([new UserChatMessage(Question)], Options(parallel: null));
+        Assert.Equal(call.FunctionArguments.ToString(), Assert.Single(absent.ToolCalls).FunctionArguments.ToString());
         Assert.Equal(ChatFinishReason.ToolCalls, one.FinishReason);
         Assert.Equal(JsonSerializer.Serialize(expectedCall.Arguments!.ToDictionary(k => k.Key, k => (JsonElement)k.Value!)), Compact(call.FunctionArguments.ToString()));
         Assert.Equal(expected.Usage!.InputTokenCount, one.Usage.InputTokenCount); // the one-call preamble, the library's default
@@ -176,7 +176,7 @@ public sealed class ParallelToolCallTests(Xunit.Abstractions.ITestOutputHelper o
         Assert.Contains("Function result (count): 6\nFunction result (count): 10 [/INST]", rendered);
 
         string expected = await TestServer.LibraryText(model, prompt, SamplingSettings.Greedy with { MaxTokens = 16 });
-        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 16, ToolChoice = ChatToolChoice.CreateNoneChoice() };
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 16, ToolChoice = ChatToolChoice.CreateNoneChoice(), AllowParallelToolCalls = true };
         options.Tools.Add(ChatTool.CreateFunctionTool("count", "Counts verses.", BinaryData.FromString(CountSchema)));
         ChatCompletion answer = await client.CompleteChatAsync(conversation, options);
         Assert.Equal(prompt.Count, answer.Usage.InputTokenCount);

@@ -10,8 +10,10 @@ namespace Eurus.Server;
 /// the model was not trained on any tool format): <c>tools</c> (function tools only), <c>tool_choice</c>
 /// (<c>"none"</c>, <c>"auto"</c>, <c>"required"</c> or <c>{"type": "function", "function": {"name": …}}</c>), assistant
 /// messages' <c>tool_calls</c> and <c>tool</c> messages (<c>tool_call_id</c> and the result as content), and
-/// <c>parallel_tool_calls</c>: true (the default, as OpenAI's) lets a reply hold up to
-/// <see cref="EurusToolCalling.MaxCallsPerReply"/> calls, one a line in the library's format; false, one call. Every
+/// <c>parallel_tool_calls</c>: true lets a reply hold up to <see cref="EurusToolCalling.MaxCallsPerReply"/> calls, one a
+/// line in the library's format; false or absent, one call — llama-server's default and the library's
+/// (<c>ChatOptions.AllowMultipleToolCalls</c> unset): the model was not trained on a tool format, and one that does not
+/// choose to stop after a call would otherwise fill the reply with calls. Every
 /// problem is a 400 naming the field.
 /// </summary>
 internal static class ToolFields
@@ -57,7 +59,7 @@ internal static class ToolFields
         var mode = Mode(r.ToolChoice);
         try
         {
-            return EurusToolCalling.Create(tools, mode, allowMultipleCalls: r.ParallelToolCalls ?? true);
+            return EurusToolCalling.Create(tools, mode, allowMultipleCalls: r.ParallelToolCalls ?? false);
         }
         catch (JsonSchemaGrammarException e) { throw ApiException.BadRequest($"'tools': {e.Message}", "tools"); }
         catch (GrammarException e) { throw ApiException.BadRequest($"'tools': {e.Message}", "tools"); }

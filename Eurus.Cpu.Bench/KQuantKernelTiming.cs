@@ -13,8 +13,12 @@ internal static unsafe class KQuantKernelTiming
 {
     public static void Run()
     {
-        const int rows = 14336, cols = 4096;
-        var x = Enumerable.Range(0, cols * 32).Select(i => (float)Math.Sin(i)).ToArray();
+        // KQUICK_ROWS / KQUICK_COLS: another shape (ffn_down is 4096 × 14336).
+        int rows = int.TryParse(Environment.GetEnvironmentVariable("KQUICK_ROWS"), out int r0) ? r0 : 14336;
+        int cols = int.TryParse(Environment.GetEnvironmentVariable("KQUICK_COLS"), out int c0) ? c0 : 4096;
+        var x = GC.AllocateArray<float>(cols * 32, pinned: true); // pinned: KQUICK_SAME=1 passes sameInput (checked by address)
+        for (int i = 0; i < x.Length; i++) x[i] = (float)Math.Sin(i);
+        bool same = Environment.GetEnvironmentVariable("KQUICK_SAME") == "1";
         var rowF = new float[cols];
         foreach (var type in new[] { GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K })
         {
@@ -44,7 +48,7 @@ internal static unsafe class KQuantKernelTiming
                         mm.Multiply(w, x, tokens, y);
                         int reps = tokens == 1 ? 30 : 2;
                         var sw = Stopwatch.StartNew();
-                        for (int i = 0; i < reps; i++) mm.Multiply(w, x, tokens, y);
+                        for (int i = 0; i < reps; i++) mm.Multiply(w, x, tokens, y, sameInput: same);
                         double s = sw.Elapsed.TotalSeconds / reps;
                         Console.WriteLine($"{type}{(qmk is null && q6k is null ? "" : q6k is { Compact: true } ? " (repacked compact)" : " (repacked)")}{(packed is { Interleaved: true } ? " (vnni)" : "")} {rows}x{cols} threads {threads} tokens {tokens}: {s * 1000:F2} ms, {data.Length / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
                     }

@@ -10,6 +10,11 @@ if (args.Length > 0 && args[0] == "kquick")
     Eurus.Cpu.Bench.KQuantKernelTiming.Run();
     return;
 }
+if (args.Length > 0 && args[0] == "shapes")
+{
+    Eurus.Cpu.Bench.ShapeTiming.Run(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "alloc")
 {
     // Bytes allocated per decoded token (all threads), on the model given or the bundled demo model.

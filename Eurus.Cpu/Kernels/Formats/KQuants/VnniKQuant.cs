@@ -77,6 +77,7 @@ internal static unsafe class VnniKQuant
         for (int b = 0; b < blocks; b++, q += 128, qh += 32, sm += 16, h += 2, v += vs, dx += tokens, mins += 8 * tokens)
         {
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 2048);
+            else MaddByteDot.PrefetchWeights(q, 2);
             var (sc, mn) = RowScales(h, sm);
             acc = Scale(VnniDot.Nibbles<TBits, TDot>(q, qh, v, Vector256<int>.Zero, mask), sc, *dx, mn, mins, acc);
         }
@@ -223,6 +224,7 @@ internal static unsafe class VnniKQuant
         {
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 4096);
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 4096 + 128);
+            else MaddByteDot.PrefetchWeights(q, 3);
             var (f0, f1) = GroupScales(sc, *wd);
             var s0 = Vector256.Load(start);
             var s1 = Vector256.Load(start + 8);

@@ -105,6 +105,7 @@ internal static unsafe class VnniDot
             byte* q = wq + g * 128;
             sbyte* v = xv + g * 256;
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 2048); // as measured on the VNNI machine
+            else MaddByteDot.PrefetchWeights(q, 2);
             acc = Scale(Nibbles<FourBits, TDot>(q, null, v, Start(bias + g * 8), m), Half8(ws + g * 8), dx + g * 8, acc);
         }
         return Vector256.Sum(acc) + Q4Tail(ws, wq, blocks, x, groups * GroupBlocks);
@@ -274,6 +275,7 @@ internal static unsafe class VnniDot
                 Sse.Prefetch0(q + 4096 + 128);
                 Sse.Prefetch0(q + 4096 + 192);
             }
+            else MaddByteDot.PrefetchWeights(q, 4);
             var s0 = TDot.DpQ8(TDot.Q8Bias ? Start(bias + g * 8) : Vector256<int>.Zero, Vector256.Load(q), v);
             var s1 = TDot.DpQ8(Vector256<int>.Zero, Vector256.Load(q + 32), v + 32);
             s0 = TDot.DpQ8(s0, Vector256.Load(q + 64), v + 64);

@@ -156,11 +156,11 @@ internal static class CompareWithLlamaCpp
                 Profile = profile,
                 // EURUS_TOKEN_BLOCK compares matmul token chunk sizes (benchmarks only; the library reads no environment).
                 TokenBlock = int.TryParse(Environment.GetEnvironmentVariable("EURUS_TOKEN_BLOCK"), out int tb) && tb >= 4 ? tb : 64,
-                // EURUS_VNNI=0 / EURUS_MADD=0 / EURUS_AVX512_TILES=0 / EURUS_Q6K_COMPACT=0 switch a kernel family (or form) off for this model (benchmarks only).
+                // EURUS_VNNI=0 / EURUS_MADD=0 / EURUS_AVX512_TILES=0 switch a kernel family off, EURUS_Q6K_COMPACT=1 the compact Q6_K repack on for this model (benchmarks only).
                 Vnni = Environment.GetEnvironmentVariable("EURUS_VNNI") != "0",
                 MaddTiles = Environment.GetEnvironmentVariable("EURUS_MADD") != "0",
                 Avx512Tiles = Environment.GetEnvironmentVariable("EURUS_AVX512_TILES") != "0",
-                CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") != "0",
+                CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") == "1",
             };
             _model = EurusModel.Load(path, new ModelOptions { Threads = threads, ContextLength = pp + tg + 8, BatchSize = pp, Kernels = kernels });
             Console.Error.WriteLine($"Eurus.Cpu: loaded in {sw.Elapsed.TotalSeconds:F1} s");

@@ -34,8 +34,8 @@ internal static unsafe class KQuantKernelTiming
             for (int r = 64; r < rows; r++) data.AsSpan(0, (int)(64 * rowBytes)).Slice((int)(r % 64 * rowBytes), (int)rowBytes).CopyTo(data.AsSpan((int)(r * rowBytes)));
             fixed (byte* p = data)
             {
-                // The layouts a model load makes on this CPU (KernelOptions.Default; EURUS_Q6K_COMPACT=0: Q6_K as bytes).
-                var options = KernelOptions.Default with { CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") != "0" };
+                // The layouts a model load makes on this CPU (KernelOptions.Default; EURUS_Q6K_COMPACT=1: Q6_K compact).
+                var options = KernelOptions.Default with { CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") == "1" };
                 using var packed = type is GgmlType.Q4_0 ? PackedMatrix.FromBlocks(type, rows, cols, data, options.InterleaveQ4) : null;
                 using var qmk = type is GgmlType.Q4_K or GgmlType.Q5_K && options.RepackKQuants ? QmKPacked.FromBlocks(type, rows, cols, data) : null;
                 using var q6k = type is GgmlType.Q6_K && options.RepackKQuants ? Q6KPacked.FromBlocks(rows, cols, data, options.UseCompactQ6K) : null;

@@ -11,9 +11,10 @@ namespace Eurus.Cpu.Kernels;
 /// vector k (k &lt; 4) holds quants 4k…4k+3 of sub-block i in int32 lane i. Two forms of those vectors
 /// (<see cref="Compact"/>), then the sixteen signed scales and the fp16 d in their own arrays:
 /// <list type="bullet">
-/// <item>Bytes (<see cref="Q6Bytes"/>, the AVX-VNNI class): the eight vectors as they are, 256 bytes — 274 bytes per
+/// <item>Bytes (<see cref="Q6Bytes"/>, the default): the eight vectors as they are, 256 bytes — 274 bytes per
 /// super-block with the scales, against the file's 210, in exchange for kernels with no bit unpacking (measured: see the README).</item>
-/// <item>Compact (<see cref="Q6Compact"/>, the multiply-add classes, whose decode is bound by memory reads): 192 bytes —
+/// <item>Compact (<see cref="Q6Compact"/>, <see cref="KernelOptions.CompactQ6K"/>, multiply-add classes only; not the
+/// default: the tiles' unpacking cost prefill more than the fewer bytes gained decode): 192 bytes —
 /// four nibble vectors N_k (low nibble: group 0's vector k, high nibble: group 1's) and two planes of the top two bits,
 /// H_g, whose bits 2k and 2k+1 are group g vector k's bits 4 and 5. 210 bytes per super-block, as the file.</item>
 /// </list>

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Text.Json;
 using Eurus.Cpu.Chat;
 using Eurus.Cpu.Generation;
@@ -6,6 +5,7 @@ using Eurus.Cpu.Grammars;
 using Eurus.Cpu.Tests.Grammars;
 using Microsoft.Extensions.AI;
 using Xunit;
+using static Eurus.Cpu.Tests.Chat.ToolFixtures;
 
 namespace Eurus.Cpu.Tests.Chat;
 
@@ -27,18 +27,6 @@ public sealed class ToolCallingTests(Xunit.Abstractions.ITestOutputHelper output
 
     private static readonly Lazy<string> s_longContext = new(() => Shared.LongContextCopy.Write(TestPaths.Q8, 1024));
 
-    // Small schemas: the demo model's context is 256 tokens, and the preamble describes each tool with its schema.
-    // Bounded strings: the tiny model never closes an unbounded string by itself.
-    private const string VerseSchema = """
-        {"type":"object","properties":{"book":{"enum":["Job","Psalms"]},"note":{"type":["string","null"],"maxLength":4}},"required":["book"]}
-        """;
-
-    private static AIFunctionDeclaration FindVerse() =>
-        AIFunctionFactory.CreateDeclaration("verse", null, JsonDocument.Parse(VerseSchema).RootElement);
-
-    private static AIFunction CountPsalms(Action<int>? onCall = null) => AIFunctionFactory.Create(
-        ([Description("psalm")] int n) => { onCall?.Invoke(n); return $"Psalm {n} has some verses"; },
-        "count", "Counts verses.");
 
     [Fact]
     public async Task RequiredCallsParseAndTheirArgumentsMatchTheSchema()

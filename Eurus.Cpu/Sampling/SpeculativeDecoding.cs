@@ -11,10 +11,11 @@ namespace Eurus.Cpu.Sampling;
 /// <remarks>
 /// The output is the one plain decoding gives: the sampler is run on every position's logits in order, as without
 /// speculation, and a draft token is kept only when the sampled token equals it. Greedy output is identical token for
-/// token (the pass's logits equal one-token passes' bit for bit); with a temperature the drafts are deterministic
-/// (q is one-hot), where standard speculative sampling — keep draft token d with probability p(d), else sample from p
-/// without d, renormalized — is the same distribution as drawing from p and comparing with d, which this does, with the
-/// same seeded draws: a seeded generation gives the same tokens with or without speculation.
+/// token (the pass's logits equal one-token passes' bit for bit); with a temperature, prompt lookup's drafts (and a
+/// draft model's under a grammar) are deterministic (q is one-hot), where standard speculative sampling — keep draft
+/// token d with probability p(d), else sample from p without d, renormalized — is the same distribution as drawing from
+/// p and comparing with d, which this does, with the same seeded draws: a seeded generation gives the same tokens with
+/// or without speculation.
 /// <para>
 /// With a temperature (and no grammar) a <see cref="DraftModel"/> samples its drafts instead: each draft token x is drawn
 /// from the draft model's distribution q after the same penalties, top-k, top-p, min-p and temperature as the target's

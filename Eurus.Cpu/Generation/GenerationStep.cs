@@ -32,12 +32,30 @@ internal sealed class GenerationStep(SamplingSettings settings, Tokenizer tokeni
     /// generation ends now (<see cref="FinishReason.None"/>: it goes on). The end of sequence is not appended; text
     /// that may start a stop string is held back, and a stop string ends the generation without its text.
     /// </summary>
-    public (FinishReason Reason, GeneratedToken? Token) Next(ReadOnlySpan<float> logits, List<int> tokens)
+    public (FinishReason Reason, GeneratedToken? Token) Next(ReadOnlySpan<float> logits, List<int> tokens) => Next(logits, tokens, -1, default);
+
+    /// <summary>
+    /// The sampler that draws sampled draft-model drafts (<see cref="Sampler.SampleDraft"/>) for this generation, or null
+    /// where drafts are not sampled: greedy decoding, or a grammar (drafts are then the draft model's argmax).
+    /// </summary>
+    public Sampler? DraftSampler => settings.Temperature > 0 && _grammar is null ? _sampler : null;
+
+    /// <summary>
+    /// <see cref="Next(ReadOnlySpan{float}, List{int})"/> where the next token is checked against a sampled draft token
+    /// <paramref name="draft"/> drawn from <paramref name="q"/> (speculative sampling, <see cref="Sampler.SampleVerified"/>);
+    /// a negative <paramref name="draft"/>: plain sampling.
+    /// </summary>
+    public (FinishReason Reason, GeneratedToken? Token) Next(ReadOnlySpan<float> logits, List<int> tokens, int draft, ReadOnlySpan<float> q)
     {
         if (Ended(tokens.Count) is var ended && ended != FinishReason.None) return (ended, null);
         var history = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens);
         int next;
-        if (_grammar is null) next = _sampler.Sample(logits, history);
+        if (draft >= 0)
+        {
+            if (DraftSampler is null) throw new InvalidOperationException("Sampled drafts need a temperature and no grammar.");
+            next = _sampler.SampleVerified(logits, history, draft, q);
+        }
+        else if (_grammar is null) next = _sampler.Sample(logits, history);
         else
         {
             // Greedy: the best token is usually allowed, and checking it costs a few table reads; otherwise (and for

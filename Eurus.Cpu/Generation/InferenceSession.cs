@@ -164,7 +164,7 @@ public sealed class InferenceSession : IDisposable
                     {
                         await _offContext;
                         if (speculative is not null && _tokens.Count - _evaluated == 1
-                            && Speculate(speculative, settings.MaxTokens - step.Generated - 1) is var rows and > 0)
+                            && Speculate(speculative, settings.MaxTokens - step.Generated - 1, step.DraftSampler) is var rows and > 0)
                         {
                             // The sampler runs on each row in order, as plain decoding would; a row's token that equals
                             // the draft token after it is already in the cache, and the next row gives its logits.
@@ -177,7 +177,11 @@ public sealed class InferenceSession : IDisposable
                                     cancellationToken.ThrowIfCancellationRequested();
                                     await _offContext;
                                 }
-                                (reason, var drafted) = step.Next(speculative.Logits(row), _tokens);
+                                // A sampled draft token is kept with probability min(1, p/q), else replaced from
+                                // max(0, p − q); after the draft (or for deterministic drafts) the sampler draws from p.
+                                (reason, var drafted) = speculative.Sampled && row + 1 < rows
+                                    ? step.Next(speculative.Logits(row), _tokens, speculative.DraftToken(row), speculative.DraftDistribution(row))
+                                    : step.Next(speculative.Logits(row), _tokens);
                                 if (drafted is { } d) yield return d;
                                 if (reason != FinishReason.None || !speculative.Accept(row, _tokens[^1])) break;
                                 _evaluated++;
@@ -247,12 +251,12 @@ public sealed class InferenceSession : IDisposable
     /// tokens, kept within the context. Returns the rows of logits (0: nothing drafted, nothing evaluated). The last
     /// token is then in the cache; draft tokens are counted in as the caller accepts them.
     /// </summary>
-    private int Speculate(Speculation.SpeculativeStep speculative, int maxDraft)
+    private int Speculate(Speculation.SpeculativeStep speculative, int maxDraft, Sampler? sampler)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
         maxDraft = Math.Min(maxDraft, ContextLength - _tokens.Count);
-        int rows = speculative.Verify(_transformer, _cache, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens), maxDraft);
+        int rows = speculative.Verify(_transformer, _cache, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens), maxDraft, sampler);
         if (rows == 0) return 0;
         _evaluated++;
         _stored = Math.Max(_stored, _evaluated - 1 + rows);

@@ -39,6 +39,64 @@ public sealed class Sampler
     /// </summary>
     internal int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Grammars.TokenMask? allowed)
     {
+        int n = Prepare(logits, history, allowed);
+        return _s.Temperature <= 0 ? ArgMax(_logits) : Draw(n);
+    }
+
+    /// <summary>
+    /// Samples a speculative draft token (temperature &gt; 0, no grammar) from the distribution q that
+    /// <see cref="Sample(ReadOnlySpan{float}, ReadOnlySpan{int})"/> draws from for <paramref name="logits"/> (penalties,
+    /// top-k, top-p, min-p, temperature), with this sampler's seeded generator, and writes q over the vocabulary to
+    /// <paramref name="q"/> (zero outside the kept candidates).
+    /// </summary>
+    internal int SampleDraft(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Span<float> q)
+    {
+        int n = Prepare(logits, history, null);
+        q.Clear();
+        for (int i = 0; i < n; i++) q[_idx[i]] = _probs[i];
+        return Draw(n);
+    }
+
+    /// <summary>
+    /// Speculative sampling's verification of draft token <paramref name="draft"/>, drawn from <paramref name="q"/>
+    /// (written by <see cref="SampleDraft"/>), against this sampler's distribution p for <paramref name="logits"/>:
+    /// keeps the draft with probability min(1, p(draft) / q(draft)), else draws from the residual max(0, p − q),
+    /// normalized. The result is distributed as p (temperature &gt; 0, no grammar).
+    /// </summary>
+    internal int SampleVerified(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, int draft, ReadOnlySpan<float> q)
+    {
+        int n = Prepare(logits, history, null);
+        float pd = 0;
+        for (int i = 0; i < n; i++)
+            if (_idx[i] == draft) { pd = _probs[i]; break; }
+        float qd = q[draft];
+        if (NextDouble() * qd < pd) return draft; // u < p/q (q(draft) > 0: it was drawn from q)
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += Math.Max(0f, _probs[i] - q[_idx[i]]);
+        if (!(sum > 0)) return Draw(n); // p ≤ q everywhere up to rounding: p itself
+        double r = NextDouble() * sum, acc = 0;
+        int last = 0;
+        for (int i = 0; i < n; i++)
+        {
+            float d = Math.Max(0f, _probs[i] - q[_idx[i]]);
+            if (d <= 0) continue;
+            last = i;
+            acc += d;
+            if (r < acc) return _idx[i];
+        }
+        return _idx[last];
+    }
+
+    /// <summary>How many recent tokens the penalties read (0: no penalties).</summary>
+    internal int PenaltyHistory =>
+        _s.RepeatPenalty == 1f && _s.FrequencyPenalty == 0f && _s.PresencePenalty == 0f ? 0 : _s.PenaltyWindow;
+
+    /// <summary>
+    /// Copies the logits, applies the penalties and the mask and, with a temperature, leaves the sampling distribution
+    /// in _idx[0..n) (token ids, most likely first) and _probs[0..n), returning n (0 for greedy decoding).
+    /// </summary>
+    private int Prepare(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Grammars.TokenMask? allowed)
+    {
         int v = _logits.Length;
         if (logits.Length != v) throw new ArgumentException($"Expected {v} logits, got {logits.Length}.", nameof(logits));
         logits.CopyTo(_logits);
@@ -51,7 +109,7 @@ public sealed class Sampler
                 if ((bits[i >> 6] & (1UL << i)) == 0) _logits[i] = float.NegativeInfinity;
             candidates = allowed.Count;
         }
-        if (_s.Temperature <= 0) return ArgMax(_logits);
+        if (_s.Temperature <= 0) return 0;
 
         // Candidates: top-k (or all), sorted by logit descending (disallowed tokens sort last and are not counted).
         int n = _s.TopK > 0 ? Math.Min(_s.TopK, candidates) : candidates;
@@ -76,8 +134,14 @@ public sealed class Sampler
             n = keep;
         }
 
-        // Temperature, then a seeded draw.
+        // Temperature (the draw follows).
         Softmax(n, _s.Temperature);
+        return n;
+    }
+
+    /// <summary>A seeded draw from _idx[0..n) with probabilities _probs[0..n).</summary>
+    private int Draw(int n)
+    {
         double r = NextDouble();
         double acc = 0;
         for (int i = 0; i < n; i++)

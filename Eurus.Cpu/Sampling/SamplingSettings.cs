@@ -50,7 +50,8 @@ public sealed record SamplingSettings
     /// </summary>
     public int TopLogprobs { get; init; }
     /// <summary>
-    /// Speculative decoding (prompt lookup or a draft model, see <see cref="SpeculativeDecoding"/>): the same tokens,
+    /// Speculative decoding (prompt lookup or a draft model, see <see cref="SpeculativeDecoding"/>): the same tokens
+    /// (with a temperature and a draft model, whose drafts are then sampled: the same distribution, other draws),
     /// several per pass where the drafts are right. Null (the default) decodes one token per pass.
     /// </summary>
     public SpeculativeDecoding? Speculation { get; init; }

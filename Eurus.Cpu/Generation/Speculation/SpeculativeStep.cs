@@ -15,6 +15,7 @@ internal sealed class SpeculativeStep : IDisposable
 {
     private readonly int _vocab;
     private float[] _logits = [];
+    private float[] _q = []; // sampled drafts: the draft model's distribution for each draft token, vocabulary-sized rows
     private SequenceToken[] _pass = [];
     private int[] _draft = [];
     private IDrafter _drafter = null!;
@@ -32,6 +33,12 @@ internal sealed class SpeculativeStep : IDisposable
     /// <summary>Tokens (the last one and the draft) of the latest <see cref="Verify"/>.</summary>
     public int Rows { get; private set; }
 
+    /// <summary>
+    /// Whether the latest <see cref="Verify"/>'s draft was sampled from the draft model's distribution (then each row
+    /// before the last is sampled with <see cref="DraftToken"/> and <see cref="DraftDistribution"/>).
+    /// </summary>
+    public bool Sampled { get; private set; }
+
     /// <summary>Prepares a generation under <paramref name="settings"/>, with passes of at most <paramref name="maxPassTokens"/> tokens.</summary>
     public SpeculativeStep Begin(SpeculativeDecoding settings, EurusModel target, int maxPassTokens)
     {
@@ -45,6 +52,7 @@ internal sealed class SpeculativeStep : IDisposable
         }
         if (settings.DraftModel is { } model)
         {
+            if (_q.Length < _maxDraft * _vocab) _q = new float[checked(_maxDraft * _vocab)];
             if (_draftModel?.Model != model)
             {
                 _draftModel?.Dispose();
@@ -62,14 +70,16 @@ internal sealed class SpeculativeStep : IDisposable
     /// Drafts up to <paramref name="maxDraft"/> tokens after <paramref name="tokens"/> (whose last token is the only one
     /// not in <paramref name="cache"/>, at position <c>tokens.Length − 1</c>) and, when there is a draft, runs the last
     /// token and the draft in one pass. Returns the number of rows of logits (1 + draft), or 0 when nothing was drafted
-    /// (the caller then evaluates the last token as usual).
+    /// (the caller then evaluates the last token as usual). With a draft model and a <paramref name="sampler"/> (a
+    /// temperature, see <see cref="GenerationStep.DraftSampler"/>) the draft is sampled (<see cref="Sampled"/>).
     /// </summary>
-    public int Verify(Transformer transformer, KvCache cache, ReadOnlySpan<int> tokens, int maxDraft)
+    public int Verify(Transformer transformer, KvCache cache, ReadOnlySpan<int> tokens, int maxDraft, Sampler? sampler)
     {
         Rows = 0;
         int k = Math.Min(maxDraft, _length.Next());
         if (k <= 0) return 0;
-        k = _drafter.Draft(tokens, _draft.AsSpan(0, k));
+        Sampled = sampler is not null && _draftModel is not null && ReferenceEquals(_drafter, _draftModel);
+        k = Sampled ? _draftModel!.DraftSampled(tokens, _draft.AsSpan(0, k), _q, sampler!) : _drafter.Draft(tokens, _draft.AsSpan(0, k));
         if (k == 0) return 0;
         int pos = tokens.Length - 1;
         _pass[0] = new SequenceToken(tokens[pos], pos, cache, true);
@@ -82,6 +92,12 @@ internal sealed class SpeculativeStep : IDisposable
 
     /// <summary>The logits after the <paramref name="row"/>-th token of the latest pass.</summary>
     public ReadOnlySpan<float> Logits(int row) => _logits.AsSpan(row * _vocab, _vocab);
+
+    /// <summary>The draft token run at row <paramref name="row"/> + 1 (−1 past the draft).</summary>
+    public int DraftToken(int row) => row + 1 < Rows ? _draft[row] : -1;
+
+    /// <summary>The sampled draft's distribution q that <see cref="DraftToken"/>(<paramref name="row"/>) was drawn from.</summary>
+    public ReadOnlySpan<float> DraftDistribution(int row) => _q.AsSpan(row * _vocab, _vocab);
 
     /// <summary>Whether the token sampled from row <paramref name="row"/> equals the draft token run at row + 1 (whose logits are then valid).</summary>
     public bool Accept(int row, int sampled)

@@ -102,8 +102,9 @@ internal readonly unsafe struct MaddByteDot : IByteDot
     /// activations are read again by the next row, and the weights streaming past evicted them from L1 once a row's
     /// activations grew to ~20 KB (ffn_down's 14336 columns ran at two thirds of 4096-column rows' speed); the hint
     /// makes the weight lines the first to go. Measured on Zen 4, 2 threads, one-token multiplies of 116 MB matrices
-    /// in alternated rounds (<c>shapes</c>), best of 24: Q4_K 4096/14336-column rows 4.3/5.1 ms with it against
-    /// 4.8/6.3 without, Q6_K 6.1/7.9 against 7.3/10.7, Q8_0 6.8/8.0 against 8.6/9.4. The temporal prefetch (T0) measured
+    /// in alternated rounds (<c>shapes</c>), best of two runs: Q4_0 4096/14336-column rows 4.3/5.1 ms with it against
+    /// 4.8/6.3 without, Q6_K 6.1/7.9 against 7.3/10.7, Q8_0 6.8/8.0 against 8.6/9.4, Q4_K long rows 5.2 against 5.3 (one
+    /// thread 11.7–12.5 against 14.3–16.7). The temporal prefetch (T0) measured
     /// slower here; the AVX-VNNI kernels keep theirs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -74,6 +74,7 @@ internal sealed unsafe class Q6KPacked : IDisposable
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)
     {
         byte* tmp = stackalloc byte[256];
+        byte* bytes = stackalloc byte[256]; // the compact form's source vectors
         fixed (byte* s = src)
         {
             for (long i = 0, n = (long)rows * SuperBlocks; i < n; i++)
@@ -94,23 +95,24 @@ internal sealed unsafe class Q6KPacked : IDisposable
                         tmp[128 * h + l + 64] = (byte)((a >> 4) | (((bits >> 4) & 3) << 4));
                         tmp[128 * h + l + 96] = (byte)((c >> 4) | (((bits >> 6) & 3) << 4));
                     }
-                byte* o = Qs + dst * QsPerBlock;
-                if (Compact) new Span<byte>(o, QsPerBlock).Clear();
+                // The kernels' eight vectors (one byte per quant), in place for the byte form.
+                byte* o = Qs + dst * QsPerBlock, vectors = Compact ? bytes : o;
                 for (int g = 0; g < 2; g++)
                     for (int i16 = 0; i16 < 8; i16++)
                         for (int k = 0; k < 4; k++)
-                            for (int m = 0; m < 4; m++)
-                            {
-                                // Byte j = 4·i16 + m of group g's vector k.
-                                int q6 = tmp[128 * g + 16 * i16 + 4 * k + m], j = 4 * i16 + m;
-                                if (!Compact)
-                                {
-                                    o[g * 128 + k * 32 + j] = (byte)q6;
-                                    continue;
-                                }
-                                o[k * 32 + j] |= (byte)((q6 & 0xF) << (4 * g));
-                                o[128 + g * 32 + j] |= (byte)((q6 >> 4) << (2 * k));
-                            }
+                            *(uint*)(vectors + g * 128 + k * 32 + i16 * 4) = *(uint*)(tmp + 128 * g + 16 * i16 + 4 * k);
+                if (!Compact) continue;
+                // Compact: N_k = group 0's vector k | group 1's << 4, then H_g with vector k's top two bits at bit 2k.
+                for (int k = 0; k < 4; k++)
+                    for (int j = 0; j < 32; j++)
+                        o[k * 32 + j] = (byte)((vectors[k * 32 + j] & 0xF) | ((vectors[128 + k * 32 + j] & 0xF) << 4));
+                for (int g = 0; g < 2; g++)
+                    for (int j = 0; j < 32; j++)
+                    {
+                        int h = 0;
+                        for (int k = 0; k < 4; k++) h |= (vectors[g * 128 + k * 32 + j] >> 4) << (2 * k);
+                        o[128 + g * 32 + j] = (byte)h;
+                    }
             }
         }
     }

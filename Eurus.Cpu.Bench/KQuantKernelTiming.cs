@@ -19,40 +19,24 @@ internal static unsafe class KQuantKernelTiming
         var x = GC.AllocateArray<float>(cols * 32, pinned: true); // pinned: KQUICK_SAME=1 passes sameInput (checked by address)
         for (int i = 0; i < x.Length; i++) x[i] = (float)Math.Sin(i);
         bool same = Environment.GetEnvironmentVariable("KQUICK_SAME") == "1";
-        var rowF = new float[cols];
+        // The layouts a model load makes on this CPU (KernelOptions.Default; EURUS_Q6K_COMPACT=1: Q6_K compact).
+        var options = KernelOptions.Default with { CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") == "1" };
         foreach (var type in new[] { GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K })
         {
-            long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
-            var data = GC.AllocateArray<byte>((int)(rowBytes * rows), pinned: true);
-            // Quantizing 58M weights with the reference K-quant search takes a while: quantize 64 rows, repeat them.
-            var rng = new Random(1);
-            for (int r = 0; r < 64; r++)
-            {
-                for (int i = 0; i < cols; i++) rowF[i] = (float)(rng.NextDouble() * 2 - 1);
-                RowCodec.Encode(type, rowF, data.AsSpan((int)(r * rowBytes), (int)rowBytes));
-            }
-            for (int r = 64; r < rows; r++) data.AsSpan(0, (int)(64 * rowBytes)).Slice((int)(r % 64 * rowBytes), (int)rowBytes).CopyTo(data.AsSpan((int)(r * rowBytes)));
-            fixed (byte* p = data)
-            {
-                // The layouts a model load makes on this CPU (KernelOptions.Default; EURUS_Q6K_COMPACT=1: Q6_K compact).
-                var options = KernelOptions.Default with { CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") == "1" };
-                using var packed = type is GgmlType.Q4_0 ? PackedMatrix.FromBlocks(type, rows, cols, data, options.InterleaveQ4) : null;
-                using var qmk = type is GgmlType.Q4_K or GgmlType.Q5_K && options.RepackKQuants ? QmKPacked.FromBlocks(type, rows, cols, data) : null;
-                using var q6k = type is GgmlType.Q6_K && options.RepackKQuants ? Q6KPacked.FromBlocks(rows, cols, data, options.UseCompactQ6K) : null;
-                var w = new WeightMatrix(p, type, rows, cols, packed, qmk, q6k);
-                foreach (int threads in new[] { 1, 2 })
-                    foreach (int tokens in new[] { 1, 32 })
-                    {
-                        using var mm = new MatMul(32, cols, threads, false, false);
-                        var y = new float[rows * tokens];
-                        mm.Multiply(w, x, tokens, y);
-                        int reps = tokens == 1 ? 30 : 2;
-                        var sw = Stopwatch.StartNew();
-                        for (int i = 0; i < reps; i++) mm.Multiply(w, x, tokens, y, sameInput: same);
-                        double s = sw.Elapsed.TotalSeconds / reps;
-                        Console.WriteLine($"{type}{(qmk is null && q6k is null ? "" : q6k is { Compact: true } ? " (repacked compact)" : " (repacked)")}{(packed is { Interleaved: true } ? " (vnni)" : "")} {rows}x{cols} threads {threads} tokens {tokens}: {s * 1000:F2} ms, {data.Length / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
-                    }
-            }
+            using var m = BenchMatrix.Make(type, rows, cols, options);
+            var w = m.Weights;
+            foreach (int threads in new[] { 1, 2 })
+                foreach (int tokens in new[] { 1, 32 })
+                {
+                    using var mm = new MatMul(32, cols, threads, false, false);
+                    var y = new float[rows * tokens];
+                    mm.Multiply(w, x, tokens, y);
+                    int reps = tokens == 1 ? 30 : 2;
+                    var sw = Stopwatch.StartNew();
+                    for (int i = 0; i < reps; i++) mm.Multiply(w, x, tokens, y, sameInput: same);
+                    double s = sw.Elapsed.TotalSeconds / reps;
+                    Console.WriteLine($"{type}{m.Label} {rows}x{cols} threads {threads} tokens {tokens}: {s * 1000:F2} ms, {m.FileBytes / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
+                }
         }
     }
 }

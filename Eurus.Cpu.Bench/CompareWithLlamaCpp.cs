@@ -69,7 +69,7 @@ internal static class CompareWithLlamaCpp
         {
             // Where Eurus.Cpu's time goes, prompt and decode: matmuls by weight type, activation preparation, the rest.
             Profile(kernelProfile!, $"pp{pp}", ours.Prompt);
-            Profile(kernelProfile!, $"tg{tg}", ours.Decode);
+            Profile(kernelProfile!, $"tg{tg}", () => ours.Decode());
         }
         for (int r = 0; r < reps; r++)
         {
@@ -175,27 +175,23 @@ internal static class CompareWithLlamaCpp
             _session.Evaluate(_prompt);
         }
 
-        /// <summary>tg single-token steps after a one-token context.</summary>
-        public void Decode()
+        /// <summary>tg single-token steps after a one-token context; returns the steps' seconds.</summary>
+        public double Decode()
         {
             _session.Reset();
             _session.Evaluate([1]);
             var one = new int[1];
+            var sw = Stopwatch.StartNew();
             for (int i = 0; i < _tg; i++) { one[0] = 3 + i; _session.Evaluate(one); }
+            return sw.Elapsed.TotalSeconds;
         }
 
         public (double, double) Round()
         {
             var sw = Stopwatch.StartNew();
-            _session.Reset();
-            _session.Evaluate(_prompt);
+            Prompt();
             double ppRate = _prompt.Length / sw.Elapsed.TotalSeconds;
-            _session.Reset();
-            _session.Evaluate([1]);
-            var one = new int[1];
-            sw.Restart();
-            for (int i = 0; i < _tg; i++) { one[0] = 3 + i; _session.Evaluate(one); }
-            return (ppRate, _tg / sw.Elapsed.TotalSeconds);
+            return (ppRate, _tg / Decode());
         }
 
         private bool _disposed;

@@ -9,9 +9,11 @@ namespace Eurus.Cpu.Bench;
 /// <summary>
 /// Side-by-side prompt (pp) and generation (tg) speed of Eurus.Cpu and llama.cpp (LLamaSharp 0.30, best CPU variant)
 /// on the same GGUF file in the same process: <c>compare -m FILE [-p 128] [-n 32] [-t 2] [-r 3] [--only eurus|llama] [--sequential] [--profile]
-/// [--isa avx2|avx512|vnni|native]</c>. <c>--isa</c> measures a CPU class this machine can emulate downward: the
+/// [--isa avx2|avx512|vnni|native] [--ab NAME=VALUE]</c>. <c>--isa</c> measures a CPU class this machine can emulate downward: the
 /// comparison re-runs itself in a child process with that class's <c>DOTNET_Enable…=0</c> switches (Eurus.Cpu) and loads
-/// LLamaSharp's native build of the same class (llama.cpp).
+/// LLamaSharp's native build of the same class (llama.cpp). <c>--ab NAME=VALUE</c> compares Eurus.Cpu with itself
+/// instead: the second engine is Eurus.Cpu loaded after setting the benchmark switch NAME (e.g. <c>EURUS_Q6K_COMPACT=0</c>)
+/// in this process, rounds alternated as against llama.cpp — an A/B of one kernel option on a noisy machine.
 /// </summary>
 internal static class CompareWithLlamaCpp
 {
@@ -61,7 +63,19 @@ internal static class CompareWithLlamaCpp
         // other, for files too large to hold twice.
         var kernelProfile = profile ? new Eurus.Cpu.Kernels.KernelProfile() : null;
         using var ours = which is "both" or "eurus" ? new EurusRunner(path, pp, tg, threads, rng, kernelProfile) : null;
-        using var theirs = which is "both" or "llama" ? (sequential && ours is not null ? null : new LlamaRunner(path, pp, tg, threads)) : null;
+        string ab = Arg("--ab", "");
+        IRunner? theirs;
+        if (ab.Length > 0)
+        {
+            // Eurus.Cpu against itself with one switch changed (the runner reads the switches when it loads).
+            int eq = ab.IndexOf('=');
+            if (eq <= 0) { Console.Error.WriteLine("compare: --ab takes NAME=VALUE"); return; }
+            Environment.SetEnvironmentVariable(ab[..eq], ab[(eq + 1)..]);
+            theirs = new EurusRunner(path, pp, tg, threads, new Random(1), null);
+            Console.Error.WriteLine($"compare: the llama.cpp column is Eurus.Cpu with {ab}");
+        }
+        else theirs = which is "both" or "llama" ? (sequential && ours is not null ? null : new LlamaRunner(path, pp, tg, threads)) : null;
+        using var theirsScope = theirs;
         var op = new List<double>(); var ot = new List<double>(); var lp = new List<double>(); var lt = new List<double>();
         ours?.Round(); // warm-up rounds
         theirs?.Round();
@@ -141,7 +155,13 @@ internal static class CompareWithLlamaCpp
     }
 
     /// <summary>One round: a pp-token prompt from an empty context, then tg single-token steps; rates in tokens/s.</summary>
-    private sealed class EurusRunner : IDisposable
+    private interface IRunner : IDisposable
+    {
+        /// <summary>One round's prompt and decode rates, tokens/s.</summary>
+        (double, double) Round();
+    }
+
+    private sealed class EurusRunner : IRunner
     {
         private readonly EurusModel _model;
         private readonly InferenceSession _session;
@@ -156,11 +176,11 @@ internal static class CompareWithLlamaCpp
                 Profile = profile,
                 // EURUS_TOKEN_BLOCK compares matmul token chunk sizes (benchmarks only; the library reads no environment).
                 TokenBlock = int.TryParse(Environment.GetEnvironmentVariable("EURUS_TOKEN_BLOCK"), out int tb) && tb >= 4 ? tb : 64,
-                // EURUS_VNNI=0 / EURUS_MADD=0 / EURUS_AVX512_TILES=0 switch a kernel family off, EURUS_Q6K_COMPACT=1 the compact Q6_K repack on for this model (benchmarks only).
+                // EURUS_VNNI=0 / EURUS_MADD=0 / EURUS_AVX512_TILES=0 switch a kernel family off, EURUS_Q6K_COMPACT=0 the compact Q6_K repack off for this model (benchmarks only).
                 Vnni = Environment.GetEnvironmentVariable("EURUS_VNNI") != "0",
                 MaddTiles = Environment.GetEnvironmentVariable("EURUS_MADD") != "0",
                 Avx512Tiles = Environment.GetEnvironmentVariable("EURUS_AVX512_TILES") != "0",
-                CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") == "1",
+                CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") != "0",
             };
             _model = EurusModel.Load(path, new ModelOptions { Threads = threads, ContextLength = pp + tg + 8, BatchSize = pp, Kernels = kernels });
             Console.Error.WriteLine($"Eurus.Cpu: loaded in {sw.Elapsed.TotalSeconds:F1} s");
@@ -205,7 +225,7 @@ internal static class CompareWithLlamaCpp
         }
     }
 
-    private sealed class LlamaRunner : IDisposable
+    private sealed class LlamaRunner : IRunner
     {
         private readonly LLamaWeights _model;
         private readonly LLamaContext _ctx;

@@ -19,8 +19,13 @@ internal static unsafe class KQuantKernelTiming
         var x = GC.AllocateArray<float>(cols * 32, pinned: true); // pinned: KQUICK_SAME=1 passes sameInput (checked by address)
         for (int i = 0; i < x.Length; i++) x[i] = (float)Math.Sin(i);
         bool same = Environment.GetEnvironmentVariable("KQUICK_SAME") == "1";
-        // The layouts a model load makes on this CPU (KernelOptions.Default; EURUS_Q6K_COMPACT=1: Q6_K compact).
-        var options = KernelOptions.Default with { CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") == "1" };
+        // The layouts a model load makes on this CPU (KernelOptions.Default; EURUS_Q6K_COMPACT=0: Q6_K as bytes).
+        var options = KernelOptions.Default with { CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") != "0" };
+        if (Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") == "ab")
+        {
+            CompareQ6KForms(rows, cols);
+            return;
+        }
         foreach (var type in new[] { GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K })
         {
             using var m = BenchMatrix.Make(type, rows, cols, options);
@@ -37,6 +42,35 @@ internal static unsafe class KQuantKernelTiming
                     double s = sw.Elapsed.TotalSeconds / reps;
                     Console.WriteLine($"{type}{m.Label} {rows}x{cols} threads {threads} tokens {tokens}: {s * 1000:F2} ms, {m.FileBytes / s / 1e9:F1} GB/s weights, {2.0 * rows * cols * tokens / s / 1e9:F1} GOP/s");
                 }
+        }
+    }
+
+    /// <summary>
+    /// EURUS_Q6K_COMPACT=ab: Q6_K in the byte form against the compact form, two threads, 1 and 64 tokens, rounds
+    /// alternated in this process (best of five per form).
+    /// </summary>
+    private static void CompareQ6KForms(int rows, int cols)
+    {
+        using var bytes = BenchMatrix.Make(GgmlType.Q6_K, rows, cols, KernelOptions.Default with { CompactQ6K = false });
+        using var compact = BenchMatrix.Make(GgmlType.Q6_K, rows, cols, KernelOptions.Default with { CompactQ6K = true });
+        var x = GC.AllocateArray<float>(cols * 64, pinned: true);
+        for (int i = 0; i < x.Length; i++) x[i] = (float)Math.Sin(i);
+        using var mm = new MatMul(64, cols, 2, false, false);
+        foreach (int tokens in new[] { 1, 64 })
+        {
+            var y = new float[rows * tokens];
+            var best = new double[2];
+            best[0] = best[1] = double.MaxValue;
+            for (int round = 0; round < 10; round++)
+            {
+                var m = round % 2 == 0 ? bytes : compact;
+                mm.Multiply(m.Weights, x, tokens, y);
+                int reps = tokens == 1 ? 20 : 2;
+                var sw = Stopwatch.StartNew();
+                for (int i = 0; i < reps; i++) mm.Multiply(m.Weights, x, tokens, y);
+                best[round % 2] = Math.Min(best[round % 2], sw.Elapsed.TotalSeconds / reps);
+            }
+            Console.WriteLine($"Q6_K {rows}x{cols} threads 2 tokens {tokens}: bytes {best[0] * 1000:F2} ms, compact {best[1] * 1000:F2} ms (best of five, alternated)");
         }
     }
 }

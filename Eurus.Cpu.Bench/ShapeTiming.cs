@@ -20,7 +20,7 @@ internal static unsafe class ShapeTiming
         var shapes = args.Length > 2
             ? args[2..].Select(s => s.Split('x')).Select(p => (Rows: int.Parse(p[0]), Cols: int.Parse(p[1]))).ToArray()
             : [(57344, 4096), (16384, 14336)];
-        var options = KernelOptions.Default with { CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") == "1" };
+        var options = KernelOptions.Default with { CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") != "0" };
         var matrices = shapes.Select(s => BenchMatrix.Make(type, s.Rows, s.Cols, options)).ToArray();
         try
         {

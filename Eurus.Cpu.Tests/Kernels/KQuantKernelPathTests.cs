@@ -169,6 +169,32 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A compact Q6_K matrix's rows expanded for the prompt tiles (<see cref="Q6KPacked.ExpandRows"/>) are the byte form's
+    /// quants of the same rows, byte for byte, on random blocks (every bit pattern of the six-bit quants).
+    /// </summary>
+    [Fact]
+    public void CompactQ6KExpandsToTheByteForm()
+    {
+        foreach (int blocks in BlockCounts)
+        {
+            int cols = blocks * 256, rows = 5;
+            var file = RandomBlocks(GgmlType.Q6_K, rows * blocks, 700 + blocks);
+            using var bytes = Q6KPacked.FromBlocks(rows, cols, file, compact: false);
+            using var compact = Q6KPacked.FromBlocks(rows, cols, file, compact: true);
+            var expanded = new byte[3 * blocks * Q6Bytes.Bytes + 1];
+            expanded[^1] = 0xA5; // a guard: exactly three rows are written
+            fixed (byte* e = expanded)
+            {
+                compact.ExpandRows(1, 3, e);
+                var want = new ReadOnlySpan<byte>(bytes.RowQs(1), 3 * blocks * Q6Bytes.Bytes);
+                Assert.True(want.SequenceEqual(expanded.AsSpan(0, want.Length)), $"{blocks} super-blocks: the expanded rows differ from the byte form");
+            }
+            Assert.Equal(0xA5, expanded[^1]);
+            Assert.Throws<ArgumentOutOfRangeException>(() => { fixed (byte* e = expanded) compact.ExpandRows(3, 3, e); });
+        }
+    }
+
     private static void CheckRepackedRow<TDot>(GgmlType type, byte[] w, float[] xf, int cols, float reference, float magnitude, string what)
         where TDot : struct, IByteDot
     {
@@ -250,7 +276,14 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                 {
                     VnniKQuant.Q6KScales(p6!, 0, f);
                     VnniKQuant.Q6KScales(p6!, 1, fB);
-                    VnniKQuant.Q6KTile2x4<TDot, TLayout>(p6!, 0, f, fB, va, 1, py, 2);
+                    // The tiles read the byte form: a compact matrix's rows expanded (as a prompt's row block is).
+                    var expanded = new byte[2 * blocks * Q6Bytes.Bytes];
+                    fixed (byte* e = expanded)
+                    {
+                        if (compact) p6!.ExpandRows(0, 2, e);
+                        byte* qA = compact ? e : p6!.RowQs(0), qB = compact ? e + blocks * Q6Bytes.Bytes : p6!.RowQs(1);
+                        VnniKQuant.Q6KTile2x4<TDot>(qA, qB, blocks, f, fB, va, 1, py, 2);
+                    }
                 }
             }
             for (int k = 0; k < 4; k++)

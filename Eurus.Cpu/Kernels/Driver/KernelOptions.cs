@@ -31,13 +31,13 @@ internal sealed record KernelOptions
 
     /// <summary>
     /// Repack Q6_K in its compact form (<see cref="Q6Compact"/>: 210 bytes per super-block, as the file) rather than one
-    /// byte per quant (274) where the multiply-add form runs; see <see cref="UseCompactQ6K"/>. Off by default: measured
-    /// on Zen 4 (7B Q4_K_M, 2 threads, alternated processes of <c>compare --only eurus</c>), prefill lost 10% (pp128
-    /// 17.1–20.1 against 22.3–22.4 t/s; 8% with AVX-512 off) to the tiles' unpacking, while whole-model decode showed no
-    /// gain beyond the noise (tg16 6.0–6.7 against 5.9–7.3) although a lone ffn_down-shaped Q6_K decode multiply took
-    /// 7.8–8.1 ms against 9.7–12.8 (<c>shapes q6_k 2 16384x14336</c>).
+    /// byte per quant (274) where the multiply-add form runs (see <see cref="UseCompactQ6K"/>); on by default. Decoding
+    /// reads the compact form (fewer bytes: the whole model's Q6_K decode time fell by 8–29%); a prompt's tiles read
+    /// each row block expanded to bytes once per token chunk (<see cref="Q6KPacked.ExpandRows"/>), so prefill stays as
+    /// fast as with the byte form. Measured on Zen 4, 2 threads: see the README (Performance, decode on the
+    /// multiply-add classes).
     /// </summary>
-    public bool CompactQ6K { get; init; }
+    public bool CompactQ6K { get; init; } = true;
 
     /// <summary>Tokens per chunk of a matmul: a chunk's prepared activations stay in L2 while the rows stream past.</summary>
     public int TokenBlock { get; init; } = 64;

@@ -34,6 +34,9 @@ internal sealed unsafe class MatMul : IDisposable
     private KQuantActivations? _q8k; // Q8_K activations, created on the first K-quant multiply
     private float* _kScales;         // per row chunk: a row block's K-quant scales as floats (VnniKQuant.QmKScales/Q6KScales)
     private long _kScaleFloats;      // floats per chunk in _kScales
+    private byte* _q6Expanded;       // per running chunk (one slot per thread): a compact Q6_K row block in the byte form
+    private long _q6ExpandedBytes;   // bytes per slot in _q6Expanded
+    private readonly int[] _q6Slots; // 1 while a chunk holds the slot
 
     /// <summary>A matmul with its own pool of <paramref name="threads"/> threads.</summary>
     public MatMul(int maxTokens, int maxCols, int threads, bool needHalf, bool needBFloat, KernelOptions? options = null)
@@ -58,6 +61,7 @@ internal sealed unsafe class MatMul : IDisposable
         _rowWork = new RowWork();
         _prepareWork = new PrepareWork(_packedX);
         _kPrepareWork = new KPrepareWork();
+        _q6Slots = new int[_threads];
     }
 
     /// <summary>
@@ -116,6 +120,11 @@ internal sealed unsafe class MatMul : IDisposable
                         _pool.Run(_kPrepareWork, tokens);
                         _q8kReady = true;
                         _q8kVnniReady |= kv;
+                    }
+                    if (w.Q6K is { Compact: true } && tokens >= 4 && _q6Expanded == null)
+                    {
+                        _q6ExpandedBytes = (long)RowBlock * (_maxCols / 256) * Q6Bytes.Bytes;
+                        _q6Expanded = (byte*)NativeMemory.AlignedAlloc((nuint)(_threads * _q6ExpandedBytes), 64);
                     }
                     break;
                 case KernelInput.None:
@@ -190,6 +199,17 @@ internal sealed unsafe class MatMul : IDisposable
         public void Execute(int t) => _acts!.PrepareToken(new ReadOnlySpan<float>((float*)_x + (long)t * _cols, _cols), t, _vnni);
     }
 
+    /// <summary>
+    /// A free slot of <see cref="_q6Expanded"/> for the calling thread's chunk: at most one chunk per thread of the pool
+    /// runs at a time, so one is always free.
+    /// </summary>
+    private int TakeSlot()
+    {
+        for (int i = 0; i < _q6Slots.Length; i++)
+            if (Interlocked.CompareExchange(ref _q6Slots[i], 1, 0) == 0) return i;
+        throw new InvalidOperationException("More matmul chunks ran at once than the pool has threads.");
+    }
+
     /// <summary>Rows per block inside a chunk (see <see cref="Job.RunChunk"/>).</summary>
     private const int RowBlock = 32;
 
@@ -207,8 +227,18 @@ internal sealed unsafe class MatMul : IDisposable
             // Tokens in chunks: a chunk's prepared activations stay in L2 while the rows stream past (a 512-token
             // prompt's are 2–7 MB); each weight row is then read once per chunk instead of once per multiply.
             int block = owner.TokenBlock;
-            for (int c0 = 0; c0 < tokens; c0 += block)
-                RunChunk(rowStart, rowEnd, c0, Math.Min(tokens, c0 + block), chunk);
+            // A compact Q6_K matrix's prompt tiles read their row block expanded to bytes, in a slot of this thread's own.
+            int slot = w.Q6K is { Compact: true } && tokens >= 4 ? owner.TakeSlot() : -1;
+            try
+            {
+                byte* expanded = slot < 0 ? null : owner._q6Expanded + slot * owner._q6ExpandedBytes;
+                for (int c0 = 0; c0 < tokens; c0 += block)
+                    RunChunk(rowStart, rowEnd, c0, Math.Min(tokens, c0 + block), chunk, expanded);
+            }
+            finally
+            {
+                if (slot >= 0) Volatile.Write(ref owner._q6Slots[slot], 0);
+            }
             if (w.Mins != null) AddMins(rowStart, rowEnd);
         }
 
@@ -286,7 +316,7 @@ internal sealed unsafe class MatMul : IDisposable
         /// rows stream past.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void RunChunk(int rowStart, int rowEnd, int tFirst, int tEnd, int chunk)
+        private void RunChunk(int rowStart, int rowEnd, int tFirst, int tEnd, int chunk, byte* expanded)
         {
             int cols = w.Cols, rows = w.Rows, blocks = cols / 32, superBlocks = cols / 256;
             float* py = (float*)y;
@@ -316,12 +346,12 @@ internal sealed unsafe class MatMul : IDisposable
                         break;
                     case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q6_KVnni when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q6_KVnni: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Bytes>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KVnni when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, expanded, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KVnni: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Bytes>(w.Q6K!, owner._q8k!, kScales, null, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_KMadd: TileDriver.Run(new QmKVnni<FourBits, MaddByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q5_KMadd: TileDriver.Run(new QmKVnni<FiveBits, MaddByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q6_KMadd when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<MaddByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q6_KMadd: TileDriver.Run(new Q6KVnni<MaddByteDot, Q6Bytes>(w.Q6K!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KMadd when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<MaddByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, expanded, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KMadd: TileDriver.Run(new Q6KVnni<MaddByteDot, Q6Bytes>(w.Q6K!, owner._q8k!, kScales, null, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.KQuantAvx512:
                         TileDriver.Run(new KQuantAvx512(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
                         break;
@@ -351,6 +381,8 @@ internal sealed unsafe class MatMul : IDisposable
         _q8k?.Dispose();
         if (_kScales != null) NativeMemory.AlignedFree(_kScales);
         _kScales = null;
+        if (_q6Expanded != null) NativeMemory.AlignedFree(_q6Expanded);
+        _q6Expanded = null;
         if (_ownsPool) _pool.Dispose();
     }
 }

@@ -30,23 +30,32 @@ internal readonly unsafe struct QmKVnni<TBits, TDot>(QmKPacked m, KQuantActivati
     public float Row(int row, int t) => VnniKQuant.QmK<TBits, TDot>(m, row, x, t);
 }
 
-/// <summary>Q6_K over the VNNI repack in <typeparamref name="TLayout"/>, as <see cref="QmKVnni{TBits, TDot}"/>.</summary>
-internal readonly unsafe struct Q6KVnni<TDot, TLayout>(Q6KPacked m, KQuantActivations x, float* scales, int r0) : ITileKernel
+/// <summary>
+/// Q6_K over the VNNI repack in <typeparamref name="TLayout"/>, as <see cref="QmKVnni{TBits, TDot}"/>. The tiles read
+/// the byte form: a compact matrix's row block is expanded once per row block and token chunk into
+/// <paramref name="expanded"/> (<see cref="Q6KPacked.ExpandRows"/>, 256 bytes per super-block and row of the block),
+/// rows (decoding) read the compact form itself.
+/// </summary>
+internal readonly unsafe struct Q6KVnni<TDot, TLayout>(Q6KPacked m, KQuantActivations x, float* scales, byte* expanded, int r0) : ITileKernel
     where TDot : struct, IByteDot where TLayout : struct, IQ6Layout
 {
     public int TileRows => 2;
     public int TileTokens => 4;
     public int SmallTileTokens => 0;
     private float* Scales(int row) => scales + (long)(row - r0) * m.SuperBlocks * VnniKQuant.ScaleFloats;
+    private byte* Quants(int row) => typeof(TLayout) == typeof(Q6Compact) ? expanded + (long)(row - r0) * m.SuperBlocks * Q6Bytes.Bytes : m.RowQs(row);
     public void PrepareBlock(int first, int end)
     {
-        for (int row = first; row + 1 < end; row += 2)
+        int row = first;
+        for (; row + 1 < end; row += 2)
         {
             VnniKQuant.Q6KScales(m, row, Scales(row));
             VnniKQuant.Q6KScales(m, row + 1, Scales(row + 1));
         }
+        if (typeof(TLayout) == typeof(Q6Compact)) m.ExpandRows(first, row - first, expanded);
     }
-    public void Tile(int row, int t, float* y, long stride) => VnniKQuant.Q6KTile2x4<TDot, TLayout>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
+    public void Tile(int row, int t, float* y, long stride) =>
+        VnniKQuant.Q6KTile2x4<TDot>(Quants(row), Quants(row + 1), m.SuperBlocks, Scales(row), Scales(row + 1), x, t, y, stride);
     public void SmallTile(int row, int t, float* y, long stride) { }
     public float Row(int row, int t) => VnniKQuant.Q6K<TDot, TLayout>(m, row, x, t);
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Eurus.Cpu.Gguf;
 using Eurus.Cpu.Quantization;
 using Microsoft.Win32.SafeHandles;
@@ -11,12 +12,13 @@ namespace Eurus.Cpu.Kernels;
 /// vector k (k &lt; 4) holds quants 4k…4k+3 of sub-block i in int32 lane i. Two forms of those vectors
 /// (<see cref="Compact"/>), then the sixteen signed scales and the fp16 d in their own arrays:
 /// <list type="bullet">
-/// <item>Bytes (<see cref="Q6Bytes"/>, the default): the eight vectors as they are, 256 bytes — 274 bytes per
-/// super-block with the scales, against the file's 210, in exchange for kernels with no bit unpacking (measured: see the README).</item>
-/// <item>Compact (<see cref="Q6Compact"/>, <see cref="KernelOptions.CompactQ6K"/>, multiply-add classes only; not the
-/// default: the tiles' unpacking cost prefill more than the fewer bytes gained decode): 192 bytes —
-/// four nibble vectors N_k (low nibble: group 0's vector k, high nibble: group 1's) and two planes of the top two bits,
-/// H_g, whose bits 2k and 2k+1 are group g vector k's bits 4 and 5. 210 bytes per super-block, as the file.</item>
+/// <item>Bytes (<see cref="Q6Bytes"/>; the AVX-VNNI class): the eight vectors as they are, 256 bytes — 274 bytes per
+/// super-block with the scales, against the file's 210, in exchange for kernels with no bit unpacking.</item>
+/// <item>Compact (<see cref="Q6Compact"/>, <see cref="KernelOptions.CompactQ6K"/>, the default on the multiply-add
+/// classes): 192 bytes — four nibble vectors N_k (low nibble: group 0's vector k, high nibble: group 1's) and two planes
+/// of the top two bits, H_g, whose bits 2k and 2k+1 are group g vector k's bits 4 and 5. 210 bytes per super-block, as
+/// the file. The row kernels (decode) read it directly; the tiles read a row block expanded to bytes
+/// (<see cref="ExpandRows"/>).</item>
 /// </list>
 /// Filled by reading the file, like <see cref="PackedMatrix"/>.
 /// </summary>
@@ -113,6 +115,38 @@ internal sealed unsafe class Q6KPacked : IDisposable
                         for (int k = 0; k < 4; k++) h |= (vectors[g * 128 + k * 32 + j] >> 4) << (2 * k);
                         o[128 + g * 32 + j] = (byte)h;
                     }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes rows [<paramref name="row"/>, row + <paramref name="count"/>) of the compact form in the byte form
+    /// (<see cref="Q6Bytes"/>: 256 bytes per super-block, row after row) to <paramref name="dst"/>: what a row block's
+    /// prompt tiles read (<see cref="Q6KVnni{TDot, TLayout}"/>), so that the tiles, which reuse each weight vector
+    /// across four tokens, do not unpack it again for every tile, while decoding reads the compact form's fewer bytes.
+    /// </summary>
+    public void ExpandRows(int row, int count, byte* dst)
+    {
+        if (!Compact) throw new InvalidOperationException("Only the compact form is expanded.");
+        if (row < 0 || count < 0 || row > Rows - count) throw new ArgumentOutOfRangeException(nameof(row));
+        byte* q = RowQs(row);
+        var low = Vector256.Create((byte)0x0F);
+        var top = Vector256.Create((byte)0x30);
+        for (long b = 0, n = (long)count * SuperBlocks; b < n; b++, q += Q6Compact.Bytes, dst += Q6Bytes.Bytes)
+        {
+            // As Q6Compact.Load, each nibble vector and top-bit plane read once: N_k gives group 0's vector k (low
+            // nibbles) and group 1's (high nibbles); H_g holds vector k's top two bits at bits 2k, 2k+1.
+            var h0 = Vector256.Load(q + 128).AsUInt16();
+            var h1 = Vector256.Load(q + 160).AsUInt16();
+            for (int k = 0; k < 4; k++)
+            {
+                var nk = Vector256.Load(q + 32 * k);
+                var n1 = Vector256.ShiftRightLogical(nk.AsUInt16(), 4).AsByte();
+                int shift = 4 - 2 * k; // bits 2k, 2k+1 to bits 4, 5 (16-bit shifts: the bits kept come from their own byte)
+                var t0 = shift >= 0 ? Vector256.ShiftLeft(h0, shift) : Vector256.ShiftRightLogical(h0, -shift);
+                var t1 = shift >= 0 ? Vector256.ShiftLeft(h1, shift) : Vector256.ShiftRightLogical(h1, -shift);
+                ((nk & low) | (t0.AsByte() & top)).Store(dst + 32 * k);
+                ((n1 & low) | (t1.AsByte() & top)).Store(dst + 128 + 32 * k);
             }
         }
     }

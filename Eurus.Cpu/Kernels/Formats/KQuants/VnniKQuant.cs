@@ -255,23 +255,24 @@ internal static unsafe class VnniKQuant
     }
 
     /// <summary>
-    /// Q6_K rows <paramref name="row"/> and row + 1 × tokens t0…t0+3: y[t·stride + r], with the rows' scales from
-    /// <see cref="Q6KScales"/> at <paramref name="fA"/> and <paramref name="fB"/>. Written out like
+    /// Two Q6_K rows × tokens t0…t0+3: y[t·stride + r], the rows' quants in the byte form (<see cref="Q6Bytes"/>: a
+    /// byte-form matrix's rows, or compact rows expanded by <see cref="Q6KPacked.ExpandRows"/>) at <paramref name="qA"/>
+    /// and <paramref name="qB"/>, their scales from <see cref="Q6KScales"/> at <paramref name="fA"/> and
+    /// <paramref name="fB"/>. Written out like
     /// <see cref="QmKTile2x4"/> (measured on one thread: a third faster than the loop over vectors with integer scale
     /// products it replaces).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q6KTile2x4<TDot, TLayout>(Q6KPacked w, int row, float* fA, float* fB, KQuantActivations acts, int t0, float* y, long stride)
-        where TDot : struct, IByteDot where TLayout : struct, IQ6Layout
+    public static void Q6KTile2x4<TDot>(byte* qA, byte* qB, int blocks, float* fA, float* fB, KQuantActivations acts, int t0, float* y, long stride)
+        where TDot : struct, IByteDot
     {
-        int blocks = w.SuperBlocks, tokens = acts.Tokens;
-        byte* qA = w.RowQs(row), qB = w.RowQs(row + 1);
+        int tokens = acts.Tokens;
         sbyte* v = acts.XV16(t0);
         long vs = acts.XVStride;
         int* st = acts.Start6(t0);
         float* d = acts.D(t0);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, c0 = default, c1 = default, c2 = default, c3 = default;
-        for (int b = 0; b < blocks; b++, qA += TLayout.Bytes, qB += TLayout.Bytes, fA += ScaleFloats, fB += ScaleFloats, v += vs, st += 16 * tokens, d += tokens)
+        for (int b = 0; b < blocks; b++, qA += Q6Bytes.Bytes, qB += Q6Bytes.Bytes, fA += ScaleFloats, fB += ScaleFloats, v += vs, st += 16 * tokens, d += tokens)
         {
             Sse.Prefetch0(qA + 4096);
             Sse.Prefetch0(qA + 4096 + 128);
@@ -287,12 +288,12 @@ internal static unsafe class VnniKQuant
                 Vector256<int> sa0 = default, sa1 = default, sa2 = default, sa3 = default, sc0 = default, sc1 = default, sc2 = default, sc3 = default;
                 Vector256<int> ha0 = Vector256.Load(st + 0), ha1 = Vector256.Load(st + 16), ha2 = Vector256.Load(st + 32), ha3 = Vector256.Load(st + 48);
                 Vector256<int> hc0 = ha0, hc1 = ha1, hc2 = ha2, hc3 = ha3;
-                wA = TLayout.Load(qA, 0, 0); wB = TLayout.Load(qB, 0, 0);
+                wA = Q6Bytes.Load(qA, 0, 0); wB = Q6Bytes.Load(qB, 0, 0);
                 sa0 = TDot.Pairs(sa0, wA, v + 0); sc0 = TDot.Pairs(sc0, wB, v + 0);
                 sa1 = TDot.Pairs(sa1, wA, v + 256); sc1 = TDot.Pairs(sc1, wB, v + 256);
                 sa2 = TDot.Pairs(sa2, wA, v + 512); sc2 = TDot.Pairs(sc2, wB, v + 512);
                 sa3 = TDot.Pairs(sa3, wA, v + 768); sc3 = TDot.Pairs(sc3, wB, v + 768);
-                wA = TLayout.Load(qA, 0, 1); wB = TLayout.Load(qB, 0, 1);
+                wA = Q6Bytes.Load(qA, 0, 1); wB = Q6Bytes.Load(qB, 0, 1);
                 sa0 = TDot.Pairs(sa0, wA, v + 32); sc0 = TDot.Pairs(sc0, wB, v + 32);
                 sa1 = TDot.Pairs(sa1, wA, v + 288); sc1 = TDot.Pairs(sc1, wB, v + 288);
                 sa2 = TDot.Pairs(sa2, wA, v + 544); sc2 = TDot.Pairs(sc2, wB, v + 544);
@@ -300,12 +301,12 @@ internal static unsafe class VnniKQuant
                 ha0 += TDot.Widen(sa0); ha1 += TDot.Widen(sa1); ha2 += TDot.Widen(sa2); ha3 += TDot.Widen(sa3);
                 hc0 += TDot.Widen(sc0); hc1 += TDot.Widen(sc1); hc2 += TDot.Widen(sc2); hc3 += TDot.Widen(sc3);
                 sa0 = sa1 = sa2 = sa3 = sc0 = sc1 = sc2 = sc3 = default;
-                wA = TLayout.Load(qA, 0, 2); wB = TLayout.Load(qB, 0, 2);
+                wA = Q6Bytes.Load(qA, 0, 2); wB = Q6Bytes.Load(qB, 0, 2);
                 sa0 = TDot.Pairs(sa0, wA, v + 64); sc0 = TDot.Pairs(sc0, wB, v + 64);
                 sa1 = TDot.Pairs(sa1, wA, v + 320); sc1 = TDot.Pairs(sc1, wB, v + 320);
                 sa2 = TDot.Pairs(sa2, wA, v + 576); sc2 = TDot.Pairs(sc2, wB, v + 576);
                 sa3 = TDot.Pairs(sa3, wA, v + 832); sc3 = TDot.Pairs(sc3, wB, v + 832);
-                wA = TLayout.Load(qA, 0, 3); wB = TLayout.Load(qB, 0, 3);
+                wA = Q6Bytes.Load(qA, 0, 3); wB = Q6Bytes.Load(qB, 0, 3);
                 sa0 = TDot.Pairs(sa0, wA, v + 96); sc0 = TDot.Pairs(sc0, wB, v + 96);
                 sa1 = TDot.Pairs(sa1, wA, v + 352); sc1 = TDot.Pairs(sc1, wB, v + 352);
                 sa2 = TDot.Pairs(sa2, wA, v + 608); sc2 = TDot.Pairs(sc2, wB, v + 608);
@@ -323,12 +324,12 @@ internal static unsafe class VnniKQuant
                 Vector256<int> sa0 = default, sa1 = default, sa2 = default, sa3 = default, sc0 = default, sc1 = default, sc2 = default, sc3 = default;
                 Vector256<int> ha0 = Vector256.Load(st + 8), ha1 = Vector256.Load(st + 24), ha2 = Vector256.Load(st + 40), ha3 = Vector256.Load(st + 56);
                 Vector256<int> hc0 = ha0, hc1 = ha1, hc2 = ha2, hc3 = ha3;
-                wA = TLayout.Load(qA, 1, 0); wB = TLayout.Load(qB, 1, 0);
+                wA = Q6Bytes.Load(qA, 1, 0); wB = Q6Bytes.Load(qB, 1, 0);
                 sa0 = TDot.Pairs(sa0, wA, v + 128); sc0 = TDot.Pairs(sc0, wB, v + 128);
                 sa1 = TDot.Pairs(sa1, wA, v + 384); sc1 = TDot.Pairs(sc1, wB, v + 384);
                 sa2 = TDot.Pairs(sa2, wA, v + 640); sc2 = TDot.Pairs(sc2, wB, v + 640);
                 sa3 = TDot.Pairs(sa3, wA, v + 896); sc3 = TDot.Pairs(sc3, wB, v + 896);
-                wA = TLayout.Load(qA, 1, 1); wB = TLayout.Load(qB, 1, 1);
+                wA = Q6Bytes.Load(qA, 1, 1); wB = Q6Bytes.Load(qB, 1, 1);
                 sa0 = TDot.Pairs(sa0, wA, v + 160); sc0 = TDot.Pairs(sc0, wB, v + 160);
                 sa1 = TDot.Pairs(sa1, wA, v + 416); sc1 = TDot.Pairs(sc1, wB, v + 416);
                 sa2 = TDot.Pairs(sa2, wA, v + 672); sc2 = TDot.Pairs(sc2, wB, v + 672);
@@ -336,12 +337,12 @@ internal static unsafe class VnniKQuant
                 ha0 += TDot.Widen(sa0); ha1 += TDot.Widen(sa1); ha2 += TDot.Widen(sa2); ha3 += TDot.Widen(sa3);
                 hc0 += TDot.Widen(sc0); hc1 += TDot.Widen(sc1); hc2 += TDot.Widen(sc2); hc3 += TDot.Widen(sc3);
                 sa0 = sa1 = sa2 = sa3 = sc0 = sc1 = sc2 = sc3 = default;
-                wA = TLayout.Load(qA, 1, 2); wB = TLayout.Load(qB, 1, 2);
+                wA = Q6Bytes.Load(qA, 1, 2); wB = Q6Bytes.Load(qB, 1, 2);
                 sa0 = TDot.Pairs(sa0, wA, v + 192); sc0 = TDot.Pairs(sc0, wB, v + 192);
                 sa1 = TDot.Pairs(sa1, wA, v + 448); sc1 = TDot.Pairs(sc1, wB, v + 448);
                 sa2 = TDot.Pairs(sa2, wA, v + 704); sc2 = TDot.Pairs(sc2, wB, v + 704);
                 sa3 = TDot.Pairs(sa3, wA, v + 960); sc3 = TDot.Pairs(sc3, wB, v + 960);
-                wA = TLayout.Load(qA, 1, 3); wB = TLayout.Load(qB, 1, 3);
+                wA = Q6Bytes.Load(qA, 1, 3); wB = Q6Bytes.Load(qB, 1, 3);
                 sa0 = TDot.Pairs(sa0, wA, v + 224); sc0 = TDot.Pairs(sc0, wB, v + 224);
                 sa1 = TDot.Pairs(sa1, wA, v + 480); sc1 = TDot.Pairs(sc1, wB, v + 480);
                 sa2 = TDot.Pairs(sa2, wA, v + 736); sc2 = TDot.Pairs(sc2, wB, v + 736);

@@ -136,7 +136,7 @@ public sealed partial class BatchedGenerator : IDisposable
         var seq = new Sequence(generation, [.. promptTokens], settings, new GenerationStep(settings, _model.Tokenizer, ContextLength))
         {
             ReuseCache = reuseCachedPrompt && Options.PromptCache,
-            Lookup = settings.Speculation is { } sp ? new SlotLookup(sp, _batch) : null,
+            Lookup = settings.Speculation is { } sp ? new SlotLookup(sp, _batch, _model.Config.Vocab) : null,
         };
         Enqueue(seq);
         return generation;
@@ -149,8 +149,8 @@ public sealed partial class BatchedGenerator : IDisposable
         ObjectDisposedException.ThrowIf(_stopping, this);
         settings ??= new SamplingSettings();
         settings.Validate();
-        if (settings.Speculation is { DraftModel: not null })
-            throw new ArgumentException("A batched generator drafts by prompt lookup only: leave SpeculativeDecoding.DraftModel null.", nameof(settings));
+        if (settings.Speculation is { DraftModel: { } draft } && draft.Config.Vocab != _model.Config.Vocab)
+            throw new ArgumentException($"The draft model's vocabulary ({draft.Config.Vocab} tokens) differs from the model's ({_model.Config.Vocab}).", nameof(settings));
         if (promptTokens.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptTokens));
         if (promptTokens.Count > ContextLength)
             throw _model.ContextFull("The prompt", promptTokens.Count);
@@ -191,7 +191,10 @@ public sealed partial class BatchedGenerator : IDisposable
             _queue.Clear();
         }
         foreach (var slot in _slots)
+        {
             if (slot.Sequence is { } s) End(s, FinishReason.Cancelled, error);
+            slot.Drafter?.Dispose();
+        }
         _forward.Dispose();
         _wake.Dispose();
     }
@@ -213,8 +216,8 @@ public sealed partial class BatchedGenerator : IDisposable
             int budget = _forward.MaxTokens, decoding = 0;
             foreach (var slot in _slots)
                 if (slot.Sequence is { Pending: 1, Prefilled: true }) decoding++;
-            // Decode tokens first (one per sequence, and its prompt-lookup draft while every other decoding sequence
-            // still has room), so running streams are never starved by a long new prompt.
+            // Decode tokens first (one per sequence, and its draft — prompt lookup, or the slot's draft model — while
+            // every other decoding sequence still has room), so running streams are never starved by a long new prompt.
             foreach (var slot in _slots)
             {
                 if (slot.Sequence is not { } s || s.Pending != 1 || !s.Prefilled) continue;
@@ -224,7 +227,8 @@ public sealed partial class BatchedGenerator : IDisposable
                 decoding--;
                 if (s.Lookup is { } lookup)
                 {
-                    int k = lookup.Draft(s.Tokens, Math.Min(budget - decoding, Math.Min(s.Settings.MaxTokens - s.Step.Generated - 1, ContextLength - s.Tokens.Count)));
+                    int k = lookup.Draft(s.Tokens, Math.Min(budget - decoding, Math.Min(s.Settings.MaxTokens - s.Step.Generated - 1, ContextLength - s.Tokens.Count)),
+                        s.Step.DraftSampler, s.Step.Grammar);
                     for (int i = 0; i < k; i++) step.Add(new SequenceToken(lookup.Tokens[i], s.Tokens.Count + i, slot.Cache!, true));
                     budget -= k;
                     s.Stored = Math.Max(s.Stored, s.Tokens.Count + k);
@@ -292,10 +296,12 @@ public sealed partial class BatchedGenerator : IDisposable
                 {
                     // The sampler runs on each row in order; a sampled token equal to the draft token after it is in
                     // the cache already (its row follows). The rest of a rejected draft stays as stale cache entries.
+                    // A sampled draft token is kept with probability min(1, p/q), else replaced from max(0, p − q).
                     reason = FinishReason.None;
                     for (int j = 0; j < rows; j++)
                     {
-                        reason = Next(s, _logits.AsSpan((row + j) * vocab, vocab));
+                        int drafted = s.Prefilled && s.Lookup is { } l ? l.SampledToken(j) : -1;
+                        reason = Next(s, _logits.AsSpan((row + j) * vocab, vocab), drafted, drafted >= 0 ? s.Lookup!.Distribution(j) : default);
                         if (reason != FinishReason.None || s.Lookup is not { } lookup || !lookup.Accept(j, s.Tokens[^1])) break;
                         s.Evaluated++;
                     }
@@ -310,10 +316,13 @@ public sealed partial class BatchedGenerator : IDisposable
     }
 
     /// <summary>Samples one token for <paramref name="s"/> from its logits: the same <see cref="GenerationStep"/> as <see cref="InferenceSession"/>.</summary>
-    private static FinishReason Next(Sequence s, ReadOnlySpan<float> logits)
+    private static FinishReason Next(Sequence s, ReadOnlySpan<float> logits) => Next(s, logits, -1, default);
+
+    /// <summary>As <see cref="Next(Sequence, ReadOnlySpan{float})"/>, verifying a sampled draft token <paramref name="draft"/> drawn from <paramref name="q"/> (−1: none).</summary>
+    private static FinishReason Next(Sequence s, ReadOnlySpan<float> logits, int draft, ReadOnlySpan<float> q)
     {
         if (s.Generation.Cancellation.IsCancellationRequested) return FinishReason.Cancelled;
-        var (reason, token) = s.Step.Next(logits, s.Tokens);
+        var (reason, token) = s.Step.Next(logits, s.Tokens, draft, q);
         if (token is { } t) s.Generation.Writer.TryWrite(t);
         if (reason != FinishReason.None && s.Step.Rest(reason) is { Length: > 0 } rest) s.Generation.Writer.TryWrite(new GeneratedToken(-1, rest));
         return reason;
@@ -422,6 +431,17 @@ public sealed partial class BatchedGenerator : IDisposable
         s.Stored = s.Reuse == 0 ? 0 : Math.Max(slot.Stored, s.CopyFrom is { } from ? Math.Max(from.Stored, from.Sequence?.Stored ?? 0) : 0);
         s.CopyFrom = null;
         s.Evaluated = s.Reuse;
+        if (s.Lookup is { } lookup && s.Settings.Speculation!.DraftModel is { } draftModel)
+        {
+            // The slot keeps its drafter (the draft model's session and KV) for its next requests: a next turn drafts
+            // after evaluating only its new tokens in the draft model too.
+            if (slot.Drafter?.Model != draftModel)
+            {
+                slot.Drafter?.Dispose();
+                slot.Drafter = new DraftModelDrafter(draftModel, _model);
+            }
+            lookup.Use(slot.Drafter);
+        }
         slot.Sequence = s;
         slot.Cached = null;
         slot.Valid = 0;
@@ -469,6 +489,8 @@ public sealed partial class BatchedGenerator : IDisposable
     {
         public required KvCache Cache;
         public Sequence? Sequence;
+        /// <summary>The slot's draft-model drafter (created by the first request with a draft model), kept with the slot.</summary>
+        public DraftModelDrafter? Drafter;
         /// <summary>Idle: the tokens of the last sequence, of which the first <see cref="Valid"/> are in <see cref="Cache"/>.</summary>
         public List<int>? Cached;
         public int Valid;
@@ -492,7 +514,7 @@ public sealed partial class BatchedGenerator : IDisposable
         public int Evaluated;
         /// <summary>Positions this sequence's cache may hold writes for (≥ <see cref="Evaluated"/>: rejected drafts).</summary>
         public int Stored;
-        /// <summary>Prompt lookup for speculative decoding (null: off).</summary>
+        /// <summary>Speculative decoding's drafts: prompt lookup or the slot's draft model (null: off).</summary>
         public SlotLookup? Lookup;
         public int Chunk;
         public bool Prefilled;

@@ -36,13 +36,18 @@ internal sealed class GenerationStep(SamplingSettings settings, Tokenizer tokeni
 
     /// <summary>
     /// The sampler that draws sampled draft-model drafts (<see cref="Sampler.SampleDraft"/>) for this generation, or null
-    /// where drafts are not sampled: greedy decoding, or a grammar (drafts are then the draft model's argmax).
+    /// where drafts are not sampled (greedy decoding: drafts are then the draft model's argmax). Under a grammar the
+    /// drafts are drawn among the tokens <see cref="Grammar"/> allows.
     /// </summary>
-    public Sampler? DraftSampler => settings.Temperature > 0 && _grammar is null ? _sampler : null;
+    public Sampler? DraftSampler => settings.Temperature > 0 ? _sampler : null;
+
+    /// <summary>The generation's place in its grammar (null: no grammar).</summary>
+    public GrammarConstraint? Grammar => _grammar;
 
     /// <summary>
     /// <see cref="Next(ReadOnlySpan{float}, List{int})"/> where the next token is checked against a sampled draft token
-    /// <paramref name="draft"/> drawn from <paramref name="q"/> (speculative sampling, <see cref="Sampler.SampleVerified"/>);
+    /// <paramref name="draft"/> drawn from <paramref name="q"/> (speculative sampling, <see cref="Sampler.SampleVerified"/>,
+    /// under the grammar's mask of this position when there is a grammar, the mask q was drawn under);
     /// a negative <paramref name="draft"/>: plain sampling.
     /// </summary>
     public (FinishReason Reason, GeneratedToken? Token) Next(ReadOnlySpan<float> logits, List<int> tokens, int draft, ReadOnlySpan<float> q)
@@ -52,8 +57,13 @@ internal sealed class GenerationStep(SamplingSettings settings, Tokenizer tokeni
         int next;
         if (draft >= 0)
         {
-            if (DraftSampler is null) throw new InvalidOperationException("Sampled drafts need a temperature and no grammar.");
-            next = _sampler.SampleVerified(logits, history, draft, q);
+            if (DraftSampler is null) throw new InvalidOperationException("Sampled drafts need a temperature.");
+            next = _sampler.SampleVerified(logits, history, draft, q, _grammar?.Allowed());
+            if (_grammar is not null)
+            {
+                if (next == _eos) return (FinishReason.EndOfSequence, null); // the grammar is complete
+                _grammar.Accept(next);
+            }
         }
         else if (_grammar is null) next = _sampler.Sample(logits, history);
         else

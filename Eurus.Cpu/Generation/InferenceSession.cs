@@ -164,7 +164,7 @@ public sealed class InferenceSession : IDisposable
                     {
                         await _offContext;
                         if (speculative is not null && _tokens.Count - _evaluated == 1
-                            && Speculate(speculative, settings.MaxTokens - step.Generated - 1, step.DraftSampler) is var rows and > 0)
+                            && Speculate(speculative, settings.MaxTokens - step.Generated - 1, step) is var rows and > 0)
                         {
                             // The sampler runs on each row in order, as plain decoding would; a row's token that equals
                             // the draft token after it is already in the cache, and the next row gives its logits.
@@ -251,12 +251,12 @@ public sealed class InferenceSession : IDisposable
     /// tokens, kept within the context. Returns the rows of logits (0: nothing drafted, nothing evaluated). The last
     /// token is then in the cache; draft tokens are counted in as the caller accepts them.
     /// </summary>
-    private int Speculate(Speculation.SpeculativeStep speculative, int maxDraft, Sampler? sampler)
+    private int Speculate(Speculation.SpeculativeStep speculative, int maxDraft, GenerationStep step)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
         maxDraft = Math.Min(maxDraft, ContextLength - _tokens.Count);
-        int rows = speculative.Verify(_transformer, _cache, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens), maxDraft, sampler);
+        int rows = speculative.Verify(_transformer, _cache, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens), maxDraft, step.DraftSampler, step.Grammar);
         if (rows == 0) return 0;
         _evaluated++;
         _stored = Math.Max(_stored, _evaluated - 1 + rows);

@@ -20,6 +20,19 @@ internal sealed class GrammarConstraint
         _state = _automaton.Start;
     }
 
+    /// <summary>
+    /// The automaton state (an int): saved and restored around a speculative draft, which walks the grammar through its
+    /// tokens without moving the generation's place.
+    /// </summary>
+    public int State
+    {
+        get => _state;
+        set => _state = value;
+    }
+
+    /// <summary>The end of sequence token.</summary>
+    public int Eos => _trie.Eos;
+
     /// <summary>Starts again from the beginning of the grammar.</summary>
     public void Reset() => _state = _automaton.Start;
 

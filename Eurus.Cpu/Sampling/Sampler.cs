@@ -39,19 +39,21 @@ public sealed class Sampler
     /// </summary>
     internal int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Grammars.TokenMask? allowed)
     {
-        int n = Prepare(logits, history, allowed);
+        int n = Prepare(logits, history, allowed, _s.Temperature);
         return _s.Temperature <= 0 ? ArgMax(_logits) : Draw(n);
     }
 
     /// <summary>
-    /// Samples a speculative draft token (temperature &gt; 0, no grammar) from the distribution q that
-    /// <see cref="Sample(ReadOnlySpan{float}, ReadOnlySpan{int})"/> draws from for <paramref name="logits"/> (penalties,
-    /// top-k, top-p, min-p, temperature), with this sampler's seeded generator, and writes q over the vocabulary to
-    /// <paramref name="q"/> (zero outside the kept candidates).
+    /// Samples a speculative draft token (temperature &gt; 0) from the distribution q that
+    /// <see cref="Sample(ReadOnlySpan{float}, ReadOnlySpan{int}, Grammars.TokenMask?)"/> draws from for
+    /// <paramref name="logits"/> (penalties, the grammar's <paramref name="allowed"/> tokens, top-k, top-p, min-p,
+    /// temperature), with this sampler's seeded generator, and writes q over the vocabulary to <paramref name="q"/>
+    /// (zero outside the kept candidates). A positive <paramref name="temperature"/> replaces the settings' final
+    /// temperature for q (an internal knob: speculative sampling is exact for any q the draft is drawn from).
     /// </summary>
-    internal int SampleDraft(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Span<float> q)
+    internal int SampleDraft(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Span<float> q, Grammars.TokenMask? allowed = null, float temperature = 0)
     {
-        int n = Prepare(logits, history, null);
+        int n = Prepare(logits, history, allowed, temperature > 0 ? temperature : _s.Temperature);
         q.Clear();
         for (int i = 0; i < n; i++) q[_idx[i]] = _probs[i];
         return Draw(n);
@@ -59,13 +61,14 @@ public sealed class Sampler
 
     /// <summary>
     /// Speculative sampling's verification of draft token <paramref name="draft"/>, drawn from <paramref name="q"/>
-    /// (written by <see cref="SampleDraft"/>), against this sampler's distribution p for <paramref name="logits"/>:
-    /// keeps the draft with probability min(1, p(draft) / q(draft)), else draws from the residual max(0, p − q),
-    /// normalized. The result is distributed as p (temperature &gt; 0, no grammar).
+    /// (written by <see cref="SampleDraft"/>), against this sampler's distribution p for <paramref name="logits"/>
+    /// (among the grammar's <paramref name="allowed"/> tokens, the mask q was made under): keeps the draft with
+    /// probability min(1, p(draft) / q(draft)), else draws from the residual max(0, p − q), normalized. The result is
+    /// distributed as p (temperature &gt; 0).
     /// </summary>
-    internal int SampleVerified(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, int draft, ReadOnlySpan<float> q)
+    internal int SampleVerified(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, int draft, ReadOnlySpan<float> q, Grammars.TokenMask? allowed = null)
     {
-        int n = Prepare(logits, history, null);
+        int n = Prepare(logits, history, allowed, _s.Temperature);
         float pd = 0;
         for (int i = 0; i < n; i++)
             if (_idx[i] == draft) { pd = _probs[i]; break; }
@@ -93,9 +96,10 @@ public sealed class Sampler
 
     /// <summary>
     /// Copies the logits, applies the penalties and the mask and, with a temperature, leaves the sampling distribution
-    /// in _idx[0..n) (token ids, most likely first) and _probs[0..n), returning n (0 for greedy decoding).
+    /// in _idx[0..n) (token ids, most likely first) and _probs[0..n), at <paramref name="temperature"/> (the settings',
+    /// but for a draft's q), returning n (0 for greedy decoding).
     /// </summary>
-    private int Prepare(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Grammars.TokenMask? allowed)
+    private int Prepare(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Grammars.TokenMask? allowed, float temperature)
     {
         int v = _logits.Length;
         if (logits.Length != v) throw new ArgumentException($"Expected {v} logits, got {logits.Length}.", nameof(logits));
@@ -135,7 +139,7 @@ public sealed class Sampler
         }
 
         // Temperature (the draw follows).
-        Softmax(n, _s.Temperature);
+        Softmax(n, temperature);
         return n;
     }
 

@@ -85,7 +85,7 @@ internal static class CompletionEndpoints
     }
 
     /// <summary>The request's sampling fields as settings; llama.cpp's defaults where a field is absent.</summary>
-    internal static SamplingSettings Settings(SamplingFields r, ServerOptions o, int contextLength, int vocab, bool chat)
+    internal static SamplingSettings Settings(SamplingFields r, ServerOptions o, int contextLength, int vocab, bool chat, EurusModel? draftModel = null)
     {
         if (r.N is int n && (n < 1 || n > o.Parallel))
             throw ApiException.BadRequest(n < 1 ? "'n' must be at least 1." : $"'n' is {n}; this server decodes at most {o.Parallel} choices of a request together (--parallel).", "n", n < 1 ? null : "too_many_choices");
@@ -114,7 +114,7 @@ internal static class CompletionEndpoints
             Grammar = GrammarFields.Read(r),
             Logprobs = logprobs,
             TopLogprobs = top,
-            Speculation = SpeculativeFields.Read(r, o),
+            Speculation = SpeculativeFields.Read(r, o, draftModel),
         };
         try { settings.Validate(); }
         catch (ArgumentException e) { throw ApiException.BadRequest(e.Message); }
@@ -123,7 +123,7 @@ internal static class CompletionEndpoints
 
     private static async Task Run(HttpContext ctx, ServerState s, SamplingFields req, IReadOnlyList<int> prompt, bool chat, EurusToolCalling? tools = null)
     {
-        var settings = Settings(req, s.Options, s.Generator.ContextLength, s.Model.Tokenizer.VocabSize, chat);
+        var settings = Settings(req, s.Options, s.Generator.ContextLength, s.Model.Tokenizer.VocabSize, chat, s.DraftModel);
         if (tools?.ReplyGbnf is { } toolGrammar)
         {
             if (settings.Grammar is not null)

@@ -89,6 +89,23 @@ public static class EurusServer
     }
 
     /// <summary>
+    /// Throws <see cref="ArgumentException"/> (one line) unless <paramref name="draft"/> has <paramref name="model"/>'s
+    /// vocabulary: the same tokens, in the same order, with the same end of sequence (drafts are token ids of the model).
+    /// </summary>
+    internal static void CheckDraftVocabulary(EurusModel model, EurusModel draft, string draftPath)
+    {
+        Eurus.Cpu.Tokenization.Tokenizer a = model.Tokenizer, b = draft.Tokenizer;
+        string name = Path.GetFileName(draftPath);
+        if (a.VocabSize != b.VocabSize || model.Config.Vocab != draft.Config.Vocab)
+            throw new ArgumentException($"--model-draft {name}: its vocabulary has {b.VocabSize} tokens, the model's {a.VocabSize}; a draft model must have the model's vocabulary.");
+        if (a.EosId != b.EosId || a.BosId != b.BosId)
+            throw new ArgumentException($"--model-draft {name}: its BOS/EOS tokens ({b.BosId}/{b.EosId}) differ from the model's ({a.BosId}/{a.EosId}).");
+        for (int i = 0; i < a.VocabSize; i++)
+            if (!a.GetPieceBytes(i).SequenceEqual(b.GetPieceBytes(i)))
+                throw new ArgumentException($"--model-draft {name}: token {i} is '{b.GetTokenText(i)}', the model's '{a.GetTokenText(i)}'; a draft model must have the model's vocabulary.");
+    }
+
+    /// <summary>
     /// Loads the model and builds the app bound to <see cref="ServerOptions.Host"/>:<see cref="ServerOptions.Port"/>
     /// (not started). Disposing the app's services frees the model.
     /// </summary>
@@ -100,13 +117,24 @@ public static class EurusServer
             Threads = options.Threads, ContextLength = options.ContextLength, KvCacheType = options.KvCacheType, SlidingWindow = options.SlidingWindow,
         });
         ServerState state;
+        EurusModel? draft = null;
         try
         {
+            if (options.DraftModelPath is { } draftPath)
+            {
+                // The draft model drafts within the same positions (each slot keeps its own session of it).
+                draft = EurusModel.Load(draftPath, new ModelOptions
+                {
+                    Threads = options.Threads, ContextLength = model.ContextLength, KvCacheType = options.KvCacheType, SlidingWindow = options.SlidingWindow,
+                });
+                CheckDraftVocabulary(model, draft, draftPath);
+            }
             var generator = new BatchedGenerator(model, new BatchedGeneratorOptions { MaxSequences = options.Parallel, QueueCapacity = options.Queue });
-            state = new ServerState(model, generator, options);
+            state = new ServerState(model, generator, options, draft);
         }
         catch
         {
+            draft?.Dispose();
             model.Dispose();
             throw;
         }

@@ -48,10 +48,21 @@ public sealed record ServerOptions
     /// <summary>Sliding attention window (null: the file's, else full attention).</summary>
     public int? SlidingWindow { get; init; }
     /// <summary>
-    /// Prompt-lookup speculative decoding for every request: most draft tokens per step (llama-server's
-    /// <c>--draft-max</c>; 0, the default: off). A request's <c>speculative.n_max</c> overrides it.
+    /// Speculative decoding for every request: most draft tokens per step (llama-server's <c>--draft-max</c>; 0: off),
+    /// drafted by <see cref="DraftModelPath"/>'s model if there is one, else by prompt lookup. Null (the default): 16
+    /// with a draft model (llama-server's default), else 0 (see <see cref="EffectiveDraftMax"/>). A request's
+    /// <c>speculative.n_max</c> overrides it.
     /// </summary>
-    public int DraftMax { get; init; }
+    public int? DraftMax { get; init; }
+
+    /// <summary>
+    /// A smaller model with the same vocabulary that drafts for speculative decoding (llama-server's
+    /// <c>--model-draft</c>, <c>-md</c>); null (the default): drafts come from prompt lookup.
+    /// </summary>
+    public string? DraftModelPath { get; init; }
+
+    /// <summary>The draft length in effect: <see cref="DraftMax"/>, or its default (16 with a draft model, else 0: off).</summary>
+    public int EffectiveDraftMax => DraftMax ?? (DraftModelPath is null ? 0 : 16);
 
     // Request limits: each refused with a 4xx whose message names the limit and its option. They bound the work a
     // request can make the server do on its request thread (parsing, merging, tokenizing) and on the decode thread
@@ -86,10 +97,12 @@ public sealed record ServerOptions
     public const string Usage = """
         usage: eurus-server [-m MODEL.gguf] [--host 127.0.0.1] [--port 8080] [--urls URLS] [--api-key KEY | --api-key-file FILE]
                             [-c 4096] [-t THREADS] [--parallel 4] [--queue 64] [--kv-type f16|f32] [--window N]
-                            [--no-cache-prompt] [--draft-max N] [--allowed-origin ORIGIN]... [--log-prompts] [--shutdown-timeout 30] [limits]
+                            [--no-cache-prompt] [-md DRAFT.gguf] [--draft-max N] [--allowed-origin ORIGIN]... [--log-prompts] [--shutdown-timeout 30] [limits]
                eurus-server bench [-m MODEL.gguf] [--streams 1,2,4,8] [-n 64] [-t THREADS] [-r 2]
-        --draft-max N: prompt-lookup speculative decoding, at most N draft tokens a step (default 0: off; a request's
-        "speculative.n_max" overrides it; the answer is the same, only faster where it repeats its prompt).
+        --draft-max N: speculative decoding, at most N draft tokens a step (default 0: off, 16 with -md; a request's
+        "speculative.n_max" overrides it): prompt lookup (the same answer, only faster where it repeats its prompt) or
+        -md/--model-draft DRAFT.gguf, a smaller model of the same vocabulary that drafts (greedy answers are the same;
+        sampled ones have the same distribution).
         OpenAI-compatible endpoints: POST /v1/chat/completions, POST /v1/completions ("stream": true for SSE),
         GET /v1/models, GET /health (/health/live, /health/ready), GET /slots, GET /metrics, POST /tokenize, POST /detokenize.
         Every option is also read from appsettings.json ("Eurus": {"Parallel": 4, ...}) and the environment
@@ -127,6 +140,7 @@ public sealed record ServerOptions
             o = name switch
             {
                 "-m" or "--model" => o with { ModelPath = Value() },
+                "-md" or "--model-draft" => o with { DraftModelPath = Value() },
                 "--host" => o with { Host = Value() },
                 "--port" => o with { Port = Int(0, 65535) },
                 "--api-key" => o with { ApiKey = Value() },
@@ -179,6 +193,7 @@ public sealed record ServerOptions
         if (ApiKey is not null && ApiKeyFile is not null) throw new ArgumentException("Give the API key once: --api-key or --api-key-file, not both.");
         if (Urls is "") throw new ArgumentException("--urls must not be empty.");
         if (DraftMax is < 0 or > 32) throw new ArgumentException("--draft-max must be from 0 (off) to 32.");
+        if (DraftModelPath is "") throw new ArgumentException("--model-draft must not be empty.");
         if (Parallel < 1 || Threads < 1 || Queue < 0 || Port is < 0 or > 65535 || ContextLength < 0)
             throw new ArgumentException("Parallel and Threads must be ≥ 1, Queue and ContextLength ≥ 0, Port 0 to 65535.");
     }

@@ -2,10 +2,12 @@ using Eurus.Cpu.Generation;
 
 namespace Eurus.Server;
 
-/// <summary>What every request shares: the model, the batched generator, the options, metrics and the shutdown state.</summary>
-public sealed class ServerState(EurusModel model, BatchedGenerator generator, ServerOptions options) : IDisposable
+/// <summary>What every request shares: the model (and the draft model), the batched generator, the options, metrics and the shutdown state.</summary>
+public sealed class ServerState(EurusModel model, BatchedGenerator generator, ServerOptions options, EurusModel? draftModel = null) : IDisposable
 {
     public EurusModel Model { get; } = model;
+    /// <summary>The model that drafts for speculative decoding (<c>--model-draft</c>; null: prompt lookup).</summary>
+    public EurusModel? DraftModel { get; } = draftModel;
     public BatchedGenerator Generator { get; } = generator;
     public ServerOptions Options { get; } = options;
     public string ModelId { get; } = Path.GetFileNameWithoutExtension(model.FilePath);
@@ -38,6 +40,7 @@ public sealed class ServerState(EurusModel model, BatchedGenerator generator, Se
         _stopping = true;
         Generator.Dispose();
         Model.Dispose();
+        DraftModel?.Dispose();
         _shutdown.Dispose();
     }
 }

@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace Eurus.Cpu.Generation.Speculation;
 
 /// <summary>
-/// Drafts with a smaller model of the same vocabulary: its greedy continuation (<see cref="Draft"/>), or one sampled
+/// Drafts with a smaller model of the same vocabulary: its greedy continuation (<see cref="Draft(ReadOnlySpan{int}, Span{int})"/>), or one sampled
 /// from its distribution after the generation's own sampling filters (<see cref="DraftSampled"/>), from its own
 /// session, which keeps its KV cache between drafts — each draft evaluates only the tokens it has not seen (it rewinds
 /// to the common prefix).
@@ -24,17 +24,45 @@ internal sealed class DraftModelDrafter : IDrafter, IDisposable
 
     public EurusModel Model { get; }
 
-    public int Draft(ReadOnlySpan<int> history, Span<int> draft) => DraftCore(history, draft, default, null);
+    public int Draft(ReadOnlySpan<int> history, Span<int> draft) => DraftCore(history, draft, default, null, null, 0);
+
+    /// <summary>
+    /// The greedy draft under <paramref name="grammar"/> (null: none): each token is the draft model's best among those
+    /// the grammar allows after the draft so far (the grammar's state is walked through the draft and restored), so a
+    /// model drafting for itself under a grammar is always right; a draft ends at the end of sequence.
+    /// </summary>
+    public int Draft(ReadOnlySpan<int> history, Span<int> draft, Grammars.GrammarConstraint? grammar) =>
+        Walk(history, draft, default, null, grammar, 0);
 
     /// <summary>
     /// Drafts up to <c>draft.Length</c> tokens, each sampled by <paramref name="sampler"/> (its filters and temperature,
-    /// and its seeded generator) from the draft model's logits, and writes each one's distribution q to
-    /// <paramref name="q"/> (vocabulary-sized rows, one per draft token) for <see cref="Sampling.Sampler.SampleVerified"/>.
+    /// or <paramref name="temperature"/> when positive, and its seeded generator) from the draft model's logits, and
+    /// writes each one's distribution q to <paramref name="q"/> (vocabulary-sized rows, one per draft token) for
+    /// <see cref="Sampling.Sampler.SampleVerified"/>. Under a <paramref name="grammar"/> each token is drawn among the
+    /// tokens the grammar allows after the draft so far (its state is walked through the draft and restored: the
+    /// generation's place does not move), and a draft ends at the end of sequence (drawn only where the grammar can end).
     /// </summary>
-    public int DraftSampled(ReadOnlySpan<int> history, Span<int> draft, Span<float> q, Sampling.Sampler sampler) =>
-        DraftCore(history, draft, q, sampler);
+    public int DraftSampled(ReadOnlySpan<int> history, Span<int> draft, Span<float> q, Sampling.Sampler sampler,
+        Grammars.GrammarConstraint? grammar = null, float temperature = 0) =>
+        Walk(history, draft, q, sampler, grammar, temperature);
 
-    private int DraftCore(ReadOnlySpan<int> history, Span<int> draft, Span<float> q, Sampling.Sampler? sampler)
+    /// <summary><see cref="DraftCore"/> with the grammar's state restored afterwards.</summary>
+    private int Walk(ReadOnlySpan<int> history, Span<int> draft, Span<float> q, Sampling.Sampler? sampler,
+        Grammars.GrammarConstraint? grammar, float temperature)
+    {
+        int state = grammar?.State ?? 0;
+        try
+        {
+            return DraftCore(history, draft, q, sampler, grammar, temperature);
+        }
+        finally
+        {
+            if (grammar is not null) grammar.State = state;
+        }
+    }
+
+    private int DraftCore(ReadOnlySpan<int> history, Span<int> draft, Span<float> q, Sampling.Sampler? sampler,
+        Grammars.GrammarConstraint? grammar, float temperature)
     {
         int k = Math.Min(draft.Length, _session.ContextLength - history.Length);
         if (k <= 0 || history.IsEmpty) return 0;
@@ -54,10 +82,16 @@ internal sealed class DraftModelDrafter : IDrafter, IDisposable
         }
         for (int i = 0; i < k; i++)
         {
-            draft[i] = sampler is null
-                ? TensorPrimitives.IndexOfMax(logits)
-                : sampler.SampleDraft(logits, _history.AsSpan(0, w + i), q.Slice(i * vocab, vocab));
+            draft[i] = sampler is not null
+                ? sampler.SampleDraft(logits, _history.AsSpan(0, w + i), q.Slice(i * vocab, vocab), grammar?.Allowed(), temperature)
+                : grammar is null ? TensorPrimitives.IndexOfMax(logits) : BestAllowed(logits, grammar);
             if (sampler is not null) _history[w + i] = draft[i];
+            if (grammar is not null)
+            {
+                // Nothing follows the end of sequence (the target ends there if it keeps it).
+                if (draft[i] == grammar.Eos) return i + 1;
+                grammar.Accept(draft[i]);
+            }
             if (i + 1 < k)
             {
                 _one[0] = draft[i];
@@ -65,6 +99,18 @@ internal sealed class DraftModelDrafter : IDrafter, IDisposable
             }
         }
         return k;
+    }
+
+    /// <summary>The token with the largest logit among those <paramref name="grammar"/> allows (the first on ties, as greedy sampling picks).</summary>
+    private static int BestAllowed(ReadOnlySpan<float> logits, Grammars.GrammarConstraint grammar)
+    {
+        int best = TensorPrimitives.IndexOfMax(logits);
+        if (grammar.Allows(best)) return best;
+        var mask = grammar.Allowed();
+        best = -1;
+        for (int i = 0; i < logits.Length; i++)
+            if (mask.Allows(i) && (best < 0 || logits[i] > logits[best])) best = i;
+        return best;
     }
 
     public void Dispose() => _session.Dispose();

@@ -23,6 +23,7 @@ internal sealed class SpeculativeStep : IDisposable
     private int _maxDraft;
     private DraftLength _length;
     private int _kept; // draft tokens of the latest pass accepted so far
+    private float _draftTemperature; // SpeculativeDecoding.DraftTemperature (0: the generation's)
 
     public SpeculativeStep(int vocab) => _vocab = vocab;
 
@@ -62,6 +63,7 @@ internal sealed class SpeculativeStep : IDisposable
         }
         else _drafter = new PromptLookup(settings.NgramSize, settings.MinNgramSize);
         Drafted = Accepted = 0;
+        _draftTemperature = settings.DraftTemperature;
         _length = new DraftLength(_maxDraft);
         return this;
     }
@@ -71,15 +73,18 @@ internal sealed class SpeculativeStep : IDisposable
     /// not in <paramref name="cache"/>, at position <c>tokens.Length − 1</c>) and, when there is a draft, runs the last
     /// token and the draft in one pass. Returns the number of rows of logits (1 + draft), or 0 when nothing was drafted
     /// (the caller then evaluates the last token as usual). With a draft model and a <paramref name="sampler"/> (a
-    /// temperature, see <see cref="GenerationStep.DraftSampler"/>) the draft is sampled (<see cref="Sampled"/>).
+    /// temperature, see <see cref="GenerationStep.DraftSampler"/>) the draft is sampled (<see cref="Sampled"/>); a draft
+    /// model's drafts keep to <paramref name="grammar"/> (the generation's, null: none) when there is one.
     /// </summary>
-    public int Verify(Transformer transformer, KvCache cache, ReadOnlySpan<int> tokens, int maxDraft, Sampler? sampler)
+    public int Verify(Transformer transformer, KvCache cache, ReadOnlySpan<int> tokens, int maxDraft, Sampler? sampler, Grammars.GrammarConstraint? grammar)
     {
         Rows = 0;
         int k = Math.Min(maxDraft, _length.Next());
         if (k <= 0) return 0;
         Sampled = sampler is not null && _draftModel is not null && ReferenceEquals(_drafter, _draftModel);
-        k = Sampled ? _draftModel!.DraftSampled(tokens, _draft.AsSpan(0, k), _q, sampler!) : _drafter.Draft(tokens, _draft.AsSpan(0, k));
+        k = Sampled ? _draftModel!.DraftSampled(tokens, _draft.AsSpan(0, k), _q, sampler!, grammar, _draftTemperature)
+            : _draftModel is not null && ReferenceEquals(_drafter, _draftModel) ? _draftModel.Draft(tokens, _draft.AsSpan(0, k), grammar)
+            : _drafter.Draft(tokens, _draft.AsSpan(0, k));
         if (k == 0) return 0;
         int pos = tokens.Length - 1;
         _pass[0] = new SequenceToken(tokens[pos], pos, cache, true);

@@ -104,17 +104,27 @@ internal sealed unsafe class Q6KPacked : IDisposable
                         for (int k = 0; k < 4; k++)
                             *(uint*)(vectors + g * 128 + k * 32 + i16 * 4) = *(uint*)(tmp + 128 * g + 16 * i16 + 4 * k);
                 if (!Compact) continue;
-                // Compact: N_k = group 0's vector k | group 1's << 4, then H_g with vector k's top two bits at bit 2k.
-                for (int k = 0; k < 4; k++)
-                    for (int j = 0; j < 32; j++)
-                        o[k * 32 + j] = (byte)((vectors[k * 32 + j] & 0xF) | ((vectors[128 + k * 32 + j] & 0xF) << 4));
-                for (int g = 0; g < 2; g++)
-                    for (int j = 0; j < 32; j++)
+                // Compact: N_k = group 0's vector k | group 1's << 4, then H_g with vector k's top two bits at bit 2k, 16
+                // bytes at a time (16-bit shifts: each mask keeps only bits that come from their own byte).
+                var lowNibble = Vector128.Create((byte)0x0F);
+                for (int half = 0; half < 32; half += 16)
+                {
+                    for (int k = 0; k < 4; k++)
                     {
-                        int h = 0;
-                        for (int k = 0; k < 4; k++) h |= (vectors[g * 128 + k * 32 + j] >> 4) << (2 * k);
-                        o[128 + g * 32 + j] = (byte)h;
+                        var v0 = Vector128.Load(vectors + k * 32 + half);
+                        var v1 = Vector128.Load(vectors + 128 + k * 32 + half).AsUInt16();
+                        ((v0 & lowNibble) | (Vector128.ShiftLeft(v1, 4).AsByte() & Vector128.Create((byte)0xF0))).Store(o + k * 32 + half);
                     }
+                    for (int g = 0; g < 2; g++)
+                    {
+                        byte* vg = vectors + g * 128 + half;
+                        var h = (Vector128.ShiftRightLogical(Vector128.Load(vg).AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x03))
+                              | (Vector128.ShiftRightLogical(Vector128.Load(vg + 32).AsUInt16(), 2).AsByte() & Vector128.Create((byte)0x0C))
+                              | (Vector128.Load(vg + 64) & Vector128.Create((byte)0x30))
+                              | (Vector128.ShiftLeft(Vector128.Load(vg + 96).AsUInt16(), 2).AsByte() & Vector128.Create((byte)0xC0));
+                        h.Store(o + 128 + g * 32 + half);
+                    }
+                }
             }
         }
     }

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Eurus.Cpu.Gguf;
@@ -140,24 +142,24 @@ internal sealed unsafe class Q6KPacked : IDisposable
         if (!Compact) throw new InvalidOperationException("Only the compact form is expanded.");
         if (row < 0 || count < 0 || row > Rows - count) throw new ArgumentOutOfRangeException(nameof(row));
         byte* q = RowQs(row);
-        var low = Vector256.Create((byte)0x0F);
-        var top = Vector256.Create((byte)0x30);
         for (long b = 0, n = (long)count * SuperBlocks; b < n; b++, q += Q6Compact.Bytes, dst += Q6Bytes.Bytes)
         {
-            // As Q6Compact.Load, each nibble vector and top-bit plane read once: N_k gives group 0's vector k (low
-            // nibbles) and group 1's (high nibbles); H_g holds vector k's top two bits at bits 2k, 2k+1.
+            // Q6Compact.Load's unpacking with each nibble vector and top-bit plane read once: N_k holds group 0's vector
+            // k (low nibbles) and group 1's (high nibbles).
             var h0 = Vector256.Load(q + 128).AsUInt16();
             var h1 = Vector256.Load(q + 160).AsUInt16();
-            for (int k = 0; k < 4; k++)
-            {
-                var nk = Vector256.Load(q + 32 * k);
-                var n1 = Vector256.ShiftRightLogical(nk.AsUInt16(), 4).AsByte();
-                int shift = 4 - 2 * k; // bits 2k, 2k+1 to bits 4, 5 (16-bit shifts: the bits kept come from their own byte)
-                var t0 = shift >= 0 ? Vector256.ShiftLeft(h0, shift) : Vector256.ShiftRightLogical(h0, -shift);
-                var t1 = shift >= 0 ? Vector256.ShiftLeft(h1, shift) : Vector256.ShiftRightLogical(h1, -shift);
-                ((nk & low) | (t0.AsByte() & top)).Store(dst + 32 * k);
-                ((n1 & low) | (t1.AsByte() & top)).Store(dst + 128 + 32 * k);
-            }
+            Expand(q, dst, h0, h1, 0);
+            Expand(q, dst, h0, h1, 1);
+            Expand(q, dst, h0, h1, 2);
+            Expand(q, dst, h0, h1, 3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Expand(byte* q, byte* dst, Vector256<ushort> h0, Vector256<ushort> h1, [ConstantExpected(Min = 0, Max = 3)] int k)
+        {
+            var nk = Vector256.Load(q + 32 * k);
+            Q6Compact.Unpack(nk, h0, k).Store(dst + 32 * k);
+            Q6Compact.Unpack(Vector256.ShiftRightLogical(nk.AsUInt16(), 4).AsByte(), h1, k).Store(dst + 128 + 32 * k);
         }
     }
 

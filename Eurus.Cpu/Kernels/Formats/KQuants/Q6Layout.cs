@@ -41,16 +41,24 @@ internal readonly unsafe struct Q6Compact : IQ6Layout
     public static Vector256<byte> Load(byte* q, [ConstantExpected(Min = 0, Max = 1)] int g, [ConstantExpected(Min = 0, Max = 3)] int k)
     {
         var n = Vector256.Load(q + 32 * k);
-        var h = Vector256.Load(q + 128 + 32 * g).AsUInt16();
-        // Shifts of 16-bit lanes: the bits kept by each mask come from their own byte.
-        var low = g == 0 ? n : Vector256.ShiftRightLogical(n.AsUInt16(), 4).AsByte();
+        return Unpack(g == 0 ? n : Vector256.ShiftRightLogical(n.AsUInt16(), 4).AsByte(), Vector256.Load(q + 128 + 32 * g).AsUInt16(), k);
+    }
+
+    /// <summary>
+    /// A group's vector <paramref name="k"/> from its four low bits (the low nibbles of <paramref name="nibbles"/>) and
+    /// the group's plane H_g (<paramref name="plane"/>): bits 2k, 2k+1 moved to bits 4, 5 by a shift of 16-bit lanes
+    /// (the bits each mask keeps come from their own byte), two masks and an or.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Unpack(Vector256<byte> nibbles, Vector256<ushort> plane, [ConstantExpected(Min = 0, Max = 3)] int k)
+    {
         var top = k switch
         {
-            0 => Vector256.ShiftLeft(h, 4),
-            1 => Vector256.ShiftLeft(h, 2),
-            2 => h,
-            _ => Vector256.ShiftRightLogical(h, 2),
+            0 => Vector256.ShiftLeft(plane, 4),
+            1 => Vector256.ShiftLeft(plane, 2),
+            2 => plane,
+            _ => Vector256.ShiftRightLogical(plane, 2),
         };
-        return (low & Vector256.Create((byte)0x0F)) | (top.AsByte() & Vector256.Create((byte)0x30));
+        return (nibbles & Vector256.Create((byte)0x0F)) | (top.AsByte() & Vector256.Create((byte)0x30));
     }
 }

@@ -121,7 +121,7 @@ internal sealed unsafe class MatMul : IDisposable
                         _q8kReady = true;
                         _q8kVnniReady |= kv;
                     }
-                    if (w.Q6K is { Compact: true } && tokens >= 4 && _q6Expanded == null)
+                    if (ExpandsQ6K(w, tokens) && _q6Expanded == null)
                     {
                         _q6ExpandedBytes = (long)RowBlock * (_maxCols / 256) * Q6Bytes.Bytes;
                         _q6Expanded = (byte*)NativeMemory.AlignedAlloc((nuint)(_threads * _q6ExpandedBytes), 64);
@@ -200,6 +200,12 @@ internal sealed unsafe class MatMul : IDisposable
     }
 
     /// <summary>
+    /// Whether a multiply of <paramref name="w"/> by <paramref name="tokens"/> tokens may run the compact Q6_K kernel's
+    /// tiles (four tokens), which read each row block expanded to bytes into a slot of <see cref="_q6Expanded"/>.
+    /// </summary>
+    private static bool ExpandsQ6K(in WeightMatrix w, int tokens) => w.Q6K is { Compact: true } && tokens >= 4;
+
+    /// <summary>
     /// A free slot of <see cref="_q6Expanded"/> for the calling thread's chunk: at most one chunk per thread of the pool
     /// runs at a time, so one is always free.
     /// </summary>
@@ -228,7 +234,7 @@ internal sealed unsafe class MatMul : IDisposable
             // prompt's are 2–7 MB); each weight row is then read once per chunk instead of once per multiply.
             int block = owner.TokenBlock;
             // A compact Q6_K matrix's prompt tiles read their row block expanded to bytes, in a slot of this thread's own.
-            int slot = w.Q6K is { Compact: true } && tokens >= 4 ? owner.TakeSlot() : -1;
+            int slot = ExpandsQ6K(w, tokens) ? owner.TakeSlot() : -1;
             try
             {
                 byte* expanded = slot < 0 ? null : owner._q6Expanded + slot * owner._q6ExpandedBytes;

@@ -64,7 +64,7 @@ public class SpeculativeGrammarTests(Xunit.Abstractions.ITestOutputHelper output
         {
             var sampler = new Sampler(new SamplingSettings { Temperature = 2f, TopK = 0, TopP = 1, MinP = 0, Seed = (ulong)seed }, vocab);
             constraint.Reset();
-            int k = drafter.DraftSampled(prompt, draft, q, sampler, constraint);
+            int k = drafter.Draft(prompt, draft, sampler, q, constraint, temperature: 0);
             Assert.Equal(new GrammarConstraint(grammar, model.Tokenizer).State, constraint.State);
             Assert.InRange(k, 1, draft.Length);
             for (int i = 0; i < k; i++)

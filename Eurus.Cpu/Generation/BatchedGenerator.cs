@@ -149,8 +149,7 @@ public sealed partial class BatchedGenerator : IDisposable
         ObjectDisposedException.ThrowIf(_stopping, this);
         settings ??= new SamplingSettings();
         settings.Validate();
-        if (settings.Speculation is { DraftModel: { } draft } && draft.Config.Vocab != _model.Config.Vocab)
-            throw new ArgumentException($"The draft model's vocabulary ({draft.Config.Vocab} tokens) differs from the model's ({_model.Config.Vocab}).", nameof(settings));
+        if (settings.Speculation is { DraftModel: { } draft }) DraftModelDrafter.CheckVocabulary(draft, _model, nameof(settings));
         if (promptTokens.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptTokens));
         if (promptTokens.Count > ContextLength)
             throw _model.ContextFull("The prompt", promptTokens.Count);

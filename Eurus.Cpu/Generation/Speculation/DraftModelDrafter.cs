@@ -3,12 +3,11 @@ using System.Numerics.Tensors;
 namespace Eurus.Cpu.Generation.Speculation;
 
 /// <summary>
-/// Drafts with a smaller model of the same vocabulary: its greedy continuation (<see cref="Draft(ReadOnlySpan{int}, Span{int})"/>), or one sampled
-/// from its distribution after the generation's own sampling filters (<see cref="DraftSampled"/>), from its own
-/// session, which keeps its KV cache between drafts — each draft evaluates only the tokens it has not seen (it rewinds
-/// to the common prefix).
+/// Drafts with a smaller model of the same vocabulary (<see cref="Draft"/>): its greedy continuation, or one sampled from
+/// its distribution after the generation's own sampling filters, from its own session, which keeps its KV cache between
+/// drafts — each draft evaluates only the tokens it has not seen (it rewinds to the common prefix).
 /// </summary>
-internal sealed class DraftModelDrafter : IDrafter, IDisposable
+internal sealed class DraftModelDrafter : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly int[] _one = new int[1];
@@ -16,38 +15,32 @@ internal sealed class DraftModelDrafter : IDrafter, IDisposable
 
     public DraftModelDrafter(EurusModel draft, EurusModel target)
     {
-        if (draft.Config.Vocab != target.Config.Vocab)
-            throw new ArgumentException($"The draft model's vocabulary ({draft.Config.Vocab} tokens) differs from the model's ({target.Config.Vocab}).");
+        CheckVocabulary(draft, target);
         Model = draft;
         _session = draft.CreateSession();
     }
 
+    /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="draft"/> has <paramref name="target"/>'s vocabulary size.</summary>
+    public static void CheckVocabulary(EurusModel draft, EurusModel target, string? paramName = null)
+    {
+        if (draft.Config.Vocab != target.Config.Vocab)
+            throw new ArgumentException($"The draft model's vocabulary ({draft.Config.Vocab} tokens) differs from the model's ({target.Config.Vocab}).", paramName);
+    }
+
     public EurusModel Model { get; }
 
-    public int Draft(ReadOnlySpan<int> history, Span<int> draft) => DraftCore(history, draft, default, null, null, 0);
-
     /// <summary>
-    /// The greedy draft under <paramref name="grammar"/> (null: none): each token is the draft model's best among those
-    /// the grammar allows after the draft so far (the grammar's state is walked through the draft and restored), so a
-    /// model drafting for itself under a grammar is always right; a draft ends at the end of sequence.
+    /// Drafts up to <c>draft.Length</c> tokens after <paramref name="history"/> and returns how many. Without a
+    /// <paramref name="sampler"/> (greedy decoding) each token is the draft model's best — among the tokens
+    /// <paramref name="grammar"/> allows after the draft so far, when there is a grammar, so a model drafting for itself
+    /// is always right. With one, each token is sampled by it (its filters and temperature, or
+    /// <paramref name="temperature"/> when positive, and its seeded generator) from the draft model's logits — under a
+    /// grammar, among the tokens it allows — and each one's distribution q is written to <paramref name="q"/>
+    /// (vocabulary-sized rows, one per draft token) for <see cref="Sampling.Sampler.SampleVerified"/>. The grammar's
+    /// state is walked through the draft and restored (the generation's place does not move); a draft ends at the end of
+    /// sequence (under a grammar, only where the grammar can end).
     /// </summary>
-    public int Draft(ReadOnlySpan<int> history, Span<int> draft, Grammars.GrammarConstraint? grammar) =>
-        Walk(history, draft, default, null, grammar, 0);
-
-    /// <summary>
-    /// Drafts up to <c>draft.Length</c> tokens, each sampled by <paramref name="sampler"/> (its filters and temperature,
-    /// or <paramref name="temperature"/> when positive, and its seeded generator) from the draft model's logits, and
-    /// writes each one's distribution q to <paramref name="q"/> (vocabulary-sized rows, one per draft token) for
-    /// <see cref="Sampling.Sampler.SampleVerified"/>. Under a <paramref name="grammar"/> each token is drawn among the
-    /// tokens the grammar allows after the draft so far (its state is walked through the draft and restored: the
-    /// generation's place does not move), and a draft ends at the end of sequence (drawn only where the grammar can end).
-    /// </summary>
-    public int DraftSampled(ReadOnlySpan<int> history, Span<int> draft, Span<float> q, Sampling.Sampler sampler,
-        Grammars.GrammarConstraint? grammar = null, float temperature = 0) =>
-        Walk(history, draft, q, sampler, grammar, temperature);
-
-    /// <summary><see cref="DraftCore"/> with the grammar's state restored afterwards.</summary>
-    private int Walk(ReadOnlySpan<int> history, Span<int> draft, Span<float> q, Sampling.Sampler? sampler,
+    public int Draft(ReadOnlySpan<int> history, Span<int> draft, Sampling.Sampler? sampler, Span<float> q,
         Grammars.GrammarConstraint? grammar, float temperature)
     {
         int state = grammar?.State ?? 0;

@@ -5,8 +5,12 @@ namespace Eurus.Cpu.Generation.Speculation;
 /// prompt and the text generated so far — longest <c>n</c> first, and the tokens that followed the latest earlier
 /// occurrence are the draft. Answers that rewrite code or an equation, or quote their input, repeat long runs of it.
 /// </summary>
-internal sealed class PromptLookup(int maxNgram, int minNgram) : IDrafter
+internal sealed class PromptLookup(int maxNgram, int minNgram)
 {
+    /// <summary>
+    /// Writes up to <c>draft.Length</c> guessed tokens that follow <paramref name="history"/> into
+    /// <paramref name="draft"/> and returns how many (0: no guess). Allocates nothing.
+    /// </summary>
     public int Draft(ReadOnlySpan<int> history, Span<int> draft)
     {
         int len = history.Length;

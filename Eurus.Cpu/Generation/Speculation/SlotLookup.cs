@@ -55,8 +55,7 @@ internal sealed class SlotLookup
         Sampled = n > 0 && _drafter is not null && sampler is not null;
         Count = n <= 0 ? 0
             : _drafter is null ? _lookup.Draft(history, _draft.AsSpan(0, n))
-            : Sampled ? _drafter.DraftSampled(history, _draft.AsSpan(0, n), _q, sampler!, grammar, _draftTemperature)
-            : _drafter.Draft(history, _draft.AsSpan(0, n), grammar);
+            : _drafter.Draft(history, _draft.AsSpan(0, n), sampler, _q, grammar, _draftTemperature);
         _kept = 0;
         Drafted += Count;
         return Count;

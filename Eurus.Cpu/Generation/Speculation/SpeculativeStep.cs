@@ -18,7 +18,7 @@ internal sealed class SpeculativeStep : IDisposable
     private float[] _q = []; // sampled drafts: the draft model's distribution for each draft token, vocabulary-sized rows
     private SequenceToken[] _pass = [];
     private int[] _draft = [];
-    private IDrafter _drafter = null!;
+    private PromptLookup? _lookup; // this generation's prompt lookup (null: it drafts with _draftModel)
     private DraftModelDrafter? _draftModel;
     private int _maxDraft;
     private DraftLength _length;
@@ -59,9 +59,9 @@ internal sealed class SpeculativeStep : IDisposable
                 _draftModel?.Dispose();
                 _draftModel = new DraftModelDrafter(model, target);
             }
-            _drafter = _draftModel;
+            _lookup = null;
         }
-        else _drafter = new PromptLookup(settings.NgramSize, settings.MinNgramSize);
+        else _lookup = new PromptLookup(settings.NgramSize, settings.MinNgramSize);
         Drafted = Accepted = 0;
         _draftTemperature = settings.DraftTemperature;
         _length = new DraftLength(_maxDraft);
@@ -81,10 +81,9 @@ internal sealed class SpeculativeStep : IDisposable
         Rows = 0;
         int k = Math.Min(maxDraft, _length.Next());
         if (k <= 0) return 0;
-        Sampled = sampler is not null && _draftModel is not null && ReferenceEquals(_drafter, _draftModel);
-        k = Sampled ? _draftModel!.DraftSampled(tokens, _draft.AsSpan(0, k), _q, sampler!, grammar, _draftTemperature)
-            : _draftModel is not null && ReferenceEquals(_drafter, _draftModel) ? _draftModel.Draft(tokens, _draft.AsSpan(0, k), grammar)
-            : _drafter.Draft(tokens, _draft.AsSpan(0, k));
+        Sampled = _lookup is null && sampler is not null;
+        k = _lookup is not null ? _lookup.Draft(tokens, _draft.AsSpan(0, k))
+            : _draftModel!.Draft(tokens, _draft.AsSpan(0, k), sampler, _q, grammar, _draftTemperature);
         if (k == 0) return 0;
         int pos = tokens.Length - 1;
         _pass[0] = new SequenceToken(tokens[pos], pos, cache, true);

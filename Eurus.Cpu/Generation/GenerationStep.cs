@@ -59,11 +59,6 @@ internal sealed class GenerationStep(SamplingSettings settings, Tokenizer tokeni
         {
             if (DraftSampler is null) throw new InvalidOperationException("Sampled drafts need a temperature.");
             next = _sampler.SampleVerified(logits, history, draft, q, _grammar?.Allowed());
-            if (_grammar is not null)
-            {
-                if (next == _eos) return (FinishReason.EndOfSequence, null); // the grammar is complete
-                _grammar.Accept(next);
-            }
         }
         else if (_grammar is null) next = _sampler.Sample(logits, history);
         else
@@ -72,6 +67,9 @@ internal sealed class GenerationStep(SamplingSettings settings, Tokenizer tokeni
             // sampling, which needs the whole allowed set) the state's cached mask.
             next = settings.Temperature <= 0 ? _sampler.Sample(logits, history) : -1;
             if (next < 0 || !_grammar.Allows(next)) next = _sampler.Sample(logits, history, _grammar.Allowed());
+        }
+        if (_grammar is not null)
+        {
             if (next == _eos) return (FinishReason.EndOfSequence, null); // the grammar is complete
             _grammar.Accept(next);
         }

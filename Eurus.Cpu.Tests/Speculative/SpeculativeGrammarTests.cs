@@ -8,7 +8,7 @@ namespace Eurus.Cpu.Tests.Speculative;
 /// <summary>
 /// A draft model under a grammar: with a temperature its drafts are sampled among the tokens the grammar allows after
 /// the draft so far (the generation's grammar state is walked through the draft and restored; only kept tokens move
-/// it), and verified under the same mask; greedy drafts stay the draft model's argmax, and greedy output plain greedy's.
+/// it), and verified under the same mask; greedy drafts are the draft model's best allowed token, and greedy output plain greedy's.
 /// (The distribution under a grammar: <see cref="SpeculativeExactDistributionTests"/>.)
 /// </summary>
 public class SpeculativeGrammarTests(Xunit.Abstractions.ITestOutputHelper output)

@@ -105,6 +105,88 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
     [Fact]
     public void Q8_0PathsMatchTheReference() => Check(GgmlType.Q8_0, Q8Paths);
 
+    /// <summary>
+    /// The row-quad kernels (<see cref="QuadDot"/>: ARM64's by-element SDOT, "dp", and its portable form, "v128") against
+    /// the reference for every row of a group, over the block counts; the four-token tile equals the one-token form bit
+    /// for bit for each of its tokens.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q8_0)]
+    public void QuadPathsMatchTheReference(GgmlType type)
+    {
+        var paths = new (string Name, bool Sdot)[] { ("dp", true), ("v128", false) };
+        foreach (int blocks in BlockCounts)
+        {
+            int cols = blocks * 32, rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
+            var file = new byte[4 * rowBytes];
+            var xf = Random(4 * cols, 2000 + blocks, 3);
+            var wf = new float[4][];
+            for (int r = 0; r < 4; r++)
+            {
+                wf[r] = Random(cols, 100 * r + blocks, 10);
+                (type == GgmlType.Q4_0 ? QuantReference.QuantizeQ4_0(wf[r]) : QuantReference.QuantizeQ8_0(wf[r])).CopyTo(file, r * rowBytes);
+            }
+            if (type == GgmlType.Q8_0) for (int b = 0; b < 4 * blocks; b += 3) file[b * 34 + 2 + b % 32] = 0x80;
+            using var quads = PackedMatrix.FromBlocks(type, 4, cols, file, interleaved: false, quads: true);
+            using var acts = new PackedActivations(4, cols);
+            acts.Prepare(xf, 4, cols, forQ4: true, forQ8: true);
+            var xBlocks = new BlockQ8_0[4][];
+            for (int t = 0; t < 4; t++)
+            {
+                xBlocks[t] = new BlockQ8_0[blocks];
+                ActivationQuantizer.QuantizeQ8_0(xf.AsSpan(t * cols, cols), xBlocks[t]);
+            }
+            foreach (var (name, sdot) in paths)
+            {
+                if (Paths().Any(p => p.Name == name && !p.Supported)) continue; // reported below, run in the child processes or under qemu
+                var one = new float[16];
+                var four = new float[16];
+                fixed (float* y1 = one)
+                fixed (float* y4 = four)
+                {
+                    for (int t = 0; t < 4; t++)
+                        if (type == GgmlType.Q4_0)
+                        {
+                            if (sdot) QuadDot.Q4x1<SdotByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
+                            else QuadDot.Q4x1<PortableByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
+                        }
+                        else
+                        {
+                            if (sdot) QuadDot.Q8x1<SdotByteDot128>(quads.GroupScales(0), (sbyte*)quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
+                            else QuadDot.Q8x1<PortableByteDot128>(quads.GroupScales(0), (sbyte*)quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
+                        }
+                    if (type == GgmlType.Q4_0)
+                    {
+                        if (sdot) QuadDot.Q4x4<SdotByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts, 0, y4, 4);
+                        else QuadDot.Q4x4<PortableByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts, 0, y4, 4);
+                    }
+                    else
+                    {
+                        if (sdot) QuadDot.Q8x4<SdotByteDot128>(quads.GroupScales(0), (sbyte*)quads.GroupQs(0), blocks, acts, 0, y4, 4);
+                        else QuadDot.Q8x4<PortableByteDot128>(quads.GroupScales(0), (sbyte*)quads.GroupQs(0), blocks, acts, 0, y4, 4);
+                    }
+                }
+                Assert.Equal(one, four);
+                for (int t = 0; t < 4; t++)
+                    for (int r = 0; r < 4; r++)
+                    {
+                        var row = file.AsSpan(r * rowBytes, rowBytes);
+                        float reference = type == GgmlType.Q4_0
+                            ? VecDotReference.Q4_0(MemoryMarshal.Cast<byte, BlockQ4_0>(row), xBlocks[t])
+                            : VecDotReference.Q8_0(MemoryMarshal.Cast<byte, BlockQ8_0>(row), xBlocks[t]);
+                        float got = one[4 * t + r];
+                        // Tolerance: float rounding of the per-block products, relative to Σ|terms| (as in Check).
+                        float magnitude = 0;
+                        for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[r][i] * xf[t * cols + i]);
+                        Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-5f,
+                            $"{type} quads {name}, {blocks} blocks, token {t} row {r}: reference {reference}, got {got}");
+                    }
+            }
+        }
+        Report();
+    }
+
     [Fact]
     public void HalfConversionsAreExact()
     {

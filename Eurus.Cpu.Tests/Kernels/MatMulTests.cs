@@ -23,7 +23,12 @@ public unsafe class MatMulTests
     [InlineData(GgmlType.F32, 5)]
     [InlineData(GgmlType.F16, 5)]
     [InlineData(GgmlType.BF16, 5)]
-    public void MultiplyMatchesTheReference(GgmlType type, int blocks)
+    // Row quads (ARM64's layout; SDOT by element there, the portable form elsewhere): 37 rows = nine groups and a plain row.
+    [InlineData(GgmlType.Q4_0, 1, true)]
+    [InlineData(GgmlType.Q4_0, 5, true)]
+    [InlineData(GgmlType.Q8_0, 1, true)]
+    [InlineData(GgmlType.Q8_0, 5, true)]
+    public void MultiplyMatchesTheReference(GgmlType type, int blocks, bool quads = false)
     {
         const int rows = 37;
         int cols = blocks * 32;
@@ -40,9 +45,11 @@ public unsafe class MatMulTests
                 var y = new float[tokens * rows];
                 fixed (byte* p = file)
                 {
-                    using var packed = type is GgmlType.Q4_0 or GgmlType.Q8_0 ? PackedMatrix.FromBlocks(type, rows, cols, file) : null;
+                    using var packed = type is GgmlType.Q4_0 or GgmlType.Q8_0 ? PackedMatrix.FromBlocks(type, rows, cols, file, quads ? false : null, quads) : null;
                     using var mm = new MatMul(Math.Max(9, tokens), cols, threads, needHalf: true, needBFloat: true);
-                    mm.Multiply(new WeightMatrix(p, type, rows, cols, packed), x, tokens, y);
+                    var matrix = new WeightMatrix(p, type, rows, cols, packed);
+                    if (quads) Assert.Equal(type == GgmlType.Q4_0 ? MatrixKernel.Q4_0Quads : MatrixKernel.Q8_0Quads, matrix.Kernel);
+                    mm.Multiply(matrix, x, tokens, y);
                     // Each token of a batch equals that token multiplied alone (decoding), bit for bit.
                     for (int t = 0; t < tokens; t++)
                     {

@@ -61,14 +61,14 @@ internal sealed unsafe class MistralWeights : IDisposable
                 packedByName[i] = t.Type switch
                 {
                     GgmlType.Q5_0 => PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength,
-                        Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength), interleaveQ8),
+                        Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength), interleaveQ8, kernels.UseRowQuads),
                     // Q4_1 / Q5_1 (q·d + m) run as a Q8_0 matrix of the same quants plus per-block minimums (lossless).
                     GgmlType.Q4_1 or GgmlType.Q5_1 => OffsetQuantMatrix.FromBlocks(t.Type, (int)t.RowCount, (int)t.RowLength, f.GetTensorData(t), interleaveQ8),
                     GgmlType.Q4_K or GgmlType.Q5_K => QmKPacked.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength),
                     GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength, kernels.UseCompactQ6K),
                     // Q4_0 and Q8_0 interleaved for AVX-VNNI or AVX2 multiply-adds.
                     _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength,
-                        t.Type == GgmlType.Q4_0 ? kernels.InterleaveQ4 : interleaveQ8),
+                        t.Type == GgmlType.Q4_0 ? kernels.InterleaveQ4 : interleaveQ8, kernels.UseRowQuads),
                 };
                 reporter?.Report((double)Interlocked.Increment(ref done) / toPack.Length);
             });

@@ -39,6 +39,12 @@ internal sealed record KernelOptions
     /// </summary>
     public bool CompactQ6K { get; init; } = true;
 
+    /// <summary>
+    /// Repack Q4_0 and Q8_0 (and Q5_0, run as Q8_0) in row quads (<see cref="PackedMatrix.Quads"/>) where ARM64's
+    /// DotProd runs (see <see cref="UseRowQuads"/>): four rows per by-element <c>SDOT</c> (<see cref="QuadDot"/>).
+    /// </summary>
+    public bool RowQuads { get; init; } = true;
+
     /// <summary>Tokens per chunk of a matmul: a chunk's prepared activations stay in L2 while the rows stream past.</summary>
     public int TokenBlock { get; init; } = 64;
 
@@ -81,6 +87,9 @@ internal sealed record KernelOptions
 
     /// <summary>Whether the 128-bit tiles apply: allowed, no AVX2 (whose row kernels are wider), and Vector128 in hardware.</summary>
     public bool UseTiles128 => Tiles128 && !System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated;
+
+    /// <summary>Whether Q4_0/Q8_0 are repacked in row quads: allowed, the 128-bit tiles apply, and the CPU has ARM64 DotProd.</summary>
+    public bool UseRowQuads => RowQuads && UseTiles128 && SdotByteDot128.IsSupported;
 
     /// <summary>Whether the AVX-512BW tiles apply on this CPU with these options.</summary>
     public bool UseAvx512Tiles => Avx512Tiles && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported;

@@ -169,7 +169,10 @@ internal sealed unsafe class MatMul : IDisposable
 
         public void Clear() => _job = default;
 
-        public void Execute(int c) => _job.Run((int)((long)_rows * c / _chunks), (int)((long)_rows * (c + 1) / _chunks), c);
+        // Chunks start at multiples of four rows (the row-quad tiles read groups of four; every other kernel is indifferent).
+        public void Execute(int c) => _job.Run(Start(c), c + 1 == _chunks ? _rows : Start(c + 1), c);
+
+        private int Start(int c) => (int)((long)_rows * c / _chunks) & ~3;
     }
 
     /// <summary>Quantizes token t of the current input.</summary>
@@ -349,6 +352,14 @@ internal sealed unsafe class MatMul : IDisposable
                     case MatrixKernel.Q8_0Lanes128:
                         if (SdotByteDot128.IsSupported) TileDriver.Run(new Q8_0Lanes128<SdotByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
                         else TileDriver.Run(new Q8_0Lanes128<PortableByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        break;
+                    case MatrixKernel.Q4_0Quads:
+                        if (SdotByteDot128.IsSupported) TileDriver.Run(new Q4_0Quads<SdotByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        else TileDriver.Run(new Q4_0Quads<PortableByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        break;
+                    case MatrixKernel.Q8_0Quads:
+                        if (SdotByteDot128.IsSupported) TileDriver.Run(new Q8_0Quads<SdotByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        else TileDriver.Run(new Q8_0Quads<PortableByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
                         break;
                     case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;

@@ -48,6 +48,10 @@ internal enum MatrixKernel
     Q8_0Lanes128,
     /// <summary>Q4_K/Q5_K/Q6_K in the file's layout, 128-bit one-row × four-token tiles (<see cref="KQuantTile128"/>: ARM64, x64 without AVX2).</summary>
     KQuantLanes128,
+    /// <summary>Q4_0 in row quads, four rows × four tokens and four rows × one token (<see cref="QuadDot"/>: ARM64 SDOT by element).</summary>
+    Q4_0Quads,
+    /// <summary>Q8_0 (and Q5_0 run as Q8_0) in row quads.</summary>
+    Q8_0Quads,
     /// <summary>F32 rows (TensorPrimitives dot).</summary>
     F32Rows,
     /// <summary>F16 rows against F16-rounded activations (<see cref="HalfDot"/>).</summary>
@@ -61,6 +65,8 @@ internal static class MatrixKernels
     /// <summary>The kernel for a matrix of <paramref name="type"/> in the prepared forms given, on this CPU, as <paramref name="options"/> allow.</summary>
     public static MatrixKernel Choose(GgmlType type, PackedMatrix? packed, QmKPacked? qmk, Q6KPacked? q6k, KernelOptions options) => type switch
     {
+        GgmlType.Q4_0 when packed is { Quads: true } => MatrixKernel.Q4_0Quads,
+        GgmlType.Q8_0 or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1 when packed is { Quads: true } => MatrixKernel.Q8_0Quads,
         GgmlType.Q4_0 when packed is not null => packed.Interleaved ? (options.UseVnni ? MatrixKernel.Q4_0Vnni : MaddByteDot.IsSupported ? MatrixKernel.Q4_0Madd : MatrixKernel.None)
             : options.UseAvx512Tiles ? MatrixKernel.Q4_0Avx512 : options.UseTiles128 ? MatrixKernel.Q4_0Lanes128 : MatrixKernel.Q4_0Rows,
         GgmlType.Q8_0 or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1 when packed is not null => packed.Interleaved ? (options.UseVnni ? MatrixKernel.Q8_0Vnni : MaddByteDot.IsSupported ? MatrixKernel.Q8_0Madd : MatrixKernel.None) : options.UseAvx512Tiles ? MatrixKernel.Q8_0Avx512 : options.UseTiles128 ? MatrixKernel.Q8_0Lanes128 : MatrixKernel.Q8_0Rows,
@@ -78,8 +84,8 @@ internal static class MatrixKernels
     public static KernelInput Input(this MatrixKernel kernel) => kernel switch
     {
         MatrixKernel.Q4_0Vnni or MatrixKernel.Q8_0Vnni or MatrixKernel.Q4_0Madd or MatrixKernel.Q8_0Madd => KernelInput.Q8_0Interleaved,
-        MatrixKernel.Q4_0Avx512 or MatrixKernel.Q4_0Rows or MatrixKernel.Q4_0Lanes128 => KernelInput.Q8_0ForQ4,
-        MatrixKernel.Q8_0Avx512 or MatrixKernel.Q8_0Rows or MatrixKernel.Q8_0Lanes128 => KernelInput.Q8_0,
+        MatrixKernel.Q4_0Avx512 or MatrixKernel.Q4_0Rows or MatrixKernel.Q4_0Lanes128 or MatrixKernel.Q4_0Quads => KernelInput.Q8_0ForQ4,
+        MatrixKernel.Q8_0Avx512 or MatrixKernel.Q8_0Rows or MatrixKernel.Q8_0Lanes128 or MatrixKernel.Q8_0Quads => KernelInput.Q8_0,
         MatrixKernel.Q4_KVnni or MatrixKernel.Q5_KVnni or MatrixKernel.Q6_KVnni
             or MatrixKernel.Q4_KMadd or MatrixKernel.Q5_KMadd or MatrixKernel.Q6_KMadd => KernelInput.Q8_KInterleaved,
         MatrixKernel.KQuantAvx512 or MatrixKernel.KQuantRows or MatrixKernel.KQuantLanes128 => KernelInput.Q8_K,

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
@@ -22,6 +23,12 @@ internal interface IByteDot128
 
     /// <summary>acc + a·b (fused where that is native).</summary>
     static abstract Vector128<float> MultiplyAdd(Vector128<float> acc, Vector128<float> a, Vector128<float> b);
+
+    /// <summary>
+    /// The four-row dot of <see cref="QuadDot"/>: int32 lane i of the result is acc[i] + Σ_{j&lt;4} w[4i+j]·x[4·<paramref name="quad"/>+j]
+    /// — four rows' four weights each against one quadruplet of activations (ARM64's by-element <c>SDOT</c>).
+    /// </summary>
+    static abstract Vector128<int> DotQuad(Vector128<int> acc, Vector128<sbyte> w, Vector128<sbyte> x, [ConstantExpected(Min = 0, Max = 3)] byte quad);
 }
 
 /// <summary>ARM64 <c>SDOT</c>: four groups of four byte products per instruction, fused float multiply-adds.</summary>
@@ -34,6 +41,10 @@ internal readonly struct SdotByteDot128 : IByteDot128
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAdd(Vector128<float> acc, Vector128<float> a, Vector128<float> b) => AdvSimd.FusedMultiplyAdd(acc, a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> DotQuad(Vector128<int> acc, Vector128<sbyte> w, Vector128<sbyte> x, [ConstantExpected(Min = 0, Max = 3)] byte quad) =>
+        Dp.DotProductBySelectedQuadruplet(acc, w, x, quad);
 }
 
 /// <summary>Portable Vector128: bytes widened to int16, multiplied (|products| ≤ 16256), pairs widened to int32; separate multiply and add.</summary>
@@ -52,4 +63,15 @@ internal readonly struct PortableByteDot128 : IByteDot128
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAdd(Vector128<float> acc, Vector128<float> a, Vector128<float> b) => acc + a * b;
+
+    /// <summary>The quadruplet broadcast, the products widened to int16 then int32, each row's four summed (not fast: for the tests and CPUs without SDOT).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> DotQuad(Vector128<int> acc, Vector128<sbyte> w, Vector128<sbyte> x, [ConstantExpected(Min = 0, Max = 3)] byte quad)
+    {
+        var (wl, wh) = Vector128.Widen(w);
+        var (xl, _) = Vector128.Widen(Vector128.Create(x.AsInt32().GetElement(quad)).AsSByte());
+        var (r0, r1) = Vector128.Widen(wl * xl); // rows 0 and 1: four products each
+        var (r2, r3) = Vector128.Widen(wh * xl); // rows 2 and 3
+        return acc + Vector128.Create(Vector128.Sum(r0), Vector128.Sum(r1), Vector128.Sum(r2), Vector128.Sum(r3));
+    }
 }

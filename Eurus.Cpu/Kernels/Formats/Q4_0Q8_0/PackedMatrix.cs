@@ -18,13 +18,25 @@ namespace Eurus.Cpu.Kernels;
 /// lane i of vector k = elements 4k…4k+3 of block i, each stored +128 (unsigned). Scales are not moved, and blocks after
 /// the last whole group keep the file's order (signed for Q8_0).
 /// </para>
+/// <para>
+/// Where ARM64's by-element <c>SDOT</c> runs (<see cref="QuadDot"/>), rows are in <see cref="Quads"/>: each group of four
+/// rows (4g…4g+3) is stored block by block, and within a block as 16-byte vectors whose int32 lane i holds four
+/// consecutive quant bytes of row 4g+i, so one <c>SDOT</c> by element multiplies four rows by one activation
+/// quadruplet. Q4_0: four vectors per block (64 bytes), vector k = bytes 4k…4k+3 of each row's 16 nibble bytes, each
+/// nibble stored xor 8 (so a nibble read as a signed 4-bit number is q − 8: the low ones are shifted up by four bits,
+/// the high ones masked, both then 16·(q − 8) as signed bytes). Q8_0: eight vectors per block (128 bytes), vector k =
+/// elements 4k…4k+3 of each row, as in the file. Scales: the group's four fp16 scales of a block side by side. Rows
+/// after the last whole group keep the plain layout.
+/// </para>
 /// </summary>
 internal sealed unsafe class PackedMatrix : IDisposable
 {
-    private PackedMatrix(GgmlType type, int rows, int cols, bool interleaved)
+    private PackedMatrix(GgmlType type, int rows, int cols, bool interleaved, bool quads = false)
     {
+        if (interleaved && quads) throw new ArgumentException("A packed matrix is interleaved for VNNI or in row quads, not both.");
         Type = type;
         Interleaved = interleaved;
+        Quads = quads;
         Rows = rows;
         Cols = cols;
         Blocks = cols / 32;
@@ -37,6 +49,10 @@ internal sealed unsafe class PackedMatrix : IDisposable
     public GgmlType Type { get; }
     /// <summary>Whether the quants are in <see cref="VnniDot"/>'s interleaved group order (see the class summary).</summary>
     public bool Interleaved { get; }
+    /// <summary>Whether whole groups of four rows are in <see cref="QuadDot"/>'s layout (see the class summary).</summary>
+    public bool Quads { get; }
+    /// <summary>Rows in whole groups of four (the rest are plain) when <see cref="Quads"/>; 0 otherwise.</summary>
+    public int QuadRows => Quads ? Rows & ~3 : 0;
     public int Rows { get; }
     public int Cols { get; }
     /// <summary>Blocks per row.</summary>
@@ -53,22 +69,57 @@ internal sealed unsafe class PackedMatrix : IDisposable
     public ushort* RowScales(int row) => Scales + (long)row * Blocks;
     public byte* RowQs(int row) => Qs + (long)row * Blocks * QsPerBlock;
 
+    /// <summary>Quants of the group of four rows starting at <paramref name="row"/> (a multiple of four) in <see cref="Quads"/>: same place as its first row.</summary>
+    public byte* GroupQs(int row) => RowQs(row);
+    /// <summary>Scales of that group: four per block.</summary>
+    public ushort* GroupScales(int row) => RowScales(row);
+
     /// <summary>
     /// Repacks rows given in the file layout (blocks of scale + quants); <paramref name="interleaved"/> defaults to
     /// whether <see cref="VnniDot"/> runs here.
     /// </summary>
-    public static PackedMatrix FromBlocks(GgmlType type, int rows, int cols, ReadOnlySpan<byte> fileLayout, bool? interleaved = null)
+    public static PackedMatrix FromBlocks(GgmlType type, int rows, int cols, ReadOnlySpan<byte> fileLayout, bool? interleaved = null, bool quads = false)
     {
-        var m = new PackedMatrix(type, rows, cols, interleaved ?? VnniDot.Supported);
+        var m = new PackedMatrix(type, rows, cols, interleaved ?? (!quads && VnniDot.Supported), quads);
         m.Fill(0, rows, fileLayout);
+        m.MakeQuads();
         return m;
     }
 
     /// <summary>Reads a tensor's bytes from <paramref name="handle"/> at <paramref name="offset"/> and repacks them.</summary>
-    public static PackedMatrix FromFile(SafeFileHandle handle, long offset, GgmlType type, int rows, int cols, bool? interleaved = null)
+    public static PackedMatrix FromFile(SafeFileHandle handle, long offset, GgmlType type, int rows, int cols, bool? interleaved = null, bool quads = false)
     {
-        var m = new PackedMatrix(type, rows, cols, interleaved ?? VnniDot.Supported);
-        return TensorChunks.ReadInto(m, m.Fill, handle, offset, (int)GgmlTypeInfo.RowBytes(type, cols), rows);
+        var m = new PackedMatrix(type, rows, cols, interleaved ?? (!quads && VnniDot.Supported), quads);
+        TensorChunks.ReadInto(m, m.Fill, handle, offset, (int)GgmlTypeInfo.RowBytes(type, cols), rows);
+        m.MakeQuads();
+        return m;
+    }
+
+    /// <summary>With <see cref="Quads"/>: reorders every whole group of four rows, filled in the plain layout, in place (see the class summary).</summary>
+    private void MakeQuads()
+    {
+        if (!Quads) return;
+        int q = QsPerBlock, rowBytes = Blocks * q;
+        var tmp = new byte[4 * rowBytes];
+        var scales = new ushort[4 * Blocks];
+        fixed (byte* t = tmp)
+        fixed (ushort* ts = scales)
+            for (int g = 0; g < QuadRows; g += 4)
+            {
+                byte* dst = GroupQs(g);
+                ushort* ds = GroupScales(g);
+                Buffer.MemoryCopy(dst, t, tmp.Length, tmp.Length);
+                Buffer.MemoryCopy(ds, ts, scales.Length * 2L, scales.Length * 2L);
+                for (int b = 0; b < Blocks; b++)
+                    for (int i = 0; i < 4; i++)
+                    {
+                        ds[b * 4 + i] = ts[i * Blocks + b];
+                        byte* src = t + (long)i * rowBytes + (long)b * q;
+                        for (int k = 0; k < q / 4; k++)
+                            for (int j = 0; j < 4; j++)
+                                dst[(long)b * 4 * q + k * 16 + i * 4 + j] = Type == GgmlType.Q4_0 ? (byte)(src[4 * k + j] ^ 0x88) : src[4 * k + j];
+                    }
+            }
     }
 
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)

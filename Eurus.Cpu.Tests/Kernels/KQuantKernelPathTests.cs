@@ -41,6 +41,48 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
         },
     };
 
+    /// <summary>
+    /// Q4_K/Q5_K in row quads (<see cref="KQuantQuads"/>: ARM64's by-element SDOT, "dp", and its portable form, "v128"):
+    /// a group of four rows — <paramref name="w"/> and three others — against each row's reference.
+    /// </summary>
+    private static void CheckQuads(GgmlType type, byte[] w, int blocks, bool randomBytes, BlockQ8_K[] x, float[] xq)
+    {
+        int cols = blocks * 256, rowBytes = w.Length;
+        var file = new byte[4 * rowBytes];
+        w.CopyTo(file, 0);
+        for (int r = 1; r < 4; r++)
+            (randomBytes ? RandomBlocks(type, blocks, 100 * r + blocks) : KQuantReference.Quantize(type, Random(cols, 100 * r + blocks, 10))).CopyTo(file, r * rowBytes);
+        using var quads = QmKPacked.FromBlocks(type, 4, cols, file, quads: true);
+        foreach (var (name, sdot) in new[] { ("dp", true), ("v128", false) })
+        {
+            if (Paths().Any(p => p.Name == name && !p.Supported)) continue; // run in the ISA child processes or under qemu
+            var y = new float[4];
+            fixed (float* py = y)
+            fixed (BlockQ8_K* px = x)
+                if (type == GgmlType.Q4_K)
+                {
+                    if (sdot) KQuantQuads.X1<FourBits, SdotByteDot128>(quads, 0, (byte*)px, py);
+                    else KQuantQuads.X1<FourBits, PortableByteDot128>(quads, 0, (byte*)px, py);
+                }
+                else
+                {
+                    if (sdot) KQuantQuads.X1<FiveBits, SdotByteDot128>(quads, 0, (byte*)px, py);
+                    else KQuantQuads.X1<FiveBits, PortableByteDot128>(quads, 0, (byte*)px, py);
+                }
+            for (int r = 0; r < 4; r++)
+            {
+                var row = file.AsSpan(r * rowBytes, rowBytes).ToArray();
+                float reference = Reference(type, row, x);
+                var wf = new float[cols];
+                RowCodec.Decode(type, row, wf);
+                float magnitude = 0;
+                for (int i = 0; i < cols; i++) magnitude += MathF.Abs(wf[i] * xq[i]);
+                Assert.True(MathF.Abs(reference - y[r]) <= 1e-5f * magnitude + 1e-6f,
+                    $"{type} quads {name}, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}, row {r}: reference {reference}, got {y[r]}");
+            }
+        }
+    }
+
     private static float[] Random(int n, int seed, float spread)
     {
         var rng = new Random(seed);
@@ -102,6 +144,7 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                     Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f,
                         $"{type} {name}, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}: reference {reference}, got {got}");
                 }
+            if (type != GgmlType.Q6_K) CheckQuads(type, w, blocks, randomBytes, x, xq);
             // The VNNI repacks (Q4_K, Q5_K, Q6_K): the repacked row against the VNNI form of the same activations, with
             // AVX-VNNI and with AVX2 multiply-adds.
             if (AvxVnni.IsSupported) CheckRepackedRow<VnniByteDot>(type, w, xf, cols, reference, magnitude, $"vnni, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}");

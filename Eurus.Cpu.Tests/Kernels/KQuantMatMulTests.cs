@@ -30,9 +30,12 @@ public unsafe class KQuantMatMulTests
         foreach (int tokens in new[] { 1, 3, 4, 5, 8, 9, 13, 70 })
             foreach (int threads in new[] { 1, 2 })
             // The VNNI repack (AVX-VNNI or AVX2 multiply-adds), Q6_K's in both forms (one byte per quant; compact).
-            foreach (var (vnni, compact) in VnniDot.Supported || MaddByteDot.IsSupported ? new[] { (false, false), (true, false), (true, true) } : [(false, false)])
+            // Q4_K/Q5_K also in row quads (ARM64's layout: SDOT by element there, the portable form elsewhere).
+            foreach (var (vnni, compact, quads) in (VnniDot.Supported || MaddByteDot.IsSupported ? new[] { (false, false, false), (true, false, false), (true, true, false) } : [(false, false, false)])
+                         .Append((false, false, true)))
             {
                 if (compact && type != GgmlType.Q6_K) continue;
+                if (quads && type == GgmlType.Q6_K) continue;
                 // Pinned: sameInput is checked by the input's address, which a compacting GC between the calls could move.
                 var x = GC.AllocateArray<float>(tokens * cols, pinned: true);
                 for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 4 - 2);
@@ -45,15 +48,17 @@ public unsafe class KQuantMatMulTests
                     // Room for more columns than used, and 70 tokens: two token chunks of the matmul (64), its scratch reused.
                     using var mm = new MatMul(70, 2 * cols, threads, needHalf: false, needBFloat: false);
                     mm.Multiply(new WeightMatrix(p0, GgmlType.Q8_0, 3, cols, packed), x, tokens, y0);
-                    using var qmk = vnni && type is GgmlType.Q4_K or GgmlType.Q5_K ? QmKPacked.FromBlocks(type, rows, cols, file) : null;
+                    using var qmk = (vnni || quads) && type is GgmlType.Q4_K or GgmlType.Q5_K ? QmKPacked.FromBlocks(type, rows, cols, file, quads) : null;
                     using var q6k = vnni && type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(rows, cols, file, compact) : null;
-                    mm.Multiply(new WeightMatrix(p, type, rows, cols, qmk: qmk, q6k: q6k), x, tokens, y, sameInput: true);
+                    var matrix = new WeightMatrix(p, type, rows, cols, qmk: qmk, q6k: q6k);
+                    if (quads) Assert.Equal(MatrixKernel.QmKQuads, matrix.Kernel);
+                    mm.Multiply(matrix, x, tokens, y, sameInput: true);
                     // Each token of the batch equals that token multiplied alone (decoding), bit for bit.
                     for (int t = 0; t < tokens; t++)
                     {
                         var alone = new float[rows];
                         mm.Multiply(new WeightMatrix(p, type, rows, cols, qmk: qmk, q6k: q6k), x.AsSpan(t * cols, cols), 1, alone);
-                        if (vnni || !KQuantTile.Supported) Assert.Equal(alone, y.AsSpan(t * rows, rows).ToArray());
+                        if (vnni || quads || !KQuantTile.Supported) Assert.Equal(alone, y.AsSpan(t * rows, rows).ToArray());
                     }
                 }
                 for (int t = 0; t < tokens; t++)

@@ -361,6 +361,14 @@ internal sealed unsafe class MatMul : IDisposable
                         if (SdotByteDot128.IsSupported) TileDriver.Run(new Q8_0Quads<SdotByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
                         else TileDriver.Run(new Q8_0Quads<PortableByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
                         break;
+                    case MatrixKernel.QmKQuads when w.Type == GgmlType.Q4_K:
+                        if (SdotByteDot128.IsSupported) TileDriver.Run(new QmKQuads<FourBits, SdotByteDot128>(w.QmK!, w.Data, w.RowBytes, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
+                        else TileDriver.Run(new QmKQuads<FourBits, PortableByteDot128>(w.QmK!, w.Data, w.RowBytes, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
+                        break;
+                    case MatrixKernel.QmKQuads:
+                        if (SdotByteDot128.IsSupported) TileDriver.Run(new QmKQuads<FiveBits, SdotByteDot128>(w.QmK!, w.Data, w.RowBytes, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
+                        else TileDriver.Run(new QmKQuads<FiveBits, PortableByteDot128>(w.QmK!, w.Data, w.RowBytes, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
+                        break;
                     case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q6_KVnni when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, expanded, r0), r0, r1, tFirst, tEnd, py, rows); break;

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Eurus.Cpu.Gguf;
 
 namespace Eurus.Cpu.Kernels;
@@ -93,4 +94,28 @@ internal readonly unsafe struct KQuantLanes128<TDot>(GgmlType type, byte* data, 
     public void Tile(int row, int t, float* y, long stride) => KQuantTile128.Tile4<TDot>(type, data + (long)row * rowBytes, superBlocks, x, t, y, stride);
     public void SmallTile(int row, int t, float* y, long stride) { }
     public float Row(int row, int t) => KQuantTile128.Row<TDot>(type, data + (long)row * rowBytes, superBlocks, x.For(t));
+}
+
+/// <summary>
+/// Q4_K/Q5_K in row quads (<see cref="QmKPacked.Quads"/>, ARM64 with DotProd): four rows × four tokens and four rows ×
+/// one token (<see cref="KQuantQuads"/>); rows start at multiples of four (the matmul aligns its chunks). A row alone takes
+/// its group's one-token result, so it equals the tiles bit for bit; rows after the last whole group run the one-row
+/// kernel over the file's bytes (<paramref name="data"/>).
+/// </summary>
+internal readonly unsafe struct QmKQuads<TBits, TDot>(QmKPacked m, byte* data, int rowBytes, KQuantActivations x) : ITileKernel
+    where TBits : struct, IQuantBits where TDot : struct, IByteDot128
+{
+    public int TileRows => 4;
+    public int TileTokens => 4;
+    public int SmallTileTokens => 1;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) => KQuantQuads.X4<TBits, TDot>(m, QuadDot.Group(row), x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) => KQuantQuads.X1<TBits, TDot>(m, QuadDot.Group(row), x.For(t), y);
+    public float Row(int row, int t)
+    {
+        if (row >= m.QuadRows) return KQuantTile128.Row<TDot>(m.Type, data + (long)row * rowBytes, m.SuperBlocks, x.For(t));
+        Vector128<float> y;
+        KQuantQuads.X1<TBits, TDot>(m, row & ~3, x.For(t), (float*)&y);
+        return y.GetElement(row & 3);
+    }
 }

@@ -15,11 +15,21 @@ namespace Eurus.Cpu.Kernels;
 /// vector v (v = 0–3: the low nibbles of P0–P3, v = 4–7: their high nibbles). 148 bytes per super-block instead of
 /// the file's 144 (Q4_K), 180 instead of 176 (Q5_K). Filled by reading the file (not through the mapping), like
 /// <see cref="PackedMatrix"/>.
+/// <para>
+/// In <see cref="Quads"/> (ARM64 with DotProd, <see cref="KQuantQuads"/>) each group of four rows (4g…4g+3) is stored
+/// super-block by super-block instead: the quants in the file's order as 16-byte vectors whose int32 lane i holds four
+/// bytes of row 4g+i (chunk c of 64 weights = eight vectors, vector k = bytes 32c+4k…32c+4k+3: low nibbles elements
+/// 4k…4k+3 of sub-block 2c, high nibbles of sub-block 2c+1; 512 bytes), Q5_K's qh the same way (vector k = qh bytes
+/// 4k…4k+3 of each row; 128 bytes), the four rows' d then their four dmin (8 halves), and the scales then the mins
+/// as bytes [sub-block][row] (64 bytes). Same sizes as the per-row form; rows after the last whole group keep the
+/// per-row form with the quants in the file's order (their kernel reads the file's own bytes).
+/// </para>
 /// </summary>
 internal sealed unsafe class QmKPacked : IDisposable
 {
-    private QmKPacked(GgmlType type, int rows, int cols)
+    private QmKPacked(GgmlType type, int rows, int cols, bool quads = false)
     {
+        Quads = quads;
         if (type is not (GgmlType.Q4_K or GgmlType.Q5_K)) throw new ArgumentException($"{type} is not Q4_K or Q5_K.", nameof(type));
         Type = type;
         Rows = rows;
@@ -34,6 +44,10 @@ internal sealed unsafe class QmKPacked : IDisposable
 
     /// <summary>Q4_K or Q5_K.</summary>
     public GgmlType Type { get; }
+    /// <summary>Whether whole groups of four rows are in <see cref="KQuantQuads"/>' layout (see the class summary).</summary>
+    public bool Quads { get; }
+    /// <summary>Rows in whole groups of four when <see cref="Quads"/>; 0 otherwise.</summary>
+    public int QuadRows => Quads ? Rows & ~3 : 0;
     public int Rows { get; }
     public int Cols { get; }
     /// <summary>Super-blocks (256 elements) per row.</summary>
@@ -55,18 +69,57 @@ internal sealed unsafe class QmKPacked : IDisposable
     public byte* RowScMin(int row) => ScMin + (long)row * SuperBlocks * 16;
 
     /// <summary>Repacks rows given in the file layout (<see cref="BlockQ4_K"/> or <see cref="BlockQ5_K"/>).</summary>
-    public static QmKPacked FromBlocks(GgmlType type, int rows, int cols, ReadOnlySpan<byte> fileLayout)
+    public static QmKPacked FromBlocks(GgmlType type, int rows, int cols, ReadOnlySpan<byte> fileLayout, bool quads = false)
     {
-        var m = new QmKPacked(type, rows, cols);
+        var m = new QmKPacked(type, rows, cols, quads);
         m.Fill(0, rows, fileLayout);
+        m.MakeQuads();
         return m;
     }
 
     /// <summary>Reads a Q4_K or Q5_K tensor's bytes from <paramref name="handle"/> at <paramref name="offset"/> and repacks them.</summary>
-    public static QmKPacked FromFile(SafeFileHandle handle, long offset, GgmlType type, int rows, int cols)
+    public static QmKPacked FromFile(SafeFileHandle handle, long offset, GgmlType type, int rows, int cols, bool quads = false)
     {
-        var m = new QmKPacked(type, rows, cols);
-        return TensorChunks.ReadInto(m, m.Fill, handle, offset, (int)GgmlTypeInfo.RowBytes(type, cols), rows);
+        var m = new QmKPacked(type, rows, cols, quads);
+        TensorChunks.ReadInto(m, m.Fill, handle, offset, (int)GgmlTypeInfo.RowBytes(type, cols), rows);
+        m.MakeQuads();
+        return m;
+    }
+
+    /// <summary>With <see cref="Quads"/>: regroups every whole group of four rows, filled per row in the file's quant order, in place.</summary>
+    private void MakeQuads()
+    {
+        if (!Quads) return;
+        int sb = SuperBlocks;
+        var qs = new byte[4 * sb * 128];
+        var qh = new byte[Qh != null ? 4 * sb * 32 : 0];
+        var halves = new ushort[4 * sb * 2];
+        var scMin = new byte[4 * sb * 16];
+        fixed (byte* tq = qs, th = qh, ts = scMin)
+        fixed (ushort* thv = halves)
+            for (int g = 0; g < QuadRows; g += 4)
+            {
+                byte* dq = RowQs(g), dh = Qh != null ? RowQh(g) : null, ds = RowScMin(g);
+                ushort* dhv = RowHalves(g);
+                Buffer.MemoryCopy(dq, tq, qs.Length, qs.Length);
+                if (dh != null) Buffer.MemoryCopy(dh, th, qh.Length, qh.Length);
+                Buffer.MemoryCopy(dhv, thv, halves.Length * 2L, halves.Length * 2L);
+                Buffer.MemoryCopy(ds, ts, scMin.Length, scMin.Length);
+                for (int b = 0; b < sb; b++)
+                    for (int r = 0; r < 4; r++)
+                    {
+                        long rb = (long)r * sb + b; // row r's super-block b in the per-row form
+                        for (int v = 0; v < 32; v++) // 32 four-byte groups of quants: chunk v / 8, vector v % 8
+                            *(uint*)(dq + (long)b * 512 + v * 16 + r * 4) = *(uint*)(tq + rb * 128 + v * 4);
+                        if (dh != null)
+                            for (int k = 0; k < 8; k++)
+                                *(uint*)(dh + (long)b * 128 + k * 16 + r * 4) = *(uint*)(th + rb * 32 + k * 4);
+                        dhv[b * 8 + r] = thv[rb * 2];
+                        dhv[b * 8 + 4 + r] = thv[rb * 2 + 1];
+                        for (int j = 0; j < 16; j++) // scales then mins: byte j of the row's 16 goes to [j][r]
+                            ds[(long)b * 64 + j * 4 + r] = ts[rb * 16 + j];
+                    }
+            }
     }
 
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)
@@ -88,6 +141,13 @@ internal sealed unsafe class QmKPacked : IDisposable
                 // time: lane j of vector k takes quants 4k…4k+3 (low nibbles) and 16+4k…16+4k+3 (high nibbles).
                 byte* q = b + (five ? KQuantDot.Q5Qs : KQuantDot.Q4Qs);
                 byte* o = Qs + dst * 128;
+                if (Quads)
+                {
+                    // Row quads (regrouped by MakeQuads): the quants and qh in the file's order.
+                    Buffer.MemoryCopy(q, o, 128, 128);
+                    if (five) Buffer.MemoryCopy(b + KQuantDot.Q5Qh, Qh + dst * 32, 32, 32);
+                    continue;
+                }
                 for (int p = 0; p < 4; p++)
                     for (int k = 0; k < 4; k++)
                     {

@@ -34,9 +34,10 @@ public class Arm64EmulationTests
     [Arm64EmulatorTheory]
     [InlineData("kjv-tiny-Q8_0.gguf")]
     [InlineData("kjv-tiny-Q4_0.gguf")]
-    // The demo model converted to llama-quantize's K-quant mixtures by our converter: Q4_K/Q5_K run in row quads on ARM64.
+    // The demo model converted to llama-quantize's K-quant mixtures by our converter: the K-quants run in row quads on ARM64.
     [InlineData("mix:Q4_K_M")]
     [InlineData("mix:Q5_K_M")]
+    [InlineData("mix:Q6_K")]
     public async Task GreedyOutputOnArm64EqualsThisMachine(string file)
     {
         Assert.True(Arm64Emulator.Available, "qemu-aarch64 or the ARM64 C/C++ libraries are missing (apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross)");

@@ -42,7 +42,7 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
     };
 
     /// <summary>
-    /// Q4_K/Q5_K in row quads (<see cref="KQuantQuads"/>: ARM64's by-element SDOT, "dp", and its portable form, "v128"):
+    /// The K-quants in row quads (<see cref="KQuantQuads"/>, <see cref="Q6KQuads"/>: ARM64's by-element SDOT, "dp", and its portable form, "v128"):
     /// a group of four rows — <paramref name="w"/> and three others — against each row's reference.
     /// </summary>
     private static void CheckQuads(GgmlType type, byte[] w, int blocks, bool randomBytes, BlockQ8_K[] x, float[] xq)
@@ -52,22 +52,28 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
         w.CopyTo(file, 0);
         for (int r = 1; r < 4; r++)
             (randomBytes ? RandomBlocks(type, blocks, 100 * r + blocks) : KQuantReference.Quantize(type, Random(cols, 100 * r + blocks, 10))).CopyTo(file, r * rowBytes);
-        using var quads = QmKPacked.FromBlocks(type, 4, cols, file, quads: true);
+        using var quads = type == GgmlType.Q6_K ? null : QmKPacked.FromBlocks(type, 4, cols, file, quads: true);
+        using var quads6 = type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(4, cols, file, compact: false, quads: true) : null;
         foreach (var (name, sdot) in new[] { ("dp", true), ("v128", false) })
         {
             if (Paths().Any(p => p.Name == name && !p.Supported)) continue; // run in the ISA child processes or under qemu
             var y = new float[4];
             fixed (float* py = y)
             fixed (BlockQ8_K* px = x)
-                if (type == GgmlType.Q4_K)
+                if (type == GgmlType.Q6_K)
                 {
-                    if (sdot) KQuantQuads.X1<FourBits, SdotByteDot128>(quads, 0, (byte*)px, py);
-                    else KQuantQuads.X1<FourBits, PortableByteDot128>(quads, 0, (byte*)px, py);
+                    if (sdot) Q6KQuads.X1<SdotByteDot128>(quads6!, 0, (byte*)px, py);
+                    else Q6KQuads.X1<PortableByteDot128>(quads6!, 0, (byte*)px, py);
+                }
+                else if (type == GgmlType.Q4_K)
+                {
+                    if (sdot) KQuantQuads.X1<FourBits, SdotByteDot128>(quads!, 0, (byte*)px, py);
+                    else KQuantQuads.X1<FourBits, PortableByteDot128>(quads!, 0, (byte*)px, py);
                 }
                 else
                 {
-                    if (sdot) KQuantQuads.X1<FiveBits, SdotByteDot128>(quads, 0, (byte*)px, py);
-                    else KQuantQuads.X1<FiveBits, PortableByteDot128>(quads, 0, (byte*)px, py);
+                    if (sdot) KQuantQuads.X1<FiveBits, SdotByteDot128>(quads!, 0, (byte*)px, py);
+                    else KQuantQuads.X1<FiveBits, PortableByteDot128>(quads!, 0, (byte*)px, py);
                 }
             for (int r = 0; r < 4; r++)
             {
@@ -144,7 +150,7 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
                     Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f,
                         $"{type} {name}, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}: reference {reference}, got {got}");
                 }
-            if (type != GgmlType.Q6_K) CheckQuads(type, w, blocks, randomBytes, x, xq);
+            CheckQuads(type, w, blocks, randomBytes, x, xq);
             // The VNNI repacks (Q4_K, Q5_K, Q6_K): the repacked row against the VNNI form of the same activations, with
             // AVX-VNNI and with AVX2 multiply-adds.
             if (AvxVnni.IsSupported) CheckRepackedRow<VnniByteDot>(type, w, xf, cols, reference, magnitude, $"vnni, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}");

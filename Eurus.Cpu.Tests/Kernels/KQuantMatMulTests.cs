@@ -30,12 +30,11 @@ public unsafe class KQuantMatMulTests
         foreach (int tokens in new[] { 1, 3, 4, 5, 8, 9, 13, 70 })
             foreach (int threads in new[] { 1, 2 })
             // The VNNI repack (AVX-VNNI or AVX2 multiply-adds), Q6_K's in both forms (one byte per quant; compact).
-            // Q4_K/Q5_K also in row quads (ARM64's layout: SDOT by element there, the portable form elsewhere).
+            // Also in row quads (ARM64's layout: SDOT by element there, the portable form elsewhere).
             foreach (var (vnni, compact, quads) in (VnniDot.Supported || MaddByteDot.IsSupported ? new[] { (false, false, false), (true, false, false), (true, true, false) } : [(false, false, false)])
                          .Append((false, false, true)))
             {
                 if (compact && type != GgmlType.Q6_K) continue;
-                if (quads && type == GgmlType.Q6_K) continue;
                 // Pinned: sameInput is checked by the input's address, which a compacting GC between the calls could move.
                 var x = GC.AllocateArray<float>(tokens * cols, pinned: true);
                 for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 4 - 2);
@@ -49,9 +48,9 @@ public unsafe class KQuantMatMulTests
                     using var mm = new MatMul(70, 2 * cols, threads, needHalf: false, needBFloat: false);
                     mm.Multiply(new WeightMatrix(p0, GgmlType.Q8_0, 3, cols, packed), x, tokens, y0);
                     using var qmk = (vnni || quads) && type is GgmlType.Q4_K or GgmlType.Q5_K ? QmKPacked.FromBlocks(type, rows, cols, file, quads) : null;
-                    using var q6k = vnni && type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(rows, cols, file, compact) : null;
+                    using var q6k = (vnni || quads) && type == GgmlType.Q6_K ? Q6KPacked.FromBlocks(rows, cols, file, compact, quads) : null;
                     var matrix = new WeightMatrix(p, type, rows, cols, qmk: qmk, q6k: q6k);
-                    if (quads) Assert.Equal(MatrixKernel.QmKQuads, matrix.Kernel);
+                    if (quads) Assert.Equal(type == GgmlType.Q6_K ? MatrixKernel.Q6_KQuads : MatrixKernel.QmKQuads, matrix.Kernel);
                     mm.Multiply(matrix, x, tokens, y, sameInput: true);
                     // Each token of the batch equals that token multiplied alone (decoding), bit for bit.
                     for (int t = 0; t < tokens; t++)

@@ -48,7 +48,7 @@ internal sealed unsafe class MistralWeights : IDisposable
         var toPack = names.Distinct().Select(f.GetTensor).Where(t => t.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0
             or GgmlType.Q4_1 or GgmlType.Q5_1
             || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && kernels.RepackKQuants)
-            || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K && kernels.UseRowQuads)).ToArray();
+            || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && kernels.UseRowQuads)).ToArray();
         var packedByName = new IDisposable?[toPack.Length];
         int done = 0;
         try
@@ -66,7 +66,7 @@ internal sealed unsafe class MistralWeights : IDisposable
                     // Q4_1 / Q5_1 (q·d + m) run as a Q8_0 matrix of the same quants plus per-block minimums (lossless).
                     GgmlType.Q4_1 or GgmlType.Q5_1 => OffsetQuantMatrix.FromBlocks(t.Type, (int)t.RowCount, (int)t.RowLength, f.GetTensorData(t), interleaveQ8),
                     GgmlType.Q4_K or GgmlType.Q5_K => QmKPacked.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength, quads: !kernels.RepackKQuants),
-                    GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength, kernels.UseCompactQ6K),
+                    GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength, kernels.UseCompactQ6K, quads: !kernels.RepackKQuants),
                     // Q4_0 and Q8_0 interleaved for AVX-VNNI or AVX2 multiply-adds.
                     _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength,
                         t.Type == GgmlType.Q4_0 ? kernels.InterleaveQ4 : interleaveQ8, kernels.UseRowQuads),

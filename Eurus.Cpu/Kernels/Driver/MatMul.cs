@@ -369,6 +369,10 @@ internal sealed unsafe class MatMul : IDisposable
                         if (SdotByteDot128.IsSupported) TileDriver.Run(new QmKQuads<FiveBits, SdotByteDot128>(w.QmK!, w.Data, w.RowBytes, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
                         else TileDriver.Run(new QmKQuads<FiveBits, PortableByteDot128>(w.QmK!, w.Data, w.RowBytes, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
                         break;
+                    case MatrixKernel.Q6_KQuads:
+                        if (SdotByteDot128.IsSupported) TileDriver.Run(new Q6KQuads<SdotByteDot128>(w.Q6K!, w.Data, w.RowBytes, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
+                        else TileDriver.Run(new Q6KQuads<PortableByteDot128>(w.Q6K!, w.Data, w.RowBytes, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
+                        break;
                     case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q6_KVnni when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, expanded, r0), r0, r1, tFirst, tEnd, py, rows); break;

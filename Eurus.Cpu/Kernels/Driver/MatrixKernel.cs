@@ -54,6 +54,8 @@ internal enum MatrixKernel
     Q8_0Quads,
     /// <summary>Q4_K/Q5_K in row quads, four rows × four tokens and four rows × one token (<see cref="KQuantQuads"/>: ARM64 SDOT by element).</summary>
     QmKQuads,
+    /// <summary>Q6_K in row quads (<see cref="Q6KQuads"/>).</summary>
+    Q6_KQuads,
     /// <summary>F32 rows (TensorPrimitives dot).</summary>
     F32Rows,
     /// <summary>F16 rows against F16-rounded activations (<see cref="HalfDot"/>).</summary>
@@ -73,6 +75,7 @@ internal static class MatrixKernels
             : options.UseAvx512Tiles ? MatrixKernel.Q4_0Avx512 : options.UseTiles128 ? MatrixKernel.Q4_0Lanes128 : MatrixKernel.Q4_0Rows,
         GgmlType.Q8_0 or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1 when packed is not null => packed.Interleaved ? (options.UseVnni ? MatrixKernel.Q8_0Vnni : MaddByteDot.IsSupported ? MatrixKernel.Q8_0Madd : MatrixKernel.None) : options.UseAvx512Tiles ? MatrixKernel.Q8_0Avx512 : options.UseTiles128 ? MatrixKernel.Q8_0Lanes128 : MatrixKernel.Q8_0Rows,
         GgmlType.Q4_K or GgmlType.Q5_K when qmk is { Quads: true } => MatrixKernel.QmKQuads,
+        GgmlType.Q6_K when q6k is { Quads: true } => MatrixKernel.Q6_KQuads,
         GgmlType.Q4_K when qmk is not null => options.UseVnni ? MatrixKernel.Q4_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q4_KMadd : MatrixKernel.None,
         GgmlType.Q5_K when qmk is not null => options.UseVnni ? MatrixKernel.Q5_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q5_KMadd : MatrixKernel.None,
         GgmlType.Q6_K when q6k is not null => options.UseVnni ? MatrixKernel.Q6_KVnni : MaddByteDot.IsSupported ? MatrixKernel.Q6_KMadd : MatrixKernel.None,
@@ -91,7 +94,7 @@ internal static class MatrixKernels
         MatrixKernel.Q8_0Avx512 or MatrixKernel.Q8_0Rows or MatrixKernel.Q8_0Lanes128 or MatrixKernel.Q8_0Quads => KernelInput.Q8_0,
         MatrixKernel.Q4_KVnni or MatrixKernel.Q5_KVnni or MatrixKernel.Q6_KVnni
             or MatrixKernel.Q4_KMadd or MatrixKernel.Q5_KMadd or MatrixKernel.Q6_KMadd => KernelInput.Q8_KInterleaved,
-        MatrixKernel.KQuantAvx512 or MatrixKernel.KQuantRows or MatrixKernel.KQuantLanes128 or MatrixKernel.QmKQuads => KernelInput.Q8_K,
+        MatrixKernel.KQuantAvx512 or MatrixKernel.KQuantRows or MatrixKernel.KQuantLanes128 or MatrixKernel.QmKQuads or MatrixKernel.Q6_KQuads => KernelInput.Q8_K,
         MatrixKernel.F32Rows => KernelInput.F32,
         MatrixKernel.F16Rows => KernelInput.F16,
         MatrixKernel.BF16Rows => KernelInput.BF16,

@@ -119,3 +119,21 @@ internal readonly unsafe struct QmKQuads<TBits, TDot>(QmKPacked m, byte* data, i
         return y.GetElement(row & 3);
     }
 }
+
+/// <summary>Q6_K in row quads (<see cref="Q6KPacked.Quads"/>, ARM64 with DotProd): as <see cref="QmKQuads{TBits, TDot}"/>, over <see cref="Q6KQuads"/>.</summary>
+internal readonly unsafe struct Q6KQuads<TDot>(Q6KPacked m, byte* data, int rowBytes, KQuantActivations x) : ITileKernel where TDot : struct, IByteDot128
+{
+    public int TileRows => 4;
+    public int TileTokens => 4;
+    public int SmallTileTokens => 1;
+    public void PrepareBlock(int r0, int r1) { }
+    public void Tile(int row, int t, float* y, long stride) => Kernels.Q6KQuads.X4<TDot>(m, QuadDot.Group(row), x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) => Kernels.Q6KQuads.X1<TDot>(m, QuadDot.Group(row), x.For(t), y);
+    public float Row(int row, int t)
+    {
+        if (row >= m.QuadRows) return KQuantTile128.Row<TDot>(Gguf.GgmlType.Q6_K, data + (long)row * rowBytes, m.SuperBlocks, x.For(t));
+        Vector128<float> y;
+        Kernels.Q6KQuads.X1<TDot>(m, row & ~3, x.For(t), (float*)&y);
+        return y.GetElement(row & 3);
+    }
+}

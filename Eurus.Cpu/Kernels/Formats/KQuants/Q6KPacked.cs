@@ -21,18 +21,25 @@ namespace Eurus.Cpu.Kernels;
 /// of the top two bits, H_g, whose bits 2k and 2k+1 are group g vector k's bits 4 and 5. 210 bytes per super-block, as
 /// the file. The row kernels (decode) read it directly; the tiles read a row block expanded to bytes
 /// (<see cref="ExpandRows"/>).</item>
+/// <item>Row quads (<see cref="Quads"/>; ARM64 with DotProd, <see cref="Q6KQuads"/>): each group of four rows (4g…4g+3)
+/// super-block by super-block, the file's ql then qh bytes in four-byte groups per row (16-byte vectors, int32 lane i =
+/// row 4g+i: 32 ql vectors then 16 qh vectors, 768 bytes), the scales as bytes [sub-block][row] (64) and the four rows'
+/// d (8): 210 bytes per row and super-block, as the file. Rows after the last whole group keep ql + qh per row (their
+/// kernel reads the file's own bytes).</item>
 /// </list>
 /// Filled by reading the file, like <see cref="PackedMatrix"/>.
 /// </summary>
 internal sealed unsafe class Q6KPacked : IDisposable
 {
-    private Q6KPacked(int rows, int cols, bool compact)
+    private Q6KPacked(int rows, int cols, bool compact, bool quads = false)
     {
+        if (compact && quads) throw new ArgumentException("A Q6_K repack is compact or in row quads, not both.");
         Rows = rows;
         Cols = cols;
         Compact = compact;
+        Quads = quads;
         SuperBlocks = cols / 256;
-        QsPerBlock = compact ? Q6Compact.Bytes : Q6Bytes.Bytes;
+        QsPerBlock = compact || quads ? Q6Compact.Bytes : Q6Bytes.Bytes;
         long n = (long)rows * SuperBlocks;
         Qs = (byte*)NativeMemory.AlignedAlloc((nuint)(n * QsPerBlock + 64), 64);
         Scales = (sbyte*)NativeMemory.AlignedAlloc((nuint)(n * 16 + 64), 64);
@@ -45,7 +52,11 @@ internal sealed unsafe class Q6KPacked : IDisposable
     public int SuperBlocks { get; }
     /// <summary>The compact form (<see cref="Q6Compact"/>) rather than one byte per quant (<see cref="Q6Bytes"/>).</summary>
     public bool Compact { get; }
-    /// <summary>Bytes of quants per super-block: 192 compact, 256 as bytes.</summary>
+    /// <summary>Whether whole groups of four rows are in <see cref="Q6KQuads"/>' layout (see the class summary).</summary>
+    public bool Quads { get; }
+    /// <summary>Rows in whole groups of four when <see cref="Quads"/>; 0 otherwise.</summary>
+    public int QuadRows => Quads ? Rows & ~3 : 0;
+    /// <summary>Bytes of quants per super-block: 192 compact or in row quads, 256 as bytes.</summary>
     public int QsPerBlock { get; }
     /// <summary>Interleaved quants, [rows × super-blocks × <see cref="QsPerBlock"/>].</summary>
     public byte* Qs { get; private set; }
@@ -61,18 +72,52 @@ internal sealed unsafe class Q6KPacked : IDisposable
     public ushort* RowD(int row) => D + (long)row * SuperBlocks;
 
     /// <summary>Repacks rows given in the file layout (<see cref="BlockQ6_K"/>), <paramref name="compact"/> or as bytes.</summary>
-    public static Q6KPacked FromBlocks(int rows, int cols, ReadOnlySpan<byte> fileLayout, bool compact)
+    public static Q6KPacked FromBlocks(int rows, int cols, ReadOnlySpan<byte> fileLayout, bool compact, bool quads = false)
     {
-        var m = new Q6KPacked(rows, cols, compact);
+        var m = new Q6KPacked(rows, cols, compact, quads);
         m.Fill(0, rows, fileLayout);
+        m.MakeQuads();
         return m;
     }
 
     /// <summary>Reads a Q6_K tensor's bytes from <paramref name="handle"/> at <paramref name="offset"/> and repacks them.</summary>
-    public static Q6KPacked FromFile(SafeFileHandle handle, long offset, int rows, int cols, bool compact)
+    public static Q6KPacked FromFile(SafeFileHandle handle, long offset, int rows, int cols, bool compact, bool quads = false)
     {
-        var m = new Q6KPacked(rows, cols, compact);
-        return TensorChunks.ReadInto(m, m.Fill, handle, offset, (int)GgmlTypeInfo.RowBytes(GgmlType.Q6_K, cols), rows);
+        var m = new Q6KPacked(rows, cols, compact, quads);
+        TensorChunks.ReadInto(m, m.Fill, handle, offset, (int)GgmlTypeInfo.RowBytes(GgmlType.Q6_K, cols), rows);
+        m.MakeQuads();
+        return m;
+    }
+
+    /// <summary>With <see cref="Quads"/>: regroups every whole group of four rows, filled per row as ql + qh, in place.</summary>
+    private void MakeQuads()
+    {
+        if (!Quads) return;
+        int sb = SuperBlocks;
+        var qs = new byte[4 * sb * 192];
+        var scales = new sbyte[4 * sb * 16];
+        var d = new ushort[4 * sb];
+        fixed (byte* tq = qs)
+        fixed (sbyte* ts = scales)
+        fixed (ushort* td = d)
+            for (int g = 0; g < QuadRows; g += 4)
+            {
+                byte* dq = RowQs(g);
+                sbyte* ds = RowScales(g);
+                ushort* dd = RowD(g);
+                Buffer.MemoryCopy(dq, tq, qs.Length, qs.Length);
+                Buffer.MemoryCopy(ds, ts, scales.Length, scales.Length);
+                Buffer.MemoryCopy(dd, td, d.Length * 2L, d.Length * 2L);
+                for (int b = 0; b < sb; b++)
+                    for (int r = 0; r < 4; r++)
+                    {
+                        long rb = (long)r * sb + b; // row r's super-block b in the per-row form
+                        for (int v = 0; v < 48; v++) // 32 ql groups, then 16 qh groups
+                            *(uint*)(dq + (long)b * 768 + v * 16 + r * 4) = *(uint*)(tq + rb * 192 + v * 4);
+                        for (int j = 0; j < 16; j++) ds[(long)b * 64 + j * 4 + r] = ts[rb * 16 + j];
+                        dd[b * 4 + r] = td[rb];
+                    }
+            }
     }
 
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)
@@ -87,6 +132,12 @@ internal sealed unsafe class Q6KPacked : IDisposable
                 long dst = (long)firstRow * SuperBlocks + i;
                 D[dst] = *(ushort*)((byte*)blk + KQuantDot.Q6D);
                 for (int j = 0; j < 16; j++) Scales[dst * 16 + j] = blk->Scales[j];
+                if (Quads)
+                {
+                    // Row quads (regrouped by MakeQuads): the file's ql and qh.
+                    Buffer.MemoryCopy(blk, Qs + dst * QsPerBlock, 192, 192);
+                    continue;
+                }
                 // The six-bit quants in element order (as KQuantReference.Q6), then element e = 128·g + 16·i + 4·k + m
                 // to group g, vector k, lane i, byte m, four bytes at a time.
                 byte* ql = (byte*)blk, qh = (byte*)blk + KQuantDot.Q6Qh;

@@ -148,23 +148,23 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
                     for (int t = 0; t < 4; t++)
                         if (type == GgmlType.Q4_0)
                         {
-                            if (sdot) QuadDot.Q4x1<SdotByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
-                            else QuadDot.Q4x1<PortableByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
+                            if (sdot) QuadDot.X1<QuadDot.Q4Block, SdotByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
+                            else QuadDot.X1<QuadDot.Q4Block, PortableByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
                         }
                         else
                         {
-                            if (sdot) QuadDot.Q8x1<SdotByteDot128>(quads.GroupScales(0), (sbyte*)quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
-                            else QuadDot.Q8x1<PortableByteDot128>(quads.GroupScales(0), (sbyte*)quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
+                            if (sdot) QuadDot.X1<QuadDot.Q8Block, SdotByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
+                            else QuadDot.X1<QuadDot.Q8Block, PortableByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts.For(t), y1 + 4 * t);
                         }
                     if (type == GgmlType.Q4_0)
                     {
-                        if (sdot) QuadDot.Q4x4<SdotByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts, 0, y4, 4);
-                        else QuadDot.Q4x4<PortableByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts, 0, y4, 4);
+                        if (sdot) QuadDot.X4<QuadDot.Q4Block, SdotByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts, 0, y4, 4);
+                        else QuadDot.X4<QuadDot.Q4Block, PortableByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts, 0, y4, 4);
                     }
                     else
                     {
-                        if (sdot) QuadDot.Q8x4<SdotByteDot128>(quads.GroupScales(0), (sbyte*)quads.GroupQs(0), blocks, acts, 0, y4, 4);
-                        else QuadDot.Q8x4<PortableByteDot128>(quads.GroupScales(0), (sbyte*)quads.GroupQs(0), blocks, acts, 0, y4, 4);
+                        if (sdot) QuadDot.X4<QuadDot.Q8Block, SdotByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts, 0, y4, 4);
+                        else QuadDot.X4<QuadDot.Q8Block, PortableByteDot128>(quads.GroupScales(0), quads.GroupQs(0), blocks, acts, 0, y4, 4);
                     }
                 }
                 Assert.Equal(one, four);

@@ -113,14 +113,14 @@ internal readonly unsafe struct Q4_0Quads<TDot>(PackedMatrix m, int blocks, Pack
     public int TileTokens => 4;
     public int SmallTileTokens => 1;
     public void PrepareBlock(int r0, int r1) { }
-    public void Tile(int row, int t, float* y, long stride) => QuadDot.Q4x4<TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x, t, y, stride);
-    public void SmallTile(int row, int t, float* y, long stride) => QuadDot.Q4x1<TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x.For(t), y);
+    public void Tile(int row, int t, float* y, long stride) => QuadDot.X4<QuadDot.Q4Block, TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) => QuadDot.X1<QuadDot.Q4Block, TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x.For(t), y);
     public float Row(int row, int t)
     {
         if (row >= m.QuadRows) return PackedDot.Q4Lanes128<TDot>(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
         Vector128<float> y;
         int g = row & ~3;
-        QuadDot.Q4x1<TDot>(m.GroupScales(g), m.GroupQs(g), blocks, x.For(t), (float*)&y);
+        QuadDot.X1<QuadDot.Q4Block, TDot>(m.GroupScales(g), m.GroupQs(g), blocks, x.For(t), (float*)&y);
         return y.GetElement(row & 3);
     }
 }
@@ -132,14 +132,14 @@ internal readonly unsafe struct Q8_0Quads<TDot>(PackedMatrix m, int blocks, Pack
     public int TileTokens => 4;
     public int SmallTileTokens => 1;
     public void PrepareBlock(int r0, int r1) { }
-    public void Tile(int row, int t, float* y, long stride) => QuadDot.Q8x4<TDot>(m.GroupScales(QuadDot.Group(row)), (sbyte*)m.GroupQs(row), blocks, x, t, y, stride);
-    public void SmallTile(int row, int t, float* y, long stride) => QuadDot.Q8x1<TDot>(m.GroupScales(QuadDot.Group(row)), (sbyte*)m.GroupQs(row), blocks, x.For(t), y);
+    public void Tile(int row, int t, float* y, long stride) => QuadDot.X4<QuadDot.Q8Block, TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) => QuadDot.X1<QuadDot.Q8Block, TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x.For(t), y);
     public float Row(int row, int t)
     {
         if (row >= m.QuadRows) return PackedDot.Q8Lanes128<TDot>(m.RowScales(row), (sbyte*)m.RowQs(row), blocks, x.For(t));
         Vector128<float> y;
         int g = row & ~3;
-        QuadDot.Q8x1<TDot>(m.GroupScales(g), (sbyte*)m.GroupQs(g), blocks, x.For(t), (float*)&y);
+        QuadDot.X1<QuadDot.Q8Block, TDot>(m.GroupScales(g), m.GroupQs(g), blocks, x.For(t), (float*)&y);
         return y.GetElement(row & 3);
     }
 }

@@ -27,191 +27,171 @@ internal static unsafe class QuadDot
     /// </summary>
     public static int Group(int row) => (row & 3) == 0 ? row : throw new InvalidOperationException($"Row {row} does not start a group of four rows.");
 
-    /// <summary>A Q4_0 group's block as eight vectors of signed bytes 16·(q − 8): the low nibbles of the four stored vectors, then the high ones.</summary>
-    private struct Q4Weights
+    /// <summary>
+    /// One block of a group of four rows in one format: loaded (and unpacked) once, then multiplied by any token's
+    /// prepared activations. The format also says its bytes per block and group, and the activation scale its sums
+    /// meet (Q4_0's are 16 times the true ones, so d_x/16).
+    /// </summary>
+    internal interface IQuadBlock<TSelf> where TSelf : struct, IQuadBlock<TSelf>
     {
-        public Vector128<sbyte> L0, L1, L2, L3, H0, H1, H2, H3;
+        /// <summary>Quant bytes per block of a group (four rows).</summary>
+        static abstract int Bytes { get; }
+
+        /// <summary>The block at <paramref name="q"/>.</summary>
+        static abstract TSelf Load(byte* q);
+
+        /// <summary>The four rows' block sums against block <paramref name="b"/> of token <paramref name="x"/>.</summary>
+        Vector128<int> Sum<TDot>(in PackedActivations.Token x, int b) where TDot : struct, IByteDot128;
+
+        /// <summary>The activation scale those sums meet.</summary>
+        static abstract float Dx(in PackedActivations.Token x, int b);
+    }
+
+    /// <summary>A Q4_0 group's block as eight vectors of signed bytes 16·(q − 8): the low nibbles of the four stored vectors, then the high ones.</summary>
+    internal struct Q4Block : IQuadBlock<Q4Block>
+    {
+        private Vector128<sbyte> _l0, _l1, _l2, _l3, _h0, _h1, _h2, _h3;
+
+        public static int Bytes => 64;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Q4Weights(byte* q)
+        public static Q4Block Load(byte* q)
         {
             var m = Vector128.Create((byte)0xF0);
             var p0 = Vector128.Load(q);
             var p1 = Vector128.Load(q + 16);
             var p2 = Vector128.Load(q + 32);
             var p3 = Vector128.Load(q + 48);
-            L0 = Vector128.ShiftLeft(p0, 4).AsSByte();
-            L1 = Vector128.ShiftLeft(p1, 4).AsSByte();
-            L2 = Vector128.ShiftLeft(p2, 4).AsSByte();
-            L3 = Vector128.ShiftLeft(p3, 4).AsSByte();
-            H0 = (p0 & m).AsSByte();
-            H1 = (p1 & m).AsSByte();
-            H2 = (p2 & m).AsSByte();
-            H3 = (p3 & m).AsSByte();
+            Q4Block w;
+            w._l0 = Vector128.ShiftLeft(p0, 4).AsSByte();
+            w._l1 = Vector128.ShiftLeft(p1, 4).AsSByte();
+            w._l2 = Vector128.ShiftLeft(p2, 4).AsSByte();
+            w._l3 = Vector128.ShiftLeft(p3, 4).AsSByte();
+            w._h0 = (p0 & m).AsSByte();
+            w._h1 = (p1 & m).AsSByte();
+            w._h2 = (p2 & m).AsSByte();
+            w._h3 = (p3 & m).AsSByte();
+            return w;
         }
-    }
 
-    /// <summary>Four rows' block sums (16 times the true ones) against activations lo (x[0..15]) and hi (x[16..31]).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> Q4Block<TDot>(in Q4Weights w, sbyte* lo, sbyte* hi) where TDot : struct, IByteDot128
-    {
-        var xl = Vector128.Load(lo);
-        var xh = Vector128.Load(hi);
-        var a = TDot.DotQuad(Vector128<int>.Zero, w.L0, xl, 0);
-        var b = TDot.DotQuad(Vector128<int>.Zero, w.H0, xh, 0);
-        a = TDot.DotQuad(a, w.L1, xl, 1);
-        b = TDot.DotQuad(b, w.H1, xh, 1);
-        a = TDot.DotQuad(a, w.L2, xl, 2);
-        b = TDot.DotQuad(b, w.H2, xh, 2);
-        a = TDot.DotQuad(a, w.L3, xl, 3);
-        b = TDot.DotQuad(b, w.H3, xh, 3);
-        return a + b;
+        /// <summary>Against the block's activations x[0..15] (Lo) and x[16..31] (Hi).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly Vector128<int> Sum<TDot>(in PackedActivations.Token x, int b) where TDot : struct, IByteDot128
+        {
+            var xl = Vector128.Load(x.Lo + b * 16);
+            var xh = Vector128.Load(x.Hi + b * 16);
+            var s = TDot.DotQuad(Vector128<int>.Zero, _l0, xl, 0);
+            var t = TDot.DotQuad(Vector128<int>.Zero, _h0, xh, 0);
+            s = TDot.DotQuad(s, _l1, xl, 1);
+            t = TDot.DotQuad(t, _h1, xh, 1);
+            s = TDot.DotQuad(s, _l2, xl, 2);
+            t = TDot.DotQuad(t, _h2, xh, 2);
+            s = TDot.DotQuad(s, _l3, xl, 3);
+            t = TDot.DotQuad(t, _h3, xh, 3);
+            return s + t;
+        }
+
+        public static float Dx(in PackedActivations.Token x, int b) => x.D[b] * 0.0625f;
     }
 
     /// <summary>A Q8_0 group's block: its eight stored vectors.</summary>
-    private struct Q8Weights
+    internal struct Q8Block : IQuadBlock<Q8Block>
     {
-        public Vector128<sbyte> V0, V1, V2, V3, V4, V5, V6, V7;
+        private Vector128<sbyte> _v0, _v1, _v2, _v3, _v4, _v5, _v6, _v7;
+
+        public static int Bytes => 128;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Q8Weights(sbyte* q)
+        public static Q8Block Load(byte* q)
         {
-            V0 = Vector128.Load(q);
-            V1 = Vector128.Load(q + 16);
-            V2 = Vector128.Load(q + 32);
-            V3 = Vector128.Load(q + 48);
-            V4 = Vector128.Load(q + 64);
-            V5 = Vector128.Load(q + 80);
-            V6 = Vector128.Load(q + 96);
-            V7 = Vector128.Load(q + 112);
+            Q8Block w;
+            w._v0 = Vector128.Load((sbyte*)q);
+            w._v1 = Vector128.Load((sbyte*)q + 16);
+            w._v2 = Vector128.Load((sbyte*)q + 32);
+            w._v3 = Vector128.Load((sbyte*)q + 48);
+            w._v4 = Vector128.Load((sbyte*)q + 64);
+            w._v5 = Vector128.Load((sbyte*)q + 80);
+            w._v6 = Vector128.Load((sbyte*)q + 96);
+            w._v7 = Vector128.Load((sbyte*)q + 112);
+            return w;
         }
+
+        /// <summary>Against the block's 32 activations (X8).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly Vector128<int> Sum<TDot>(in PackedActivations.Token x, int b) where TDot : struct, IByteDot128
+        {
+            var xl = Vector128.Load(x.X8 + b * 32);
+            var xh = Vector128.Load(x.X8 + b * 32 + 16);
+            var s = TDot.DotQuad(Vector128<int>.Zero, _v0, xl, 0);
+            var t = TDot.DotQuad(Vector128<int>.Zero, _v4, xh, 0);
+            s = TDot.DotQuad(s, _v1, xl, 1);
+            t = TDot.DotQuad(t, _v5, xh, 1);
+            s = TDot.DotQuad(s, _v2, xl, 2);
+            t = TDot.DotQuad(t, _v6, xh, 2);
+            s = TDot.DotQuad(s, _v3, xl, 3);
+            t = TDot.DotQuad(t, _v7, xh, 3);
+            return s + t;
+        }
+
+        public static float Dx(in PackedActivations.Token x, int b) => x.D[b];
     }
 
-    /// <summary>Four rows' exact block sums against the block's 32 activations at <paramref name="x"/>.</summary>
+    /// <summary>acc + float(block b's sum) · (four rows' scales · d_x).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> Q8Block<TDot>(in Q8Weights w, sbyte* x) where TDot : struct, IByteDot128
-    {
-        var xl = Vector128.Load(x);
-        var xh = Vector128.Load(x + 16);
-        var a = TDot.DotQuad(Vector128<int>.Zero, w.V0, xl, 0);
-        var b = TDot.DotQuad(Vector128<int>.Zero, w.V4, xh, 0);
-        a = TDot.DotQuad(a, w.V1, xl, 1);
-        b = TDot.DotQuad(b, w.V5, xh, 1);
-        a = TDot.DotQuad(a, w.V2, xl, 2);
-        b = TDot.DotQuad(b, w.V6, xh, 2);
-        a = TDot.DotQuad(a, w.V3, xl, 3);
-        b = TDot.DotQuad(b, w.V7, xh, 3);
-        return a + b;
-    }
+    private static Vector128<float> Step<TBlock, TDot>(Vector128<float> acc, in TBlock w, Vector128<float> dw, in PackedActivations.Token x, int b)
+        where TBlock : struct, IQuadBlock<TBlock> where TDot : struct, IByteDot128 =>
+        TDot.MultiplyAdd(acc, Vector128.ConvertToSingle(w.Sum<TDot>(x, b)), dw * Vector128.Create(TBlock.Dx(x, b)));
 
-    /// <summary>acc + float(sum) · (four rows' scales · d_x).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Scale<TDot>(Vector128<float> acc, Vector128<int> sum, Vector128<float> dw, float dx) where TDot : struct, IByteDot128 =>
-        TDot.MultiplyAdd(acc, Vector128.ConvertToSingle(sum), dw * Vector128.Create(dx));
-
-    /// <summary>Rows r…r+3 (a group of <see cref="PackedMatrix.Quads"/>) · one Q4_0-prepared token: y[0..3].</summary>
+    /// <summary>Rows r…r+3 (a group of <see cref="PackedMatrix.Quads"/>: scales <paramref name="ws"/>, quants <paramref name="wq"/>) · one token: y[0..3].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4x1<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x, float* y) where TDot : struct, IByteDot128
+    public static void X1<TBlock, TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x, float* y)
+        where TBlock : struct, IQuadBlock<TBlock> where TDot : struct, IByteDot128
     {
         Vector128<float> e = default, o = default;
         int b = 0;
         for (; b + 2 <= blocks; b += 2)
         {
-            e = Scale<TDot>(e, Q4Block<TDot>(new Q4Weights(wq + b * 64), x.Lo + b * 16, x.Hi + b * 16), PackedDot.Half4(ws + b * 4), x.D[b] * 0.0625f);
-            o = Scale<TDot>(o, Q4Block<TDot>(new Q4Weights(wq + b * 64 + 64), x.Lo + b * 16 + 16, x.Hi + b * 16 + 16), PackedDot.Half4(ws + b * 4 + 4), x.D[b + 1] * 0.0625f);
+            e = Step<TBlock, TDot>(e, TBlock.Load(wq + b * TBlock.Bytes), PackedDot.Half4(ws + b * 4), x, b);
+            o = Step<TBlock, TDot>(o, TBlock.Load(wq + (b + 1) * TBlock.Bytes), PackedDot.Half4(ws + b * 4 + 4), x, b + 1);
         }
-        if (b < blocks)
-            e = Scale<TDot>(e, Q4Block<TDot>(new Q4Weights(wq + b * 64), x.Lo + b * 16, x.Hi + b * 16), PackedDot.Half4(ws + b * 4), x.D[b] * 0.0625f);
+        if (b < blocks) e = Step<TBlock, TDot>(e, TBlock.Load(wq + b * TBlock.Bytes), PackedDot.Half4(ws + b * 4), x, b);
         (e + o).Store(y);
     }
 
-    /// <summary>Rows r…r+3 · tokens t…t+3: y[j·stride + i] for token t + j, row r + i.</summary>
+    /// <summary>Rows r…r+3 · tokens t…t+3: y[j·stride + i] for token t + j, row r + i (each block unpacked once for the four tokens).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4x4<TDot>(ushort* ws, byte* wq, int blocks, PackedActivations acts, int t, float* y, long stride) where TDot : struct, IByteDot128
+    public static void X4<TBlock, TDot>(ushort* ws, byte* wq, int blocks, PackedActivations acts, int t, float* y, long stride)
+        where TBlock : struct, IQuadBlock<TBlock> where TDot : struct, IByteDot128
     {
         var x0 = acts.For(t);
         var x1 = acts.For(t + 1);
         var x2 = acts.For(t + 2);
         var x3 = acts.For(t + 3);
         Vector128<float> e0 = default, e1 = default, e2 = default, e3 = default, o0 = default, o1 = default, o2 = default, o3 = default;
-        for (int b = 0; b < blocks; b++)
-        {
-            var w = new Q4Weights(wq + b * 64);
-            var dw = PackedDot.Half4(ws + b * 4);
-            long xo = b * 16;
-            var s0 = Q4Block<TDot>(w, x0.Lo + xo, x0.Hi + xo);
-            var s1 = Q4Block<TDot>(w, x1.Lo + xo, x1.Hi + xo);
-            var s2 = Q4Block<TDot>(w, x2.Lo + xo, x2.Hi + xo);
-            var s3 = Q4Block<TDot>(w, x3.Lo + xo, x3.Hi + xo);
-            if ((b & 1) == 0)
-            {
-                e0 = Scale<TDot>(e0, s0, dw, x0.D[b] * 0.0625f);
-                e1 = Scale<TDot>(e1, s1, dw, x1.D[b] * 0.0625f);
-                e2 = Scale<TDot>(e2, s2, dw, x2.D[b] * 0.0625f);
-                e3 = Scale<TDot>(e3, s3, dw, x3.D[b] * 0.0625f);
-            }
-            else
-            {
-                o0 = Scale<TDot>(o0, s0, dw, x0.D[b] * 0.0625f);
-                o1 = Scale<TDot>(o1, s1, dw, x1.D[b] * 0.0625f);
-                o2 = Scale<TDot>(o2, s2, dw, x2.D[b] * 0.0625f);
-                o3 = Scale<TDot>(o3, s3, dw, x3.D[b] * 0.0625f);
-            }
-        }
-        (e0 + o0).Store(y);
-        (e1 + o1).Store(y + stride);
-        (e2 + o2).Store(y + 2 * stride);
-        (e3 + o3).Store(y + 3 * stride);
-    }
-
-    /// <summary>Rows r…r+3 (a group of <see cref="PackedMatrix.Quads"/>) · one Q8_0-prepared token: y[0..3].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q8x1<TDot>(ushort* ws, sbyte* wq, int blocks, in PackedActivations.Token x, float* y) where TDot : struct, IByteDot128
-    {
-        Vector128<float> e = default, o = default;
         int b = 0;
         for (; b + 2 <= blocks; b += 2)
         {
-            e = Scale<TDot>(e, Q8Block<TDot>(new Q8Weights(wq + b * 128), x.X8 + b * 32), PackedDot.Half4(ws + b * 4), x.D[b]);
-            o = Scale<TDot>(o, Q8Block<TDot>(new Q8Weights(wq + b * 128 + 128), x.X8 + b * 32 + 32), PackedDot.Half4(ws + b * 4 + 4), x.D[b + 1]);
+            var w = TBlock.Load(wq + b * TBlock.Bytes);
+            var dw = PackedDot.Half4(ws + b * 4);
+            e0 = Step<TBlock, TDot>(e0, w, dw, x0, b);
+            e1 = Step<TBlock, TDot>(e1, w, dw, x1, b);
+            e2 = Step<TBlock, TDot>(e2, w, dw, x2, b);
+            e3 = Step<TBlock, TDot>(e3, w, dw, x3, b);
+            w = TBlock.Load(wq + (b + 1) * TBlock.Bytes);
+            dw = PackedDot.Half4(ws + b * 4 + 4);
+            o0 = Step<TBlock, TDot>(o0, w, dw, x0, b + 1);
+            o1 = Step<TBlock, TDot>(o1, w, dw, x1, b + 1);
+            o2 = Step<TBlock, TDot>(o2, w, dw, x2, b + 1);
+            o3 = Step<TBlock, TDot>(o3, w, dw, x3, b + 1);
         }
         if (b < blocks)
-            e = Scale<TDot>(e, Q8Block<TDot>(new Q8Weights(wq + b * 128), x.X8 + b * 32), PackedDot.Half4(ws + b * 4), x.D[b]);
-        (e + o).Store(y);
-    }
-
-    /// <summary>Rows r…r+3 · tokens t…t+3 of Q8_0: y[j·stride + i].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q8x4<TDot>(ushort* ws, sbyte* wq, int blocks, PackedActivations acts, int t, float* y, long stride) where TDot : struct, IByteDot128
-    {
-        var x0 = acts.For(t);
-        var x1 = acts.For(t + 1);
-        var x2 = acts.For(t + 2);
-        var x3 = acts.For(t + 3);
-        Vector128<float> e0 = default, e1 = default, e2 = default, e3 = default, o0 = default, o1 = default, o2 = default, o3 = default;
-        for (int b = 0; b < blocks; b++)
         {
-            var w = new Q8Weights(wq + b * 128);
+            var w = TBlock.Load(wq + b * TBlock.Bytes);
             var dw = PackedDot.Half4(ws + b * 4);
-            long xo = b * 32;
-            var s0 = Q8Block<TDot>(w, x0.X8 + xo);
-            var s1 = Q8Block<TDot>(w, x1.X8 + xo);
-            var s2 = Q8Block<TDot>(w, x2.X8 + xo);
-            var s3 = Q8Block<TDot>(w, x3.X8 + xo);
-            if ((b & 1) == 0)
-            {
-                e0 = Scale<TDot>(e0, s0, dw, x0.D[b]);
-                e1 = Scale<TDot>(e1, s1, dw, x1.D[b]);
-                e2 = Scale<TDot>(e2, s2, dw, x2.D[b]);
-                e3 = Scale<TDot>(e3, s3, dw, x3.D[b]);
-            }
-            else
-            {
-                o0 = Scale<TDot>(o0, s0, dw, x0.D[b]);
-                o1 = Scale<TDot>(o1, s1, dw, x1.D[b]);
-                o2 = Scale<TDot>(o2, s2, dw, x2.D[b]);
-                o3 = Scale<TDot>(o3, s3, dw, x3.D[b]);
-            }
+            e0 = Step<TBlock, TDot>(e0, w, dw, x0, b);
+            e1 = Step<TBlock, TDot>(e1, w, dw, x1, b);
+            e2 = Step<TBlock, TDot>(e2, w, dw, x2, b);
+            e3 = Step<TBlock, TDot>(e3, w, dw, x3, b);
         }
         (e0 + o0).Store(y);
         (e1 + o1).Store(y + stride);

@@ -181,6 +181,8 @@ internal static class CompareWithLlamaCpp
                 MaddTiles = Environment.GetEnvironmentVariable("EURUS_MADD") != "0",
                 Avx512Tiles = Environment.GetEnvironmentVariable("EURUS_AVX512_TILES") != "0",
                 CompactQ6K = Environment.GetEnvironmentVariable("EURUS_Q6K_COMPACT") != "0",
+                // EURUS_FAR_PREFETCH=0: long rows' decode prefetch near into L1 as for short rows (benchmarks only).
+                FarPrefetch = Environment.GetEnvironmentVariable("EURUS_FAR_PREFETCH") != "0",
             };
             _model = EurusModel.Load(path, new ModelOptions { Threads = threads, ContextLength = pp + tg + 8, BatchSize = pp, Kernels = kernels });
             Console.Error.WriteLine($"Eurus.Cpu: loaded in {sw.Elapsed.TotalSeconds:F1} s");

@@ -9,7 +9,9 @@ namespace Eurus.Cpu.Bench;
 /// One-token multiplies (decode) of two matrices of one type with the same bytes but different row lengths, timed in
 /// alternated rounds in one process (run: <c>shapes [q4_k|q6_k|q4_0|q5_k] [threads] [rows×cols …]</c>; default
 /// 57344×4096 against 16384×14336 — ffn_down's row length — both far larger than the L3): min and median ms per
-/// multiply and weight GB/s. A shared, drifting machine biases neither shape.
+/// multiply and weight GB/s. A shared, drifting machine biases neither shape. <c>EURUS_FAR_PREFETCH=ab</c>: each shape
+/// also with the long rows' far prefetch off (<see cref="KernelOptions.FarPrefetch"/>), on the same matrices, rounds
+/// alternated — no allocation-order bias between the two.
 /// </summary>
 internal static unsafe class ShapeTiming
 {
@@ -27,11 +29,15 @@ internal static unsafe class ShapeTiming
             int maxCols = shapes.Max(s => s.Cols);
             var x = GC.AllocateArray<float>(maxCols, pinned: true);
             for (int i = 0; i < x.Length; i++) x[i] = (float)Math.Sin(i);
-            using var mm = new MatMul(1, maxCols, threads, false, false, options);
-            var times = shapes.Select(_ => new List<double>()).ToArray();
+            bool ab = Environment.GetEnvironmentVariable("EURUS_FAR_PREFETCH") == "ab";
+            var variants = ab ? new[] { ("far prefetch", options), ("near prefetch", options with { FarPrefetch = false }) } : [("", options)];
+            var mms = variants.Select(v => new MatMul(1, maxCols, threads, false, false, v.Item2)).ToArray();
+            var times = shapes.SelectMany(_ => variants.Select(_ => new List<double>())).ToArray();
             for (int round = 0; round < 12; round++)
                 for (int m = 0; m < matrices.Length; m++)
+                for (int v = 0; v < variants.Length; v++)
                 {
+                    var mm = mms[v];
                     var w = matrices[m].Weights;
                     var y = new float[w.Rows];
                     var xs = x.AsSpan(0, w.Cols);
@@ -39,13 +45,15 @@ internal static unsafe class ShapeTiming
                     var sw = Stopwatch.StartNew();
                     const int reps = 10;
                     for (int i = 0; i < reps; i++) mm.Multiply(w, xs, 1, y, sameInput: i > 0);
-                    times[m].Add(sw.Elapsed.TotalMilliseconds / reps);
+                    times[m * variants.Length + v].Add(sw.Elapsed.TotalMilliseconds / reps);
                 }
+            foreach (var mm in mms) mm.Dispose();
             for (int m = 0; m < matrices.Length; m++)
+            for (int v = 0; v < variants.Length; v++)
             {
-                var t = times[m].Order().ToArray();
+                var t = times[m * variants.Length + v].Order().ToArray();
                 double bytes = matrices[m].Bytes;
-                Console.WriteLine($"{type} {shapes[m].Rows}x{shapes[m].Cols} threads {threads} tokens 1: min {t[0]:F2} ms ({bytes / t[0] / 1e6:F1} GB/s), median {t[t.Length / 2]:F2} ms ({bytes / t[t.Length / 2] / 1e6:F1} GB/s)");
+                Console.WriteLine($"{type} {shapes[m].Rows}x{shapes[m].Cols}{(ab ? " " + variants[v].Item1 : "")} threads {threads} tokens 1: min {t[0]:F2} ms ({bytes / t[0] / 1e6:F1} GB/s), median {t[t.Length / 2]:F2} ms ({bytes / t[t.Length / 2] / 1e6:F1} GB/s)");
             }
         }
         finally

@@ -254,6 +254,8 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
         {
             using var packed = QmKPacked.FromBlocks(type, 1, cols, w);
             got = type == GgmlType.Q4_K ? VnniKQuant.QmK<FourBits, TDot>(packed, 0, acts, 0) : VnniKQuant.QmK<FiveBits, TDot>(packed, 0, acts, 0);
+            // The long rows' far prefetch is only a hint: the same result.
+            Assert.Equal(got, type == GgmlType.Q4_K ? VnniKQuant.QmK<FourBits, TDot>(packed, 0, acts, 0, far: true) : VnniKQuant.QmK<FiveBits, TDot>(packed, 0, acts, 0, far: true));
         }
         else
         {
@@ -263,6 +265,8 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
             got = VnniKQuant.Q6K<TDot, Q6Bytes>(bytes, 0, acts, 0);
             float gotCompact = VnniKQuant.Q6K<TDot, Q6Compact>(compact, 0, acts, 0);
             Assert.Equal(got, gotCompact);
+            Assert.Equal(got, VnniKQuant.Q6K<TDot, Q6Bytes>(bytes, 0, acts, 0, far: true));
+            Assert.Equal(got, VnniKQuant.Q6K<TDot, Q6Compact>(compact, 0, acts, 0, far: true));
         }
         Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-6f, $"{type} {what}: reference {reference}, got {got}");
     }

@@ -45,6 +45,12 @@ internal sealed record KernelOptions
     /// </summary>
     public bool RowQuads { get; init; } = true;
 
+    /// <summary>
+    /// Decode's row kernels on the multiply-add classes prefetch rows longer than <see cref="MaddByteDot.LongRowCols"/>
+    /// far ahead into L2 rather than near into L1 (<see cref="MaddByteDot.PrefetchWeights"/>); on by default.
+    /// </summary>
+    public bool FarPrefetch { get; init; } = true;
+
     /// <summary>Tokens per chunk of a matmul: a chunk's prepared activations stay in L2 while the rows stream past.</summary>
     public int TokenBlock { get; init; } = 64;
 

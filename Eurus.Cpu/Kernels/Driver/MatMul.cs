@@ -332,15 +332,16 @@ internal sealed unsafe class MatMul : IDisposable
             var packed = w.Packed!;
             var px = owner._packedX;
             float* kScales = owner._kScales + chunk * owner._kScaleFloats;
+            bool far = MaddByteDot.Far(cols, owner._options); // the multiply-add row kernels' prefetch (ignored by the others)
             for (int r0 = rowStart; r0 < rowEnd; r0 += RowBlock)
             {
                 int r1 = Math.Min(r0 + RowBlock, rowEnd);
                 switch (w.Kernel)
                 {
-                    case MatrixKernel.Q4_0Vnni: TileDriver.Run(new Q4_0Interleaved<VnniByteDot>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q4_0Madd: TileDriver.Run(new Q4_0Interleaved<MaddByteDot>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q8_0Vnni: TileDriver.Run(new Q8_0Interleaved<VnniByteDot>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q8_0Madd: TileDriver.Run(new Q8_0Interleaved<MaddByteDot>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_0Vnni: TileDriver.Run(new Q4_0Interleaved<VnniByteDot>(packed, blocks, px, far), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_0Madd: TileDriver.Run(new Q4_0Interleaved<MaddByteDot>(packed, blocks, px, far), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q8_0Vnni: TileDriver.Run(new Q8_0Interleaved<VnniByteDot>(packed, blocks, px, far), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q8_0Madd: TileDriver.Run(new Q8_0Interleaved<MaddByteDot>(packed, blocks, px, far), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_0Avx512: TileDriver.Run(new Q4_0Avx512(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q8_0Avx512: TileDriver.Run(new Q8_0Avx512(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.Q4_0Rows: TileDriver.Run(new RowsOnly<Q4_0Rows>(new(packed, blocks, px)), r0, r1, tFirst, tEnd, py, rows); break;
@@ -373,14 +374,14 @@ internal sealed unsafe class MatMul : IDisposable
                         if (SdotByteDot128.IsSupported) TileDriver.Run(new Q6KQuads<SdotByteDot128>(w.Q6K!, w.Data, w.RowBytes, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
                         else TileDriver.Run(new Q6KQuads<PortableByteDot128>(w.Q6K!, w.Data, w.RowBytes, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
                         break;
-                    case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q6_KVnni when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, expanded, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q6_KVnni: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Bytes>(w.Q6K!, owner._q8k!, kScales, null, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q4_KMadd: TileDriver.Run(new QmKVnni<FourBits, MaddByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q5_KMadd: TileDriver.Run(new QmKVnni<FiveBits, MaddByteDot>(w.QmK!, owner._q8k!, kScales, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q6_KMadd when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<MaddByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, expanded, r0), r0, r1, tFirst, tEnd, py, rows); break;
-                    case MatrixKernel.Q6_KMadd: TileDriver.Run(new Q6KVnni<MaddByteDot, Q6Bytes>(w.Q6K!, owner._q8k!, kScales, null, r0), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_KVnni: TileDriver.Run(new QmKVnni<FourBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0, far), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q5_KVnni: TileDriver.Run(new QmKVnni<FiveBits, VnniByteDot>(w.QmK!, owner._q8k!, kScales, r0, far), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KVnni when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, expanded, r0, far), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KVnni: TileDriver.Run(new Q6KVnni<VnniByteDot, Q6Bytes>(w.Q6K!, owner._q8k!, kScales, null, r0, far), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q4_KMadd: TileDriver.Run(new QmKVnni<FourBits, MaddByteDot>(w.QmK!, owner._q8k!, kScales, r0, far), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q5_KMadd: TileDriver.Run(new QmKVnni<FiveBits, MaddByteDot>(w.QmK!, owner._q8k!, kScales, r0, far), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KMadd when w.Q6K!.Compact: TileDriver.Run(new Q6KVnni<MaddByteDot, Q6Compact>(w.Q6K!, owner._q8k!, kScales, expanded, r0, far), r0, r1, tFirst, tEnd, py, rows); break;
+                    case MatrixKernel.Q6_KMadd: TileDriver.Run(new Q6KVnni<MaddByteDot, Q6Bytes>(w.Q6K!, owner._q8k!, kScales, null, r0, far), r0, r1, tFirst, tEnd, py, rows); break;
                     case MatrixKernel.KQuantAvx512:
                         TileDriver.Run(new KQuantAvx512(w.Type, w.Data, w.RowBytes, superBlocks, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);
                         break;

@@ -97,27 +97,48 @@ internal readonly unsafe struct MaddByteDot : IByteDot
     public static bool Q8Bias => false;
 
     /// <summary>
-    /// The row kernels' (decode's) prefetch of the weights <paramref name="lines"/> cache lines from
-    /// <see cref="PrefetchDistance"/> bytes past <paramref name="q"/>, non-temporal (<c>PREFETCHNTA</c>): a row's
-    /// activations are read again by the next row, and the weights streaming past evicted them from L1 once a row's
-    /// activations grew to ~20 KB (ffn_down's 14336 columns ran at two thirds of 4096-column rows' speed); the hint
-    /// makes the weight lines the first to go. Measured on Zen 4, 2 threads, one-token multiplies of 116 MB matrices
-    /// in alternated rounds (<c>shapes</c>), best of two runs: Q4_0 4096/14336-column rows 4.3/5.1 ms with it against
-    /// 4.8/6.3 without, Q6_K 6.1/7.9 against 7.3/10.7, Q8_0 6.8/8.0 against 8.6/9.4, Q4_K long rows 5.2 against 5.3 (one
-    /// thread 11.7–12.5 against 14.3–16.7). The temporal prefetch (T0) measured
-    /// slower here; the AVX-VNNI kernels keep theirs.
+    /// The row kernels' (decode's) prefetch of the weights: <paramref name="lines"/> cache lines. Rows of up to
+    /// <see cref="LongRowCols"/> columns: <see cref="PrefetchDistance"/> bytes past <paramref name="q"/>, non-temporal
+    /// (<c>PREFETCHNTA</c>, into L1 as the first lines to go): measured on Zen 4, 2 threads, one-token multiplies of
+    /// 116 MB matrices in alternated rounds (<c>shapes</c>), best of two runs: Q4_0 4096/14336-column rows 4.3/5.1 ms with
+    /// it against 4.8/6.3 without, Q6_K 6.1/7.9 against 7.3/10.7, Q8_0 6.8/8.0 against 8.6/9.4 (the temporal T0 form
+    /// measured slower). <paramref name="far"/> (rows longer than <see cref="LongRowCols"/>, such as ffn_down's 14336):
+    /// <see cref="FarPrefetchDistance"/> bytes ahead into L2 only (<c>PREFETCHT1</c>): a long row's activations (~15 KB)
+    /// are read again by the next row, and weight lines brought into L1 evicted them, which had made ffn_down-shaped rows a
+    /// third slower per byte than 4096-column ones. Measured the same way (Zen 4, <c>EURUS_FAR_PREFETCH=ab … shapes</c>):
+    /// Q4_K 16384×14336, one thread 5.6–6.1 ms against 8.4–8.7, two threads 2.8 against 4.5 (min) and 3.8 against 5.2
+    /// (median); Q4_0 4.0 against 5.0, Q6_K 5.9 against 6.7; 11008 columns (Llama-2's FFN) Q4_K 4.4 against 4.9, Q4_0
+    /// 3.0 against 4.5. On 4096–8192-column rows the far form measured equal or up to 10% slower (Q4_K 8192 columns 4.5
+    /// against 4.2, Q8_0 4096 8.5 against 7.5), hence the threshold.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void PrefetchWeights(byte* q, [ConstantExpected(Min = 1, Max = 4)] int lines)
+    public static void PrefetchWeights(byte* q, [ConstantExpected(Min = 1, Max = 4)] int lines, bool far)
     {
+        if (far)
+        {
+            Sse.Prefetch1(q + FarPrefetchDistance);
+            if (lines > 1) Sse.Prefetch1(q + FarPrefetchDistance + 64);
+            if (lines > 2) Sse.Prefetch1(q + FarPrefetchDistance + 128);
+            if (lines > 3) Sse.Prefetch1(q + FarPrefetchDistance + 192);
+            return;
+        }
         Sse.PrefetchNonTemporal(q + PrefetchDistance);
         if (lines > 1) Sse.PrefetchNonTemporal(q + PrefetchDistance + 64);
         if (lines > 2) Sse.PrefetchNonTemporal(q + PrefetchDistance + 128);
         if (lines > 3) Sse.PrefetchNonTemporal(q + PrefetchDistance + 192);
     }
 
-    /// <summary>How far ahead <see cref="PrefetchWeights"/> reaches (measured: 2048 beat 256, 512 and 1024 on Q4_K).</summary>
+    /// <summary>How far ahead <see cref="PrefetchWeights"/> reaches on short rows (measured: 2048 beat 256, 512 and 1024 on Q4_K, and 4096 and 8192).</summary>
     public const int PrefetchDistance = 2048;
+
+    /// <summary>How far ahead the L2 prefetch of long rows reaches (measured: 8192 and 16384 beat 2048 and 4096 on Q4_K).</summary>
+    public const int FarPrefetchDistance = 8192;
+
+    /// <summary>Rows longer than this many columns take the far L2 prefetch (<see cref="PrefetchWeights"/>).</summary>
+    public const int LongRowCols = 8192;
+
+    /// <summary>Whether a row of <paramref name="cols"/> columns takes the far prefetch, where <paramref name="options"/> allow it.</summary>
+    public static bool Far(int cols, KernelOptions options) => options.FarPrefetch && cols > LongRowCols;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Pairs(Vector256<int> acc, Vector256<byte> w, sbyte* x) =>

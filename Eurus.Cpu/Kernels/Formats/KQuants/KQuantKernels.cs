@@ -11,7 +11,7 @@ namespace Eurus.Cpu.Kernels;
 /// <paramref name="r0"/>) are converted to floats at <paramref name="scales"/> once per row block and token chunk
 /// instead of once per tile.
 /// </summary>
-internal readonly unsafe struct QmKVnni<TBits, TDot>(QmKPacked m, KQuantActivations x, float* scales, int r0) : ITileKernel
+internal readonly unsafe struct QmKVnni<TBits, TDot>(QmKPacked m, KQuantActivations x, float* scales, int r0, bool far) : ITileKernel
     where TBits : struct, IQuantBits where TDot : struct, IByteDot
 {
     public int TileRows => 2;
@@ -28,7 +28,7 @@ internal readonly unsafe struct QmKVnni<TBits, TDot>(QmKPacked m, KQuantActivati
     }
     public void Tile(int row, int t, float* y, long stride) => VnniKQuant.QmKTile2x4<TBits, TDot>(m, row, Scales(row), Scales(row + 1), x, t, y, stride);
     public void SmallTile(int row, int t, float* y, long stride) { }
-    public float Row(int row, int t) => VnniKQuant.QmK<TBits, TDot>(m, row, x, t);
+    public float Row(int row, int t) => VnniKQuant.QmK<TBits, TDot>(m, row, x, t, far);
 }
 
 /// <summary>
@@ -37,7 +37,7 @@ internal readonly unsafe struct QmKVnni<TBits, TDot>(QmKPacked m, KQuantActivati
 /// <paramref name="expanded"/> (<see cref="Q6KPacked.ExpandRows"/>, 256 bytes per super-block and row of the block),
 /// rows (decoding) read the compact form itself.
 /// </summary>
-internal readonly unsafe struct Q6KVnni<TDot, TLayout>(Q6KPacked m, KQuantActivations x, float* scales, byte* expanded, int r0) : ITileKernel
+internal readonly unsafe struct Q6KVnni<TDot, TLayout>(Q6KPacked m, KQuantActivations x, float* scales, byte* expanded, int r0, bool far) : ITileKernel
     where TDot : struct, IByteDot where TLayout : struct, IQ6Layout
 {
     public int TileRows => 2;
@@ -58,7 +58,7 @@ internal readonly unsafe struct Q6KVnni<TDot, TLayout>(Q6KPacked m, KQuantActiva
     public void Tile(int row, int t, float* y, long stride) =>
         VnniKQuant.Q6KTile2x4<TDot>(Quants(row), Quants(row + 1), m.SuperBlocks, Scales(row), Scales(row + 1), x, t, y, stride);
     public void SmallTile(int row, int t, float* y, long stride) { }
-    public float Row(int row, int t) => VnniKQuant.Q6K<TDot, TLayout>(m, row, x, t);
+    public float Row(int row, int t) => VnniKQuant.Q6K<TDot, TLayout>(m, row, x, t, far);
 }
 
 /// <summary>Q4_K/Q5_K/Q6_K in the file's layout on AVX-512BW: one row × eight tokens, then one row × four (<see cref="KQuantTile"/>).</summary>

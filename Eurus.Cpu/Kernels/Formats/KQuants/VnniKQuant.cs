@@ -64,7 +64,7 @@ internal static unsafe class VnniKQuant
 
     /// <summary>One Q4_K (<typeparamref name="TBits"/> = <see cref="FourBits"/>) or Q5_K row · one token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float QmK<TBits, TDot>(QmKPacked w, int row, KQuantActivations acts, int token) where TBits : struct, IQuantBits where TDot : struct, IByteDot
+    public static float QmK<TBits, TDot>(QmKPacked w, int row, KQuantActivations acts, int token, bool far = false) where TBits : struct, IQuantBits where TDot : struct, IByteDot
     {
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
         byte* q = w.RowQs(row), qh = w.RowQh(row), sm = w.RowScMin(row);
@@ -77,7 +77,7 @@ internal static unsafe class VnniKQuant
         for (int b = 0; b < blocks; b++, q += 128, qh += 32, sm += 16, h += 2, v += vs, dx += tokens, mins += 8 * tokens)
         {
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 2048);
-            else MaddByteDot.PrefetchWeights(q, 2);
+            else MaddByteDot.PrefetchWeights(q, 2, far);
             var (sc, mn) = RowScales(h, sm);
             acc = Scale(VnniDot.Nibbles<TBits, TDot>(q, qh, v, Vector256<int>.Zero, mask), sc, *dx, mn, mins, acc);
         }
@@ -209,7 +209,7 @@ internal static unsafe class VnniKQuant
 
     /// <summary>One Q6_K row · one token, its quants in <typeparamref name="TLayout"/> (<see cref="Q6KPacked.Compact"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q6K<TDot, TLayout>(Q6KPacked w, int row, KQuantActivations acts, int token) where TDot : struct, IByteDot where TLayout : struct, IQ6Layout
+    public static float Q6K<TDot, TLayout>(Q6KPacked w, int row, KQuantActivations acts, int token, bool far = false) where TDot : struct, IByteDot where TLayout : struct, IQ6Layout
     {
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
         byte* q = w.RowQs(row);
@@ -224,7 +224,7 @@ internal static unsafe class VnniKQuant
         {
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 4096);
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 4096 + 128);
-            else MaddByteDot.PrefetchWeights(q, 3);
+            else MaddByteDot.PrefetchWeights(q, 3, far);
             var (f0, f1) = GroupScales(sc, *wd);
             var s0 = Vector256.Load(start);
             var s1 = Vector256.Load(start + 8);

@@ -9,7 +9,7 @@ namespace Eurus.Cpu.Kernels;
 /// Q4_0 over the interleaved repack (<see cref="VnniDot"/>): two rows × four tokens, with AVX-VNNI
 /// (<see cref="VnniByteDot"/>) or AVX2's multiply-adds (<see cref="MaddByteDot"/>).
 /// </summary>
-internal readonly unsafe struct Q4_0Interleaved<TDot>(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel where TDot : struct, IByteDot
+internal readonly unsafe struct Q4_0Interleaved<TDot>(PackedMatrix m, int blocks, PackedActivations x, bool far) : ITileKernel where TDot : struct, IByteDot
 {
     public int TileRows => 2;
     public int TileTokens => 4;
@@ -18,14 +18,14 @@ internal readonly unsafe struct Q4_0Interleaved<TDot>(PackedMatrix m, int blocks
     public void Tile(int row, int t, float* y, long stride) =>
         VnniDot.Q4Tile2x4<TDot>(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
     public void SmallTile(int row, int t, float* y, long stride) { }
-    public float Row(int row, int t) => VnniDot.Q4<TDot>(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
+    public float Row(int row, int t) => VnniDot.Q4<TDot>(m.RowScales(row), m.RowQs(row), blocks, x.For(t), far);
 }
 
 /// <summary>
 /// Q8_0 over the interleaved repack: two rows × four tokens, with AVX-VNNI (the +128 weights, from −128·Σx) or AVX2's
 /// multiply-adds (the signed weights, the sign moved onto the activations: <see cref="MaddByteDot.DpQ8"/>).
 /// </summary>
-internal readonly unsafe struct Q8_0Interleaved<TDot>(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel where TDot : struct, IByteDot
+internal readonly unsafe struct Q8_0Interleaved<TDot>(PackedMatrix m, int blocks, PackedActivations x, bool far) : ITileKernel where TDot : struct, IByteDot
 {
     public int TileRows => 2;
     public int TileTokens => 4;
@@ -34,7 +34,7 @@ internal readonly unsafe struct Q8_0Interleaved<TDot>(PackedMatrix m, int blocks
     public void Tile(int row, int t, float* y, long stride) =>
         VnniDot.Q8Tile2x4<TDot>(m.RowScales(row), m.RowQs(row), m.RowScales(row + 1), m.RowQs(row + 1), blocks, x, t, y, stride);
     public void SmallTile(int row, int t, float* y, long stride) { }
-    public float Row(int row, int t) => VnniDot.Q8<TDot>(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
+    public float Row(int row, int t) => VnniDot.Q8<TDot>(m.RowScales(row), m.RowQs(row), blocks, x.For(t), far);
 }
 
 /// <summary>Q4_0 on AVX-512BW: two rows × four tokens, then two rows × two (<see cref="PackedGemm"/>); rows by <see cref="PackedDot"/>.</summary>

@@ -92,7 +92,7 @@ internal static unsafe class VnniDot
 
     /// <summary>One Q4_0 row (interleaved layout) · one token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot
+    public static float Q4<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x, bool far = false) where TDot : struct, IByteDot
     {
         int groups = blocks / GroupBlocks;
         var m = Vector256.Create((byte)0x0F);
@@ -105,7 +105,7 @@ internal static unsafe class VnniDot
             byte* q = wq + g * 128;
             sbyte* v = xv + g * 256;
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 2048); // as measured on the VNNI machine
-            else MaddByteDot.PrefetchWeights(q, 2);
+            else MaddByteDot.PrefetchWeights(q, 2, far);
             acc = Scale(Nibbles<FourBits, TDot>(q, null, v, Start(bias + g * 8), m), Half8(ws + g * 8), dx + g * 8, acc);
         }
         return Vector256.Sum(acc) + Q4Tail(ws, wq, blocks, x, groups * GroupBlocks);
@@ -257,7 +257,7 @@ internal static unsafe class VnniDot
 
     /// <summary>One Q8_0 row (interleaved layout, weights stored +128) · one token, over <typeparamref name="TDot"/> (<see cref="IByteDot.DpQ8"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q8<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot
+    public static float Q8<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x, bool far = false) where TDot : struct, IByteDot
     {
         int groups = blocks / GroupBlocks;
         var acc = Vector256<float>.Zero;
@@ -275,7 +275,7 @@ internal static unsafe class VnniDot
                 Sse.Prefetch0(q + 4096 + 128);
                 Sse.Prefetch0(q + 4096 + 192);
             }
-            else MaddByteDot.PrefetchWeights(q, 4);
+            else MaddByteDot.PrefetchWeights(q, 4, far);
             var s0 = TDot.DpQ8(TDot.Q8Bias ? Start(bias + g * 8) : Vector256<int>.Zero, Vector256.Load(q), v);
             var s1 = TDot.DpQ8(Vector256<int>.Zero, Vector256.Load(q + 32), v + 32);
             s0 = TDot.DpQ8(s0, Vector256.Load(q + 64), v + 64);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Eurus.Cpu.Quantization;
 
@@ -52,7 +53,11 @@ internal sealed unsafe class KQuantActivations : IDisposable
     public int Tokens { get; private set; }
 
     /// <summary>Bytes between super-block b and b + 1 of one token in <see cref="XV"/> and <see cref="XV16"/>.</summary>
-    public long XVStride => Tokens * 256L + Pad;
+    public long XVStride
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Tokens * 256L + Pad;
+    }
 
     /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats (a multiple of 256).</summary>
     public void Prepare(ReadOnlySpan<float> x, int tokens, int cols, bool forVnni = false)
@@ -107,27 +112,35 @@ internal sealed unsafe class KQuantActivations : IDisposable
     /// Token <paramref name="token"/>'s first super-block in VNNI group order (256 bytes; the next token's follows, the
     /// token's next super-block is <see cref="XVStride"/> bytes on).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public sbyte* XV(int token) => _xv + token * 256L;
 
     /// <summary>Token <paramref name="token"/>'s first super-block in <see cref="Q6KPacked"/>'s order (laid out as <see cref="XV"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public sbyte* XV16(int token) => _xv16 + token * 256L;
 
     /// <summary>Token <paramref name="token"/>'s −32 × 16-element sums of its first super-block (16; then the next token's; 16 × <see cref="Tokens"/> per super-block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int* Start6(int token) => _start6 + token * 16L;
 
     /// <summary>Token <paramref name="token"/>'s first super-block scale (then the next token's; <see cref="Tokens"/> per super-block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float* D(int token) => _d + token;
 
     /// <summary>Token <paramref name="token"/>'s scale × 32-element sums of its first super-block (8; then the next token's; 8 × <see cref="Tokens"/> per super-block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float* Min(int token) => _min + token * 8L;
 
     /// <summary>Start of token <paramref name="token"/>'s blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* For(int token) => _data + (long)token * Blocks * BlockQ8_K.Bytes;
 
     /// <summary>The eight 32-element sums of block <paramref name="block"/> of <paramref name="token"/>; the next token's follow.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public short* Pairs(int block, int token) => _pairs + ((long)block * _maxTokens + token) * 8;
 
     /// <summary>The scale of block <paramref name="block"/> of <paramref name="token"/>; the next token's follows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float* Scales(int block, int token) => _scales + (long)block * _maxTokens + token;
 
     /// <summary>Elements between block b and block b+1 of one token in <see cref="Pairs"/> (×8) and <see cref="Scales"/>.</summary>

@@ -67,8 +67,11 @@ internal sealed unsafe class Q6KPacked : IDisposable
 
     public long Bytes => (long)Rows * SuperBlocks * (QsPerBlock + 16 + 2);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* RowQs(int row) => Qs + (long)row * SuperBlocks * QsPerBlock;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public sbyte* RowScales(int row) => Scales + (long)row * SuperBlocks * 16;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort* RowD(int row) => D + (long)row * SuperBlocks;
 
     /// <summary>Repacks rows given in the file layout (<see cref="BlockQ6_K"/>), <paramref name="compact"/> or as bytes.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Eurus.Cpu.Gguf;
 using Eurus.Cpu.Quantization;
@@ -63,9 +64,13 @@ internal sealed unsafe class QmKPacked : IDisposable
 
     public long Bytes => (long)Rows * SuperBlocks * (128 + 4 + 16 + (Qh != null ? 32 : 0));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* RowQs(int row) => Qs + (long)row * SuperBlocks * 128;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* RowQh(int row) => Qh + (long)row * SuperBlocks * 32;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort* RowHalves(int row) => Halves + (long)row * SuperBlocks * 2;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* RowScMin(int row) => ScMin + (long)row * SuperBlocks * 16;
 
     /// <summary>Repacks rows given in the file layout (<see cref="BlockQ4_K"/> or <see cref="BlockQ5_K"/>).</summary>

@@ -156,6 +156,7 @@ internal sealed unsafe class PackedActivations : IDisposable
     /// <summary>Token <paramref name="token"/>'s per-block d·Σq (fp16-rounded; prepared with forSums), <see cref="Blocks"/> of them.</summary>
     public float* Sums(int token) => _sums + (long)token * Blocks;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Token For(int token)
     {
         long i = (long)token * Blocks;

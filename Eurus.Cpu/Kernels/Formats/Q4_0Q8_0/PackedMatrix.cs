@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Eurus.Cpu.Gguf;
 using Microsoft.Win32.SafeHandles;
@@ -66,12 +67,16 @@ internal sealed unsafe class PackedMatrix : IDisposable
 
     public long Bytes => (long)Rows * Blocks * (2 + QsPerBlock);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort* RowScales(int row) => Scales + (long)row * Blocks;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* RowQs(int row) => Qs + (long)row * Blocks * QsPerBlock;
 
     /// <summary>Quants of the group of four rows starting at <paramref name="row"/> (a multiple of four) in <see cref="Quads"/>: same place as its first row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* GroupQs(int row) => RowQs(row);
     /// <summary>Scales of that group: four per block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort* GroupScales(int row) => RowScales(row);
 
     /// <summary>

@@ -51,13 +51,13 @@ public static class SyntheticModel
         }
         int vocab = tokens.Length;
         int kvDim = o.KvHeads * o.HeadDim;
-        var induction = o.Weights == SyntheticWeights.Induction ? new InductionWeights(o, vocab) : null;
+        var induction = o.Weights == SyntheticWeights.Induction ? new InductionWeights(o, vocab, checked((int)bos)) : null;
 
         var w = new GgufWriter(path);
         w.Add("general.architecture", "llama");
         w.Add("general.name", o.Name);
         if (induction is not null)
-            w.Add("general.description", "Constructed, not trained: a hand-built induction circuit (layers 0-2) whose greedy continuation copies " +
+            w.Add("general.description", "Constructed, not trained: a hand-built induction circuit (layers 0-5) whose greedy continuation copies " +
                 "the passage the prompt ends in; later layers have random matrices and write nothing.");
         w.Add("general.file_type", o.Mix is { } mix ? QuantMixRules.FileType(mix) : FileType(o.WeightType));
         w.Add("llama.context_length", (uint)o.ContextLength);

@@ -18,7 +18,7 @@ public class InductionModelTests(ITestOutputHelper output)
 {
     /// <summary>
     /// A small model with the 7B's head dimension (128) and grouped-query attention (4:1): the circuit's seven layers
-    /// and an inert eighth, 32-dim token codes (the 7B's are 256), two key/value heads per induction layer (the 7B has 8).
+    /// and an inert eighth, 32-dim token codes (the 7B's are 192), two key/value heads per induction layer (the 7B has 8).
     /// </summary>
     private static readonly SyntheticModelOptions Small = SyntheticModelOptions.Tiny with
     {
@@ -146,6 +146,17 @@ public class InductionModelTests(ITestOutputHelper output)
         output.WriteLine($"{accepted} of {drafted} draft tokens kept; {generated} tokens in {generated - accepted} passes");
         Assert.True(accepted >= 0.9 * drafted, $"{accepted} of {drafted} draft tokens kept");
         Assert.True(generated >= 3 * (generated - accepted), $"{generated} tokens in {generated - accepted} passes");
+    }
+
+    [Fact]
+    public void TheSevenBShapeFitsTheCircuit()
+    {
+        // Planning only (writing the 7B file takes a minute): 192-dim codes, and the previous-token heads' peak stands
+        // 15% of its height (30 logits) above every other offset up to the 32768-token context.
+        var plan = new InductionWeights(SyntheticModelOptions.Eurus7B with { Weights = SyntheticWeights.Induction }, 32000, bos: 1);
+        output.WriteLine($"code {plan.CodeDim}, previous-token margin {plan.PreviousTokenMargin:F4}");
+        Assert.Equal(192, plan.CodeDim);
+        Assert.InRange(plan.PreviousTokenMargin, 0.15, 0.16);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace Eurus.Cpu.Model;
 /// <summary>
 /// Writes complete Mistral/llama-architecture GGUF files with seeded random weights, for tests and benchmarks.
 /// Matrices are uniform with standard deviation 1/sqrt(fan_in) so activations stay O(1) and logits are not flat.
-/// With <see cref="SyntheticModelOptions.Weights"/> = <see cref="SyntheticWeights.Induction"/> the first three layers,
+/// With <see cref="SyntheticModelOptions.Weights"/> = <see cref="SyntheticWeights.Induction"/> the first seven layers,
 /// the embeddings, the output and the norms instead hold a constructed induction circuit (see
 /// <see cref="InductionWeights"/>) whose greedy continuation copies the passage the prompt ends in.
 /// Rows are generated, encoded and written tensor by tensor, so a 7B-shaped file needs little memory.
@@ -57,7 +57,7 @@ public static class SyntheticModel
         w.Add("general.architecture", "llama");
         w.Add("general.name", o.Name);
         if (induction is not null)
-            w.Add("general.description", "Constructed, not trained: a hand-built induction circuit (layers 0-5) whose greedy continuation copies " +
+            w.Add("general.description", "Constructed, not trained: a hand-built induction circuit (layers 0-6) whose greedy continuation copies " +
                 "the passage the prompt ends in; later layers have random matrices and write nothing.");
         w.Add("general.file_type", o.Mix is { } mix ? QuantMixRules.FileType(mix) : FileType(o.WeightType));
         w.Add("llama.context_length", (uint)o.ContextLength);

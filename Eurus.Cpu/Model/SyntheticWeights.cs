@@ -21,7 +21,7 @@ public enum SyntheticWeights
     /// feed-forward down matrices), so a forward pass costs what the random model's costs. The matrices are
     /// ±1-and-zero patterns (the scales sit in the F32 norms) that Q8_0, Q4_0 and the K-quant mixtures store almost
     /// exactly. Needs a BOS token at position 0 (the heads' attention sink), at least seven layers, a head dimension of
-    /// at least 64 and enough width (the 7B shape: 256-dim token codes, 8 heads per induction layer); see
+    /// at least 64 and enough width (the 7B shape: 192-dim token codes, 8 heads per induction layer); see
     /// <see cref="SyntheticModel"/>.
     /// </summary>
     Induction,

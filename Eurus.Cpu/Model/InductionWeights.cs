@@ -103,7 +103,7 @@ internal sealed class InductionWeights
     /// <summary>The smallest margin (fraction of the peak) of the previous-token score over other offsets.</summary>
     public double PreviousTokenMargin { get; }
 
-    /// <summary>Width of the token codes (A, B1..B6, C).</summary>
+    /// <summary>Width of the token codes (A, the Bd, C).</summary>
     public int CodeDim => _codeDim;
 
     /// <summary>Plans the circuit for <paramref name="o"/>'s shape, a vocabulary of <paramref name="vocab"/> tokens and BOS id <paramref name="bos"/>.</summary>
@@ -131,7 +131,7 @@ internal sealed class InductionWeights
         int orders = MaxOrder - 1;
         _hashDim = checked(_contentDims * _kvHeads);
         // Every subspace starts at a multiple of 32 (a quantization block), hence the rounding up.
-        int fixedDims = checked(2 * BlockWidth + 2 * orders * Align(_hashDim));
+        int fixedDims = checked(2 * BlockWidth + orders * Align(2 * _hashDim));
         int codes = BackOffsets.Length + 2; // A, the Bd, C
         _codeDim = Math.Min(MaxCode, (_dim - fixedDims) / codes / BlockWidth * BlockWidth);
         if (_codeDim < 32)
@@ -156,6 +156,7 @@ internal sealed class InductionWeights
             _qh[n] = next; _kh[n] = next + _hashDim; next += Align(2 * _hashDim);
         }
         _c = next;
+        if (_c + _codeDim > _dim) throw new InvalidOperationException("The subspaces overrun the residual stream."); // cannot happen: fixedDims counts them
 
         // Previous-token heads: equal weight on pairs 0..11; the score's worst margin over offsets 1..context decides
         // the amplitude that makes it PrevMarginLogits.

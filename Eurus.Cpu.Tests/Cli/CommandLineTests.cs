@@ -16,7 +16,7 @@ public class CommandLineTests
     [InlineData("perplexity", "-f, --file", "-c, --ctx-size", "-m, --model", "-t, --threads")]
     [InlineData("info", "-m, --model")]
     [InlineData("bench", "-p, --n-prompt", "-n, --n-gen", "-r, --repetitions", "-m, --model")]
-    [InlineData("synth", "-o, --output", "--preset", "--type", "--seed", "--vocab-from")]
+    [InlineData("synth", "-o, --output", "--preset", "--type", "--weights", "--seed", "--vocab-from")]
     [InlineData("eval", "--task", "--mode", "--data", "--limit", "--out", "--allow-code-execution", "--samples", "--vote", "--separate-runs")]
     [InlineData("convert", "FOLDER", "-o, --output", "--type", "-t, --threads")]
     [InlineData("pull", "ORG/NAME", "--revision", "--dir", "--endpoint")]
@@ -91,6 +91,8 @@ public class CommandLineTests
     [InlineData("perplexity")]
     [InlineData("no-such-command")]
     [InlineData("generate", "-p", "x", "-m", "/no/such/model.gguf")]
+    [InlineData("synth", "-o", "/no/such/dir/induction.gguf", "--weights", "induction")] // the tiny shape is too small for the circuit
+    [InlineData("synth", "-o", "/no/such/dir/x.gguf", "--weights", "trained")]
     public void BadUsageExitsWithOneAndAMessageOnStderr(params string[] args)
     {
         var (code, stdout, stderr) = CliProcess.Run(args);

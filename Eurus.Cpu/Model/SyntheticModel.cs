@@ -6,6 +6,9 @@ namespace Eurus.Cpu.Model;
 /// <summary>
 /// Writes complete Mistral/llama-architecture GGUF files with seeded random weights, for tests and benchmarks.
 /// Matrices are uniform with standard deviation 1/sqrt(fan_in) so activations stay O(1) and logits are not flat.
+/// With <see cref="SyntheticModelOptions.Weights"/> = <see cref="SyntheticWeights.Induction"/> the first seven layers,
+/// the embeddings, the output and the norms instead hold a constructed induction circuit (see
+/// <see cref="InductionWeights"/>) whose greedy continuation copies the passage the prompt ends in.
 /// Rows are generated, encoded and written tensor by tensor, so a 7B-shaped file needs little memory.
 /// </summary>
 public static class SyntheticModel
@@ -48,10 +51,14 @@ public static class SyntheticModel
         }
         int vocab = tokens.Length;
         int kvDim = o.KvHeads * o.HeadDim;
+        var induction = o.Weights == SyntheticWeights.Induction ? new InductionWeights(o, vocab, checked((int)bos)) : null;
 
         var w = new GgufWriter(path);
         w.Add("general.architecture", "llama");
         w.Add("general.name", o.Name);
+        if (induction is not null)
+            w.Add("general.description", "Constructed, not trained: a hand-built induction circuit (layers 0-6) whose greedy continuation copies " +
+                "the passage the prompt ends in; later layers have random matrices and write nothing.");
         w.Add("general.file_type", o.Mix is { } mix ? QuantMixRules.FileType(mix) : FileType(o.WeightType));
         w.Add("llama.context_length", (uint)o.ContextLength);
         w.Add("llama.embedding_length", (uint)o.Dim);
@@ -104,9 +111,10 @@ public static class SyntheticModel
             float std = name == "token_embd.weight" ? 1f : 1f / MathF.Sqrt(cols);
             ulong tensorSeed = Mix(o.Seed ^ Mix((ulong)ti + 0x9E3779B97F4A7C15UL));
             long[] dims = isNorm ? [cols] : [cols, rows];
+            var fill = induction?.Rows(name);
             w.AddTensor(name, type, dims, sink =>
             {
-                WriteRows(sink, type, (int)cols, rows, tensorSeed, isNorm, std);
+                WriteRows(sink, type, (int)cols, rows, tensorSeed, isNorm, std, fill);
                 doneRows += rows;
                 progress?.Report((double)doneRows / totalRows);
             });
@@ -114,7 +122,8 @@ public static class SyntheticModel
         w.Complete();
     }
 
-    private static void WriteRows(GgufTensorSink sink, GgmlType type, int cols, long rows, ulong seed, bool isNorm, float std)
+    /// <summary>Writes <paramref name="rows"/> rows: from <paramref name="fill"/> (row index, row) when set, else seeded uniform random.</summary>
+    private static void WriteRows(GgufTensorSink sink, GgmlType type, int cols, long rows, ulong seed, bool isNorm, float std, Action<long, float[]>? fill)
     {
         int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
         const int Chunk = 256;
@@ -125,12 +134,19 @@ public static class SyntheticModel
             int n = (int)Math.Min(Chunk, rows - r0);
             Parallel.For(0, n, () => new float[cols], (i, _, row) =>
             {
-                ulong s = Mix(seed + (ulong)(r0 + i) * 0xD1B54A32D192ED03UL);
-                for (int j = 0; j < cols; j++)
+                if (fill is not null)
                 {
-                    s = Mix(s);
-                    float u = (s >> 40) * (1f / (1 << 24)) * 2f - 1f; // [-1, 1)
-                    row[j] = isNorm ? 1f + 0.1f * u : amplitude * u;
+                    fill(r0 + i, row);
+                }
+                else
+                {
+                    ulong s = Mix(seed + (ulong)(r0 + i) * 0xD1B54A32D192ED03UL);
+                    for (int j = 0; j < cols; j++)
+                    {
+                        s = Mix(s);
+                        float u = (s >> 40) * (1f / (1 << 24)) * 2f - 1f; // [-1, 1)
+                        row[j] = isNorm ? 1f + 0.1f * u : amplitude * u;
+                    }
                 }
                 RowCodec.Encode(type, row, buffer.AsSpan(i * rowBytes, rowBytes));
                 return row;

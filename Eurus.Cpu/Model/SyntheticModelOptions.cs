@@ -32,6 +32,11 @@ public sealed record SyntheticModelOptions
     /// replaces <see cref="WeightType"/>.
     /// </summary>
     public Quantization.QuantMix? Mix { get; init; }
+    /// <summary>
+    /// What the weights compute: <see cref="SyntheticWeights.Random"/> (the default) or the constructed copying circuit
+    /// of <see cref="SyntheticWeights.Induction"/>, whose greedy continuation repeats the passage a prompt ends in.
+    /// </summary>
+    public SyntheticWeights Weights { get; init; } = SyntheticWeights.Random;
     /// <summary>Seed of the weights; equal seeds give equal files.</summary>
     public ulong Seed { get; init; } = 1;
     /// <summary>A GGUF file whose tokenizer (tokens, scores, types, special ids) is copied.</summary>

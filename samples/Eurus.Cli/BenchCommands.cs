@@ -70,7 +70,7 @@ internal static class BenchCommands
         return $"{mean.ToString("F2", CultureInfo.InvariantCulture)} ± {sd.ToString("F2", CultureInfo.InvariantCulture)}";
     }
 
-    /// <summary>eurus synth -o PATH [--preset tiny|7b] [--type q4_0|q5_0|q8_0|q4_k|q5_k|q6_k|q4_k_m|q5_k_m|f16|f32] [--seed N] [--vocab-from GGUF]</summary>
+    /// <summary>eurus synth -o PATH [--preset tiny|7b] [--type q4_0|q5_0|q8_0|q4_k|q5_k|q6_k|q4_k_m|q5_k_m|f16|f32] [--weights random|induction] [--seed N] [--vocab-from GGUF]</summary>
     public static Command SynthCommand()
     {
         var output = new Option<string>("--output", "-o") { Description = "the GGUF file to write", HelpName = "PATH", Required = true };
@@ -79,10 +79,21 @@ internal static class BenchCommands
         var type = new Option<string>("--type") { Description = "weight type: q4_0, q5_0, q8_0, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, f16 or f32", DefaultValueFactory = _ => "q4_0" };
         var seed = new Option<ulong>("--seed", "-s") { Description = "seed of the weights", DefaultValueFactory = _ => 1 };
         var vocab = new Option<string?>("--vocab-from") { Description = "copy the tokenizer of this GGUF file", HelpName = "GGUF" };
-        var command = new Command("synth", "write a synthetic model with random weights (for benchmarks and tests)") { output, preset, type, seed, vocab };
+        var weights = new Option<string>("--weights")
+        {
+            Description = "random (no behaviour), or induction: a constructed (not trained) copying model whose greedy continuation " +
+                "repeats the passage the prompt ends in, at the same cost per token (needs a shape like 7b's; tiny is too small)",
+            DefaultValueFactory = _ => "random",
+        }.AcceptOnlyFromAmong("random", "induction");
+        var command = new Command("synth", "write a synthetic model with random weights, or a constructed copying model (for benchmarks and tests)")
+        {
+            output, preset, type, weights, seed, vocab,
+        };
         command.SetAction(r =>
         {
             var shape = r.GetValue(preset) == "7b" ? SyntheticModelOptions.Eurus7B : SyntheticModelOptions.Tiny;
+            if (r.GetValue(weights) == "induction")
+                shape = shape with { Weights = SyntheticWeights.Induction, Name = shape.Name + "-induction" };
             return Synth(r.GetValue(output)!, shape, r.GetValue(type)!, r.GetValue(seed), r.GetValue(vocab));
         });
         return command;

@@ -4,6 +4,10 @@ namespace Eurus.Cpu.Generation.Speculation;
 /// Prompt lookup (n-gram drafting): the last <c>n</c> tokens of the sequence are searched for earlier in it — the
 /// prompt and the text generated so far — longest <c>n</c> first, and the tokens that followed the latest earlier
 /// occurrence are the draft. Answers that rewrite code or an equation, or quote their input, repeat long runs of it.
+/// Where that continuation reaches the end of the sequence (the occurrence is fewer than <c>draft.Length</c> tokens
+/// back: a loop, a run of spaces, a repeated short line), the draft goes on copying from itself — the sequence taken to
+/// repeat with that period, as an overlapping copy in LZ77 — instead of stopping short: a one-token period used to give
+/// one-token drafts however long the run.
 /// </summary>
 internal sealed class PromptLookup(int maxNgram, int minNgram)
 {
@@ -20,9 +24,11 @@ internal sealed class PromptLookup(int maxNgram, int minNgram)
             // An earlier occurrence ends before the last token, so at least one token follows it.
             int at = history[..(len - 1)].LastIndexOf(pattern);
             if (at < 0) continue;
-            int start = at + n, count = Math.Min(draft.Length, len - start);
-            history.Slice(start, count).CopyTo(draft);
-            return count;
+            int start = at + n, copied = Math.Min(draft.Length, len - start);
+            history.Slice(start, copied).CopyTo(draft);
+            // Past the end of the sequence, draft token i follows the period len − start from itself.
+            for (int i = copied; i < draft.Length; i++) draft[i] = draft[i - (len - start)];
+            return draft.Length;
         }
         return 0;
     }

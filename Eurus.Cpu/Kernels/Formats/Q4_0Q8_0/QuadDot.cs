@@ -47,6 +47,25 @@ internal static unsafe class QuadDot
         static abstract float Dx(in PackedActivations.Token x, int b);
     }
 
+    /// <summary>
+    /// A block's four rows' sums: weight vectors a0–a3 against the four quadruplets of activations <paramref name="xa"/>
+    /// and b0–b3 against those of <paramref name="xb"/>, in two chains.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Eight<TDot>(Vector128<sbyte> a0, Vector128<sbyte> a1, Vector128<sbyte> a2, Vector128<sbyte> a3, Vector128<sbyte> xa,
+        Vector128<sbyte> b0, Vector128<sbyte> b1, Vector128<sbyte> b2, Vector128<sbyte> b3, Vector128<sbyte> xb) where TDot : struct, IByteDot128
+    {
+        var s = TDot.DotQuad(Vector128<int>.Zero, a0, xa, 0);
+        var t = TDot.DotQuad(Vector128<int>.Zero, b0, xb, 0);
+        s = TDot.DotQuad(s, a1, xa, 1);
+        t = TDot.DotQuad(t, b1, xb, 1);
+        s = TDot.DotQuad(s, a2, xa, 2);
+        t = TDot.DotQuad(t, b2, xb, 2);
+        s = TDot.DotQuad(s, a3, xa, 3);
+        t = TDot.DotQuad(t, b3, xb, 3);
+        return s + t;
+    }
+
     /// <summary>A Q4_0 group's block as eight vectors of signed bytes 16·(q − 8): the low nibbles of the four stored vectors, then the high ones.</summary>
     internal struct Q4Block : IQuadBlock<Q4Block>
     {
@@ -78,17 +97,7 @@ internal static unsafe class QuadDot
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly Vector128<int> Sum<TDot>(in PackedActivations.Token x, int b) where TDot : struct, IByteDot128
         {
-            var xl = Vector128.Load(x.Lo + b * 16);
-            var xh = Vector128.Load(x.Hi + b * 16);
-            var s = TDot.DotQuad(Vector128<int>.Zero, _l0, xl, 0);
-            var t = TDot.DotQuad(Vector128<int>.Zero, _h0, xh, 0);
-            s = TDot.DotQuad(s, _l1, xl, 1);
-            t = TDot.DotQuad(t, _h1, xh, 1);
-            s = TDot.DotQuad(s, _l2, xl, 2);
-            t = TDot.DotQuad(t, _h2, xh, 2);
-            s = TDot.DotQuad(s, _l3, xl, 3);
-            t = TDot.DotQuad(t, _h3, xh, 3);
-            return s + t;
+            return Eight<TDot>(_l0, _l1, _l2, _l3, Vector128.Load(x.Lo + b * 16), _h0, _h1, _h2, _h3, Vector128.Load(x.Hi + b * 16));
         }
 
         public static float Dx(in PackedActivations.Token x, int b) => x.D[b] * 0.0625f;
@@ -120,17 +129,7 @@ internal static unsafe class QuadDot
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly Vector128<int> Sum<TDot>(in PackedActivations.Token x, int b) where TDot : struct, IByteDot128
         {
-            var xl = Vector128.Load(x.X8 + b * 32);
-            var xh = Vector128.Load(x.X8 + b * 32 + 16);
-            var s = TDot.DotQuad(Vector128<int>.Zero, _v0, xl, 0);
-            var t = TDot.DotQuad(Vector128<int>.Zero, _v4, xh, 0);
-            s = TDot.DotQuad(s, _v1, xl, 1);
-            t = TDot.DotQuad(t, _v5, xh, 1);
-            s = TDot.DotQuad(s, _v2, xl, 2);
-            t = TDot.DotQuad(t, _v6, xh, 2);
-            s = TDot.DotQuad(s, _v3, xl, 3);
-            t = TDot.DotQuad(t, _v7, xh, 3);
-            return s + t;
+            return Eight<TDot>(_v0, _v1, _v2, _v3, Vector128.Load(x.X8 + b * 32), _v4, _v5, _v6, _v7, Vector128.Load(x.X8 + b * 32 + 16));
         }
 
         public static float Dx(in PackedActivations.Token x, int b) => x.D[b];

@@ -96,31 +96,9 @@ internal sealed unsafe class Q6KPacked : IDisposable
     private void MakeQuads()
     {
         if (!Quads) return;
-        int sb = SuperBlocks;
-        var qs = new byte[4 * sb * 192];
-        var scales = new sbyte[4 * sb * 16];
-        var d = new ushort[4 * sb];
-        fixed (byte* tq = qs)
-        fixed (sbyte* ts = scales)
-        fixed (ushort* td = d)
-            for (int g = 0; g < QuadRows; g += 4)
-            {
-                byte* dq = RowQs(g);
-                sbyte* ds = RowScales(g);
-                ushort* dd = RowD(g);
-                Buffer.MemoryCopy(dq, tq, qs.Length, qs.Length);
-                Buffer.MemoryCopy(ds, ts, scales.Length, scales.Length);
-                Buffer.MemoryCopy(dd, td, d.Length * 2L, d.Length * 2L);
-                for (int b = 0; b < sb; b++)
-                    for (int r = 0; r < 4; r++)
-                    {
-                        long rb = (long)r * sb + b; // row r's super-block b in the per-row form
-                        for (int v = 0; v < 48; v++) // 32 ql groups, then 16 qh groups
-                            *(uint*)(dq + (long)b * 768 + v * 16 + r * 4) = *(uint*)(tq + rb * 192 + v * 4);
-                        for (int j = 0; j < 16; j++) ds[(long)b * 64 + j * 4 + r] = ts[rb * 16 + j];
-                        dd[b * 4 + r] = td[rb];
-                    }
-            }
+        RowQuadLayout.Interleave((uint*)Qs, Rows, SuperBlocks, QsPerBlock / 4);
+        RowQuadLayout.Interleave(Scales, Rows, SuperBlocks, 16);
+        RowQuadLayout.Interleave(D, Rows, SuperBlocks, 1);
     }
 
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)

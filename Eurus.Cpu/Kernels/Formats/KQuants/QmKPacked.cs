@@ -95,36 +95,10 @@ internal sealed unsafe class QmKPacked : IDisposable
     private void MakeQuads()
     {
         if (!Quads) return;
-        int sb = SuperBlocks;
-        var qs = new byte[4 * sb * 128];
-        var qh = new byte[Qh != null ? 4 * sb * 32 : 0];
-        var halves = new ushort[4 * sb * 2];
-        var scMin = new byte[4 * sb * 16];
-        fixed (byte* tq = qs, th = qh, ts = scMin)
-        fixed (ushort* thv = halves)
-            for (int g = 0; g < QuadRows; g += 4)
-            {
-                byte* dq = RowQs(g), dh = Qh != null ? RowQh(g) : null, ds = RowScMin(g);
-                ushort* dhv = RowHalves(g);
-                Buffer.MemoryCopy(dq, tq, qs.Length, qs.Length);
-                if (dh != null) Buffer.MemoryCopy(dh, th, qh.Length, qh.Length);
-                Buffer.MemoryCopy(dhv, thv, halves.Length * 2L, halves.Length * 2L);
-                Buffer.MemoryCopy(ds, ts, scMin.Length, scMin.Length);
-                for (int b = 0; b < sb; b++)
-                    for (int r = 0; r < 4; r++)
-                    {
-                        long rb = (long)r * sb + b; // row r's super-block b in the per-row form
-                        for (int v = 0; v < 32; v++) // 32 four-byte groups of quants: chunk v / 8, vector v % 8
-                            *(uint*)(dq + (long)b * 512 + v * 16 + r * 4) = *(uint*)(tq + rb * 128 + v * 4);
-                        if (dh != null)
-                            for (int k = 0; k < 8; k++)
-                                *(uint*)(dh + (long)b * 128 + k * 16 + r * 4) = *(uint*)(th + rb * 32 + k * 4);
-                        dhv[b * 8 + r] = thv[rb * 2];
-                        dhv[b * 8 + 4 + r] = thv[rb * 2 + 1];
-                        for (int j = 0; j < 16; j++) // scales then mins: byte j of the row's 16 goes to [j][r]
-                            ds[(long)b * 64 + j * 4 + r] = ts[rb * 16 + j];
-                    }
-            }
+        RowQuadLayout.Interleave((uint*)Qs, Rows, SuperBlocks, 128 / 4);
+        if (Qh != null) RowQuadLayout.Interleave((uint*)Qh, Rows, SuperBlocks, 32 / 4);
+        RowQuadLayout.Interleave(Halves, Rows, SuperBlocks, 2);
+        RowQuadLayout.Interleave(ScMin, Rows, SuperBlocks, 16);
     }
 
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)

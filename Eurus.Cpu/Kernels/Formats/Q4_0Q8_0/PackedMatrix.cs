@@ -104,27 +104,12 @@ internal sealed unsafe class PackedMatrix : IDisposable
     private void MakeQuads()
     {
         if (!Quads) return;
-        int q = QsPerBlock, rowBytes = Blocks * q;
-        var tmp = new byte[4 * rowBytes];
-        var scales = new ushort[4 * Blocks];
-        fixed (byte* t = tmp)
-        fixed (ushort* ts = scales)
-            for (int g = 0; g < QuadRows; g += 4)
-            {
-                byte* dst = GroupQs(g);
-                ushort* ds = GroupScales(g);
-                Buffer.MemoryCopy(dst, t, tmp.Length, tmp.Length);
-                Buffer.MemoryCopy(ds, ts, scales.Length * 2L, scales.Length * 2L);
-                for (int b = 0; b < Blocks; b++)
-                    for (int i = 0; i < 4; i++)
-                    {
-                        ds[b * 4 + i] = ts[i * Blocks + b];
-                        byte* src = t + (long)i * rowBytes + (long)b * q;
-                        for (int k = 0; k < q / 4; k++)
-                            for (int j = 0; j < 4; j++)
-                                dst[(long)b * 4 * q + k * 16 + i * 4 + j] = Type == GgmlType.Q4_0 ? (byte)(src[4 * k + j] ^ 0x88) : src[4 * k + j];
-                    }
-            }
+        RowQuadLayout.Interleave((uint*)Qs, Rows, Blocks, QsPerBlock / 4);
+        RowQuadLayout.Interleave(Scales, Rows, Blocks, 1);
+        if (Type != GgmlType.Q4_0) return;
+        // Q4_0's nibbles xor 8: read as signed four-bit numbers they are q − 8.
+        ulong* q = (ulong*)Qs;
+        for (long i = 0, n = (long)QuadRows * Blocks * QsPerBlock / 8; i < n; i++) q[i] ^= 0x8888888888888888UL;
     }
 
     private void Fill(int firstRow, int rows, ReadOnlySpan<byte> src)

@@ -47,8 +47,7 @@ internal sealed unsafe class MistralWeights : IDisposable
         names.Add(f.TryGetTensor("output.weight", out _) ? "output.weight" : "token_embd.weight");
         var toPack = names.Distinct().Select(f.GetTensor).Where(t => t.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0
             or GgmlType.Q4_1 or GgmlType.Q5_1
-            || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && kernels.RepackKQuants)
-            || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && kernels.UseRowQuads)).ToArray();
+            || (t.Type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K && (kernels.RepackKQuants || kernels.UseRowQuads))).ToArray();
         var packedByName = new IDisposable?[toPack.Length];
         int done = 0;
         try
@@ -58,15 +57,16 @@ internal sealed unsafe class MistralWeights : IDisposable
             {
                 var t = toPack[i];
                 // Q5_0 runs as the Q8_0 matrix of the same values (lossless, 34/22 of the size): a packed-only view.
-                // Q4_K, Q5_K and Q6_K are repacked for the VNNI-layout kernels (AVX-VNNI or AVX2); elsewhere they run from the mapping.
+                // Q4_K, Q5_K and Q6_K are repacked for the VNNI-layout kernels (AVX-VNNI or AVX2) or in row quads (ARM64 with
+                // DotProd); elsewhere they run from the mapping.
                 packedByName[i] = t.Type switch
                 {
                     GgmlType.Q5_0 => PackedMatrix.FromBlocks(GgmlType.Q8_0, (int)t.RowCount, (int)t.RowLength,
                         Quantization.Q5_0Reference.WidenToQ8_0(f.GetTensorData(t), t.RowCount * t.RowLength), interleaveQ8, kernels.UseRowQuads),
                     // Q4_1 / Q5_1 (q·d + m) run as a Q8_0 matrix of the same quants plus per-block minimums (lossless).
                     GgmlType.Q4_1 or GgmlType.Q5_1 => OffsetQuantMatrix.FromBlocks(t.Type, (int)t.RowCount, (int)t.RowLength, f.GetTensorData(t), interleaveQ8),
-                    GgmlType.Q4_K or GgmlType.Q5_K => QmKPacked.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength, quads: !kernels.RepackKQuants),
-                    GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength, kernels.UseCompactQ6K, quads: !kernels.RepackKQuants),
+                    GgmlType.Q4_K or GgmlType.Q5_K => QmKPacked.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength, kernels.UseRowQuads),
+                    GgmlType.Q6_K => Q6KPacked.FromFile(handle, t.FileOffset, (int)t.RowCount, (int)t.RowLength, kernels.UseCompactQ6K, kernels.UseRowQuads),
                     // Q4_0 and Q8_0 interleaved for AVX-VNNI or AVX2 multiply-adds.
                     _ => PackedMatrix.FromFile(handle, t.FileOffset, t.Type, (int)t.RowCount, (int)t.RowLength,
                         t.Type == GgmlType.Q4_0 ? kernels.InterleaveQ4 : interleaveQ8, kernels.UseRowQuads),

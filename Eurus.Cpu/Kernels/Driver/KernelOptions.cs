@@ -40,8 +40,9 @@ internal sealed record KernelOptions
     public bool CompactQ6K { get; init; } = true;
 
     /// <summary>
-    /// Repack Q4_0 and Q8_0 (and Q5_0, run as Q8_0) in row quads (<see cref="PackedMatrix.Quads"/>) where ARM64's
-    /// DotProd runs (see <see cref="UseRowQuads"/>): four rows per by-element <c>SDOT</c> (<see cref="QuadDot"/>).
+    /// Repack Q4_0, Q8_0 (and Q5_0, run as Q8_0), Q4_K, Q5_K and Q6_K in row quads (<see cref="PackedMatrix.Quads"/>,
+    /// <see cref="QmKPacked.Quads"/>, <see cref="Q6KPacked.Quads"/>) where ARM64's DotProd runs (see
+    /// <see cref="UseRowQuads"/>): four rows per by-element <c>SDOT</c> (<see cref="QuadDot"/>, <see cref="KQuantQuads"/>, <see cref="Q6KQuads"/>).
     /// </summary>
     public bool RowQuads { get; init; } = true;
 
@@ -94,7 +95,7 @@ internal sealed record KernelOptions
     /// <summary>Whether the 128-bit tiles apply: allowed, no AVX2 (whose row kernels are wider), and Vector128 in hardware.</summary>
     public bool UseTiles128 => Tiles128 && !System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated;
 
-    /// <summary>Whether Q4_0/Q8_0 are repacked in row quads: allowed, the 128-bit tiles apply, and the CPU has ARM64 DotProd.</summary>
+    /// <summary>Whether the quantized formats are repacked in row quads: allowed, the 128-bit tiles apply, and the CPU has ARM64 DotProd.</summary>
     public bool UseRowQuads => RowQuads && UseTiles128 && SdotByteDot128.IsSupported;
 
     /// <summary>Whether the AVX-512BW tiles apply on this CPU with these options.</summary>

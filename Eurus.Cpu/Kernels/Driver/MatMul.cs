@@ -355,12 +355,12 @@ internal sealed unsafe class MatMul : IDisposable
                         else TileDriver.Run(new Q8_0Lanes128<PortableByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
                         break;
                     case MatrixKernel.Q4_0Quads:
-                        if (SdotByteDot128.IsSupported) TileDriver.Run(new Q4_0Quads<SdotByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
-                        else TileDriver.Run(new Q4_0Quads<PortableByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        if (SdotByteDot128.IsSupported) TileDriver.Run(new PackedQuads<QuadDot.Q4Block, SdotByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        else TileDriver.Run(new PackedQuads<QuadDot.Q4Block, PortableByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
                         break;
                     case MatrixKernel.Q8_0Quads:
-                        if (SdotByteDot128.IsSupported) TileDriver.Run(new Q8_0Quads<SdotByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
-                        else TileDriver.Run(new Q8_0Quads<PortableByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        if (SdotByteDot128.IsSupported) TileDriver.Run(new PackedQuads<QuadDot.Q8Block, SdotByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
+                        else TileDriver.Run(new PackedQuads<QuadDot.Q8Block, PortableByteDot128>(packed, blocks, px), r0, r1, tFirst, tEnd, py, rows);
                         break;
                     case MatrixKernel.QmKQuads when w.Type == GgmlType.Q4_K:
                         if (SdotByteDot128.IsSupported) TileDriver.Run(new QmKQuads<FourBits, SdotByteDot128>(w.QmK!, w.Data, w.RowBytes, owner._q8k!), r0, r1, tFirst, tEnd, py, rows);

@@ -71,27 +71,9 @@ internal static unsafe class KQuantQuads
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector128<int> Lo, Vector128<int> Hi) Sums<TDot>(in Chunk k, sbyte* a) where TDot : struct, IByteDot128
     {
-        var x0 = Vector128.Load(a);
-        var x1 = Vector128.Load(a + 16);
-        var x2 = Vector128.Load(a + 32);
-        var x3 = Vector128.Load(a + 48);
-        var lo = TDot.DotQuad(Vector128<int>.Zero, k.L0, x0, 0);
-        var lo2 = TDot.DotQuad(Vector128<int>.Zero, k.L4, x1, 0);
-        var hi = TDot.DotQuad(Vector128<int>.Zero, k.H0, x2, 0);
-        var hi2 = TDot.DotQuad(Vector128<int>.Zero, k.H4, x3, 0);
-        lo = TDot.DotQuad(lo, k.L1, x0, 1);
-        lo2 = TDot.DotQuad(lo2, k.L5, x1, 1);
-        hi = TDot.DotQuad(hi, k.H1, x2, 1);
-        hi2 = TDot.DotQuad(hi2, k.H5, x3, 1);
-        lo = TDot.DotQuad(lo, k.L2, x0, 2);
-        lo2 = TDot.DotQuad(lo2, k.L6, x1, 2);
-        hi = TDot.DotQuad(hi, k.H2, x2, 2);
-        hi2 = TDot.DotQuad(hi2, k.H6, x3, 2);
-        lo = TDot.DotQuad(lo, k.L3, x0, 3);
-        lo2 = TDot.DotQuad(lo2, k.L7, x1, 3);
-        hi = TDot.DotQuad(hi, k.H3, x2, 3);
-        hi2 = TDot.DotQuad(hi2, k.H7, x3, 3);
-        return (lo + lo2, hi + hi2);
+        var lo = QuadDot.Eight<TDot>(k.L0, k.L1, k.L2, k.L3, Vector128.Load(a), k.L4, k.L5, k.L6, k.L7, Vector128.Load(a + 16));
+        var hi = QuadDot.Eight<TDot>(k.H0, k.H1, k.H2, k.H3, Vector128.Load(a + 32), k.H4, k.H5, k.H6, k.H7, Vector128.Load(a + 48));
+        return (lo, hi);
     }
 
     /// <summary>Sub-block j's scales (or mins) of the four rows as int32, from the 16 bytes [j][row] of sub-blocks 4h…4h+3 (<paramref name="half"/> = h).</summary>

@@ -103,43 +103,26 @@ internal readonly unsafe struct Q8_0Lanes128<TDot>(PackedMatrix m, int blocks, P
 }
 
 /// <summary>
-/// Q4_0 in row quads (<see cref="PackedMatrix.Quads"/>, ARM64 with DotProd): four rows × four tokens and four rows × one
-/// token (<see cref="QuadDot"/>); rows start at multiples of four (the matmul aligns its chunks). A row alone takes its
+/// Q4_0 (<see cref="QuadDot.Q4Block"/>) or Q8_0 and Q5_0 run as Q8_0 (<see cref="QuadDot.Q8Block"/>) in row quads
+/// (<see cref="PackedMatrix.Quads"/>, ARM64 with DotProd): four rows × four tokens and four rows × one token
+/// (<see cref="QuadDot"/>); rows start at multiples of four (the matmul aligns its chunks). A row alone takes its
 /// group's one-token result, so it equals the tiles bit for bit; rows after the last whole group are plain.
 /// </summary>
-internal readonly unsafe struct Q4_0Quads<TDot>(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel where TDot : struct, IByteDot128
+internal readonly unsafe struct PackedQuads<TBlock, TDot>(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel
+    where TBlock : struct, QuadDot.IQuadBlock<TBlock> where TDot : struct, IByteDot128
 {
     public int TileRows => 4;
     public int TileTokens => 4;
     public int SmallTileTokens => 1;
     public void PrepareBlock(int r0, int r1) { }
-    public void Tile(int row, int t, float* y, long stride) => QuadDot.X4<QuadDot.Q4Block, TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x, t, y, stride);
-    public void SmallTile(int row, int t, float* y, long stride) => QuadDot.X1<QuadDot.Q4Block, TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x.For(t), y);
+    public void Tile(int row, int t, float* y, long stride) => QuadDot.X4<TBlock, TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x, t, y, stride);
+    public void SmallTile(int row, int t, float* y, long stride) => QuadDot.X1<TBlock, TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x.For(t), y);
     public float Row(int row, int t)
     {
-        if (row >= m.QuadRows) return PackedDot.Q4Lanes128<TDot>(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
+        if (row >= m.QuadRows) return TBlock.PlainRow<TDot>(m.RowScales(row), m.RowQs(row), blocks, x.For(t));
         Vector128<float> y;
         int g = row & ~3;
-        QuadDot.X1<QuadDot.Q4Block, TDot>(m.GroupScales(g), m.GroupQs(g), blocks, x.For(t), (float*)&y);
-        return y.GetElement(row & 3);
-    }
-}
-
-/// <summary>Q8_0 (and Q5_0 run as Q8_0) in row quads: as <see cref="Q4_0Quads{TDot}"/>.</summary>
-internal readonly unsafe struct Q8_0Quads<TDot>(PackedMatrix m, int blocks, PackedActivations x) : ITileKernel where TDot : struct, IByteDot128
-{
-    public int TileRows => 4;
-    public int TileTokens => 4;
-    public int SmallTileTokens => 1;
-    public void PrepareBlock(int r0, int r1) { }
-    public void Tile(int row, int t, float* y, long stride) => QuadDot.X4<QuadDot.Q8Block, TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x, t, y, stride);
-    public void SmallTile(int row, int t, float* y, long stride) => QuadDot.X1<QuadDot.Q8Block, TDot>(m.GroupScales(QuadDot.Group(row)), m.GroupQs(row), blocks, x.For(t), y);
-    public float Row(int row, int t)
-    {
-        if (row >= m.QuadRows) return PackedDot.Q8Lanes128<TDot>(m.RowScales(row), (sbyte*)m.RowQs(row), blocks, x.For(t));
-        Vector128<float> y;
-        int g = row & ~3;
-        QuadDot.X1<QuadDot.Q8Block, TDot>(m.GroupScales(g), m.GroupQs(g), blocks, x.For(t), (float*)&y);
+        QuadDot.X1<TBlock, TDot>(m.GroupScales(g), m.GroupQs(g), blocks, x.For(t), (float*)&y);
         return y.GetElement(row & 3);
     }
 }

@@ -45,6 +45,9 @@ internal static unsafe class QuadDot
 
         /// <summary>The activation scale those sums meet.</summary>
         static abstract float Dx(in PackedActivations.Token x, int b);
+
+        /// <summary>The one-row kernel over the plain layout, for the rows after a matrix's last whole group.</summary>
+        static abstract float PlainRow<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot128;
     }
 
     /// <summary>
@@ -52,7 +55,7 @@ internal static unsafe class QuadDot
     /// and b0–b3 against those of <paramref name="xb"/>, in two chains.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> Eight<TDot>(Vector128<sbyte> a0, Vector128<sbyte> a1, Vector128<sbyte> a2, Vector128<sbyte> a3, Vector128<sbyte> xa,
+    internal static Vector128<int> Eight<TDot>(Vector128<sbyte> a0, Vector128<sbyte> a1, Vector128<sbyte> a2, Vector128<sbyte> a3, Vector128<sbyte> xa,
         Vector128<sbyte> b0, Vector128<sbyte> b1, Vector128<sbyte> b2, Vector128<sbyte> b3, Vector128<sbyte> xb) where TDot : struct, IByteDot128
     {
         var s = TDot.DotQuad(Vector128<int>.Zero, a0, xa, 0);
@@ -101,6 +104,9 @@ internal static unsafe class QuadDot
         }
 
         public static float Dx(in PackedActivations.Token x, int b) => x.D[b] * 0.0625f;
+
+        public static float PlainRow<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot128 =>
+            PackedDot.Q4Lanes128<TDot>(ws, wq, blocks, x);
     }
 
     /// <summary>A Q8_0 group's block: its eight stored vectors.</summary>
@@ -133,6 +139,9 @@ internal static unsafe class QuadDot
         }
 
         public static float Dx(in PackedActivations.Token x, int b) => x.D[b];
+
+        public static float PlainRow<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot128 =>
+            PackedDot.Q8Lanes128<TDot>(ws, (sbyte*)wq, blocks, x);
     }
 
     /// <summary>acc + float(block b's sum) · (four rows' scales · d_x).</summary>

@@ -6,8 +6,8 @@ namespace Eurus.Cpu.Kernels;
 /// fp16 → fp32 by table lookup (256 KiB, built once in bulk): <c>(float)Half</c> is a method call in .NET 10,
 /// too slow for one scale per 32-element block in the hot loops. The table is pinned and read through a static readonly
 /// pointer, which the JIT embeds as a constant in kernels compiled after the class is initialized
-/// (<see cref="KernelStatics"/>): a GC reference to an array would be reloaded from its static slot in every loop
-/// iteration (two instructions per lookup in the K-quant decode loop).
+/// (<see cref="KernelStatics"/>): the array reference was reloaded from its static slot in every iteration of the
+/// K-quant decode loop (one load more per super-block).
 /// </summary>
 internal static unsafe class HalfTable
 {

@@ -11,7 +11,8 @@ namespace Eurus.Cpu.Bench;
 /// 57344×4096 against 16384×14336 — ffn_down's row length — both far larger than the L3): min and median ms per
 /// multiply and weight GB/s. A shared, drifting machine biases neither shape. <c>EURUS_FAR_PREFETCH=ab</c>: each shape
 /// also with the long rows' far prefetch off (<see cref="KernelOptions.FarPrefetch"/>), on the same matrices, rounds
-/// alternated — no allocation-order bias between the two.
+/// alternated — no allocation-order bias between the two. <c>SHAPES_TOKENS=N</c>: N-token multiplies (a prompt's
+/// tiles) instead of one-token ones.
 /// </summary>
 internal static unsafe class ShapeTiming
 {
@@ -27,11 +28,12 @@ internal static unsafe class ShapeTiming
         try
         {
             int maxCols = shapes.Max(s => s.Cols);
-            var x = GC.AllocateArray<float>(maxCols, pinned: true);
+            int tokens = int.TryParse(Environment.GetEnvironmentVariable("SHAPES_TOKENS"), out int n) ? n : 1;
+            var x = GC.AllocateArray<float>(maxCols * tokens, pinned: true);
             for (int i = 0; i < x.Length; i++) x[i] = (float)Math.Sin(i);
             bool ab = Environment.GetEnvironmentVariable("EURUS_FAR_PREFETCH") == "ab";
             var variants = ab ? new[] { ("far prefetch", options), ("near prefetch", options with { FarPrefetch = false }) } : [("", options)];
-            var mms = variants.Select(v => new MatMul(1, maxCols, threads, false, false, v.Item2)).ToArray();
+            var mms = variants.Select(v => new MatMul(tokens, maxCols, threads, false, false, v.Item2)).ToArray();
             var times = shapes.SelectMany(_ => variants.Select(_ => new List<double>())).ToArray();
             for (int round = 0; round < 12; round++)
                 for (int m = 0; m < matrices.Length; m++)
@@ -39,12 +41,12 @@ internal static unsafe class ShapeTiming
                 {
                     var mm = mms[v];
                     var w = matrices[m].Weights;
-                    var y = new float[w.Rows];
-                    var xs = x.AsSpan(0, w.Cols);
-                    mm.Multiply(w, xs, 1, y);
+                    var y = new float[(long)w.Rows * tokens];
+                    var xs = x.AsSpan(0, w.Cols * tokens);
+                    mm.Multiply(w, xs, tokens, y);
                     var sw = Stopwatch.StartNew();
-                    const int reps = 10;
-                    for (int i = 0; i < reps; i++) mm.Multiply(w, xs, 1, y, sameInput: i > 0);
+                    int reps = tokens == 1 ? 10 : 2;
+                    for (int i = 0; i < reps; i++) mm.Multiply(w, xs, tokens, y, sameInput: i > 0);
                     times[m * variants.Length + v].Add(sw.Elapsed.TotalMilliseconds / reps);
                 }
             foreach (var mm in mms) mm.Dispose();
@@ -53,7 +55,7 @@ internal static unsafe class ShapeTiming
             {
                 var t = times[m * variants.Length + v].Order().ToArray();
                 double bytes = matrices[m].Bytes;
-                Console.WriteLine($"{type} {shapes[m].Rows}x{shapes[m].Cols}{(ab ? " " + variants[v].Item1 : "")} threads {threads} tokens 1: min {t[0]:F2} ms ({bytes / t[0] / 1e6:F1} GB/s), median {t[t.Length / 2]:F2} ms ({bytes / t[t.Length / 2] / 1e6:F1} GB/s)");
+                Console.WriteLine($"{type} {shapes[m].Rows}x{shapes[m].Cols}{(ab ? " " + variants[v].Item1 : "")} threads {threads} tokens {tokens}: min {t[0]:F2} ms ({bytes / t[0] / 1e6:F1} GB/s), median {t[t.Length / 2]:F2} ms ({bytes / t[t.Length / 2] / 1e6:F1} GB/s)");
             }
         }
         finally

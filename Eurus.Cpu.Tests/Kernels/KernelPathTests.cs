@@ -203,12 +203,17 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
             for (int k = 0; k < 4; k++) bits[k] = (ushort)(i + k);
             Vector128<float> v;
             fixed (ushort* p = bits) v = PackedDot.Half4(p);
-            for (int k = 0; k < 4; k++)
+            // The eight-wide conversion (AVX2) over the same bits (the other four lanes: their negatives' bit patterns).
+            for (int k = 4; k < 8; k++) bits[k] = (ushort)((i + k - 4) ^ 0x8000);
+            Vector256<float> v8 = default;
+            if (Avx2.IsSupported) fixed (ushort* p = bits) v8 = VnniDot.Half8(p);
+            for (int k = 0; k < 8; k++)
             {
-                var h = BitConverter.UInt16BitsToHalf((ushort)(i + k));
+                var h = BitConverter.UInt16BitsToHalf(bits[k]);
                 if (!Half.IsFinite(h)) continue; // scales are finite; Inf/NaN are not supported by the vector path
-                Assert.True(((float)h).Equals(v.GetElement(k)), $"vector path, bits {i + k:X4}");
-                Assert.True(((float)h).Equals(HalfTable.ToSingle((ushort)(i + k))), $"table, bits {i + k:X4}");
+                if (k < 4) Assert.True(((float)h).Equals(v.GetElement(k)), $"vector path, bits {bits[k]:X4}");
+                if (Avx2.IsSupported) Assert.True(BitConverter.SingleToInt32Bits((float)h) == BitConverter.SingleToInt32Bits(v8.GetElement(k)), $"eight-wide vector path, bits {bits[k]:X4}");
+                Assert.True(((float)h).Equals(HalfTable.ToSingle(bits[k])), $"table, bits {bits[k]:X4}");
             }
         }
     }

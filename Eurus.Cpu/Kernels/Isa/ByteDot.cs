@@ -57,6 +57,29 @@ internal unsafe interface IByteDot
         Vector256<byte> w2, sbyte* x2, Vector256<byte> w3, sbyte* x3);
 }
 
+/// <summary>
+/// Which prefetch the multiply-add row kernels use (<see cref="MaddByteDot.PrefetchWeights"/>), as a struct type
+/// parameter: the kernels are compiled once per form, so the choice is made once per row, not tested in every
+/// iteration of the loop (and takes no register there).
+/// </summary>
+internal interface IRowPrefetch
+{
+    /// <summary>The far L2 form (long rows) rather than the near non-temporal one.</summary>
+    static abstract bool Far { get; }
+}
+
+/// <summary>Rows of up to <see cref="MaddByteDot.LongRowCols"/> columns: the near non-temporal prefetch.</summary>
+internal readonly struct NearRows : IRowPrefetch
+{
+    public static bool Far => false;
+}
+
+/// <summary>Longer rows: the far L2 prefetch.</summary>
+internal readonly struct FarRows : IRowPrefetch
+{
+    public static bool Far => true;
+}
+
 /// <summary>AVX-VNNI <c>VPDPBUSD</c> (256-bit; .NET 10 has no 512-bit form).</summary>
 internal readonly unsafe struct VnniByteDot : IByteDot
 {

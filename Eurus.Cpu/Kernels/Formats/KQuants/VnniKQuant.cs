@@ -63,8 +63,13 @@ internal static unsafe class VnniKQuant
         where TBits : struct, IQuantBits => typeof(TBits) == typeof(FiveBits) ? w | Fifth(h, v) : w;
 
     /// <summary>One Q4_K (<typeparamref name="TBits"/> = <see cref="FourBits"/>) or Q5_K row · one token.</summary>
+    public static float QmK<TBits, TDot>(QmKPacked w, int row, KQuantActivations acts, int token, bool far = false) where TBits : struct, IQuantBits where TDot : struct, IByteDot =>
+        far ? QmK<TBits, TDot, FarRows>(w, row, acts, token) : QmK<TBits, TDot, NearRows>(w, row, acts, token);
+
+    /// <summary><see cref="QmK{TBits, TDot}"/> with the prefetch form as a type (<see cref="IRowPrefetch"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float QmK<TBits, TDot>(QmKPacked w, int row, KQuantActivations acts, int token, bool far = false) where TBits : struct, IQuantBits where TDot : struct, IByteDot
+    private static float QmK<TBits, TDot, TPrefetch>(QmKPacked w, int row, KQuantActivations acts, int token)
+        where TBits : struct, IQuantBits where TDot : struct, IByteDot where TPrefetch : struct, IRowPrefetch
     {
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
         byte* q = w.RowQs(row), qh = w.RowQh(row), sm = w.RowScMin(row);
@@ -77,7 +82,7 @@ internal static unsafe class VnniKQuant
         for (int b = 0; b < blocks; b++, q += 128, qh += 32, sm += 16, h += 2, v += vs, dx += tokens, mins += 8 * tokens)
         {
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 2048);
-            else MaddByteDot.PrefetchWeights(q, 2, far);
+            else MaddByteDot.PrefetchWeights(q, 2, TPrefetch.Far);
             var (sc, mn) = RowScales(h, sm);
             acc = Scale(VnniDot.Nibbles<TBits, TDot>(q, qh, v, Vector256<int>.Zero, mask), sc, *dx, mn, mins, acc);
         }
@@ -208,8 +213,13 @@ internal static unsafe class VnniKQuant
     }
 
     /// <summary>One Q6_K row · one token, its quants in <typeparamref name="TLayout"/> (<see cref="Q6KPacked.Compact"/>).</summary>
+    public static float Q6K<TDot, TLayout>(Q6KPacked w, int row, KQuantActivations acts, int token, bool far = false) where TDot : struct, IByteDot where TLayout : struct, IQ6Layout =>
+        far ? Q6K<TDot, TLayout, FarRows>(w, row, acts, token) : Q6K<TDot, TLayout, NearRows>(w, row, acts, token);
+
+    /// <summary><see cref="Q6K{TDot, TLayout}"/> with the prefetch form as a type (<see cref="IRowPrefetch"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q6K<TDot, TLayout>(Q6KPacked w, int row, KQuantActivations acts, int token, bool far = false) where TDot : struct, IByteDot where TLayout : struct, IQ6Layout
+    private static float Q6K<TDot, TLayout, TPrefetch>(Q6KPacked w, int row, KQuantActivations acts, int token)
+        where TDot : struct, IByteDot where TLayout : struct, IQ6Layout where TPrefetch : struct, IRowPrefetch
     {
         int blocks = w.SuperBlocks, tokens = acts.Tokens;
         byte* q = w.RowQs(row);
@@ -224,7 +234,7 @@ internal static unsafe class VnniKQuant
         {
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 4096);
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 4096 + 128);
-            else MaddByteDot.PrefetchWeights(q, 3, far);
+            else MaddByteDot.PrefetchWeights(q, 3, TPrefetch.Far);
             var (f0, f1) = GroupScales(sc, *wd);
             var s0 = Vector256.Load(start);
             var s1 = Vector256.Load(start + 8);

@@ -40,13 +40,18 @@ internal static unsafe class VnniDot
 
     private const float TwoPow112 = (float)(1UL << 56) * (1UL << 56); // a constant, not a static field: see KernelStatics
 
-    /// <summary>Eight fp16 scales → float, exactly for every finite value (as <see cref="PackedDot.Half4"/>).</summary>
+    /// <summary>
+    /// Eight fp16 scales → float, exactly for every finite value (the same floats as <see cref="PackedDot.Half4"/>), in
+    /// four instructions: each half sign-extended to int32 and shifted left by 13 puts its sign at bit 31 and its
+    /// exponent and mantissa at bits 13–27 (the copies of the sign at bits 28–30 are masked off), so the masked bits
+    /// read as a float are ±(the half's magnitude × 2⁻¹¹²) — exact for normal and subnormal halves alike — and one
+    /// multiply by 2¹¹² (exact, sign-symmetric) gives the value. (.NET 10 exposes no F16C <c>VCVTPH2PS</c>.)
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> Half8(ushort* p)
     {
-        var h = Avx2.ConvertToVector256Int32(Vector128.Load(p)).AsUInt32();
-        var magnitude = ((h & Vector256.Create(0x7FFFu)) << 13).AsSingle() * Vector256.Create(TwoPow112);
-        return (magnitude.AsUInt32() | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
+        var h = Avx2.ConvertToVector256Int32((short*)p); // VPMOVSXWD from memory
+        return ((h << 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(TwoPow112);
     }
 
     /// <summary>The high nibble of every byte (Q4 quants 16–31 of a block in the interleaved layouts).</summary>
@@ -91,22 +96,26 @@ internal static unsafe class VnniDot
     // ---------------------------------------------------------------- Q4_0
 
     /// <summary>One Q4_0 row (interleaved layout) · one token.</summary>
+    public static float Q4<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x, bool far = false) where TDot : struct, IByteDot =>
+        far ? Q4<TDot, FarRows>(ws, wq, blocks, x) : Q4<TDot, NearRows>(ws, wq, blocks, x);
+
+    /// <summary><see cref="Q4{TDot}"/> with the prefetch form as a type (see <see cref="Q8{TDot, TPrefetch}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x, bool far = false) where TDot : struct, IByteDot
+    private static float Q4<TDot, TPrefetch>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot where TPrefetch : struct, IRowPrefetch
     {
         int groups = blocks / GroupBlocks;
         var m = Vector256.Create((byte)0x0F);
         var acc = Vector256<float>.Zero;
-        sbyte* xv = x.XV;
+        sbyte* v = x.XV;
         int* bias = x.Start8;
         float* dx = x.D;
-        for (int g = 0; g < groups; g++)
+        byte* q = wq;
+        ushort* s = ws;
+        for (int g = 0; g < groups; g++, q += 128, v += 256, bias += 8, dx += 8, s += 8)
         {
-            byte* q = wq + g * 128;
-            sbyte* v = xv + g * 256;
             if (typeof(TDot) == typeof(VnniByteDot)) Sse.Prefetch0(q + 2048); // as measured on the VNNI machine
-            else MaddByteDot.PrefetchWeights(q, 2, far);
-            acc = Scale(Nibbles<FourBits, TDot>(q, null, v, Start(bias + g * 8), m), Half8(ws + g * 8), dx + g * 8, acc);
+            else MaddByteDot.PrefetchWeights(q, 2, TPrefetch.Far);
+            acc = Scale(Nibbles<FourBits, TDot>(q, null, v, Start(bias), m), Half8(s), dx, acc);
         }
         return Vector256.Sum(acc) + Q4Tail(ws, wq, blocks, x, groups * GroupBlocks);
     }
@@ -256,18 +265,25 @@ internal static unsafe class VnniDot
     // ---------------------------------------------------------------- Q8_0
 
     /// <summary>One Q8_0 row (interleaved layout, weights stored +128) · one token, over <typeparamref name="TDot"/> (<see cref="IByteDot.DpQ8"/>).</summary>
+    public static float Q8<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x, bool far = false) where TDot : struct, IByteDot =>
+        far ? Q8<TDot, FarRows>(ws, wq, blocks, x) : Q8<TDot, NearRows>(ws, wq, blocks, x);
+
+    /// <summary>
+    /// <see cref="Q8{TDot}"/> with the prefetch form as a type (<typeparamref name="TPrefetch"/>); the pointers step
+    /// through the row (no index arithmetic in the loop).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q8<TDot>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x, bool far = false) where TDot : struct, IByteDot
+    private static float Q8<TDot, TPrefetch>(ushort* ws, byte* wq, int blocks, in PackedActivations.Token x) where TDot : struct, IByteDot where TPrefetch : struct, IRowPrefetch
     {
         int groups = blocks / GroupBlocks;
         var acc = Vector256<float>.Zero;
-        sbyte* xv = x.XV;
+        sbyte* v = x.XV;
         int* bias = x.Start128;
         float* dx = x.D;
-        for (int g = 0; g < groups; g++)
+        byte* q = wq;
+        ushort* s = ws;
+        for (int g = 0; g < groups; g++, q += 256, v += 256, bias += 8, dx += 8, s += 8)
         {
-            byte* q = wq + g * 256;
-            sbyte* v = xv + g * 256;
             if (typeof(TDot) == typeof(VnniByteDot))
             {
                 Sse.Prefetch0(q + 4096);
@@ -275,8 +291,8 @@ internal static unsafe class VnniDot
                 Sse.Prefetch0(q + 4096 + 128);
                 Sse.Prefetch0(q + 4096 + 192);
             }
-            else MaddByteDot.PrefetchWeights(q, 4, far);
-            var s0 = TDot.DpQ8(TDot.Q8Bias ? Start(bias + g * 8) : Vector256<int>.Zero, Vector256.Load(q), v);
+            else MaddByteDot.PrefetchWeights(q, 4, TPrefetch.Far);
+            var s0 = TDot.DpQ8(TDot.Q8Bias ? Start(bias) : Vector256<int>.Zero, Vector256.Load(q), v);
             var s1 = TDot.DpQ8(Vector256<int>.Zero, Vector256.Load(q + 32), v + 32);
             s0 = TDot.DpQ8(s0, Vector256.Load(q + 64), v + 64);
             s1 = TDot.DpQ8(s1, Vector256.Load(q + 96), v + 96);
@@ -284,7 +300,7 @@ internal static unsafe class VnniDot
             s1 = TDot.DpQ8(s1, Vector256.Load(q + 160), v + 160);
             s0 = TDot.DpQ8(s0, Vector256.Load(q + 192), v + 192);
             s1 = TDot.DpQ8(s1, Vector256.Load(q + 224), v + 224);
-            acc = Scale(s0 + s1, Half8(ws + g * 8), dx + g * 8, acc);
+            acc = Scale(s0 + s1, Half8(s), dx, acc);
         }
         return Vector256.Sum(acc) + Q8Tail(ws, wq, blocks, x, groups * GroupBlocks);
     }

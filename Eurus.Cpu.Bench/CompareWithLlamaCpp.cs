@@ -9,7 +9,7 @@ namespace Eurus.Cpu.Bench;
 /// <summary>
 /// Side-by-side prompt (pp) and generation (tg) speed of Eurus.Cpu and llama.cpp (LLamaSharp 0.30, best CPU variant)
 /// on the same GGUF file in the same process: <c>compare -m FILE [-p 128] [-n 32] [-t 2] [-r 3] [--only eurus|llama] [--sequential] [--profile]
-/// [--isa avx2|avx512|vnni|native] [--ab NAME=VALUE]</c>. <c>--isa</c> measures a CPU class this machine can emulate downward: the
+/// [--isa avx2|avx512|vnni|native] [--ab NAME=VALUE] [--theirs-first]</c>. <c>--isa</c> measures a CPU class this machine can emulate downward: the
 /// comparison re-runs itself in a child process with that class's <c>DOTNET_Enable…=0</c> switches (Eurus.Cpu) and loads
 /// LLamaSharp's native build of the same class (llama.cpp). <c>--ab NAME=VALUE</c> compares Eurus.Cpu with itself
 /// instead: the second engine is Eurus.Cpu loaded after setting the benchmark switch NAME (e.g. <c>EURUS_Q6K_COMPACT=0</c>)
@@ -64,10 +64,18 @@ internal static class CompareWithLlamaCpp
         // speed drifts over minutes (shared cloud cores) biases neither side; --sequential runs one engine after the
         // other, for files too large to hold twice.
         var kernelProfile = profile ? new Eurus.Cpu.Kernels.KernelProfile() : null;
-        using var ours = which is "both" or "eurus" ? new EurusRunner(path, pp, tg, threads, rng, kernelProfile) : null;
+        // --theirs-first: llama.cpp is loaded before Eurus.Cpu. With two Eurus.Cpu engines (--ab) the
+        // one loaded second measured 5–7% faster in decode whichever switch it had (memory placement of the repacks), so
+        // a difference worth reporting must hold in both load orders.
+        bool theirsFirst = args.Contains("--theirs-first");
         string ab = Arg("--ab", "");
+        IRunner? early = null;
+        if (theirsFirst && !sequential && ab.Length == 0 && which == "both") early = new LlamaRunner(path, pp, tg, threads);
+        if (theirsFirst && ab.Length > 0) { Console.Error.WriteLine("compare: for --ab, swap the load order by swapping the switch's values"); return; }
+        using var ours = which is "both" or "eurus" ? new EurusRunner(path, pp, tg, threads, rng, kernelProfile) : null;
         IRunner? theirs;
-        if (ab.Length > 0)
+        if (early is not null) theirs = early;
+        else if (ab.Length > 0)
         {
             // Eurus.Cpu against itself with one switch changed (the runner reads the switches when it loads).
             int eq = ab.IndexOf('=');
@@ -186,7 +194,9 @@ internal static class CompareWithLlamaCpp
                 // EURUS_FAR_PREFETCH=0: long rows' decode prefetch near into L1 as for short rows (benchmarks only).
                 FarPrefetch = Environment.GetEnvironmentVariable("EURUS_FAR_PREFETCH") != "0",
             };
-            _model = EurusModel.Load(path, new ModelOptions { Threads = threads, ContextLength = pp + tg + 8, BatchSize = pp, Kernels = kernels });
+            // EURUS_KV_F32=1: an F32 KV cache instead of the default F16 (benchmarks only).
+            var kvType = Environment.GetEnvironmentVariable("EURUS_KV_F32") == "1" ? Eurus.Cpu.Model.KvCacheType.F32 : Eurus.Cpu.Model.KvCacheType.F16;
+            _model = EurusModel.Load(path, new ModelOptions { Threads = threads, ContextLength = pp + tg + 8, BatchSize = pp, Kernels = kernels, KvCacheType = kvType });
             Console.Error.WriteLine($"Eurus.Cpu: loaded in {sw.Elapsed.TotalSeconds:F1} s");
             _prompt = Enumerable.Range(0, pp).Select(i => i == 0 ? 1 : rng.Next(3, _model.Config.Vocab)).ToArray();
             _session = _model.CreateSession();

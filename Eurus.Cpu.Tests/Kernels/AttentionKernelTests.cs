@@ -99,4 +99,49 @@ public unsafe class AttentionKernelTests(ITestOutputHelper output)
                 }
         }
     }
+
+    /// <summary>
+    /// A prompt chunk's queries over an F16 cache with the rows converted once for all of them
+    /// (<see cref="CachedAttention.AttendHalfPrompt"/>) equal each query attended on its own
+    /// (<see cref="CachedAttention.AttendGroup"/>, what decoding uses) bit for bit: runs of 1–70 queries whose counts
+    /// cross the eight-key step and the conversion block, a ring whose slots wrap, both KV heads. Bad sizes throw.
+    /// </summary>
+    [Fact]
+    public void PromptAttentionEqualsEachQueryAlone()
+    {
+        var rng = new Random(9);
+        const int hd = 128, kvHeads = 2, group = 4, capacity = 200, dim = kvHeads * group * hd;
+        var cache = new Eurus.Cpu.Model.KvCache(2, kvHeads * hd, capacity, Eurus.Cpu.Model.KvCacheType.F16, hd);
+        for (int pos = 0; pos < 330; pos++)
+            for (int layer = 0; layer < 2; layer++)
+                cache.Store(layer, pos, Enumerable.Range(0, kvHeads * hd).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray(),
+                    Enumerable.Range(0, kvHeads * hd).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray());
+        var scratch = new float[CachedAttention.ScratchLength(hd, group)];
+        var rows = new float[2 * capacity * hd];
+        // (first position, the first query's count, queries): 330 positions through 200 slots, so runs from 130 on wrap.
+        foreach (var (first, count0, tokens) in new[] { (0, 1, 1), (0, 1, 70), (0, 7, 3), (0, 30, 5), (10, 60, 9), (130, 1, 200), (200, 100, 31), (131, 190, 9), (290, 2, 38) })
+            foreach (int kv in new[] { 0, 1 })
+            {
+                var q = Enumerable.Range(0, tokens * dim).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+                var scores = new float[group * capacity];
+                var prompt = new float[tokens * dim];
+                CachedAttention.AttendHalfPrompt(cache, 1, first, count0, tokens, kv * hd, hd, group, q.AsSpan(kv * group * hd), dim, 0.088f,
+                    scores, capacity, prompt.AsSpan(kv * group * hd), dim, scratch, rows);
+                for (int i = 0; i < tokens; i++)
+                {
+                    var alone = new float[group * hd];
+                    CachedAttention.AttendGroup(cache, 1, first, count0 + i, kv * hd, hd, group, q.AsSpan(i * dim + kv * group * hd, group * hd), 0.088f,
+                        new float[group * capacity], capacity, alone, scratch);
+                    Assert.True(alone.AsSpan().SequenceEqual(prompt.AsSpan(i * dim + kv * group * hd, group * hd)), $"first {first}, query {i} of {tokens} from count {count0}, kv head {kv}");
+                }
+            }
+        // Positions past the cache, a rows buffer too short for the last query, an F32 cache.
+        Assert.Throws<ArgumentOutOfRangeException>(() => CachedAttention.AttendHalfPrompt(cache, 1, 0, 190, 12, 0, hd, group, new float[12 * dim], dim, 1f,
+            new float[group * capacity], capacity, new float[12 * dim], dim, scratch, rows));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CachedAttention.AttendHalfPrompt(cache, 1, 0, 10, 2, 0, hd, group, new float[2 * dim], dim, 1f,
+            new float[group * capacity], capacity, new float[2 * dim], dim, scratch, new float[2 * 10 * hd]));
+        var f32 = new Eurus.Cpu.Model.KvCache(2, kvHeads * hd, capacity, Eurus.Cpu.Model.KvCacheType.F32, hd);
+        Assert.Throws<ArgumentOutOfRangeException>(() => CachedAttention.AttendHalfPrompt(f32, 1, 0, 1, 2, 0, hd, group, new float[2 * dim], dim, 1f,
+            new float[group * capacity], capacity, new float[2 * dim], dim, scratch, rows));
+    }
 }

@@ -272,6 +272,19 @@ internal sealed unsafe class Transformer : IDisposable
     {
         private int _layer, _count;
 
+        /// <summary>
+        /// Positions whose F16 rows a prompt's queries share converted (<see cref="CachedAttention.AttendHalfPrompt"/>):
+        /// a query that sees more positions than this is attended on its own (<see cref="CachedAttention.AttendGroup"/>).
+        /// </summary>
+        private const int PromptRows = 4096;
+
+        // One buffer of converted rows (keys and values) per thread of the pool: made with the pass, for passes of more
+        // than one token, so a prompt step allocates nothing; an item takes a free one for its run (at most one per thread).
+        private readonly float[][] _rows = o._s.MaxTokens > 1
+            ? Enumerable.Range(0, o._pool.Threads).Select(_ => GC.AllocateUninitializedArray<float>(checked(2 * Math.Min(PromptRows, o._s.MaxKvCapacity) * o._c.HeadDim))).ToArray()
+            : [];
+        private readonly int[] _rowsTaken = new int[o._pool.Threads];
+
         public void Set(int layer, int count) => (_layer, _count) = (layer, count);
 
         /// <summary>
@@ -299,14 +312,48 @@ internal sealed unsafe class Transformer : IDisposable
             var tmp = s.KvTmp.AsSpan(h * stride0, Kernels.CachedAttention.ScratchLength(hd, heads));
             float scale = 1f / MathF.Sqrt(hd);
             var tokens = s.Tokens;
-            for (int t = 0; t < _count; t++)
+            int slot = -1;
+            try
             {
-                int pos = tokens[t].Position;
-                int first = o._window is int w ? Math.Max(0, pos - w + 1) : 0;
-                int count = pos - first + 1;
-                CachedAttention.AttendGroup(tokens[t].Cache, _layer, first, count, kvOff, hd, heads, s.Q.AsSpan(t * c.Dim + h * hd, heads * hd), scale,
-                    s.Scores.AsSpan(h * stride, (heads - 1) * stride + count), stride, s.Ao.AsSpan(t * c.Dim + h * hd, heads * hd), tmp);
+                for (int t = 0; t < _count;)
+                {
+                    var cache = tokens[t].Cache;
+                    int pos = tokens[t].Position;
+                    int first = First(pos);
+                    int count = pos - first + 1;
+                    // A run of this sequence's next positions (a prompt chunk) attending from the same first position
+                    // shares one conversion of an F16 cache's rows.
+                    int run = 1;
+                    if (cache.Type == KvCacheType.F16 && Grouped && _rows.Length > 0)
+                        while (t + run < _count && tokens[t + run].Cache == cache && tokens[t + run].Position == pos + run && First(pos + run) == first
+                               && count + run <= Math.Min(PromptRows, Math.Min(s.MaxKvCapacity, cache.Capacity)))
+                            run++;
+                    if (run > 1 && (slot >= 0 || (slot = TakeRows()) >= 0))
+                    {
+                        CachedAttention.AttendHalfPrompt(cache, _layer, first, count, run, kvOff, hd, heads, s.Q.AsSpan(t * c.Dim + h * hd), c.Dim, scale,
+                            s.Scores.AsSpan(h * stride, heads * stride), stride, s.Ao.AsSpan(t * c.Dim + h * hd), c.Dim, tmp, _rows[slot]);
+                        t += run;
+                        continue;
+                    }
+                    CachedAttention.AttendGroup(cache, _layer, first, count, kvOff, hd, heads, s.Q.AsSpan(t * c.Dim + h * hd, heads * hd), scale,
+                        s.Scores.AsSpan(h * stride, (heads - 1) * stride + count), stride, s.Ao.AsSpan(t * c.Dim + h * hd, heads * hd), tmp);
+                    t++;
+                }
             }
+            finally
+            {
+                if (slot >= 0) Volatile.Write(ref _rowsTaken[slot], 0);
+            }
+        }
+
+        private int First(int pos) => o._window is int w ? Math.Max(0, pos - w + 1) : 0;
+
+        /// <summary>A free buffer of <see cref="_rows"/> for this item, or −1 (never expected: at most one item per thread runs at a time).</summary>
+        private int TakeRows()
+        {
+            for (int i = 0; i < _rows.Length; i++)
+                if (Interlocked.CompareExchange(ref _rowsTaken[i], 1, 0) == 0) return i;
+            return -1;
         }
     }
 }

@@ -172,6 +172,68 @@ internal static unsafe class CachedAttention
         }
     }
 
+    /// <summary>
+    /// <see cref="AttendGroup"/> over an F16 cache for <paramref name="tokens"/> consecutive queries of one sequence
+    /// (a prompt chunk): query i attends to positions <paramref name="first"/>…first + count0 + i − 1. The rows those
+    /// queries read are converted to floats once for all of them into <paramref name="rows"/> (keys, then values, each
+    /// (count0 + tokens − 1) × hd floats, in position order) rather than once per query, which is what
+    /// <see cref="AttendHalf"/> does: a 512-token prompt converted each row ~256 times. Each query then goes through the
+    /// same roundings and the same loops as in <see cref="AttendHalf"/> (every score is the same arithmetic whatever
+    /// block of keys it is computed in; the values are accumulated in position order either way), so every head of every
+    /// query gets what it gets alone, bit for bit. Query i's heads are at q[i·<paramref name="qStride"/>…], its outputs
+    /// at output[i·<paramref name="outputStride"/>…]; the scores of the query in progress use <paramref name="scores"/>
+    /// as <see cref="AttendGroup"/> does.
+    /// </summary>
+    public static void AttendHalfPrompt(KvCache cache, int layer, int first, int count0, int tokens, int kvOffset, int hd, int heads,
+        ReadOnlySpan<float> q, int qStride, float scale, Span<float> scores, int scoreStride, Span<float> output, int outputStride,
+        Span<float> scratch, Span<float> rows)
+    {
+        long last = (long)count0 + tokens - 1; // the last query's position count
+        if (tokens < 1 || count0 < 1 || heads < 1 || hd != cache.HeadDim || kvOffset % cache.HeadDim != 0 || (uint)kvOffset >= (uint)cache.KvDim
+            || last > cache.Capacity || first < 0 || (uint)layer >= (uint)cache.Layers || cache.KeysF16(layer) is null
+            || qStride < (long)heads * hd || outputStride < (long)heads * hd
+            || q.Length < (tokens - 1L) * qStride + (long)heads * hd || output.Length < (tokens - 1L) * outputStride + (long)heads * hd
+            || scoreStride < last || scores.Length < (heads - 1L) * scoreStride + last || rows.Length < 2 * last * hd)
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"prompt attention of {tokens} queries over positions {first}..+{last} of layer {layer} does not fit the cache or the buffers given.");
+        if (scratch.Length < ScratchLength(hd, heads))
+            throw new ArgumentException($"F16 attention needs {ScratchLength(hd, heads)} floats of scratch, got {scratch.Length}.", nameof(scratch));
+        int n = (int)last;
+        var queries = scratch[..(heads * hd)];
+        var halves = MemoryMarshal.Cast<float, Half>(scratch.Slice(heads * hd, HalfBlock * hd));
+        var keyRows = rows[..(n * hd)];
+        var valueRows = rows.Slice(n * hd, n * hd);
+        // Positions map to slots p mod capacity: at most two contiguous runs of slots, converted in position order.
+        int s0 = cache.Slot(first), n1 = Math.Min(n, cache.Capacity - s0);
+        long headStart = cache.HeadStart(kvOffset);
+        Half[] keys = cache.KeysF16(layer)!, values = cache.ValuesF16(layer)!;
+        FloatConversion.HalfToSingle(keys.AsSpan((int)(headStart + (long)s0 * hd), n1 * hd), keyRows[..(n1 * hd)]);
+        FloatConversion.HalfToSingle(values.AsSpan((int)(headStart + (long)s0 * hd), n1 * hd), valueRows[..(n1 * hd)]);
+        if (n1 < n)
+        {
+            FloatConversion.HalfToSingle(keys.AsSpan((int)headStart, (n - n1) * hd), keyRows[(n1 * hd)..]);
+            FloatConversion.HalfToSingle(values.AsSpan((int)headStart, (n - n1) * hd), valueRows[(n1 * hd)..]);
+        }
+        fixed (float* pq = queries, pk = keyRows, pv = valueRows, ps = scores, po = output)
+        {
+            for (int i = 0; i < tokens; i++)
+            {
+                int count = count0 + i;
+                RoundToHalf(q.Slice(i * qStride, heads * hd), queries, halves);
+                for (int g = 0; g < heads; g++)
+                    AttentionKernel.Scores(pq + g * hd, pk, hd, count, hd, scale, ps + (long)g * scoreStride);
+                float* out0 = po + (long)i * outputStride;
+                for (int g = 0; g < heads; g++)
+                {
+                    var w = scores.Slice(g * scoreStride, count);
+                    Ops.Softmax(w);
+                    for (int j = 0; j < count; j += halves.Length) RoundToHalf(w.Slice(j, Math.Min(halves.Length, count - j)), w.Slice(j, Math.Min(halves.Length, count - j)), halves);
+                    new Span<float>(out0 + g * hd, hd).Clear();
+                    AttentionKernel.Accumulate(ps + (long)g * scoreStride, pv, hd, count, hd, out0 + g * hd);
+                }
+            }
+        }
+    }
+
     /// <summary>destination = source rounded to F16 and back (through <paramref name="halves"/>, at least as long as source).</summary>
     private static void RoundToHalf(ReadOnlySpan<float> source, Span<float> destination, Span<Half> halves)
     {

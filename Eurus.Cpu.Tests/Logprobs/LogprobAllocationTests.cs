@@ -11,12 +11,20 @@ public class LogprobAllocationTests
 {
     private static long BytesPerToken(EurusModel model, SamplingSettings settings, float[] logits)
     {
-        var step = new GenerationStep(settings with { MaxTokens = 1000, StopAtEos = false }, model.Tokenizer, 100_000);
+        var step = new GenerationStep(settings with { MaxTokens = 2000, StopAtEos = false }, model.Tokenizer, 100_000);
         var tokens = new List<int>(2048) { 1 };
         for (int i = 0; i < 50; i++) step.Next(logits, tokens); // warm-up
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 200; i++) step.Next(logits, tokens);
-        return (GC.GetAllocatedBytesForCurrentThread() - before) / 200;
+        // The least of five windows: an allocation made once (the runtime's own, e.g. while the tiered JIT swaps a
+        // method's code under a loaded machine: a full test run once measured 34 against 32 bytes per token here) lands
+        // in one window only, while an allocation made per token is in every window.
+        long least = long.MaxValue;
+        for (int window = 0; window < 5; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 200; i++) step.Next(logits, tokens);
+            least = Math.Min(least, (GC.GetAllocatedBytesForCurrentThread() - before) / 200);
+        }
+        return least;
     }
 
     [Fact]

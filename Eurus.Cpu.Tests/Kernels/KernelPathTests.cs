@@ -194,6 +194,40 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         Report();
     }
 
+    /// <summary>
+    /// The vector activation quantizer equals the scalar reference bit for bit (scale and every quant): 0–8 blocks,
+    /// random values at several magnitudes, all-zero and subnormal blocks, exact ties (x·127/amax = k + ½, rounded to
+    /// even), and blocks holding ±Inf or NaN (which take the scalar path).
+    /// </summary>
+    [Fact]
+    public void VectorActivationQuantizerEqualsTheReference()
+    {
+        var rng = new Random(12);
+        foreach (float magnitude in new[] { 1e-30f, 1e-3f, 1f, 37f, 1e30f })
+            for (int blocks = 0; blocks <= 8; blocks++)
+            {
+                var x = new float[blocks * 32];
+                for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1) * magnitude;
+                if (blocks > 1) Array.Clear(x, 32, 32);                                        // an all-zero block
+                if (blocks > 2) for (int i = 64; i < 96; i++) x[i] = (i - 80) * 0.5f;          // amax 7.5 → id 127/7.5: ties below
+                if (blocks > 3) { for (int i = 96; i < 128; i++) x[i] = (i - 112) + 0.5f; x[100] = 127f; } // amax 127: id 1, x.5 ties to even
+                if (blocks > 4) for (int i = 128; i < 160; i++) x[i] = float.Epsilon * (i - 140); // subnormals
+                if (blocks > 5) x[170] = float.PositiveInfinity;
+                if (blocks > 6) x[200] = float.NaN;
+                if (blocks > 7) x[230] = float.NegativeInfinity;
+                var reference = new BlockQ8_0[blocks];
+                var vector = new BlockQ8_0[blocks];
+                ActivationQuantizer.QuantizeQ8_0Scalar(x, reference);
+                ActivationQuantizer.QuantizeQ8_0Vector(x, vector);
+                for (int b = 0; b < blocks; b++)
+                {
+                    Assert.True(BitConverter.HalfToUInt16Bits(reference[b].D) == BitConverter.HalfToUInt16Bits(vector[b].D), $"magnitude {magnitude}, block {b} of {blocks}: scale");
+                    for (int j = 0; j < 32; j++)
+                        Assert.True(reference[b].Qs[j] == vector[b].Qs[j], $"magnitude {magnitude}, block {b} of {blocks}, quant {j}: {reference[b].Qs[j]} against {vector[b].Qs[j]}");
+                }
+            }
+    }
+
     [Fact]
     public void HalfConversionsAreExact()
     {

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Eurus.Cpu.Quantization;
 
 namespace Eurus.Cpu.Kernels;
@@ -11,9 +12,55 @@ namespace Eurus.Cpu.Kernels;
 /// </summary>
 internal static unsafe class ActivationQuantizer
 {
+    /// <summary>
+    /// Quantizes <paramref name="x"/> (a multiple of 32 long) into <paramref name="y"/>: <see cref="QuantizeQ8_0Vector"/>
+    /// where 256-bit vectors run in hardware, else <see cref="QuantizeQ8_0Scalar"/>. Both give the same blocks.
+    /// </summary>
+    public static void QuantizeQ8_0(ReadOnlySpan<float> x, Span<BlockQ8_0> y)
+    {
+        if (Vector256.IsHardwareAccelerated) QuantizeQ8_0Vector(x, y);
+        else QuantizeQ8_0Scalar(x, y);
+    }
+
+    /// <summary>
+    /// <see cref="QuantizeQ8_0Scalar"/> in 256-bit vectors, one block (four vectors) at a time: the same amax (a maximum
+    /// of magnitudes is exact in any order), the same d and 127/amax, the same product per element rounded half to even
+    /// (<c>VROUNDPS</c>), so the same blocks bit for bit. A block whose magnitudes are not all finite (±Inf, NaN: the
+    /// maximum propagates NaN) goes through the scalar reference, whose conversions define those cases. A 7B decode step
+    /// quantizes ~27k blocks; the scalar loop took ~110 ns per block (3 ms a token on Zen 4).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void QuantizeQ8_0Vector(ReadOnlySpan<float> x, Span<BlockQ8_0> y)
+    {
+        int nb = x.Length / 32;
+        if (y.Length < nb) throw new ArgumentException($"{nb} blocks need room, {y.Length} given.", nameof(y));
+        fixed (float* px = x)
+        fixed (BlockQ8_0* py = y)
+            for (int b = 0; b < nb; b++)
+            {
+                float* p = px + (long)b * 32;
+                Vector256<float> v0 = Vector256.Load(p), v1 = Vector256.Load(p + 8), v2 = Vector256.Load(p + 16), v3 = Vector256.Load(p + 24);
+                var m8 = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+                var m4 = Vector128.Max(m8.GetLower(), m8.GetUpper());
+                m4 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(2, 3, 0, 1)));
+                m4 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(1, 0, 3, 2)));
+                float amax = m4.ToScalar();
+                if (!float.IsFinite(amax))
+                {
+                    QuantizeQ8_0Scalar(x.Slice(b * 32, 32), y.Slice(b, 1));
+                    continue;
+                }
+                py[b].D = (Half)(amax / 127f);
+                var id = Vector256.Create(amax != 0 ? 127f / amax : 0f);
+                var q01 = Vector256.Narrow(Vector256.ConvertToInt32(Vector256.Round(v0 * id)), Vector256.ConvertToInt32(Vector256.Round(v1 * id)));
+                var q23 = Vector256.Narrow(Vector256.ConvertToInt32(Vector256.Round(v2 * id)), Vector256.ConvertToInt32(Vector256.Round(v3 * id)));
+                Vector256.Narrow(q01, q23).Store((sbyte*)((byte*)(py + b) + BlockQ8_0.QsOffset));
+            }
+    }
+
     /// <summary>Scalar reference.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void QuantizeQ8_0(ReadOnlySpan<float> x, Span<BlockQ8_0> y)
+    public static void QuantizeQ8_0Scalar(ReadOnlySpan<float> x, Span<BlockQ8_0> y)
     {
         int nb = x.Length / 32;
         for (int b = 0; b < nb; b++)

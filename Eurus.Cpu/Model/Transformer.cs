@@ -279,8 +279,9 @@ internal sealed unsafe class Transformer : IDisposable
         private const int PromptRows = 4096;
 
         // One buffer of converted rows (keys and values) per thread of the pool: made with the pass, for passes of more
-        // than one token, so a prompt step allocates nothing; an item takes a free one for its run (at most one per thread).
-        private readonly float[][] _rows = o._s.MaxTokens > 1
+        // than one token where the items are KV-head groups (Grouped), so a prompt step allocates nothing; an item takes a
+        // free one for its run (at most one item per thread runs at a time). 4 MB each for the 7B.
+        private readonly float[][] _rows = o._s.MaxTokens > 1 && o._pool.Threads <= o._c.KvHeads
             ? Enumerable.Range(0, o._pool.Threads).Select(_ => GC.AllocateUninitializedArray<float>(checked(2 * Math.Min(PromptRows, o._s.MaxKvCapacity) * o._c.HeadDim))).ToArray()
             : [];
         private readonly int[] _rowsTaken = new int[o._pool.Threads];

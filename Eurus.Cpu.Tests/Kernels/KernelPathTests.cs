@@ -195,7 +195,7 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The vector activation quantizer equals the scalar reference bit for bit (scale and every quant): 0–8 blocks,
+    /// The vector activation quantizers (256- and 128-bit) equal the scalar reference bit for bit (scale and every quant): 0–8 blocks,
     /// random values at several magnitudes, all-zero and subnormal blocks, exact ties (x·127/amax = k + ½, rounded to
     /// even), and blocks holding ±Inf or NaN (which take the scalar path).
     /// </summary>
@@ -216,14 +216,24 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
                 if (blocks > 6) x[200] = float.NaN;
                 if (blocks > 7) x[230] = float.NegativeInfinity;
                 var reference = new BlockQ8_0[blocks];
-                var vector = new BlockQ8_0[blocks];
                 ActivationQuantizer.QuantizeQ8_0Scalar(x, reference);
-                ActivationQuantizer.QuantizeQ8_0Vector(x, vector);
-                for (int b = 0; b < blocks; b++)
+                // Both widths, whatever this machine accelerates (the other runs in software; ISA child processes and
+                // qemu run them in hardware), and the dispatching entry point.
+                foreach (var (name, quantize) in new (string, Action<float[], BlockQ8_0[]>)[]
                 {
-                    Assert.True(BitConverter.HalfToUInt16Bits(reference[b].D) == BitConverter.HalfToUInt16Bits(vector[b].D), $"magnitude {magnitude}, block {b} of {blocks}: scale");
-                    for (int j = 0; j < 32; j++)
-                        Assert.True(reference[b].Qs[j] == vector[b].Qs[j], $"magnitude {magnitude}, block {b} of {blocks}, quant {j}: {reference[b].Qs[j]} against {vector[b].Qs[j]}");
+                    ("256-bit", (a, q) => ActivationQuantizer.QuantizeQ8_0Vector(a, q)),
+                    ("128-bit", (a, q) => ActivationQuantizer.QuantizeQ8_0Vector128(a, q)),
+                    ("dispatch", (a, q) => ActivationQuantizer.QuantizeQ8_0(a, q)),
+                })
+                {
+                    var vector = new BlockQ8_0[blocks];
+                    quantize(x, vector);
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        Assert.True(BitConverter.HalfToUInt16Bits(reference[b].D) == BitConverter.HalfToUInt16Bits(vector[b].D), $"{name}, magnitude {magnitude}, block {b} of {blocks}: scale");
+                        for (int j = 0; j < 32; j++)
+                            Assert.True(reference[b].Qs[j] == vector[b].Qs[j], $"{name}, magnitude {magnitude}, block {b} of {blocks}, quant {j}: {reference[b].Qs[j]} against {vector[b].Qs[j]}");
+                    }
                 }
             }
     }

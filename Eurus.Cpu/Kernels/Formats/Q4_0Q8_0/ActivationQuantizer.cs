@@ -14,12 +14,53 @@ internal static unsafe class ActivationQuantizer
 {
     /// <summary>
     /// Quantizes <paramref name="x"/> (a multiple of 32 long) into <paramref name="y"/>: <see cref="QuantizeQ8_0Vector"/>
-    /// where 256-bit vectors run in hardware, else <see cref="QuantizeQ8_0Scalar"/>. Both give the same blocks.
+    /// where 256-bit vectors run in hardware, else <see cref="QuantizeQ8_0Vector128"/> where 128-bit ones do, else
+    /// <see cref="QuantizeQ8_0Scalar"/>. All give the same blocks.
     /// </summary>
     public static void QuantizeQ8_0(ReadOnlySpan<float> x, Span<BlockQ8_0> y)
     {
         if (Vector256.IsHardwareAccelerated) QuantizeQ8_0Vector(x, y);
+        else if (Vector128.IsHardwareAccelerated) QuantizeQ8_0Vector128(x, y);
         else QuantizeQ8_0Scalar(x, y);
+    }
+
+    /// <summary>
+    /// <see cref="QuantizeQ8_0Vector"/> in 128-bit vectors (ARM64 AdvSimd, x64 without AVX2): eight vectors a block,
+    /// the same values and the same scalar fallback, so the same blocks bit for bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void QuantizeQ8_0Vector128(ReadOnlySpan<float> x, Span<BlockQ8_0> y)
+    {
+        int nb = x.Length / 32;
+        if (y.Length < nb) throw new ArgumentException($"{nb} blocks need room, {y.Length} given.", nameof(y));
+        fixed (float* px = x)
+        fixed (BlockQ8_0* py = y)
+            for (int b = 0; b < nb; b++)
+            {
+                float* p = px + (long)b * 32;
+                Vector128<float> v0 = Vector128.Load(p), v1 = Vector128.Load(p + 4), v2 = Vector128.Load(p + 8), v3 = Vector128.Load(p + 12);
+                Vector128<float> v4 = Vector128.Load(p + 16), v5 = Vector128.Load(p + 20), v6 = Vector128.Load(p + 24), v7 = Vector128.Load(p + 28);
+                var m4 = Vector128.Max(
+                    Vector128.Max(Vector128.Max(Vector128.Abs(v0), Vector128.Abs(v1)), Vector128.Max(Vector128.Abs(v2), Vector128.Abs(v3))),
+                    Vector128.Max(Vector128.Max(Vector128.Abs(v4), Vector128.Abs(v5)), Vector128.Max(Vector128.Abs(v6), Vector128.Abs(v7))));
+                m4 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(2, 3, 0, 1)));
+                m4 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(1, 0, 3, 2)));
+                float amax = m4.ToScalar();
+                if (!float.IsFinite(amax))
+                {
+                    QuantizeQ8_0Scalar(x.Slice(b * 32, 32), y.Slice(b, 1));
+                    continue;
+                }
+                py[b].D = (Half)(amax / 127f);
+                var id = Vector128.Create(amax != 0 ? 127f / amax : 0f);
+                var q01 = Vector128.Narrow(Vector128.ConvertToInt32(Vector128.Round(v0 * id)), Vector128.ConvertToInt32(Vector128.Round(v1 * id)));
+                var q23 = Vector128.Narrow(Vector128.ConvertToInt32(Vector128.Round(v2 * id)), Vector128.ConvertToInt32(Vector128.Round(v3 * id)));
+                var q45 = Vector128.Narrow(Vector128.ConvertToInt32(Vector128.Round(v4 * id)), Vector128.ConvertToInt32(Vector128.Round(v5 * id)));
+                var q67 = Vector128.Narrow(Vector128.ConvertToInt32(Vector128.Round(v6 * id)), Vector128.ConvertToInt32(Vector128.Round(v7 * id)));
+                sbyte* qs = (sbyte*)((byte*)(py + b) + BlockQ8_0.QsOffset);
+                Vector128.Narrow(q01, q23).Store(qs);
+                Vector128.Narrow(q45, q67).Store(qs + 16);
+            }
     }
 
     /// <summary>

@@ -222,7 +222,7 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
                 foreach (var (name, quantize) in new (string, Action<float[], BlockQ8_0[]>)[]
                 {
                     ("256-bit", (a, q) => ActivationQuantizer.QuantizeQ8_0Vector(a, q)),
-                    ("128-bit", (a, q) => ActivationQuantizer.QuantizeQ8_0Vector128(a, q)),
+                    ("128-bit", (a, q) => ActivationQuantizer.QuantizeQ8_0Vector(a, q, wide: false)),
                     ("dispatch", (a, q) => ActivationQuantizer.QuantizeQ8_0(a, q)),
                 })
                 {

@@ -153,9 +153,7 @@ internal static unsafe class CachedAttention
             }
             for (int g = 0; g < heads; g++)
             {
-                var w = scores.Slice(g * scoreStride, count);
-                Ops.Softmax(w);
-                for (int j = 0; j < count; j += halves.Length) RoundToHalf(w.Slice(j, Math.Min(halves.Length, count - j)), w.Slice(j, Math.Min(halves.Length, count - j)), halves);
+                SoftmaxToHalf(scores.Slice(g * scoreStride, count), halves);
                 output.Slice(g * hd, hd).Clear();
             }
             for (int run = 0; run < 2; run++)
@@ -224,14 +222,19 @@ internal static unsafe class CachedAttention
                 float* out0 = po + (long)i * outputStride;
                 for (int g = 0; g < heads; g++)
                 {
-                    var w = scores.Slice(g * scoreStride, count);
-                    Ops.Softmax(w);
-                    for (int j = 0; j < count; j += halves.Length) RoundToHalf(w.Slice(j, Math.Min(halves.Length, count - j)), w.Slice(j, Math.Min(halves.Length, count - j)), halves);
+                    SoftmaxToHalf(scores.Slice(g * scoreStride, count), halves);
                     new Span<float>(out0 + g * hd, hd).Clear();
                     AttentionKernel.Accumulate(ps + (long)g * scoreStride, pv, hd, count, hd, out0 + g * hd);
                 }
             }
         }
+    }
+
+    /// <summary>softmax(<paramref name="w"/>) in place, each weight then rounded to F16 and back (ggml's <c>mul_mat</c> meets the F16 values with F16 weights).</summary>
+    private static void SoftmaxToHalf(Span<float> w, Span<Half> halves)
+    {
+        Ops.Softmax(w);
+        RoundToHalf(w, w, halves);
     }
 
     /// <summary>destination = source rounded to F16 and back (through <paramref name="halves"/>, at least as long as source).</summary>

@@ -15,13 +15,15 @@ internal static unsafe class PackedDot
 {
     private const float TwoPow112 = (float)(1UL << 56) * (1UL << 56); // a constant, not a static field: see KernelStatics
 
-    /// <summary>Four fp16 scales → float, exactly for every finite value (bit shift plus a power-of-two multiply).</summary>
+    /// <summary>
+    /// Four fp16 scales → float, exactly for every finite value: <see cref="VnniDot.Half8"/>'s sign extension, shift, mask
+    /// and one power-of-two multiply, at 128 bits (portable: ARM64's row quads read their scales through here too).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<float> Half4(ushort* p)
     {
-        var h = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)p).AsUInt16());
-        var magnitude = ((h & Vector128.Create(0x7FFFu)) << 13).AsSingle() * Vector128.Create(TwoPow112);
-        return (magnitude.AsUInt32() | ((h & Vector128.Create(0x8000u)) << 16)).AsSingle();
+        var h = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)p).AsInt16());
+        return ((h << 13) & Vector128.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector128.Create(TwoPow112);
     }
 
     // ---------------------------------------------------------------- Q4_0

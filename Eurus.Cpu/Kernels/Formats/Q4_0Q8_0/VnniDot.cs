@@ -41,7 +41,7 @@ internal static unsafe class VnniDot
     private const float TwoPow112 = (float)(1UL << 56) * (1UL << 56); // a constant, not a static field: see KernelStatics
 
     /// <summary>
-    /// Eight fp16 scales → float, exactly for every finite value (the same floats as <see cref="PackedDot.Half4"/>), in
+    /// Eight fp16 scales → float, exactly for every finite value (<see cref="PackedDot.Half4"/> is the same at 128 bits), in
     /// four instructions: each half sign-extended to int32 and shifted left by 13 puts its sign at bit 31 and its
     /// exponent and mantissa at bits 13–27 (the copies of the sign at bits 28–30 are masked off), so the masked bits
     /// read as a float are ±(the half's magnitude × 2⁻¹¹²) — exact for normal and subnormal halves alike — and one

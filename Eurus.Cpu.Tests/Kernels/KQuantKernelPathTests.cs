@@ -155,6 +155,8 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
             // AVX-VNNI and with AVX2 multiply-adds.
             if (AvxVnni.IsSupported) CheckRepackedRow<VnniByteDot>(type, w, xf, cols, reference, magnitude, $"vnni, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}");
             if (MaddByteDot.IsSupported) CheckRepackedRow<MaddByteDot>(type, w, xf, cols, reference, magnitude, $"madd, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}");
+            // The VPDPBUSD forms' arithmetic on every machine with AVX2 (see EmulatedVnniByteDot).
+            if (MaddByteDot.IsSupported) CheckRepackedRow<EmulatedVnniByteDot>(type, w, xf, cols, reference, magnitude, $"{KernelPathTests.EmulatedVnni}, {blocks} blocks{(randomBytes ? " (random bytes)" : "")}");
         }
         foreach (var (name, supported) in Paths())
             if (!supported) output.WriteLine($"kernel path '{name}' is not available in this process; it runs in the ISA child processes.");
@@ -283,8 +285,12 @@ public unsafe class KQuantKernelPathTests(ITestOutputHelper output)
     {
         if (AvxVnni.IsSupported) CheckTiles<VnniByteDot>(type, "vnni");
         else output.WriteLine("no AVX-VNNI in this process: the VPDPBUSD K-quant kernels do not run here.");
-        if (MaddByteDot.IsSupported) CheckTiles<MaddByteDot>(type, "madd");
-        else output.WriteLine("no AVX2 in this process: the multiply-add K-quant kernels do not run here.");
+        if (MaddByteDot.IsSupported)
+        {
+            CheckTiles<MaddByteDot>(type, "madd");
+            CheckTiles<EmulatedVnniByteDot>(type, KernelPathTests.EmulatedVnni);
+        }
+        else output.WriteLine("no AVX2 in this process: the multiply-add K-quant kernels (and the emulated VPDPBUSD ones) do not run here.");
     }
 
     private static void CheckTiles<TDot>(GgmlType type, string name) where TDot : struct, IByteDot

@@ -43,6 +43,7 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         ["dispatch"] = (s, q, n, in x) => PackedDot.Q4(s, q, n, x),
         ["vnni"] = (s, q, n, in x) => VnniDot.Q4<VnniByteDot>(s, q, n, x),
         ["madd"] = (s, q, n, in x) => Same(VnniDot.Q4<MaddByteDot>(s, q, n, x), VnniDot.Q4<MaddByteDot>(s, q, n, x, far: true)),
+        [EmulatedVnni] = (s, q, n, in x) => VnniDot.Q4<EmulatedVnniByteDot>(s, q, n, x),
     };
 
     private static readonly Dictionary<string, Path> Q8Paths = new()
@@ -55,7 +56,14 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         ["dispatch"] = (s, q, n, in x) => PackedDot.Q8(s, (sbyte*)q, n, x),
         ["vnni"] = (s, q, n, in x) => VnniDot.Q8<VnniByteDot>(s, q, n, x),
         ["madd"] = (s, q, n, in x) => Same(VnniDot.Q8<MaddByteDot>(s, q, n, x), VnniDot.Q8<MaddByteDot>(s, q, n, x, far: true)),
+        [EmulatedVnni] = (s, q, n, in x) => VnniDot.Q8<EmulatedVnniByteDot>(s, q, n, x),
     };
+
+    /// <summary>
+    /// The VNNI kernels over <see cref="EmulatedVnniByteDot"/> (VPDPBUSD in plain arithmetic): their +128 / −128·Σx
+    /// arithmetic runs on every machine with AVX2 and FMA (their float steps use those), not only on AVX-VNNI CPUs.
+    /// </summary>
+    internal const string EmulatedVnni = "vnni (emulated)";
 
     /// <summary>The long rows' far prefetch (<see cref="MaddByteDot.PrefetchWeights"/>) is only a hint: both forms give one result.</summary>
     private static float Same(float near, float far)
@@ -97,7 +105,8 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
             foreach (var (name, path) in paths)
             {
                 if (Paths().Any(p => p.Name == name && !p.Supported)) continue; // reported below, run in the child processes
-                var packed = name is "vnni" or "madd" ? interleaved : plain;
+                if (name == EmulatedVnni && !MaddByteDot.IsSupported) continue; // reported below
+                var packed = name is "vnni" or "madd" or EmulatedVnni ? interleaved : plain;
                 float got = path(packed.RowScales(0), packed.RowQs(0), blocks, token);
                 Assert.True(MathF.Abs(reference - got) <= 1e-5f * magnitude + 1e-5f,
                     $"{type} {name}, {blocks} blocks: reference {reference}, got {got}");
@@ -283,5 +292,6 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
     {
         foreach (var (name, supported) in Paths())
             if (!supported) output.WriteLine($"kernel path '{name}' is not available in this process; it runs in the ISA child processes or on a machine that has it.");
+        if (!MaddByteDot.IsSupported) output.WriteLine($"kernel path '{EmulatedVnni}' needs AVX2 and FMA for its float steps; it runs where they are.");
     }
 }

@@ -69,6 +69,11 @@ if (args.Length > 0 && args[0] == "membw")
     Eurus.Cpu.Bench.ReadBandwidth.Run(args);
     return;
 }
+if (args.Length > 0 && args[0] == "ports")
+{
+    Eurus.Cpu.Bench.PortThroughput.Run();
+    return;
+}
 if (args.Length > 0 && args[0] == "speculative")
 {
     Eurus.Cpu.Bench.SpeculativeTiming.Run(args[1..]);

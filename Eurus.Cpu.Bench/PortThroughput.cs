@@ -45,92 +45,67 @@ internal static class PortThroughput
         Console.WriteLine($"mix VPADDW + VPMADDUBSW:  {best[5] / best[0]:F2}× VPMADDUBSW alone");
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int Maddubs(long n)
+    /// <summary>One instruction as a struct: the loops below are compiled once per kind, each call inlined.</summary>
+    private interface IOp
     {
-        var x = Vector256.Create((sbyte)3);
+        static abstract Vector256<byte> Step(Vector256<byte> a, Vector256<byte> x);
+    }
+
+    private readonly struct MaddubsOp : IOp
+    {
+        public static Vector256<byte> Step(Vector256<byte> a, Vector256<byte> x) => Avx2.MultiplyAddAdjacent(a, x.AsSByte()).AsByte();
+    }
+
+    private readonly struct MaddwdOp : IOp
+    {
+        public static Vector256<byte> Step(Vector256<byte> a, Vector256<byte> x) => Avx2.MultiplyAddAdjacent(a.AsInt16(), x.AsInt16()).AsByte();
+    }
+
+    private readonly struct SignOp : IOp
+    {
+        public static Vector256<byte> Step(Vector256<byte> a, Vector256<byte> x) => Avx2.Sign(a.AsSByte(), x.AsSByte()).AsByte();
+    }
+
+    private readonly struct AddWOp : IOp
+    {
+        public static Vector256<byte> Step(Vector256<byte> a, Vector256<byte> x) => Avx2.Add(a.AsInt16(), x.AsInt16()).AsByte();
+    }
+
+    private static int Maddubs(long n) => Chains<MaddubsOp>(n);
+    private static int Maddwd(long n) => Chains<MaddwdOp>(n);
+    private static int Sign(long n) => Chains<SignOp>(n);
+    private static int AddW(long n) => Chains<AddWOp>(n);
+    private static int SignAndMaddubs(long n) => Mixed<SignOp, MaddubsOp>(n);
+    private static int AddAndMaddubs(long n) => Mixed<AddWOp, MaddubsOp>(n);
+
+    /// <summary>Eight independent chains of <typeparamref name="TOp"/>, <paramref name="n"/> steps each.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int Chains<TOp>(long n) where TOp : struct, IOp
+    {
+        var x = Vector256.Create((byte)0xFD); // −3 as a signed byte, 0xFDFD as a word: every kind keeps changing its chains
         Vector256<byte> a0 = Vector256.Create((byte)1), a1 = a0 + a0, a2 = a1 + a0, a3 = a2 + a0, a4 = a3 + a0, a5 = a4 + a0, a6 = a5 + a0, a7 = a6 + a0;
         for (long i = 0; i < n; i++)
         {
-            a0 = Avx2.MultiplyAddAdjacent(a0, x).AsByte(); a1 = Avx2.MultiplyAddAdjacent(a1, x).AsByte();
-            a2 = Avx2.MultiplyAddAdjacent(a2, x).AsByte(); a3 = Avx2.MultiplyAddAdjacent(a3, x).AsByte();
-            a4 = Avx2.MultiplyAddAdjacent(a4, x).AsByte(); a5 = Avx2.MultiplyAddAdjacent(a5, x).AsByte();
-            a6 = Avx2.MultiplyAddAdjacent(a6, x).AsByte(); a7 = Avx2.MultiplyAddAdjacent(a7, x).AsByte();
+            a0 = TOp.Step(a0, x); a1 = TOp.Step(a1, x); a2 = TOp.Step(a2, x); a3 = TOp.Step(a3, x);
+            a4 = TOp.Step(a4, x); a5 = TOp.Step(a5, x); a6 = TOp.Step(a6, x); a7 = TOp.Step(a7, x);
         }
         return (a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7).AsInt32().GetElement(0);
     }
 
+    /// <summary>Eight chains of <typeparamref name="TA"/> and eight of <typeparamref name="TB"/>, interleaved.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int Maddwd(long n)
+    private static int Mixed<TA, TB>(long n) where TA : struct, IOp where TB : struct, IOp
     {
-        var o = Vector256.Create((short)1);
-        Vector256<short> a0 = o, a1 = o + o, a2 = a1 + o, a3 = a2 + o, a4 = a3 + o, a5 = a4 + o, a6 = a5 + o, a7 = a6 + o;
-        for (long i = 0; i < n; i++)
-        {
-            a0 = Avx2.MultiplyAddAdjacent(a0, o).AsInt16(); a1 = Avx2.MultiplyAddAdjacent(a1, o).AsInt16();
-            a2 = Avx2.MultiplyAddAdjacent(a2, o).AsInt16(); a3 = Avx2.MultiplyAddAdjacent(a3, o).AsInt16();
-            a4 = Avx2.MultiplyAddAdjacent(a4, o).AsInt16(); a5 = Avx2.MultiplyAddAdjacent(a5, o).AsInt16();
-            a6 = Avx2.MultiplyAddAdjacent(a6, o).AsInt16(); a7 = Avx2.MultiplyAddAdjacent(a7, o).AsInt16();
-        }
-        return (a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7).AsInt32().GetElement(0);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int Sign(long n)
-    {
-        var x = Vector256.Create((sbyte)-3);
-        Vector256<sbyte> a0 = x, a1 = x + x, a2 = a1 + x, a3 = a2 + x, a4 = a3 + x, a5 = a4 + x, a6 = a5 + x, a7 = a6 + x;
-        for (long i = 0; i < n; i++)
-        {
-            a0 = Avx2.Sign(a0, x); a1 = Avx2.Sign(a1, x); a2 = Avx2.Sign(a2, x); a3 = Avx2.Sign(a3, x);
-            a4 = Avx2.Sign(a4, x); a5 = Avx2.Sign(a5, x); a6 = Avx2.Sign(a6, x); a7 = Avx2.Sign(a7, x);
-        }
-        return (a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7).AsInt32().GetElement(0);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int AddW(long n)
-    {
-        var c = Vector256.Create((short)3);
-        Vector256<short> a0 = c, a1 = c + c, a2 = a1 + c, a3 = a2 + c, a4 = a3 + c, a5 = a4 + c, a6 = a5 + c, a7 = a6 + c;
-        for (long i = 0; i < n; i++)
-        {
-            a0 = Avx2.Add(a0, c); a1 = Avx2.Add(a1, c); a2 = Avx2.Add(a2, c); a3 = Avx2.Add(a3, c);
-            a4 = Avx2.Add(a4, c); a5 = Avx2.Add(a5, c); a6 = Avx2.Add(a6, c); a7 = Avx2.Add(a7, c);
-        }
-        return (a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7).AsInt32().GetElement(0);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int SignAndMaddubs(long n)
-    {
-        var x = Vector256.Create((sbyte)-3);
-        Vector256<sbyte> s0 = x, s1 = x + x, s2 = s1 + x, s3 = s2 + x, s4 = s3 + x, s5 = s4 + x, s6 = s5 + x, s7 = s6 + x;
+        var x = Vector256.Create((byte)0xFD);
         Vector256<byte> a0 = Vector256.Create((byte)1), a1 = a0 + a0, a2 = a1 + a0, a3 = a2 + a0, a4 = a3 + a0, a5 = a4 + a0, a6 = a5 + a0, a7 = a6 + a0;
+        Vector256<byte> b0 = a0, b1 = a1, b2 = a2, b3 = a3, b4 = a4, b5 = a5, b6 = a6, b7 = a7;
         for (long i = 0; i < n; i++)
         {
-            a0 = Avx2.MultiplyAddAdjacent(a0, x).AsByte(); s0 = Avx2.Sign(s0, x); a1 = Avx2.MultiplyAddAdjacent(a1, x).AsByte(); s1 = Avx2.Sign(s1, x);
-            a2 = Avx2.MultiplyAddAdjacent(a2, x).AsByte(); s2 = Avx2.Sign(s2, x); a3 = Avx2.MultiplyAddAdjacent(a3, x).AsByte(); s3 = Avx2.Sign(s3, x);
-            a4 = Avx2.MultiplyAddAdjacent(a4, x).AsByte(); s4 = Avx2.Sign(s4, x); a5 = Avx2.MultiplyAddAdjacent(a5, x).AsByte(); s5 = Avx2.Sign(s5, x);
-            a6 = Avx2.MultiplyAddAdjacent(a6, x).AsByte(); s6 = Avx2.Sign(s6, x); a7 = Avx2.MultiplyAddAdjacent(a7, x).AsByte(); s7 = Avx2.Sign(s7, x);
+            a0 = TA.Step(a0, x); b0 = TB.Step(b0, x); a1 = TA.Step(a1, x); b1 = TB.Step(b1, x);
+            a2 = TA.Step(a2, x); b2 = TB.Step(b2, x); a3 = TA.Step(a3, x); b3 = TB.Step(b3, x);
+            a4 = TA.Step(a4, x); b4 = TB.Step(b4, x); a5 = TA.Step(a5, x); b5 = TB.Step(b5, x);
+            a6 = TA.Step(a6, x); b6 = TB.Step(b6, x); a7 = TA.Step(a7, x); b7 = TB.Step(b7, x);
         }
-        return ((a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7).AsSByte() ^ s0 ^ s1 ^ s2 ^ s3 ^ s4 ^ s5 ^ s6 ^ s7).AsInt32().GetElement(0);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int AddAndMaddubs(long n)
-    {
-        var x = Vector256.Create((sbyte)-3);
-        var c = Vector256.Create((short)3);
-        Vector256<short> s0 = c, s1 = c + c, s2 = s1 + c, s3 = s2 + c, s4 = s3 + c, s5 = s4 + c, s6 = s5 + c, s7 = s6 + c;
-        Vector256<byte> a0 = Vector256.Create((byte)1), a1 = a0 + a0, a2 = a1 + a0, a3 = a2 + a0, a4 = a3 + a0, a5 = a4 + a0, a6 = a5 + a0, a7 = a6 + a0;
-        for (long i = 0; i < n; i++)
-        {
-            a0 = Avx2.MultiplyAddAdjacent(a0, x).AsByte(); s0 = Avx2.Add(s0, c); a1 = Avx2.MultiplyAddAdjacent(a1, x).AsByte(); s1 = Avx2.Add(s1, c);
-            a2 = Avx2.MultiplyAddAdjacent(a2, x).AsByte(); s2 = Avx2.Add(s2, c); a3 = Avx2.MultiplyAddAdjacent(a3, x).AsByte(); s3 = Avx2.Add(s3, c);
-            a4 = Avx2.MultiplyAddAdjacent(a4, x).AsByte(); s4 = Avx2.Add(s4, c); a5 = Avx2.MultiplyAddAdjacent(a5, x).AsByte(); s5 = Avx2.Add(s5, c);
-            a6 = Avx2.MultiplyAddAdjacent(a6, x).AsByte(); s6 = Avx2.Add(s6, c); a7 = Avx2.MultiplyAddAdjacent(a7, x).AsByte(); s7 = Avx2.Add(s7, c);
-        }
-        return ((a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7).AsInt16() ^ s0 ^ s1 ^ s2 ^ s3 ^ s4 ^ s5 ^ s6 ^ s7).AsInt32().GetElement(0);
+        return (a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7 ^ b0 ^ b1 ^ b2 ^ b3 ^ b4 ^ b5 ^ b6 ^ b7).AsInt32().GetElement(0);
     }
 }

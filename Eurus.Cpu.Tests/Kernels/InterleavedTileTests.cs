@@ -40,18 +40,17 @@ public unsafe class InterleavedTileTests(ITestOutputHelper output)
         foreach (int blocks in BlockCounts)
         {
             int cols = blocks * 32, rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
-            var rng = new Random(blocks);
             var wf = new float[2][];
             var file = new byte[2 * rowBytes];
             for (int r = 0; r < 2; r++)
             {
-                wf[r] = Enumerable.Range(0, cols).Select(_ => (float)(rng.NextDouble() * 2 - 1) * (rng.Next(4) == 0 ? 10 : 1)).ToArray();
+                wf[r] = KernelPathTests.Random(cols, 100 * r + blocks, 10);
                 (type == GgmlType.Q4_0 ? QuantReference.QuantizeQ4_0(wf[r]) : QuantReference.QuantizeQ8_0(wf[r])).CopyTo(file, r * rowBytes);
             }
             // Hostile files may hold −128 in Q8_0 (our quantizer never writes it): the widest product the kernels must hold.
             if (type == GgmlType.Q8_0)
                 for (int b = 0; b < 2 * blocks; b += 2) file[b * 34 + 2 + b % 32] = 0x80;
-            var xf = Enumerable.Range(0, Tokens * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1) * (rng.Next(5) == 0 ? 4 : 1)).ToArray();
+            var xf = KernelPathTests.Random(Tokens * cols, 1000 + blocks, 4);
             using var m = PackedMatrix.FromBlocks(type, 2, cols, file, interleaved: true);
             using var acts = new PackedActivations(Tokens, cols);
             acts.Prepare(xf, Tokens, cols, forQ4: true, forQ8: true, forVnni: true);

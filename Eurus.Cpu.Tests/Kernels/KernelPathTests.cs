@@ -72,7 +72,8 @@ public unsafe class KernelPathTests(ITestOutputHelper output)
         return near;
     }
 
-    private static float[] Random(int n, int seed, float spread)
+    /// <summary>n values in (−1, 1), a quarter of them times <paramref name="spread"/> (outliers that set block scales).</summary>
+    internal static float[] Random(int n, int seed, float spread)
     {
         var rng = new Random(seed);
         return Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * (rng.Next(4) == 0 ? spread : 1)).ToArray();

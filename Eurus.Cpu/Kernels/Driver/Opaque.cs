@@ -7,8 +7,9 @@ namespace Eurus.Cpu.Kernels;
 /// purpose. The JIT merges loads from addresses it can prove equal into one load into a register; in a two-row tile
 /// that turns each activation vector into a separate load instruction shared by the rows, where two loads folded into
 /// the rows' multiply-adds (their memory operands) cost no instruction at all. Reading row B's activations through
-/// <see cref="Same{T}"/>'s copy of the pointer keeps the loads apart: the Q4_K/Q5_K tile went from 256 to 224
-/// instructions per super-block and 7–8% faster (README, Performance), with the same bytes read and the same sums.
+/// <see cref="Same{T}"/>'s copy of the pointer keeps the loads apart: the Q4_K tile went from 256 to 224 instructions
+/// per super-block and 5–6% faster on Zen 4 (9–10% with AVX-512 off; Q6_K 5–9%, Q5_K 3%: docs/performance-history.md),
+/// with the same bytes read and the same sums.
 /// </summary>
 internal static unsafe class Opaque
 {

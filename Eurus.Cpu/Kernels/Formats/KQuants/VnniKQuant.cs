@@ -44,15 +44,6 @@ internal static unsafe class VnniKQuant
         Fma.MultiplyAddNegated(min, Vector256.Load(tokenMin), Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), sc * Vector256.Create(dx), acc));
 
     /// <summary>
-    /// A super-block's integer sums: Q5_K's first four vectors' widened sums <paramref name="widened"/> plus the last four's
-    /// (<paramref name="pairs"/>, widened here); for Q4_K only <paramref name="pairs"/> (all eight vectors), so no add of
-    /// zero is compiled.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Sum<TBits, TDot>(Vector256<int> widened, Vector256<int> pairs) where TBits : struct, IQuantBits where TDot : struct, IByteDot =>
-        typeof(TBits) == typeof(FiveBits) ? widened + TDot.Widen(pairs) : TDot.Widen(pairs);
-
-    /// <summary>
     /// Q5_K: bit <paramref name="v"/> of every byte of a fifth-bit plane moved to bit 4 (16 or 0), to be or-ed into the
     /// four low bits of kernel vector v. GFNI: one affine transform whose matrix row for bit 4 selects bit v (the other
     /// rows are zero); otherwise a 16-bit shift and a mask (bit 4 of each byte then comes from its own byte: shifts of
@@ -200,10 +191,10 @@ internal static unsafe class VnniKQuant
             sa2 = TDot.Pairs(sa2, wA, v + 736); sc2 = TDot.Pairs(sc2, wB, u + 736);
             sa3 = TDot.Pairs(sa3, wA, v + 992); sc3 = TDot.Pairs(sc3, wB, u + 992);
             Vector256<float> scA = Vector256.Load(fA), mnA = Vector256.Load(fA + 8), scB = Vector256.Load(fB), mnB = Vector256.Load(fB + 8);
-            a0 = Scale(Sum<TBits, TDot>(ha0, sa0), scA, d[0], mnA, m, a0); c0 = Scale(Sum<TBits, TDot>(hc0, sc0), scB, d[0], mnB, m, c0);
-            a1 = Scale(Sum<TBits, TDot>(ha1, sa1), scA, d[1], mnA, m + 8, a1); c1 = Scale(Sum<TBits, TDot>(hc1, sc1), scB, d[1], mnB, m + 8, c1);
-            a2 = Scale(Sum<TBits, TDot>(ha2, sa2), scA, d[2], mnA, m + 16, a2); c2 = Scale(Sum<TBits, TDot>(hc2, sc2), scB, d[2], mnB, m + 16, c2);
-            a3 = Scale(Sum<TBits, TDot>(ha3, sa3), scA, d[3], mnA, m + 24, a3); c3 = Scale(Sum<TBits, TDot>(hc3, sc3), scB, d[3], mnB, m + 24, c3);
+            a0 = Scale(ha0 + TDot.Widen(sa0), scA, d[0], mnA, m, a0); c0 = Scale(hc0 + TDot.Widen(sc0), scB, d[0], mnB, m, c0);
+            a1 = Scale(ha1 + TDot.Widen(sa1), scA, d[1], mnA, m + 8, a1); c1 = Scale(hc1 + TDot.Widen(sc1), scB, d[1], mnB, m + 8, c1);
+            a2 = Scale(ha2 + TDot.Widen(sa2), scA, d[2], mnA, m + 16, a2); c2 = Scale(hc2 + TDot.Widen(sc2), scB, d[2], mnB, m + 16, c2);
+            a3 = Scale(ha3 + TDot.Widen(sa3), scA, d[3], mnA, m + 24, a3); c3 = Scale(hc3 + TDot.Widen(sc3), scB, d[3], mnB, m + 24, c3);
         }
         y[0] = Vector256.Sum(a0);
         y[stride] = Vector256.Sum(a1);
